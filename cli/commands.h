@@ -1,0 +1,9 @@
+#ifndef DG_CLI_COMMANDS_H
+#define DG_CLI_COMMANDS_H
+
+/* Each subcommand gets argv starting at its own name; returns the exit code. */
+int cmd_generate(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,34 @@
+/* ditgen: command-line entry point; dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ditgen <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  generate   run the denoising loop and write an image, video or latents\n"
+            "  inspect    show a checkpoint's config, tensors and validation result\n"
+            "  bench      benchmarks (bench attention)\n"
+            "\n"
+            "Run 'ditgen <command> --help' for the options of each command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "ditgen: unknown command '%s' (try 'ditgen --help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,88 @@
+/* CPU backend: host memory, OpenBLAS sgemm, OpenMP loops. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/cpu/ops_cpu.h"
+#include "core/error.h"
+
+void openblas_set_num_threads(int n);
+
+static void *cpu_alloc(dg_backend *be, size_t bytes) {
+    (void)be;
+    /* 64-byte alignment for AVX-512 loads; round the size up as aligned_alloc requires. */
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
+static void cpu_free(dg_backend *be, void *ptr) {
+    (void)be;
+    free(ptr);
+}
+
+static int cpu_copy(dg_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    memcpy(dst, src, bytes);
+    return DG_OK;
+}
+
+static const dg_backend_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .linear = dg_cpu_linear,
+    .layernorm = dg_cpu_layernorm,
+    .rmsnorm = dg_cpu_rmsnorm,
+    .gelu_tanh = dg_cpu_gelu_tanh,
+    .silu = dg_cpu_silu,
+    .modulate = dg_cpu_modulate,
+    .gated_add = dg_cpu_gated_add,
+    .rope = dg_cpu_rope,
+    .patchify = dg_cpu_patchify,
+    .unpatchify = dg_cpu_unpatchify,
+};
+
+int dg_backend_cpu_init(dg_backend *be, int threads) {
+    memset(be, 0, sizeof *be);
+    be->kind = DG_BACKEND_CPU;
+    be->ops = &cpu_ops;
+    be->threads = threads > 0 ? threads : omp_get_num_procs();
+    omp_set_num_threads(be->threads);
+    openblas_set_num_threads(be->threads);
+    be->ctx = calloc(1, sizeof(dg_cpu_ctx));
+    DG_CHECK_ALLOC(be->ctx);
+    return DG_OK;
+}
+
+void dg_backend_free(dg_backend *be) {
+    if (!be || !be->ctx) return;
+    if (be->kind == DG_BACKEND_CPU) {
+        dg_cpu_ctx *c = be->ctx;
+        free(c->scratch);
+    }
+    free(be->ctx);
+    be->ctx = NULL;
+}
+
+int dg_tensor_alloc(dg_tensor *t, dg_backend *be, dg_dtype dtype, int ndim, const int64_t *shape) {
+    DG_TRY(dg_tensor_view(t, be, dtype, ndim, shape, NULL));
+    size_t n = dg_tensor_nbytes(t);
+    t->data = be->ops->alloc(be, n ? n : 1);
+    DG_CHECK(t->data != NULL, "out of memory allocating %zu bytes on %s", n, be->ops->name);
+    return DG_OK;
+}
+
+void dg_tensor_free(dg_tensor *t) {
+    if (t && t->data && t->backend) t->backend->ops->free(t->backend, t->data);
+    if (t) t->data = NULL;
+}
+
+int dg_tensor_upload(dg_tensor *t, const void *host) {
+    return t->backend->ops->upload(t->backend, t->data, host, dg_tensor_nbytes(t));
+}
+
+int dg_tensor_download(const dg_tensor *t, void *host) {
+    return t->backend->ops->download(t->backend, host, t->data, dg_tensor_nbytes(t));
+}

@@ -1,0 +1,28 @@
+/* Ops on backend tensors. Each wrapper checks dtypes and shapes (naming the
+ * tensors in the error) and dispatches to the backend table. Activations are
+ * float32; weights may be f32, bf16 or f16. In-place use (y == x) is allowed
+ * for the elementwise ops. */
+#ifndef DG_CORE_OPS_H
+#define DG_CORE_OPS_H
+
+#include "core/backend.h"
+
+int dg_linear(dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);
+int dg_layernorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, const dg_tensor *beta, float eps);
+int dg_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, float eps);
+int dg_gelu_tanh(dg_tensor *y, const dg_tensor *x);
+int dg_silu(dg_tensor *y, const dg_tensor *x);
+int dg_modulate(dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
+int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
+int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
+int dg_patchify(dg_tensor *y, const dg_tensor *x, const int patch[3]);
+int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]);
+
+/* Host-side helpers shared by models (tiny tensors, not worth a kernel). */
+/* diffusers get_timestep_embedding(flip_sin_to_cos=True, shift=0) for one t. */
+void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, float freq_shift);
+/* cos/sin tables [N, d] for interleaved 3-axis RoPE over a (F,H,W) grid with
+ * axis widths dims[3] (sum = d), theta base. Frequencies in float64 as diffusers. */
+int dg_rope3d_tables(float *cos_out, float *sin_out, int F, int H, int W, const int dims[3], double theta);
+
+#endif
