@@ -14,8 +14,13 @@ typedef struct dg_attn_shape {
     float scale;       /* softmax scale, usually 1/sqrt(head_dim) */
 } dg_attn_shape;
 
+/* DG_OK when the shape is usable (counts >= 1, strides cover heads*head_dim,
+ * finite scale); otherwise DG_ERR naming the bad field. */
+int dg_attn_shape_check(const dg_attn_shape *s);
+
 /* Dense softmax(q k^T * scale) v: tiled, online softmax (flash-style), all
- * OpenMP threads. No mask. Returns DG_OK or DG_ERR (bad shape, OOM). */
+ * OpenMP threads. No mask. o must not overlap k or v. Returns DG_OK or
+ * DG_ERR (bad shape, OOM). */
 int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s);
 
 /* Slow, obvious reference (full score matrix per head, double accumulation)

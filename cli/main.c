@@ -1,4 +1,5 @@
 /* ditgen: command-line entry point; dispatches to subcommands. */
+#include <libavutil/log.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* libx264 reports its settings through av_log; only errors belong on our stderr. */
+    av_log_set_level(AV_LOG_ERROR);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);

@@ -27,6 +27,7 @@ typedef struct dg_backend_ops {
     int (*rmsnorm)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, float eps);
     int (*gelu_tanh)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
     int (*silu)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+    int (*add)(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
     /* y = x * (1 + scale) + shift, scale/shift of length C broadcast over rows. */
     int (*modulate)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
     /* h += x * gate (gate of length C, NULL = 1). */

@@ -77,6 +77,15 @@ int dg_silu(dg_tensor *y, const dg_tensor *x) {
     return y->backend->ops->silu(y->backend, y, x);
 }
 
+int dg_add(dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    DG_TRY(check_f32(y, "add"));
+    DG_TRY(check_f32(a, "add"));
+    DG_TRY(check_f32(b, "add"));
+    DG_CHECK(dg_tensor_numel(y) == dg_tensor_numel(a) && dg_tensor_numel(a) == dg_tensor_numel(b),
+             "add: %s, %s and %s differ in size", tname(y), tname(a), tname(b));
+    return y->backend->ops->add(y->backend, y, a, b);
+}
+
 int dg_modulate(dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale) {
     DG_TRY(check_f32(y, "modulate"));
     DG_TRY(check_f32(x, "modulate"));
@@ -134,7 +143,7 @@ void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, flo
     int half = dim / 2;
     for (int i = 0; i < half; i++) {
         /* float32 arithmetic in the same order as torch: exp(-ln(1e4) * i / (half - shift)) */
-        float e = -logf(10000.0f) * (float)i;
+        float e = (float)-log(10000.0) * (float)i;
         e = e / ((float)half - freq_shift);
         float a = t * expf(e);
         float s = sinf(a), c = cosf(a);

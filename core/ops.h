@@ -12,6 +12,7 @@ int dg_layernorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, const
 int dg_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, float eps);
 int dg_gelu_tanh(dg_tensor *y, const dg_tensor *x);
 int dg_silu(dg_tensor *y, const dg_tensor *x);
+int dg_add(dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
 int dg_modulate(dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
 int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);

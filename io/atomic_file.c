@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -28,6 +29,15 @@ int dg_atomic_open(dg_atomic_file *f, const char *path) {
         int e = errno;
         free(f->tmp_path);
         f->tmp_path = NULL;
+        dg_atomic_abort(f);
+        return dg_error("cannot write '%s': %s", path, strerror(e));
+    }
+    /* mkstemp makes the file 0600; a finished output should honour the umask like any new file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        int e = errno;
+        close(fd);
         dg_atomic_abort(f);
         return dg_error("cannot write '%s': %s", path, strerror(e));
     }

@@ -50,7 +50,10 @@ typedef struct dg_st_entry {
     const int64_t *shape;
     const void *data;
 } dg_st_entry;
-/* Atomic (temp file + rename); metadata may be NULL (string key/values, n_meta pairs). */
+/* Atomic (temp file + rename); metadata may be NULL (string key/values, n_meta pairs).
+ * The data section holds tensors with larger elements first, otherwise in the
+ * given order: each is aligned to its element size, with no gaps, so the files
+ * also load with the reference Python/Rust safetensors. */
 int dg_safetensors_save(const char *path, const dg_st_entry *entries, int n, const char *const *meta_kv, int n_meta);
 
 #endif

@@ -37,6 +37,7 @@ static const dg_backend_ops cpu_ops = {
     .rmsnorm = dg_cpu_rmsnorm,
     .gelu_tanh = dg_cpu_gelu_tanh,
     .silu = dg_cpu_silu,
+    .add = dg_cpu_add,
     .modulate = dg_cpu_modulate,
     .gated_add = dg_cpu_gated_add,
     .rope = dg_cpu_rope,

@@ -141,6 +141,16 @@ int dg_cpu_silu(dg_backend *be, dg_tensor *y, const dg_tensor *x) {
     return DG_OK;
 }
 
+int dg_cpu_add(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    (void)be;
+    int64_t n = dg_tensor_numel(y);
+    const float *ad = a->data, *bd = b->data;
+    float *yd = y->data;
+    #pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) yd[i] = ad[i] + bd[i];
+    return DG_OK;
+}
+
 int dg_cpu_modulate(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale) {
     (void)be;
     int64_t rows = dg_tensor_rows(x), C = x->shape[x->ndim - 1];

@@ -1,0 +1,199 @@
+/* The generation pipeline behind include/ditgen.h: model folder resolution,
+ * geometry checks, seeded noise and the guided sampler loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/rng.h"
+#include "dit/wan.h"
+#include "ditgen.h"
+#include "io/json.h"
+#include "sampler/scheduler.h"
+#include "sampler/guidance.h"
+
+struct dg_pipeline {
+    dg_backend be;
+    dg_wan_model wan;
+    dg_model_info info;
+};
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* VAE compression factors from vae/config.json (Wan defaults 4 and 8). */
+static int read_vae_factors(const char *root, dg_model_info *info) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vae/config.json", root);
+    int64_t t = 4, s = 8;
+    if (is_file(path)) {
+        cJSON *j;
+        DG_TRY(dg_json_load(path, &j));
+        int rc = dg_json_get_int(path, j, "scale_factor_temporal", &t, 0) ||
+                 dg_json_get_int(path, j, "scale_factor_spatial", &s, 0);
+        cJSON_Delete(j);
+        DG_TRY(rc ? DG_ERR : DG_OK);
+        DG_CHECK(t >= 1 && t <= 16 && s >= 1 && s <= 64, "%s: implausible scale factors %lld/%lld", path,
+                 (long long)t, (long long)s);
+    }
+    info->temporal_factor = (int)t;
+    info->spatial_factor = (int)s;
+    return DG_OK;
+}
+
+int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
+    *out = NULL;
+    DG_CHECK(model && *model, "no model path given");
+    char tdir[4096], cfg[4200];
+    snprintf(tdir, sizeof tdir, "%s/transformer", model);
+    snprintf(cfg, sizeof cfg, "%s/config.json", tdir);
+    int root = is_file(cfg);
+    if (!root) {
+        snprintf(cfg, sizeof cfg, "%s/config.json", model);
+        DG_CHECK(is_file(cfg), "'%s' is neither a diffusers model folder (transformer/config.json) nor a "
+                 "transformer folder (config.json)", model);
+        snprintf(tdir, sizeof tdir, "%s", model);
+    }
+    dg_pipeline *p = calloc(1, sizeof *p);
+    DG_CHECK_ALLOC(p);
+    if (dg_backend_cpu_init(&p->be, threads) != DG_OK) {
+        free(p);
+        return DG_ERR;
+    }
+    if (dg_wan_load(&p->wan, &p->be, tdir) != DG_OK) {
+        dg_backend_free(&p->be);
+        free(p);
+        return DG_ERR;
+    }
+    dg_model_info *i = &p->info;
+    const dg_wan_config *c = &p->wan.cfg;
+    i->in_channels = c->in_channels;
+    i->out_channels = c->out_channels;
+    i->text_dim = c->text_dim;
+    memcpy(i->patch, c->patch, sizeof i->patch);
+    i->num_layers = c->num_layers;
+    i->dim = c->dim;
+    char vae[4200];
+    snprintf(vae, sizeof vae, "%s/vae/config.json", model);
+    i->pixel_space = c->in_channels == 3 && c->out_channels == 3 && !is_file(vae);
+    if (i->pixel_space) {
+        i->temporal_factor = i->spatial_factor = 1;
+    } else if (read_vae_factors(root ? model : tdir, i) != DG_OK) {
+        dg_pipeline_close(p);
+        return DG_ERR;
+    }
+    *out = p;
+    return DG_OK;
+}
+
+void dg_pipeline_close(dg_pipeline *p) {
+    if (!p) return;
+    dg_wan_free(&p->wan);
+    dg_backend_free(&p->be);
+    free(p);
+}
+
+const dg_model_info *dg_pipeline_info(const dg_pipeline *p) { return &p->info; }
+
+int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]) {
+    const dg_model_info *i = &p->info;
+    int sh = i->spatial_factor * i->patch[1], sw = i->spatial_factor * i->patch[2], tf = i->temporal_factor;
+    DG_CHECK(g->width > 0 && g->height > 0 && g->width <= 16384 && g->height <= 16384,
+             "--width/--height %dx%d out of range 1..16384", g->width, g->height);
+    DG_CHECK(g->width % sw == 0, "--width %d is not a multiple of %d (VAE factor x patch)", g->width, sw);
+    DG_CHECK(g->height % sh == 0, "--height %d is not a multiple of %d (VAE factor x patch)", g->height, sh);
+    DG_CHECK(g->frames >= 1 && g->frames <= 100000, "--frames %d out of range", g->frames);
+    DG_CHECK((g->frames - 1) % tf == 0, "--frames %d: this model needs %dk+1 frames (e.g. %d or %d)", g->frames, tf,
+             (g->frames - 1) / tf * tf + 1, ((g->frames - 1) / tf + 1) * tf + 1);
+    int64_t F = (g->frames - 1) / tf + 1;
+    DG_CHECK(F % i->patch[0] == 0, "--frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
+             g->frames, (long long)F, i->patch[0]);
+    shape[0] = i->in_channels;
+    shape[1] = F;
+    shape[2] = g->height / i->spatial_factor;
+    shape[3] = g->width / i->spatial_factor;
+    return DG_OK;
+}
+
+static int check_params(const dg_pipeline *p, const dg_gen_params *g) {
+    DG_CHECK(g->steps > 0 && g->steps <= 10000, "--steps %d must be in 1..10000", g->steps);
+    DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
+    DG_CHECK(g->context && g->context_len > 0, "no text context given");
+    DG_CHECK(g->cfg_scale <= 1.0f || (g->negative && g->negative_len > 0),
+             "--cfg-scale %g needs negative text embeddings", (double)g->cfg_scale);
+    DG_CHECK(p->info.in_channels == p->info.out_channels, "model in/out channels differ (%d vs %d)",
+             p->info.in_channels, p->info.out_channels);
+    return DG_OK;
+}
+
+int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
+                         void *user, dg_gen_timing *timing) {
+    int64_t shape[4];
+    DG_TRY(dg_pipeline_latent_shape(p, g, shape));
+    DG_TRY(check_params(p, g));
+    const dg_wan_config *c = &p->wan.cfg;
+    int use_cfg = g->cfg_scale > 1.0f;
+    size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+    int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
+
+    dg_tensor x = {0}, v = {0}, vu = {0}, ctx = {0}, neg = {0};
+    dg_arena ar = {0};
+    dg_scheduler sch = {0};
+    float *vh = NULL, *vuh = NULL;
+    int rc = DG_ERR;
+    int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
+    if (dg_tensor_alloc(&x, &p->be, DG_F32, 4, shape) || dg_tensor_alloc(&v, &p->be, DG_F32, 4, shape) ||
+        (use_cfg && dg_tensor_alloc(&vu, &p->be, DG_F32, 4, shape)) ||
+        dg_tensor_alloc(&ctx, &p->be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
+        (use_cfg && (dg_tensor_alloc(&neg, &p->be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
+        dg_arena_init(&ar, &p->be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
+        dg_scheduler_init(&sch, g->sampler == DG_SAMPLE_EULER ? DG_SAMPLER_EULER : DG_SAMPLER_UNIPC, g->steps,
+                          g->flow_shift, n))
+        goto done;
+    vh = malloc(n * sizeof(float));
+    vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
+    if (!vh || (use_cfg && !vuh)) {
+        dg_error("out of memory for the model output (%zu floats)", n);
+        goto done;
+    }
+    /* torch.randn(shape, generator=Generator().manual_seed(seed)), as diffusers' prepare_latents on the CPU */
+    dg_rng rng;
+    dg_rng_init(&rng, g->seed);
+    dg_randn(&rng, latents, n);
+
+    double t0 = now_s(), model_s = 0;
+    for (int i = 0; i < g->steps; i++) {
+        float t = dg_scheduler_timestep(&sch, i);
+        double m0 = now_s();
+        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &v, NULL) ||
+            dg_tensor_download(&v, vh))
+            goto done;
+        if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, NULL) || dg_tensor_download(&vu, vuh)))
+            goto done;
+        model_s += now_s() - m0;
+        if (use_cfg) dg_cfg_combine(vh, vh, vuh, n, g->cfg_scale);
+        if (dg_scheduler_step(&sch, i, vh, latents)) goto done;
+        if (progress) progress(user, i + 1, g->steps);
+    }
+    if (timing) {
+        timing->denoise_s = now_s() - t0;
+        timing->model_s = model_s;
+    }
+    rc = DG_OK;
+done:
+    free(vh), free(vuh);
+    dg_scheduler_free(&sch);
+    dg_arena_free(&ar);
+    dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&ctx), dg_tensor_free(&neg);
+    return rc;
+}

@@ -1,0 +1,11 @@
+/* Strict flag-value parsing shared by the subcommands: the whole string must
+ * be a number in range, else one line on stderr naming the flag. */
+#ifndef DG_CLI_ARGS_H
+#define DG_CLI_ARGS_H
+
+#include <stdint.h>
+
+int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
+int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
+
+#endif

@@ -1,0 +1,292 @@
+/* ditgen generate: flags -> dg_gen_params -> pipeline -> PNG / MP4 / latents. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/rng.h"
+#include "ditgen.h"
+#include "io/atomic_file.h"
+#include "io/frames.h"
+#include "io/mp4.h"
+#include "io/png.h"
+#include "io/safetensors.h"
+
+typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
+
+typedef struct gen_opts {
+    const char *model, *output, *context;
+    int width, height, frames, steps, threads, fps;
+    double cfg, shift;
+    int64_t seed;
+    dg_sample_method sampler;
+    out_kind kind;
+} gen_opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ditgen generate -m MODEL --context FILE.safetensors [options]\n"
+            "\n"
+            "  -m, --model DIR        diffusers model folder (with transformer/) or a transformer folder\n"
+            "      --context FILE     precomputed text embeddings: 'prompt_embeds' [1, L, text_dim] and, for\n"
+            "                         --cfg-scale > 1, 'negative_prompt_embeds' (as diffusers' pipeline arguments)\n"
+            "  -W, --width N          width in pixels (default 832)\n"
+            "  -H, --height N         height in pixels (default 480)\n"
+            "      --frames N         frames, 4k+1 for the Wan VAE (default 81; 1 = image)\n"
+            "      --steps N          denoising steps (default 50)\n"
+            "      --cfg-scale X      classifier-free guidance scale, <= 1 disables it (default 5.0)\n"
+            "      --flow-shift X     flow-matching sigma shift (default 3.0, as Wan2.1 diffusers ships)\n"
+            "      --sampler NAME     unipc (default) or euler\n"
+            "  -s, --seed N           seed; negative picks a random one (default 42); always printed\n"
+            "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
+            "                         or .safetensors for the final latents (default output.safetensors)\n"
+            "      --fps N            frame rate of .mp4 output (default 16)\n"
+            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -h, --help             this help\n");
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int parse(int argc, char **argv, gen_opts *o) {
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'},  {"width", required_argument, 0, 'W'},
+        {"height", required_argument, 0, 'H'}, {"frames", required_argument, 0, 1},
+        {"steps", required_argument, 0, 2},    {"cfg-scale", required_argument, 0, 3},
+        {"flow-shift", required_argument, 0, 4}, {"sampler", required_argument, 0, 5},
+        {"seed", required_argument, 0, 's'},   {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 't'}, {"context", required_argument, 0, 6},
+        {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
+                    .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
+    opterr = 0;
+    optind = 1;
+    int c;
+    int64_t iv;
+    while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 6: o->context = optarg; break;
+        case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; o->width = (int)iv; break;
+        case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; o->height = (int)iv; break;
+        case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; o->frames = (int)iv; break;
+        case 2: if (cli_parse_int("--steps", optarg, 1, 10000, &iv)) return -1; o->steps = (int)iv; break;
+        case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; o->fps = (int)iv; break;
+        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; o->threads = (int)iv; break;
+        case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &o->seed)) return -1; break;
+        case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &o->cfg)) return -1; break;
+        case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &o->shift)) return -1; break;
+        case 5:
+            if (!strcmp(optarg, "unipc")) o->sampler = DG_SAMPLE_UNIPC;
+            else if (!strcmp(optarg, "euler")) o->sampler = DG_SAMPLE_EULER;
+            else {
+                fprintf(stderr, "ditgen: --sampler must be unipc or euler, got '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); return 1;
+        case ':': fprintf(stderr, "ditgen generate: %s needs a value\n", argv[optind - 1]); return -1;
+        default:
+            fprintf(stderr, "ditgen generate: unknown option '%s' (see ditgen generate --help)\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ditgen generate: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->model) {
+        fprintf(stderr, "ditgen generate: no model: pass -m DIR (no model is shipped in assets/ yet)\n");
+        return -1;
+    }
+    if (!o->context) {
+        fprintf(stderr, "ditgen generate: no text conditioning: pass --context FILE.safetensors\n");
+        return -1;
+    }
+    if (ends_with(o->output, ".png")) o->kind = OUT_PNG;
+    else if (ends_with(o->output, ".mp4")) o->kind = OUT_MP4;
+    else if (ends_with(o->output, ".safetensors")) o->kind = OUT_LATENTS;
+    else {
+        fprintf(stderr, "ditgen generate: --output '%s' must end in .png, .mp4 or .safetensors\n", o->output);
+        return -1;
+    }
+    if (o->kind == OUT_PNG && o->frames > 1 && !strstr(o->output, "%")) {
+        fprintf(stderr, "ditgen generate: %d frames into one .png: use .mp4 or a pattern like out_%%03d.png\n",
+                o->frames);
+        return -1;
+    }
+    return 0;
+}
+
+/* Embeddings [1, L, D] or [L, D] as f32 host memory (caller frees). */
+static float *load_embeddings(const dg_safetensors *st, const char *path, const char *name, int text_dim, int *len) {
+    const dg_st_tensor *t = dg_safetensors_find(st, name);
+    if (!t) {
+        fprintf(stderr, "ditgen: %s has no tensor '%s'%s\n", path, name,
+                strcmp(name, "prompt_embeds") ? " (needed for --cfg-scale > 1)" : "");
+        return NULL;
+    }
+    int ok = (t->ndim == 3 && t->shape[0] == 1) || t->ndim == 2;
+    int64_t L = t->shape[t->ndim - 2], D = t->shape[t->ndim - 1];
+    if (!ok || D != text_dim || L < 1) {
+        fprintf(stderr, "ditgen: %s: '%s' must be [1, L, %d], got width %lld\n", path, name, text_dim, (long long)D);
+        return NULL;
+    }
+    float *out = malloc((size_t)(L * D) * sizeof(float));
+    if (!out) {
+        fprintf(stderr, "ditgen: out of memory reading %s\n", path);
+        return NULL;
+    }
+    dg_convert_to_f32(out, t->data, t->dtype, (size_t)(L * D));
+    *len = (int)L;
+    return out;
+}
+
+typedef struct progress_state {
+    double start, last;
+} progress_state;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s (s/it once a step exceeds a second) */
+static void on_progress(void *user, int step, int steps) {
+    progress_state *ps = user;
+    double t = now_s(), per = (t - ps->start) / step;
+    char bar[51];
+    int fill = step * 50 / steps;
+    for (int i = 0; i < 50; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[50] = 0;
+    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it", bar, step, steps, per);
+    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s", bar, step, steps, 1.0 / per);
+    if (step == steps) fputc('\n', stderr);
+    ps->last = t;
+}
+
+/* Writability is checked before minutes of compute, not after. */
+static int check_writable(const char *path) {
+    dg_atomic_file f;
+    if (dg_atomic_open(&f, path) != DG_OK) return -1;
+    dg_atomic_abort(&f);
+    return 0;
+}
+
+static char *infotext(const gen_opts *o, uint64_t seed) {
+    char *s = malloc(1024);
+    if (!s) return NULL;
+    snprintf(s, 1024,
+             "(text embeddings from %s)\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
+             "Frames: %d, Flow shift: %g, Model: %s, Version: ditgen",
+             o->context, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg,
+             (unsigned long long)seed, o->width, o->height, o->frames, o->shift, o->model);
+    return s;
+}
+
+static int write_output(const gen_opts *o, const dg_model_info *info, const int64_t shape[4], const float *lat,
+                        uint64_t seed) {
+    if (o->kind == OUT_LATENTS) {
+        int64_t s5[5] = {1, shape[0], shape[1], shape[2], shape[3]};
+        char seed_s[32];
+        snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+        const char *meta[] = {"seed", seed_s, "model", o->model};
+        dg_st_entry e = {"latents", DG_F32, 5, s5, lat};
+        return dg_safetensors_save(o->output, &e, 1, meta, 2);
+    }
+    int F = (int)shape[1], H = (int)shape[2], W = (int)shape[3];
+    uint8_t *rgb = malloc((size_t)F * H * W * 3);
+    if (!rgb) return dg_error("out of memory converting frames");
+    int rc = dg_frames_from_float(rgb, lat, (int)shape[0], F, H, W);
+    char *meta = rc == DG_OK ? infotext(o, seed) : NULL;
+    if (rc == DG_OK && o->kind == OUT_MP4) {
+        rc = dg_mp4_write(o->output, rgb, F, W, H, o->fps);
+    } else if (rc == DG_OK) {
+        for (int f = 0; f < F && rc == DG_OK; f++) {
+            char path[4096];
+            snprintf(path, sizeof path, o->output, f);
+            rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
+        }
+    }
+    free(meta);
+    free(rgb);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_opts o;
+    int pr = parse(argc, argv, &o);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (o.kind == OUT_PNG && strstr(o.output, "%")) {
+        char first[4096];
+        snprintf(first, sizeof first, o.output, 0);
+        if (check_writable(first)) goto fail;
+    } else if (check_writable(o.output)) {
+        goto fail;
+    }
+    double t0 = now_s();
+    dg_pipeline *p;
+    if (dg_pipeline_open(&p, o.model, o.threads)) goto fail;
+    const dg_model_info *info = dg_pipeline_info(p);
+    uint64_t seed = o.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.seed;
+    dg_gen_params g = {.width = o.width, .height = o.height, .frames = o.frames, .steps = o.steps,
+                       .cfg_scale = (float)o.cfg, .flow_shift = o.shift, .sampler = o.sampler, .seed = seed};
+    int64_t shape[4];
+    float *ctx = NULL, *neg = NULL, *lat = NULL;
+    dg_safetensors st = {0};
+    int rc = 1;
+    if (dg_pipeline_latent_shape(p, &g, shape)) goto out;
+    if (!info->pixel_space && o.kind != OUT_LATENTS) {
+        dg_error("%s: this model's output is VAE latents and the VAE decoder is not implemented yet; "
+                 "write .safetensors latents instead", o.output);
+        goto out;
+    }
+    if (dg_safetensors_open(&st, o.context)) goto out;
+    ctx = load_embeddings(&st, o.context, "prompt_embeds", info->text_dim, &g.context_len);
+    if (!ctx) goto out_quiet;
+    if (o.cfg > 1.0) {
+        neg = load_embeddings(&st, o.context, "negative_prompt_embeds", info->text_dim, &g.negative_len);
+        if (!neg) goto out_quiet;
+    }
+    g.context = ctx;
+    g.negative = neg;
+    fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
+    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", o.model, info->num_layers, info->dim,
+            now_s() - t0);
+    size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+    lat = malloc(n * sizeof(float));
+    if (!lat) {
+        dg_error("out of memory for %zu latents", n);
+        goto out;
+    }
+    fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g)\n",
+            o.width, o.height, o.frames, (long long)shape[0], (long long)shape[1], (long long)shape[2],
+            (long long)shape[3], o.steps, o.sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o.cfg, o.shift);
+    progress_state ps = {now_s(), 0};
+    dg_gen_timing tm;
+    if (dg_pipeline_generate(p, &g, lat, on_progress, &ps, &tm)) goto out;
+    fprintf(stderr, "denoise: %.2f s (transformer %.2f s)\n", tm.denoise_s, tm.model_s);
+    double w0 = now_s();
+    if (write_output(&o, info, shape, lat, seed)) goto out;
+    fprintf(stderr, "wrote %s in %.2f s\n", o.output, now_s() - w0);
+    rc = 0;
+    goto out_quiet;
+out:
+    fprintf(stderr, "ditgen: %s\n", dg_last_error());
+out_quiet:
+    free(ctx), free(neg), free(lat);
+    dg_safetensors_close(&st);
+    dg_pipeline_close(p);
+    return rc;
+fail:
+    fprintf(stderr, "ditgen: %s\n", dg_last_error());
+    return 1;
+}

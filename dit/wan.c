@@ -1,0 +1,365 @@
+#include "dit/wan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention.h"
+#include "core/error.h"
+#include "core/ops.h"
+
+/* ---- weight binding ---------------------------------------------------- */
+
+typedef struct bind_ctx {
+    dg_wan_model *m;
+    const char *path;   /* for messages */
+    unsigned char *used; /* per checkpoint tensor: bound? */
+} bind_ctx;
+
+/* Carve f32 storage for small tensors (and for every weight off the CPU). */
+static void *owned_alloc(dg_wan_model *m, size_t bytes) {
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (m->owned_used + bytes > m->owned_len) return NULL;
+    void *p = (char *)m->owned + m->owned_used;
+    m->owned_used += bytes;
+    return p;
+}
+
+/* Bind checkpoint tensor `name` to t, checking its shape. Matrices (linear
+ * weights) keep their checkpoint dtype and, on the CPU, point into the mmap;
+ * everything else is converted to f32 once so the ops see f32 vectors. */
+static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape, int keep_dtype) {
+    dg_wan_model *m = b->m;
+    const dg_st_tensor *s = dg_safetensors_find(&m->st, name);
+    DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
+    b->used[s - m->st.tensors] = 1;
+    dg_tensor src;
+    DG_TRY(dg_tensor_view(&src, m->be, s->dtype, s->ndim, s->shape, (void *)s->data));
+    src.name = s->name;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
+    DG_TRY(dg_tensor_expect_shape(&src, msg, ndim, shape));
+    if (keep_dtype && m->be->kind == DG_BACKEND_CPU) {
+        *t = src;
+        return DG_OK;
+    }
+    dg_dtype dt = keep_dtype ? s->dtype : DG_F32;
+    DG_TRY(dg_tensor_view(t, m->be, dt, ndim, shape, NULL));
+    t->name = s->name;
+    size_t n = (size_t)dg_tensor_numel(t);
+    t->data = owned_alloc(m, dg_tensor_nbytes(t));
+    DG_CHECK(t->data != NULL, "%s: out of weight memory for '%s'", b->path, name);
+    if (dt == s->dtype) return dg_tensor_upload(t, s->data);
+    float *tmp = malloc(n * sizeof(float));
+    DG_CHECK_ALLOC(tmp);
+    dg_convert_to_f32(tmp, s->data, s->dtype, n);
+    int rc = dg_tensor_upload(t, tmp);
+    free(tmp);
+    return rc;
+}
+
+static int bind_linear(bind_ctx *b, dg_tensor *w, dg_tensor *bias, const char *prefix, int64_t out, int64_t in) {
+    char name[160];
+    int64_t ws[2] = {out, in}, bs[1] = {out};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    DG_TRY(bind(b, w, name, 2, ws, 1));
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return bind(b, bias, name, 1, bs, 0);
+}
+
+static int bind_vec(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t n) {
+    char name[160];
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    return bind(b, t, name, 1, &n, 0);
+}
+
+static int bind_attn(bind_ctx *b, dg_wan_attn *a, const char *prefix, int64_t D) {
+    char p[128];
+    snprintf(p, sizeof p, "%s.to_q", prefix);
+    DG_TRY(bind_linear(b, &a->q_w, &a->q_b, p, D, D));
+    snprintf(p, sizeof p, "%s.to_k", prefix);
+    DG_TRY(bind_linear(b, &a->k_w, &a->k_b, p, D, D));
+    snprintf(p, sizeof p, "%s.to_v", prefix);
+    DG_TRY(bind_linear(b, &a->v_w, &a->v_b, p, D, D));
+    snprintf(p, sizeof p, "%s.to_out.0", prefix);
+    DG_TRY(bind_linear(b, &a->o_w, &a->o_b, p, D, D));
+    DG_TRY(bind_vec(b, &a->norm_q, prefix, "norm_q.weight", D));
+    return bind_vec(b, &a->norm_k, prefix, "norm_k.weight", D);
+}
+
+/* Upper bound of the f32 storage for converted small tensors (and for all
+ * weights when they must be copied to a device). */
+static size_t owned_bytes(const dg_wan_model *m) {
+    size_t total = 0;
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const dg_st_tensor *s = &m->st.tensors[i];
+        int64_t n = 1;
+        for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
+        total += (((size_t)n * 4) + 63) & ~(size_t)63;
+    }
+    return total;
+}
+
+static int bind_all(dg_wan_model *m, const char *path) {
+    const dg_wan_config *c = &m->cfg;
+    int64_t D = c->dim;
+    bind_ctx b = {m, path, calloc((size_t)m->st.n_tensors + 1, 1)};
+    DG_CHECK_ALLOC(b.used);
+    int rc = DG_ERR;
+    int64_t pk = (int64_t)c->in_channels * c->patch[0] * c->patch[1] * c->patch[2];
+    int64_t pshape[5] = {D, c->in_channels, c->patch[0], c->patch[1], c->patch[2]};
+    int64_t mod6[3] = {1, 6, D}, mod2[3] = {1, 2, D}, D2[2] = {D, pk};
+    char p[128];
+    if (bind(&b, &m->patch_w, "patch_embedding.weight", 5, pshape, 1) ||
+        dg_tensor_reshape(&m->patch_w, 2, D2) ||
+        bind_vec(&b, &m->patch_b, "patch_embedding", "bias", D) ||
+        bind_linear(&b, &m->time1_w, &m->time1_b, "condition_embedder.time_embedder.linear_1", D, c->freq_dim) ||
+        bind_linear(&b, &m->time2_w, &m->time2_b, "condition_embedder.time_embedder.linear_2", D, D) ||
+        bind_linear(&b, &m->tproj_w, &m->tproj_b, "condition_embedder.time_proj", 6 * D, D) ||
+        bind_linear(&b, &m->text1_w, &m->text1_b, "condition_embedder.text_embedder.linear_1", D, c->text_dim) ||
+        bind_linear(&b, &m->text2_w, &m->text2_b, "condition_embedder.text_embedder.linear_2", D, D) ||
+        bind(&b, &m->head_modulation, "scale_shift_table", 3, mod2, 0) ||
+        bind_linear(&b, &m->proj_out_w, &m->proj_out_b, "proj_out",
+                    (int64_t)c->out_channels * c->patch[0] * c->patch[1] * c->patch[2], D))
+        goto done;
+    for (int i = 0; i < c->num_layers; i++) {
+        dg_wan_block *blk = &m->blocks[i];
+        snprintf(p, sizeof p, "blocks.%d.scale_shift_table", i);
+        if (bind(&b, &blk->modulation, p, 3, mod6, 0)) goto done;
+        snprintf(p, sizeof p, "blocks.%d.attn1", i);
+        if (bind_attn(&b, &blk->self_attn, p, D)) goto done;
+        snprintf(p, sizeof p, "blocks.%d.attn2", i);
+        if (bind_attn(&b, &blk->cross_attn, p, D)) goto done;
+        snprintf(p, sizeof p, "blocks.%d.norm2", i);
+        if (c->cross_attn_norm &&
+            (bind_vec(&b, &blk->norm2_w, p, "weight", D) || bind_vec(&b, &blk->norm2_b, p, "bias", D)))
+            goto done;
+        snprintf(p, sizeof p, "blocks.%d.ffn.net.0.proj", i);
+        if (bind_linear(&b, &blk->ffn1_w, &blk->ffn1_b, p, c->ffn_dim, D)) goto done;
+        snprintf(p, sizeof p, "blocks.%d.ffn.net.2", i);
+        if (bind_linear(&b, &blk->ffn2_w, &blk->ffn2_b, p, D, c->ffn_dim)) goto done;
+    }
+    /* A tensor the config does not account for means config and weights disagree. */
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const char *name = m->st.tensors[i].name;
+        if (!b.used[i] && !strstr(name, "norm_added_q")) {
+            dg_error("%s: tensor '%s' is not used by the config (num_layers %d) - config and weights disagree",
+                     path, name, c->num_layers);
+            goto done;
+        }
+    }
+    rc = DG_OK;
+done:
+    free(b.used);
+    return rc;
+}
+
+int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *dir) {
+    memset(m, 0, sizeof *m);
+    m->be = be;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    DG_TRY(dg_wan_config_load(&m->cfg, path));
+    if (dg_safetensors_open(&m->st, dir) != DG_OK) return DG_ERR;
+    m->blocks = calloc((size_t)m->cfg.num_layers, sizeof *m->blocks);
+    m->owned_len = owned_bytes(m);
+    m->owned = be->ops->alloc(be, m->owned_len ? m->owned_len : 64);
+    if (!m->blocks || !m->owned) {
+        dg_wan_free(m);
+        return dg_error("out of memory loading the transformer from '%s'", dir);
+    }
+    if (bind_all(m, dir) != DG_OK) {
+        dg_wan_free(m);
+        return DG_ERR;
+    }
+    return DG_OK;
+}
+
+void dg_wan_free(dg_wan_model *m) {
+    if (m->owned) m->be->ops->free(m->be, m->owned);
+    free(m->blocks);
+    dg_safetensors_close(&m->st);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+size_t dg_wan_arena_bytes(const dg_wan_config *c, int F, int H, int W, int L) {
+    size_t N = (size_t)(F / c->patch[0]) * (H / c->patch[1]) * (W / c->patch[2]);
+    size_t D = (size_t)c->dim, pk = (size_t)c->patch[0] * c->patch[1] * c->patch[2];
+    size_t wide = D > (size_t)c->ffn_dim ? D : (size_t)c->ffn_dim;
+    if (wide < pk * c->in_channels) wide = pk * c->in_channels;
+    size_t floats = N * pk * (size_t)(c->in_channels + c->out_channels) /* patches in/out */
+                    + 6 * N * D                                            /* h, a, q, k, v, o */
+                    + N * wide                                             /* ffn hidden */
+                    + 2 * N * (size_t)c->head_dim                          /* rope tables */
+                    + (size_t)L * ((size_t)c->text_dim + 3 * D)            /* text path */
+                    + 16 * D + (size_t)c->freq_dim;                        /* conditioning */
+    return floats * sizeof(float) + 64 * 32;
+}
+
+static void tap(const dg_wan_tap *t, const char *name, const dg_tensor *x) {
+    if (t && t->fn) t->fn(t->user, name, x);
+}
+
+static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
+    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention: only the CPU backend is implemented");
+    int hd = (int)(q->shape[1] / heads);
+    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+    return dg_attention_dense_cpu(o->data, q->data, k->data, v->data, &s);
+}
+
+/* Offset into a backend f32 vector (a row of a modulation table). */
+static float *row(const dg_tensor *t, int i, int64_t D) { return (float *)t->data + (size_t)i * D; }
+
+/* Row i of a [.., D] f32 table as a [1, D] tensor. */
+static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
+    dg_tensor r = *t;
+    r.ndim = 2;
+    r.shape[0] = 1;
+    r.shape[1] = D;
+    r.data = row(t, i, D);
+    return r;
+}
+
+int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, const dg_tensor *ctx,
+                   dg_tensor *out, const dg_wan_tap *tp) {
+    const dg_wan_config *c = &m->cfg;
+    DG_CHECK(x->ndim == 4 && x->shape[0] == c->in_channels, "transformer input must be [%d, F, H, W]",
+             c->in_channels);
+    int64_t F = x->shape[1], H = x->shape[2], W = x->shape[3];
+    DG_CHECK(F % c->patch[0] == 0 && H % c->patch[1] == 0 && W % c->patch[2] == 0,
+             "latent %lldx%lldx%lld is not divisible by the patch size %dx%dx%d", (long long)F, (long long)H,
+             (long long)W, c->patch[0], c->patch[1], c->patch[2]);
+    int64_t Fp = F / c->patch[0], Hp = H / c->patch[1], Wp = W / c->patch[2];
+    DG_CHECK(Fp <= c->rope_max_seq_len && Hp <= c->rope_max_seq_len && Wp <= c->rope_max_seq_len,
+             "latent grid %lldx%lldx%lld exceeds rope_max_seq_len %d", (long long)Fp, (long long)Hp, (long long)Wp,
+             c->rope_max_seq_len);
+    DG_CHECK(ctx->ndim == 2 && ctx->shape[1] == c->text_dim, "text context must be [L, %d]", c->text_dim);
+    int64_t oshape[4] = {c->out_channels, F, H, W};
+    DG_TRY(dg_tensor_expect_shape(out, "transformer output", 4, oshape));
+
+    int64_t N = Fp * Hp * Wp, D = c->dim, L = ctx->shape[0], pk = (int64_t)c->patch[0] * c->patch[1] * c->patch[2];
+    size_t mark = dg_arena_mark(ar);
+    int rc = DG_ERR;
+    dg_tensor patches, h, a, q, k, v, o, ff, rc_cos, rc_sin, sinus, temb, temb_act, tproj, mods, hmods, ctx1, ctxe,
+        k2, v2, y;
+#define A(t, nm, nd, ...)                                                                                  \
+    do {                                                                                                   \
+        int64_t s_[] = {__VA_ARGS__};                                                                      \
+        if (dg_arena_tensor(ar, &t, nm, DG_F32, nd, s_)) goto done;                                        \
+    } while (0)
+    A(patches, "patches", 2, N, pk * c->in_channels);
+    A(h, "hidden", 2, N, D);
+    A(a, "normed", 2, N, D);
+    A(q, "q", 2, N, D);
+    A(k, "k", 2, N, D);
+    A(v, "v", 2, N, D);
+    A(o, "attn_out", 2, N, D);
+    A(ff, "ffn_hidden", 2, N, c->ffn_dim);
+    A(rc_cos, "rope_cos", 2, N, c->head_dim);
+    A(rc_sin, "rope_sin", 2, N, c->head_dim);
+    A(sinus, "t_sinusoid", 2, 1, c->freq_dim);
+    A(temb, "temb", 2, 1, D);
+    A(temb_act, "temb_silu", 2, 1, D);
+    A(tproj, "tproj", 2, 1, 6 * D);
+    A(mods, "modulation", 2, 1, 6 * D);
+    A(hmods, "head_modulation", 2, 1, 2 * D);
+    A(ctx1, "ctx_hidden", 2, L, D);
+    A(ctxe, "ctx", 2, L, D);
+    A(k2, "cross_k", 2, L, D);
+    A(v2, "cross_v", 2, L, D);
+    A(y, "proj_out", 2, N, pk * c->out_channels);
+#undef A
+
+    /* RoPE tables and the timestep sinusoid are cheap host computations. */
+    {
+        int hw = 2 * (c->head_dim / 6);
+        int dims[3] = {c->head_dim - 2 * hw, hw, hw};
+        float *cs = malloc((size_t)N * c->head_dim * 2 * sizeof(float));
+        float *sn = malloc((size_t)c->freq_dim * sizeof(float));
+        int ok = cs && sn && dg_rope3d_tables(cs, cs + N * c->head_dim, (int)Fp, (int)Hp, (int)Wp, dims, 10000.0) == DG_OK;
+        if (ok) {
+            dg_timestep_sinusoid(sn, c->freq_dim, t, 1, 0.0f);
+            ok = dg_tensor_upload(&rc_cos, cs) == DG_OK && dg_tensor_upload(&rc_sin, cs + N * c->head_dim) == DG_OK &&
+                 dg_tensor_upload(&sinus, sn) == DG_OK;
+        }
+        free(cs);
+        free(sn);
+        if (!ok) {
+            if (!cs || !sn) dg_error("out of memory building RoPE tables");
+            goto done;
+        }
+    }
+
+    /* patch embedding (a conv with kernel = stride is a linear over patches) */
+    if (dg_patchify(&patches, x, c->patch) || dg_linear(&h, &patches, &m->patch_w, &m->patch_b)) goto done;
+    tap(tp, "patch", &h);
+
+    /* condition embedder */
+    if (dg_linear(&temb_act, &sinus, &m->time1_w, &m->time1_b) || dg_silu(&temb_act, &temb_act) ||
+        dg_linear(&temb, &temb_act, &m->time2_w, &m->time2_b) || dg_silu(&temb_act, &temb) ||
+        dg_linear(&tproj, &temb_act, &m->tproj_w, &m->tproj_b))
+        goto done;
+    tap(tp, "temb", &temb);
+    tap(tp, "tproj", &tproj);
+    if (dg_linear(&ctx1, ctx, &m->text1_w, &m->text1_b) || dg_gelu_tanh(&ctx1, &ctx1) ||
+        dg_linear(&ctxe, &ctx1, &m->text2_w, &m->text2_b))
+        goto done;
+    tap(tp, "ctx", &ctxe);
+
+    for (int li = 0; li < c->num_layers; li++) {
+        dg_wan_block *blk = &m->blocks[li];
+        /* shift1, scale1, gate1, shift2, scale2, gate2 = table + projected temb */
+        if (dg_add(&mods, &blk->modulation, &tproj)) goto done;
+        /* 1. self-attention */
+        if (dg_layernorm(&a, &h, NULL, NULL, c->eps) || dg_modulate(&a, &a, row(&mods, 0, D), row(&mods, 1, D)))
+            goto done;
+        dg_wan_attn *sa = &blk->self_attn;
+        if (dg_linear(&q, &a, &sa->q_w, &sa->q_b) || dg_rmsnorm(&q, &q, &sa->norm_q, c->eps) ||
+            dg_linear(&k, &a, &sa->k_w, &sa->k_b) || dg_rmsnorm(&k, &k, &sa->norm_k, c->eps) ||
+            dg_linear(&v, &a, &sa->v_w, &sa->v_b))
+            goto done;
+        {
+            dg_tensor q3 = q, k3 = k;
+            int64_t s3[3] = {N, c->heads, c->head_dim};
+            if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &rc_cos, &rc_sin) ||
+                dg_rope(&k3, &rc_cos, &rc_sin))
+                goto done;
+        }
+        if (attention(&o, &q, &k, &v, c->heads) || dg_linear(&a, &o, &sa->o_w, &sa->o_b) ||
+            dg_gated_add(&h, &a, row(&mods, 2, D)))
+            goto done;
+        /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
+        dg_wan_attn *ca = &blk->cross_attn;
+        if (dg_layernorm(&a, &h, c->cross_attn_norm ? &blk->norm2_w : NULL, c->cross_attn_norm ? &blk->norm2_b : NULL,
+                         c->eps) ||
+            dg_linear(&q, &a, &ca->q_w, &ca->q_b) || dg_rmsnorm(&q, &q, &ca->norm_q, c->eps) ||
+            dg_linear(&k2, &ctxe, &ca->k_w, &ca->k_b) || dg_rmsnorm(&k2, &k2, &ca->norm_k, c->eps) ||
+            dg_linear(&v2, &ctxe, &ca->v_w, &ca->v_b) || attention(&o, &q, &k2, &v2, c->heads) ||
+            dg_linear(&a, &o, &ca->o_w, &ca->o_b) || dg_gated_add(&h, &a, NULL))
+            goto done;
+        /* 3. feed-forward */
+        if (dg_layernorm(&a, &h, NULL, NULL, c->eps) || dg_modulate(&a, &a, row(&mods, 3, D), row(&mods, 4, D)) ||
+            dg_linear(&ff, &a, &blk->ffn1_w, &blk->ffn1_b) || dg_gelu_tanh(&ff, &ff) ||
+            dg_linear(&o, &ff, &blk->ffn2_w, &blk->ffn2_b) || dg_gated_add(&h, &o, row(&mods, 5, D)))
+            goto done;
+        char name[32];
+        snprintf(name, sizeof name, "block%d", li);
+        tap(tp, name, &h);
+    }
+
+    /* head: shift, scale = table[2, D] + temb (pre-SiLU) on both rows */
+    for (int r = 0; r < 2; r++) {
+        dg_tensor dst = row_view(&hmods, r, D), tab = row_view(&m->head_modulation, r, D);
+        if (dg_add(&dst, &tab, &temb)) goto done;
+    }
+    if (dg_layernorm(&a, &h, NULL, NULL, c->eps) || dg_modulate(&a, &a, row(&hmods, 0, D), row(&hmods, 1, D)) ||
+        dg_linear(&y, &a, &m->proj_out_w, &m->proj_out_b) || dg_unpatchify(out, &y, c->patch))
+        goto done;
+    rc = DG_OK;
+done:
+    dg_arena_reset(ar, mark);
+    return rc;
+}

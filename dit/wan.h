@@ -1,0 +1,68 @@
+/* WanTransformer3DModel (Wan2.1 T2V) in the diffusers layout: config, weight
+ * binding by diffusers tensor name with shape checks, and the forward pass.
+ * See ../shared/specs/model-architectures.md §1.2-1.6. */
+#ifndef DG_DIT_WAN_H
+#define DG_DIT_WAN_H
+
+#include "core/arena.h"
+#include "core/backend.h"
+#include "io/safetensors.h"
+
+typedef struct dg_wan_config {
+    int patch[3]; /* t, h, w */
+    int heads, head_dim, dim;
+    int in_channels, out_channels;
+    int text_dim, freq_dim, ffn_dim, num_layers;
+    int cross_attn_norm;
+    float eps;
+    int rope_max_seq_len;
+} dg_wan_config;
+
+typedef struct dg_wan_attn {
+    dg_tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
+    dg_tensor norm_q, norm_k; /* RMSNorm across heads */
+} dg_wan_attn;
+
+typedef struct dg_wan_block {
+    dg_tensor modulation; /* scale_shift_table [6, dim] */
+    dg_wan_attn self_attn, cross_attn;
+    dg_tensor norm2_w, norm2_b; /* affine LN before cross-attention (may be empty) */
+    dg_tensor ffn1_w, ffn1_b, ffn2_w, ffn2_b;
+} dg_wan_block;
+
+typedef struct dg_wan_model {
+    dg_wan_config cfg;
+    dg_backend *be;
+    dg_safetensors st;
+    dg_tensor patch_w, patch_b; /* patch_w viewed as [dim, C*pt*ph*pw] */
+    dg_tensor time1_w, time1_b, time2_w, time2_b, tproj_w, tproj_b;
+    dg_tensor text1_w, text1_b, text2_w, text2_b;
+    dg_tensor head_modulation; /* [2, dim] */
+    dg_tensor proj_out_w, proj_out_b;
+    dg_wan_block *blocks;
+    void *owned; /* f32 copies of small tensors (and all weights off the CPU) */
+    size_t owned_len, owned_used;
+} dg_wan_model;
+
+/* Optional observer of intermediate activations (tests, debugging): called
+ * with "patch", "temb", "tproj", "ctx", "block0", "block1", ... */
+typedef struct dg_wan_tap {
+    void (*fn)(void *user, const char *name, const dg_tensor *t);
+    void *user;
+} dg_wan_tap;
+
+/* Parse a diffusers transformer/config.json; refuses other classes and I2V features. */
+int dg_wan_config_load(dg_wan_config *cfg, const char *config_path);
+/* dir: a diffusers `transformer/` folder (config.json + safetensors, sharded or not). */
+int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *dir);
+void dg_wan_free(dg_wan_model *m);
+
+/* Arena bytes one forward needs for a latent of F x H x W and L text tokens. */
+size_t dg_wan_arena_bytes(const dg_wan_config *cfg, int F, int H, int W, int L);
+
+/* One forward pass for one sample. x and out are [C, F, H, W] and ctx is
+ * [L, text_dim], all backend tensors; t is the scheduler timestep. */
+int dg_wan_forward(dg_wan_model *m, dg_arena *arena, const dg_tensor *x, float t, const dg_tensor *ctx,
+                   dg_tensor *out, const dg_wan_tap *tap);
+
+#endif

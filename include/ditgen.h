@@ -1,0 +1,53 @@
+/* ditgen public C API: load a model once, generate many times.
+ * All functions return 0 on success and -1 on error; dg_last_error() gives
+ * one line naming the file, tensor or parameter at fault. */
+#ifndef DITGEN_H
+#define DITGEN_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct dg_pipeline dg_pipeline;
+
+typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
+
+typedef struct dg_model_info {
+    int in_channels, out_channels, text_dim;
+    int pixel_space;                      /* no VAE: the model's output channels are RGB */
+    int temporal_factor, spatial_factor;  /* pixels per latent cell (1 in pixel space) */
+    int patch[3];
+    int num_layers, dim;
+} dg_model_info;
+
+typedef struct dg_gen_params {
+    int width, height, frames, steps;
+    float cfg_scale;      /* <= 1 disables classifier-free guidance */
+    double flow_shift;
+    dg_sample_method sampler;
+    uint64_t seed;
+    const float *context; /* [context_len, text_dim] text embeddings */
+    int context_len;
+    const float *negative; /* [negative_len, text_dim]; required when cfg_scale > 1 */
+    int negative_len;
+} dg_gen_params;
+
+/* Called after each denoising step (step counts from 1). */
+typedef void (*dg_progress_fn)(void *user, int step, int steps);
+
+typedef struct dg_gen_timing {
+    double denoise_s, model_s;
+} dg_gen_timing;
+
+/* model: a diffusers folder (with transformer/) or a transformer folder. threads <= 0: all cores. */
+int dg_pipeline_open(dg_pipeline **p, const char *model, int threads);
+void dg_pipeline_close(dg_pipeline *p);
+const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
+/* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
+int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
+/* Noise from the seed (torch.randn-compatible), then the sampler loop.
+ * latents receives [C, F, H, W] floats (pixels in [-1, 1] for pixel-space models). */
+int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
+                         void *user, dg_gen_timing *timing);
+
+#endif

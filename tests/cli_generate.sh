@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# ditgen CLI: a good run writes its output and prints the seed; every kind of
+# bad input gets one line on stderr, a non-zero exit and no output file.
+# usage: cli_generate.sh DITGEN TESTS_DIR BUILD_DIR
+set -u
+DITGEN=$1; TESTS=$2; WORK=$3/cli_generate.$$
+mkdir -p "$WORK"; trap 'rm -rf "$WORK"' EXIT
+MODEL=$TESTS/fixtures/wan_tiny
+CTX=$TESTS/fixtures/wan_tiny_context.safetensors
+BASE=(generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --frames 9 --steps 2)
+fail=0
+
+ok() { # name, args...
+    local name=$1; shift
+    if ! "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"; then
+        echo "FAIL $name: exit $? ($(tail -1 "$WORK/err"))"; fail=1
+    else
+        echo "ok   $name"
+    fi
+}
+
+refused() { # name, expected stderr substring, output path that must not exist, args...
+    local name=$1 want=$2 out=$3; shift 3
+    "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"
+    local rc=$?
+    local lines; lines=$(grep -c . "$WORK/err")
+    if [ $rc -eq 0 ]; then echo "FAIL $name: accepted"; fail=1
+    elif [ $rc -ge 128 ]; then echo "FAIL $name: crashed (exit $rc)"; fail=1
+    elif ! grep -q -- "$want" "$WORK/err"; then echo "FAIL $name: stderr lacks '$want': $(cat "$WORK/err")"; fail=1
+    elif [ "$lines" -gt 2 ]; then echo "FAIL $name: $lines lines on stderr: $(cat "$WORK/err")"; fail=1
+    elif [ -n "$out" ] && ls "$out"* >/dev/null 2>&1; then echo "FAIL $name: left $(ls "$out"*)"; fail=1
+    else echo "ok   $name: $(tail -1 "$WORK/err")"
+    fi
+}
+
+ok "latents run" "${BASE[@]}" -o "$WORK/lat.safetensors"
+[ -s "$WORK/lat.safetensors" ] || { echo "FAIL no latents written"; fail=1; }
+grep -q "^seed: 42" "$WORK/err" || { echo "FAIL seed not printed"; fail=1; }
+ok "random seed" "${BASE[@]}" -s -1 --sampler euler --cfg-scale 1 -o "$WORK/lat2.safetensors"
+grep -q "^seed: [0-9]" "$WORK/err" || { echo "FAIL random seed not printed"; fail=1; }
+ok "inspect" inspect "$MODEL"
+ok "help" generate --help
+ok "bench help" bench attention --help
+
+O=$WORK/bad.safetensors
+refused "unknown flag" "unknown option" "$O" "${BASE[@]}" --bogus -o "$O"
+refused "unknown command" "unknown command" "" frobnicate
+refused "width not multiple" "--width 72" "$O" "${BASE[@]}" -W 72 -o "$O"
+refused "height not multiple" "--height 40" "$O" "${BASE[@]}" -H 40 -o "$O"
+refused "frames not 4k+1" "4k+1" "$O" "${BASE[@]}" --frames 8 -o "$O"
+refused "zero steps" "--steps" "$O" "${BASE[@]}" --steps 0 -o "$O"
+refused "negative steps" "--steps" "$O" "${BASE[@]}" --steps -3 -o "$O"
+refused "bad number" "--cfg-scale" "$O" "${BASE[@]}" --cfg-scale 5x -o "$O"
+refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
+refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
+refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
+refused "png for video" "pattern" "$WORK/v.png" "${BASE[@]}" -o "$WORK/v.png"
+refused "no vae yet" "VAE" "$WORK/img.png" "${BASE[@]}" --frames 1 -o "$WORK/img.png"
+refused "missing model" "neither" "$O" generate -m "$WORK/nothing" --context "$CTX" -o "$O"
+refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
+refused "cfg without negative" "negative_prompt_embeds" "$O" "${BASE[@]}" --context "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" -o "$O"
+
+# hostile checkpoints for inspect
+printf 'abc' > "$WORK/short.safetensors"
+refused "truncated safetensors" "short.safetensors" "" inspect "$WORK/short.safetensors"
+head -c 2000 "$MODEL/transformer/diffusion_pytorch_model.safetensors" > "$WORK/cut.safetensors"
+refused "cut safetensors" "cut.safetensors" "" inspect "$WORK/cut.safetensors"
+exit $fail
