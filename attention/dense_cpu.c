@@ -133,19 +133,24 @@ static inline float exp2_s(float x) {
     return p * scale;
 }
 
+/* Columns in chunks of NC so the MR x NC accumulators fit in vector registers. */
+#define NC 16
 static inline void micro_kernel(int64_t kc, const float *a, int64_t ars, int64_t acs, const float *b, float *c,
                                 const float *alpha) {
-    float acc[MR][BQ];
-    for (int r = 0; r < MR; r++)
-        for (int i = 0; i < BQ; i++) acc[r][i] = alpha ? c[r * BQ + i] * alpha[i] : 0.0f;
-    for (int64_t p = 0; p < kc; p++) {
-        const float *bp = b + p * BQ;
-        for (int r = 0; r < MR; r++) {
-            float ar = a[r * ars + p * acs];
-            for (int i = 0; i < BQ; i++) acc[r][i] += ar * bp[i];
+    for (int x = 0; x < BQ; x += NC) {
+        float acc[MR][NC];
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < NC; i++) acc[r][i] = alpha ? c[r * BQ + x + i] * alpha[x + i] : 0.0f;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *bp = b + p * BQ + x;
+            for (int r = 0; r < MR; r++) {
+                float ar = a[r * ars + p * acs];
+                for (int i = 0; i < NC; i++) acc[r][i] += ar * bp[i];
+            }
         }
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < NC; i++) c[r * BQ + x + i] = acc[r][i];
     }
-    memcpy(c, acc, sizeof acc);
 }
 
 static void softmax_block(float *s, int64_t nv, float *m, float *l, float *alpha) {
@@ -202,11 +207,12 @@ static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
  * computes: rows are heads*head_dim apart, too far for the hardware
  * prefetcher, so unprefetched packing waits on L3 for every row. */
 static inline void prefetch_rows(const dg_attn_shape *s, const float *k, const float *v, int64_t off, int64_t j0) {
-    for (int64_t j = j0; j < j0 + MR && j < s->nk; j++)
-        for (int64_t c = 0; c < s->head_dim; c += 16) {
-            __builtin_prefetch(k + j * s->kv_stride + off + c, 0, 2);
-            __builtin_prefetch(v + j * s->kv_stride + off + c, 0, 2);
-        }
+    for (int64_t j = j0; j < j0 + MR && j < s->nk; j++) {
+        const float *kj = k + j * s->kv_stride + off, *vj = v + j * s->kv_stride + off;
+        for (int64_t c = 0; c < s->head_dim; c += 16) __builtin_prefetch(kj + c, 0, 2), __builtin_prefetch(vj + c, 0, 2);
+        __builtin_prefetch(kj + s->head_dim - 1, 0, 2); /* rows need not start on a cache line */
+        __builtin_prefetch(vj + s->head_dim - 1, 0, 2);
+    }
 }
 
 /* One head, queries [q0, q0 + rows), rows <= SUB * BQ. */

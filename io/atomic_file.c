@@ -55,17 +55,13 @@ int dg_atomic_commit(dg_atomic_file *f) {
     if (fclose(f->fp) != 0) bad = 1;
     f->fp = NULL;
     if (bad) {
-        int e = errno;
+        dg_error("writing '%s' failed: %s", f->final_path, strerror(errno));
         dg_atomic_abort(f);
-        return dg_error("writing '%s' failed: %s", f->final_path ? f->final_path : "?", strerror(e));
+        return DG_ERR;
     }
     if (rename(f->tmp_path, f->final_path) != 0) {
-        int e = errno;
-        char *p = f->final_path;
-        f->final_path = NULL;
+        dg_error("cannot rename onto '%s': %s", f->final_path, strerror(errno));
         dg_atomic_abort(f);
-        dg_error("cannot rename onto '%s': %s", p, strerror(e));
-        free(p);
         return DG_ERR;
     }
     free(f->tmp_path);
