@@ -5,5 +5,7 @@
 int cmd_generate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* bench sub-benchmarks dispatched by cmd_bench */
+int bench_wan(int argc, char **argv);
 
 #endif

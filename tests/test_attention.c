@@ -4,6 +4,7 @@
  * Tolerance: max|fast - ref| <= tol * max|ref|, tol = 1e-5 for unit-scale inputs
  * (float accumulation over head_dim and keys); 1e-4 when q and k are scaled
  * by 10 (logits ~ +-100, where a float dot product alone is off by ~1e-5). */
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -70,6 +71,27 @@ done:
     free(q), free(k), free(v), free(o), free(ref);
 }
 
+/* Each query's arithmetic does not depend on how queries are grouped into work
+ * items, so 1 and N threads must agree bit for bit. */
+static void check_thread_invariance(void) {
+    dg_attn_shape s = {.nq = 1000, .nk = 300, .heads = 2, .head_dim = 64, .q_stride = 128, .kv_stride = 128,
+                       .scale = 0.125f};
+    float *q = random_buf(1000 * 128, 1.0f), *k = random_buf(300 * 128, 1.0f), *v = random_buf(300 * 128, 1.0f);
+    float *o1 = malloc(1000 * 128 * sizeof(float)), *on = malloc(1000 * 128 * sizeof(float));
+    if (q && k && v && o1 && on) {
+        int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        CHECK_OK(dg_attention_dense_cpu(o1, q, k, v, &s));
+        omp_set_num_threads(threads > 1 ? threads : 2);
+        CHECK_OK(dg_attention_dense_cpu(on, q, k, v, &s));
+        omp_set_num_threads(threads);
+        CHECK(!memcmp(o1, on, 1000 * 128 * sizeof(float)), "1 and %d threads give different results", threads);
+    } else {
+        CHECK(0, "out of memory");
+    }
+    free(q), free(k), free(v), free(o1), free(on);
+}
+
 static void check_refused(const char *what, dg_attn_shape s) {
     float buf[64] = {0};
     dg_error_clear();
@@ -95,6 +117,13 @@ int main(void) {
     check_shape(70, 150, 1, 256, 0, 0, 1.0f, 1e-5);
     check_shape(70, 90, 2, 64, 0, 0, 10.0f, 1e-4); /* logits ~ +-100: online max and exp underflow */
     check_shape(130, 260, 1, 128, 0, 0, 10.0f, 1e-4);
+
+    /* With one thread the work items hold 4 query blocks (the last one partial here). */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    check_shape(700, 200, 3, 64, 0, 0, 1.0f, 1e-5);
+    omp_set_num_threads(threads);
+    check_thread_invariance();
 
     dg_attn_shape ok = {.nq = 2, .nk = 2, .heads = 2, .head_dim = 4, .q_stride = 8, .kv_stride = 8, .scale = 0.5f};
     dg_attn_shape bad = ok;

@@ -1,0 +1,137 @@
+/* ditgen bench wan: time one transformer forward (one denoising step without
+ * CFG) of a Wan checkpoint at a given video size, warm-up then median. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "dit/wan.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ditgen bench wan -m TRANSFORMER_DIR [options]\n"
+            "\n"
+            "Times one forward of the transformer (= one denoising step without CFG) on random\n"
+            "latents and text embeddings: warm-up runs, then the median of the repetitions.\n"
+            "\n"
+            "  -m, --model DIR     transformer folder (config.json + safetensors)\n"
+            "  -W, --width N       video width in pixels (default 832)\n"
+            "  -H, --height N      video height in pixels (default 480)\n"
+            "      --frames N      frames, 4k+1 (default 9); latents are /4 in time, /8 in space\n"
+            "      --text-len N    text slots (default 512)\n"
+            "      --reps N        timed repetitions (default 3)\n"
+            "      --warmup N      untimed runs first (default 1)\n"
+            "  -t, --threads N     CPU threads (default: all cores)\n"
+            "      --format F      text (default) or json\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int bench_wan(int argc, char **argv) {
+    static const struct option longs[] = {{"model", required_argument, 0, 'm'},  {"width", required_argument, 0, 'W'},
+                                          {"height", required_argument, 0, 'H'}, {"frames", required_argument, 0, 1},
+                                          {"text-len", required_argument, 0, 2}, {"reps", required_argument, 0, 3},
+                                          {"warmup", required_argument, 0, 4},   {"threads", required_argument, 0, 't'},
+                                          {"format", required_argument, 0, 5},   {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    const char *model = NULL;
+    int json = 0;
+    int64_t W = 832, H = 480, frames = 9, L = 512, reps = 3, warmup = 1, threads = 0;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:W:H:t:h", longs, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'W': bad = cli_parse_int("--width", optarg, 16, 16384, &W); break;
+        case 'H': bad = cli_parse_int("--height", optarg, 16, 16384, &H); break;
+        case 1: bad = cli_parse_int("--frames", optarg, 1, 100000, &frames); break;
+        case 2: bad = cli_parse_int("--text-len", optarg, 1, 4096, &L); break;
+        case 3: bad = cli_parse_int("--reps", optarg, 1, 1000, &reps); break;
+        case 4: bad = cli_parse_int("--warmup", optarg, 0, 1000, &warmup); break;
+        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &threads); break;
+        case 5:
+            if (!strcmp(optarg, "json")) json = 1;
+            else if (strcmp(optarg, "text")) {
+                fprintf(stderr, "ditgen bench wan: --format must be text or json\n");
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        case ':': fprintf(stderr, "ditgen bench wan: %s needs a value\n", argv[optind - 1]); return 2;
+        default: fprintf(stderr, "ditgen bench wan: unknown option '%s'\n", argv[optind - 1]); return 2;
+        }
+        if (bad) return 2;
+    }
+    if (!model || (frames - 1) % 4 || W % 16 || H % 16) {
+        fprintf(stderr, "ditgen bench wan: need -m DIR, --frames 4k+1 and sizes that are multiples of 16\n");
+        return 2;
+    }
+    dg_backend be;
+    dg_wan_model m;
+    if (dg_backend_cpu_init(&be, (int)threads) || dg_wan_load(&m, &be, model)) {
+        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        return 1;
+    }
+    int F = (int)(frames - 1) / 4 + 1, h = (int)H / 8, w = (int)W / 8;
+    int64_t xs[4] = {m.cfg.in_channels, F, h, w}, cs[2] = {L, m.cfg.text_dim};
+    dg_tensor x = {0}, ctx = {0}, out = {0};
+    dg_arena ar = {0};
+    double *times = calloc((size_t)reps, sizeof(double));
+    int rc = 1;
+    if (!times || dg_tensor_alloc(&x, &be, DG_F32, 4, xs) || dg_tensor_alloc(&out, &be, DG_F32, 4, xs) ||
+        dg_tensor_alloc(&ctx, &be, DG_F32, 2, cs) ||
+        dg_arena_init(&ar, &be, dg_wan_arena_bytes(&m.cfg, F, h, w, (int)L))) {
+        fprintf(stderr, "ditgen: %s\n", times ? dg_last_error() : "out of memory");
+        goto done;
+    }
+    dg_rng rng;
+    dg_rng_init(&rng, 0);
+    dg_randn(&rng, x.data, (size_t)dg_tensor_numel(&x));
+    dg_randn(&rng, ctx.data, (size_t)dg_tensor_numel(&ctx));
+    for (int64_t i = 0; i < warmup + reps; i++) {
+        double t0 = now_s();
+        if (dg_wan_forward(&m, &ar, &x, 500.0f, &ctx, &out, NULL)) {
+            fprintf(stderr, "ditgen: %s\n", dg_last_error());
+            goto done;
+        }
+        if (i >= warmup) times[i - warmup] = now_s() - t0;
+    }
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    double med = times[reps / 2];
+    long tokens = (long)F * (h / m.cfg.patch[1]) * (w / m.cfg.patch[2]);
+    if (json)
+        printf("{\"bench\": \"wan\", \"width\": %lld, \"height\": %lld, \"frames\": %lld, \"tokens\": %ld, "
+               "\"layers\": %d, \"dim\": %d, \"threads\": %d, \"reps\": %lld, \"median_s\": %.6f, \"min_s\": %.6f}\n",
+               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, be.threads,
+               (long long)reps, med, times[0]);
+    else
+        printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %d threads): median %.3f s, min %.3f s "
+               "over %lld reps\n",
+               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, be.threads, med,
+               times[0], (long long)reps);
+    rc = 0;
+done:
+    free(times);
+    dg_arena_free(&ar);
+    dg_tensor_free(&x), dg_tensor_free(&out), dg_tensor_free(&ctx);
+    dg_wan_free(&m);
+    dg_backend_free(&be);
+    return rc;
+}

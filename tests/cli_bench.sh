@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# ditgen bench: a small attention run prints every JSON field; each bad command
+# line gets exit 2 and one line on stderr; no/unknown benchmark prints usage.
+# usage: cli_bench.sh DITGEN TESTS_DIR BUILD_DIR
+set -u
+DITGEN=$1; WORK=$3/cli_bench.$$
+mkdir -p "$WORK"; trap 'rm -rf "$WORK"' EXIT
+fail=0
+
+refused() { # name, expected stderr substring, args...
+    local name=$1 want=$2; shift 2
+    "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"
+    local rc=$? lines; lines=$(grep -c . "$WORK/err")
+    if [ $rc -ne 2 ]; then echo "FAIL $name: exit $rc, expected 2"; fail=1
+    elif ! grep -q -- "$want" "$WORK/err"; then echo "FAIL $name: stderr lacks '$want': $(cat "$WORK/err")"; fail=1
+    elif [ "$lines" -ne 1 ]; then echo "FAIL $name: $lines lines on stderr"; fail=1
+    else echo "ok   $name: $(cat "$WORK/err")"
+    fi
+}
+
+A=(bench attention --seq 100 --kv-seq 77 --heads 2 --head-dim 5)
+if "$DITGEN" "${A[@]}" --reps 1 --warmup 0 --threads 1 --format json >"$WORK/out" 2>"$WORK/err"; then
+    for key in '"seq": 100' '"kv_seq": 77' '"heads": 2' '"head_dim": 5' '"threads": 1' attention_ms attention_gflops attention_best_ms ratio_best \
+        sgemm_gflops openblas_core ratio; do
+        grep -q "$key" "$WORK/out" || { echo "FAIL json lacks $key: $(cat "$WORK/out")"; fail=1; }
+    done
+    echo "ok   json run"
+else
+    echo "FAIL json run: $(cat "$WORK/err")"; fail=1
+fi
+"$DITGEN" bench attention --help | grep -q -- "--head-dim" || { echo "FAIL attention --help"; fail=1; }
+
+refused "missing --heads" "--heads is required" bench attention --seq 8 --head-dim 4
+refused "zero seq" "--seq" "${A[@]}" --seq 0
+refused "junk number" "--head-dim" "${A[@]}" --head-dim 4x
+refused "negative warmup" "--warmup" "${A[@]}" --warmup -1
+refused "zero reps" "--reps" "${A[@]}" --reps 0
+refused "zero threads" "--threads" "${A[@]}" --threads 0
+refused "unknown flag" "unknown option" "${A[@]}" --bogus
+refused "missing value" "needs a value" "${A[@]}" --reps
+refused "stray argument" "unexpected argument" "${A[@]}" extra
+refused "bad format" "text or json" "${A[@]}" --format xml
+
+for args in "bench" "bench nosuch"; do
+    # shellcheck disable=SC2086
+    "$DITGEN" $args >"$WORK/out" 2>"$WORK/err"
+    rc=$?
+    if [ $rc -ne 2 ] || ! grep -q "usage: ditgen bench" "$WORK/err"; then
+        echo "FAIL '$args': exit $rc, stderr: $(head -1 "$WORK/err")"; fail=1
+    else
+        echo "ok   '$args' prints usage"
+    fi
+done
+exit $fail
