@@ -9,16 +9,11 @@
 #include "core/arena.h"
 #include "core/rng.h"
 #include "dit/wan.h"
-#include "ditgen.h"
+#include "api/pipeline_internal.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 #include "sampler/guidance.h"
 
-struct dg_pipeline {
-    dg_backend be;
-    dg_wan_model wan;
-    dg_model_info info;
-};
 
 static int is_file(const char *path) {
     struct stat st;
@@ -92,12 +87,18 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
+    if (root && !(p->root = strdup(model))) {
+        dg_pipeline_close(p);
+        return dg_error("out of memory");
+    }
     *out = p;
     return DG_OK;
 }
 
 void dg_pipeline_close(dg_pipeline *p) {
     if (!p) return;
+    dg_pipeline_text_free(p);
+    free(p->root);
     dg_wan_free(&p->wan);
     dg_backend_free(&p->be);
     free(p);

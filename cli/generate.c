@@ -18,7 +18,8 @@
 typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
 
 typedef struct gen_opts {
-    const char *model, *output, *context;
+    const char *model, *output, *context, *prompt, *negative;
+    int keep_text_encoder;
     int width, height, frames, steps, threads, fps;
     double cfg, shift;
     int64_t seed;
@@ -28,11 +29,14 @@ typedef struct gen_opts {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ditgen generate -m MODEL --context FILE.safetensors [options]\n"
+            "usage: ditgen generate -m MODEL (-p PROMPT | --context FILE.safetensors) [options]\n"
             "\n"
             "  -m, --model DIR        diffusers model folder (with transformer/) or a transformer folder\n"
-            "      --context FILE     precomputed text embeddings: 'prompt_embeds' [1, L, text_dim] and, for\n"
-            "                         --cfg-scale > 1, 'negative_prompt_embeds' (as diffusers' pipeline arguments)\n"
+            "  -p, --prompt TEXT      the prompt, encoded with the folder's tokenizer/ and text_encoder/\n"
+            "  -n, --negative-prompt TEXT  negative prompt for --cfg-scale > 1 (default: empty, as diffusers)\n"
+            "      --keep-text-encoder  keep the text encoder in memory after encoding (default: free it)\n"
+            "      --context FILE     precomputed text embeddings instead of -p: 'prompt_embeds' [1, L, text_dim]\n"
+            "                         and, for --cfg-scale > 1, 'negative_prompt_embeds' (diffusers' arguments)\n"
             "  -W, --width N          width in pixels (default 832)\n"
             "  -H, --height N         height in pixels (default 480)\n"
             "      --frames N         frames, 4k+1 for the Wan VAE (default 81; 1 = image)\n"
@@ -62,6 +66,8 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"seed", required_argument, 0, 's'},   {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 't'}, {"context", required_argument, 0, 6},
         {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
+        {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
+        {"keep-text-encoder", no_argument, 0, 8},
         {0, 0, 0, 0}};
     *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
                     .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
@@ -69,11 +75,14 @@ static int parse(int argc, char **argv, gen_opts *o) {
     optind = 1;
     int c;
     int64_t iv;
-    while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:p:n:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
         case 'o': o->output = optarg; break;
         case 6: o->context = optarg; break;
+        case 'p': o->prompt = optarg; break;
+        case 'n': o->negative = optarg; break;
+        case 8: o->keep_text_encoder = 1; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; o->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; o->height = (int)iv; break;
         case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; o->frames = (int)iv; break;
@@ -106,8 +115,12 @@ static int parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ditgen generate: no model: pass -m DIR (no model is shipped in assets/ yet)\n");
         return -1;
     }
-    if (!o->context) {
-        fprintf(stderr, "ditgen generate: no text conditioning: pass --context FILE.safetensors\n");
+    if (!o->context == !o->prompt) {
+        fprintf(stderr, "ditgen generate: give exactly one of -p PROMPT and --context FILE.safetensors\n");
+        return -1;
+    }
+    if (o->negative && !o->prompt) {
+        fprintf(stderr, "ditgen generate: -n needs -p (with --context the negative comes from the file)\n");
         return -1;
     }
     if (ends_with(o->output, ".png")) o->kind = OUT_PNG;
@@ -181,14 +194,20 @@ static int check_writable(const char *path) {
     return 0;
 }
 
+/* A1111 infotext: prompt, "Negative prompt: ...", then the parameters line. */
 static char *infotext(const gen_opts *o, uint64_t seed) {
-    char *s = malloc(1024);
-    if (!s) return NULL;
-    snprintf(s, 1024,
-             "(text embeddings from %s)\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
-             "Frames: %d, Flow shift: %g, Model: %s, Version: ditgen",
-             o->context, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg,
-             (unsigned long long)seed, o->width, o->height, o->frames, o->shift, o->model);
+    char ctx_note[4200] = "";
+    if (o->context) snprintf(ctx_note, sizeof ctx_note, "(text embeddings from %s)", o->context);
+    const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
+                      "Frames: %d, Flow shift: %g, Model: %s, Version: ditgen";
+#define INFOTEXT_ARGS                                                                                          \
+    o->prompt ? o->prompt : ctx_note, o->negative ? o->negative : "", o->steps,                                \
+        o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, (unsigned long long)seed, o->width, o->height, \
+        o->frames, o->shift, o->model
+    int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
+#undef INFOTEXT_ARGS
     return s;
 }
 
@@ -249,15 +268,26 @@ int cmd_generate(int argc, char **argv) {
                  "write .safetensors latents instead", o.output);
         goto out;
     }
-    if (dg_safetensors_open(&st, o.context)) goto out;
-    ctx = load_embeddings(&st, o.context, "prompt_embeds", info->text_dim, &g.context_len);
-    if (!ctx) goto out_quiet;
-    if (o.cfg > 1.0) {
-        neg = load_embeddings(&st, o.context, "negative_prompt_embeds", info->text_dim, &g.negative_len);
-        if (!neg) goto out_quiet;
+    if (o.prompt) {
+        const float *pe, *ne;
+        if (dg_pipeline_encode_prompt(p, o.prompt, &pe, &g.context_len)) goto out;
+        g.context = pe;
+        if (o.cfg > 1.0) {
+            if (dg_pipeline_encode_prompt(p, o.negative ? o.negative : "", &ne, &g.negative_len)) goto out;
+            g.negative = ne;
+        }
+        if (!o.keep_text_encoder) dg_pipeline_release_text_encoder(p);
+    } else {
+        if (dg_safetensors_open(&st, o.context)) goto out;
+        ctx = load_embeddings(&st, o.context, "prompt_embeds", info->text_dim, &g.context_len);
+        if (!ctx) goto out_quiet;
+        if (o.cfg > 1.0) {
+            neg = load_embeddings(&st, o.context, "negative_prompt_embeds", info->text_dim, &g.negative_len);
+            if (!neg) goto out_quiet;
+        }
+        g.context = ctx;
+        g.negative = neg;
     }
-    g.context = ctx;
-    g.negative = neg;
     fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
     fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", o.model, info->num_layers, info->dim,
             now_s() - t0);

@@ -43,6 +43,12 @@ typedef struct dg_gen_timing {
 int dg_pipeline_open(dg_pipeline **p, const char *model, int threads);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
+/* Prompt -> [len, text_dim] embeddings with the folder's tokenizer/ and
+ * text_encoder/ (loaded on first use), Wan conventions. Identical prompts are
+ * encoded once; *emb stays owned by the pipeline until it closes. */
+int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, const float **emb, int *len);
+/* Free the tokenizer and text encoder (cached embeddings stay usable). */
+void dg_pipeline_release_text_encoder(dg_pipeline *p);
 /* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.

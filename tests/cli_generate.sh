@@ -3,7 +3,7 @@
 # bad input gets one line on stderr, a non-zero exit and no output file.
 # usage: cli_generate.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
-DITGEN=$1; TESTS=$2; WORK=$3/cli_generate.$$
+DITGEN=$1; TESTS=$(cd "$2" && pwd); WORK=$3/cli_generate.$$
 mkdir -p "$WORK"; trap 'rm -rf "$WORK"' EXIT
 MODEL=$TESTS/fixtures/wan_tiny
 CTX=$TESTS/fixtures/wan_tiny_context.safetensors
@@ -38,6 +38,8 @@ ok "latents run" "${BASE[@]}" -o "$WORK/lat.safetensors"
 grep -q "^seed: 42" "$WORK/err" || { echo "FAIL seed not printed"; fail=1; }
 ok "random seed" "${BASE[@]}" -s -1 --sampler euler --cfg-scale 1 -o "$WORK/lat2.safetensors"
 grep -q "^seed: [0-9]" "$WORK/err" || { echo "FAIL random seed not printed"; fail=1; }
+ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/p.safetensors"
+[ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -59,6 +61,16 @@ refused "no vae yet" "VAE" "$WORK/img.png" "${BASE[@]}" --frames 1 -o "$WORK/img
 refused "missing model" "neither" "$O" generate -m "$WORK/nothing" --context "$CTX" -o "$O"
 refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
 refused "cfg without negative" "negative_prompt_embeds" "$O" "${BASE[@]}" --context "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" -o "$O"
+
+refused "prompt and context" "exactly one" "$O" "${BASE[@]}" -p "x" -o "$O"
+refused "prompt without text encoder" "tokenizer" "$O" generate -m "$MODEL/transformer" -p "x" -W 64 -H 48 --frames 5 -o "$O"
+mkdir -p "$WORK/mismatch"
+ln -s "$MODEL/transformer" "$WORK/mismatch/transformer"
+ln -s "$MODEL/tokenizer" "$WORK/mismatch/tokenizer"
+ln -s "$TESTS/fixtures/umt5_tiny" "$WORK/mismatch/text_encoder"
+refused "tokenizer/encoder vocab mismatch" "vocabulary" "$O" generate -m "$WORK/mismatch" -p "x" -W 64 -H 48 --frames 5 -o "$O"
+printf '\xff\xfe' > "$WORK/badutf8"
+refused "invalid UTF-8 prompt" "UTF-8" "$O" generate -m "$MODEL" -p "$(cat "$WORK/badutf8")" -W 64 -H 48 --frames 5 -o "$O"
 
 # hostile checkpoints for inspect
 printf 'abc' > "$WORK/short.safetensors"

@@ -31,6 +31,37 @@ static void run(dg_pipeline *p, const dg_safetensors *io, const dg_safetensors *
     free(lat);
 }
 
+/* Prompt strings through the folder's tokenizer and umT5, then the same 3 steps as diffusers. */
+static void run_text(dg_pipeline *p, const dg_safetensors *io, int i, const char *prompt, const char *negative) {
+    char key[64];
+    const float *pe, *ne;
+    int pl, nl;
+    CHECK_OK(dg_pipeline_encode_prompt(p, prompt, &pe, &pl));
+    CHECK_OK(dg_pipeline_encode_prompt(p, negative, &ne, &nl));
+    if (test_failures) return;
+    const float *again;
+    int al;
+    CHECK_OK(dg_pipeline_encode_prompt(p, prompt, &again, &al));
+    CHECK(again == pe, "an identical prompt was encoded twice");
+    int64_t n;
+    snprintf(key, sizeof key, "text%d.prompt_embeds", i);
+    const float *ref = fixture_f32(io, key, &n);
+    CHECK(n == (int64_t)pl * 32, "%s: %d slots", key, pl);
+    if (ref && n == (int64_t)pl * 32) check_close(key, pe, ref, (size_t)n, 1e-4);
+    snprintf(key, sizeof key, "text%d.negative_prompt_embeds", i);
+    ref = fixture_f32(io, key, &n);
+    if (ref && n == (int64_t)nl * 32) check_close(key, ne, ref, (size_t)n, 1e-4);
+    snprintf(key, sizeof key, "text%d.latents", i);
+    ref = fixture_f32(io, key, &n);
+    dg_gen_params g = {.width = 64, .height = 48, .frames = 9, .steps = 3, .cfg_scale = 4.0f, .flow_shift = 3.0,
+                       .sampler = DG_SAMPLE_UNIPC, .seed = 11, .context = pe, .context_len = pl,
+                       .negative = ne, .negative_len = nl};
+    float *lat = malloc((size_t)n * sizeof(float));
+    CHECK_OK(dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL));
+    if (ref) check_close(key, lat, ref, (size_t)n, 1e-4);
+    free(lat);
+}
+
 static void expect_refused(dg_pipeline *p, dg_gen_params g, const char *want) {
     int64_t shape[4];
     float lat[1];
@@ -54,6 +85,9 @@ int main(void) {
     run(p, &io, &ctx, "unipc", DG_SAMPLE_UNIPC, 3.0);
     run(p, &io, &ctx, "euler", DG_SAMPLE_EULER, 3.0);
     run(p, &io, &ctx, "unipc_nocfg", DG_SAMPLE_UNIPC, 5.0);
+    run_text(p, &io, 0, "a red circle on a blue background", "blurry, low quality");
+    dg_pipeline_release_text_encoder(p); /* reloaded on demand */
+    run_text(p, &io, 1, "  \xef\xbc\xa8" "ello &amp; w\xc3\xb6" "rld  ", "");
 
     const float *pe = fixture_f32(&ctx, "prompt_embeds", NULL);
     dg_gen_params ok = {.width = 64, .height = 48, .frames = 9, .steps = 4, .cfg_scale = 1.0f, .flow_shift = 3.0,

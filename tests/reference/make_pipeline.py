@@ -6,11 +6,14 @@ saves the final latents (output_type="latent") for UniPC and flow-match Euler.
 Also writes the embeddings file the README's demo command and the CLI tests use.
 Run from the repo root:  python tests/reference/make_pipeline.py
 """
+import json
 import os
+import shutil
 
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
 from safetensors.torch import save_file
+from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 
@@ -44,7 +47,49 @@ def main():
         out[f"{name}.seed"] = torch.tensor([float(seed)])
         out[f"{name}.cfg"] = torch.tensor([cfg])
         print(name, tuple(lat.shape), float(lat.abs().max()))
+    out.update(text_pipeline(transformer))
     save_file(out, os.path.join(FIX, "wan_tiny_pipeline.safetensors"))
+
+
+PROMPTS = [("a red circle on a blue background", "blurry, low quality"), ("  Ｈello &amp; wörld  ", "")]
+
+
+def text_pipeline(transformer):
+    """Give wan_tiny a tokenizer (the tokenizer test's) and a tiny random umT5, then run
+    WanPipeline from prompt strings: tokenizer + encoder + zero-fill + CFG + sampler."""
+    root = os.path.join(FIX, "wan_tiny")
+    tok_dir = os.path.join(root, "tokenizer")
+    os.makedirs(tok_dir, exist_ok=True)
+    shutil.copy(os.path.join(FIX, "tokenizer", "tokenizer.json"), tok_dir)
+    tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(tok_dir, "tokenizer.json"), eos_token="</s>",
+                                  pad_token="<pad>", unk_token="<unk>")
+    torch.manual_seed(5)
+    enc = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=2,
+                                      relative_attention_num_buckets=8, relative_attention_max_distance=16,
+                                      feed_forward_proj="gated-gelu", dropout_rate=0.0, layer_norm_epsilon=1e-6,
+                                      tie_word_embeddings=False)).eval()
+    with torch.no_grad():
+        for p in enc.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    enc.save_pretrained(os.path.join(root, "text_encoder"))
+    with open(os.path.join(root, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "WanPipeline", "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+                   "text_encoder": ["transformers", "UMT5EncoderModel"], "tokenizer": ["transformers", "T5TokenizerFast"],
+                   "transformer": ["diffusers", "WanTransformer3DModel"], "vae": [None, None]}, f, indent=2)
+    out = {}
+    for i, (prompt, negative) in enumerate(PROMPTS):
+        pipe = WanPipeline(tokenizer=tok, text_encoder=enc, transformer=transformer, vae=None,
+                           scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                                             num_train_timesteps=1000, flow_shift=3.0))
+        with torch.no_grad():
+            emb, neg = pipe.encode_prompt(prompt, negative, do_classifier_free_guidance=True, max_sequence_length=512)
+            lat = pipe(prompt=prompt, negative_prompt=negative, height=48, width=64, num_frames=9,
+                       num_inference_steps=3, guidance_scale=4.0, generator=torch.Generator().manual_seed(11),
+                       output_type="latent").frames
+        out[f"text{i}.prompt_embeds"] = emb[0].contiguous()
+        out[f"text{i}.negative_prompt_embeds"] = neg[0].contiguous()
+        out[f"text{i}.latents"] = lat[0].contiguous()
+    return out
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+/* The pipeline object shared by the files in api/ (not part of the public API). */
+#ifndef DG_API_PIPELINE_INTERNAL_H
+#define DG_API_PIPELINE_INTERNAL_H
+
+#include "dit/wan.h"
+#include "ditgen.h"
+#include "text/t5_encoder.h"
+#include "text/tokenizer.h"
+
+#define DG_PROMPT_CACHE 4
+
+typedef struct dg_prompt_cache_entry {
+    char *prompt; /* NULL: empty slot */
+    float *emb;   /* [len, text_dim] */
+    int len;
+} dg_prompt_cache_entry;
+
+struct dg_pipeline {
+    dg_backend be;
+    dg_wan_model wan;
+    dg_model_info info;
+    char *root;              /* diffusers folder; NULL when opened on a bare transformer folder */
+    int text_loaded;         /* tokenizer + encoder currently in memory */
+    dg_tokenizer tok;
+    dg_t5_encoder enc;
+    int max_text_len;        /* text slots (Wan: 512) */
+    dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
+    int cache_next;
+};
+
+/* Free the prompt cache and the text encoder (pipeline close). */
+void dg_pipeline_text_free(dg_pipeline *p);
+
+#endif

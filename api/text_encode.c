@@ -1,0 +1,128 @@
+/* Prompt -> text embeddings with the model folder's tokenizer and umT5/T5
+ * encoder, as diffusers' WanPipeline.encode_prompt does: prompt_clean,
+ * tokenize to max length with padding, encode, zero the slots past the prompt. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/pipeline_internal.h"
+#include "io/json.h"
+#include "text/prompt_clean.h"
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Text slots: diffusers' max_sequence_length (512), lowered by the
+ * tokenizer's model_max_length when a small model was trained with fewer. */
+static int read_max_len(const char *tok_dir, int *out) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", tok_dir);
+    *out = 512;
+    struct stat st;
+    if (stat(path, &st) != 0) return DG_OK;
+    cJSON *j;
+    DG_TRY(dg_json_load(path, &j));
+    double v = 512;
+    int rc = dg_json_get_double(path, j, "model_max_length", &v, 0);
+    cJSON_Delete(j);
+    DG_TRY(rc);
+    if (v >= 1 && v < 512) *out = (int)v;
+    return DG_OK;
+}
+
+static int load_text(dg_pipeline *p) {
+    if (p->text_loaded) return DG_OK;
+    DG_CHECK(p->root, "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or use --context)");
+    char tdir[4200], edir[4200];
+    snprintf(tdir, sizeof tdir, "%s/tokenizer", p->root);
+    snprintf(edir, sizeof edir, "%s/text_encoder", p->root);
+    DG_CHECK(is_dir(tdir), "model folder '%s' has no tokenizer/ (needed for a prompt; or use --context)", p->root);
+    DG_CHECK(is_dir(edir), "model folder '%s' has no text_encoder/ (needed for a prompt; or use --context)",
+             p->root);
+    DG_TRY(read_max_len(tdir, &p->max_text_len));
+    DG_TRY(dg_tokenizer_load(&p->tok, tdir));
+    if (dg_t5_load(&p->enc, &p->be, edir) != DG_OK) {
+        dg_tokenizer_free(&p->tok);
+        return DG_ERR;
+    }
+    int vocab = dg_tokenizer_vocab_size(&p->tok);
+    const char *why = NULL;
+    if (vocab > p->enc.cfg.vocab_size) why = "the tokenizer's vocabulary is larger than the encoder's";
+    else if (p->enc.cfg.d_model != p->info.text_dim) why = "the encoder width differs from the transformer's text_dim";
+    else if (p->tok.pad_id < 0) why = "the tokenizer names no pad token";
+    if (why) {
+        dg_error("%s: %s (tokenizer %d ids, encoder vocab %d, d_model %d, transformer text_dim %d)", p->root, why,
+                 vocab, p->enc.cfg.vocab_size, p->enc.cfg.d_model, p->info.text_dim);
+        dg_t5_free(&p->enc);
+        dg_tokenizer_free(&p->tok);
+        return DG_ERR;
+    }
+    p->text_loaded = 1;
+    return DG_OK;
+}
+
+static int encode_uncached(dg_pipeline *p, const char *prompt, float **emb) {
+    int L = p->max_text_len, n = 0, rc = DG_ERR;
+    char *clean = NULL;
+    int32_t *ids = malloc((size_t)L * sizeof(int32_t)), *mask = malloc((size_t)L * sizeof(int32_t));
+    *emb = malloc((size_t)L * p->info.text_dim * sizeof(float));
+    if (!ids || !mask || !*emb) {
+        dg_error("out of memory encoding the prompt");
+        goto done;
+    }
+    if (dg_prompt_clean(prompt, &clean) || dg_tokenizer_encode(&p->tok, clean, L, 1, ids, mask, &n) ||
+        dg_t5_encode_wan(&p->enc, ids, mask, L, *emb))
+        goto done;
+    rc = DG_OK;
+done:
+    free(clean), free(ids), free(mask);
+    if (rc != DG_OK) {
+        free(*emb);
+        *emb = NULL;
+    }
+    return rc;
+}
+
+int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, const float **emb, int *len) {
+    DG_CHECK(prompt, "no prompt");
+    for (int i = 0; i < DG_PROMPT_CACHE; i++)
+        if (p->cache[i].prompt && !strcmp(p->cache[i].prompt, prompt)) {
+            *emb = p->cache[i].emb;
+            *len = p->cache[i].len;
+            return DG_OK;
+        }
+    DG_TRY(load_text(p));
+    float *e;
+    DG_TRY(encode_uncached(p, prompt, &e));
+    dg_prompt_cache_entry *slot = &p->cache[p->cache_next];
+    p->cache_next = (p->cache_next + 1) % DG_PROMPT_CACHE;
+    char *copy = strdup(prompt);
+    if (!copy) {
+        free(e);
+        return dg_error("out of memory caching the prompt");
+    }
+    free(slot->prompt), free(slot->emb);
+    *slot = (dg_prompt_cache_entry){copy, e, p->max_text_len};
+    *emb = e;
+    *len = p->max_text_len;
+    return DG_OK;
+}
+
+void dg_pipeline_release_text_encoder(dg_pipeline *p) {
+    if (!p->text_loaded) return;
+    dg_t5_free(&p->enc);
+    dg_tokenizer_free(&p->tok);
+    p->text_loaded = 0;
+}
+
+void dg_pipeline_text_free(dg_pipeline *p) {
+    dg_pipeline_release_text_encoder(p);
+    for (int i = 0; i < DG_PROMPT_CACHE; i++) {
+        free(p->cache[i].prompt);
+        free(p->cache[i].emb);
+        p->cache[i] = (dg_prompt_cache_entry){0};
+    }
+}
