@@ -98,6 +98,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
 void dg_pipeline_close(dg_pipeline *p) {
     if (!p) return;
     dg_pipeline_text_free(p);
+    if (p->has_plan) dg_attn_plan_free(&p->plan);
     free(p->root);
     dg_wan_free(&p->wan);
     dg_backend_free(&p->be);
@@ -105,6 +106,19 @@ void dg_pipeline_close(dg_pipeline *p) {
 }
 
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p) { return &p->info; }
+
+int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
+    if (p->has_plan) dg_attn_plan_free(&p->plan);
+    p->has_plan = 0;
+    if (!preset_or_path || !strcmp(preset_or_path, "dense")) return DG_OK;
+    DG_TRY(dg_attn_plan_load(&p->plan, preset_or_path, configs_dir));
+    if (dg_attn_plan_check(&p->plan, p->wan.cfg.num_layers, p->wan.cfg.heads) != DG_OK) {
+        dg_attn_plan_free(&p->plan);
+        return DG_ERR;
+    }
+    p->has_plan = 1;
+    return DG_OK;
+}
 
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]) {
     const dg_model_info *i = &p->info;
@@ -167,6 +181,11 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
+    dg_wan_run run = {.plan = p->has_plan ? &p->plan : NULL, .steps = g->steps};
+    if (run.plan) {
+        dg_attn_geometry geom = dg_wan_attn_geometry(c, (int)shape[1], (int)shape[2], (int)shape[3]);
+        if (dg_attn_plan_prepare(run.plan, &geom)) goto done;
+    }
     /* torch.randn(shape, generator=Generator().manual_seed(seed)), as diffusers' prepare_latents on the CPU */
     dg_rng rng;
     dg_rng_init(&rng, g->seed);
@@ -176,10 +195,11 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     for (int i = 0; i < g->steps; i++) {
         float t = dg_scheduler_timestep(&sch, i);
         double m0 = now_s();
-        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &v, NULL) ||
+        run.step = i;
+        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &v, &run) ||
             dg_tensor_download(&v, vh))
             goto done;
-        if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, NULL) || dg_tensor_download(&vu, vuh)))
+        if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, &run) || dg_tensor_download(&vu, vuh)))
             goto done;
         model_s += now_s() - m0;
         if (use_cfg) dg_cfg_combine(vh, vh, vuh, n, g->cfg_scale);

@@ -25,6 +25,8 @@ struct dg_pipeline {
     dg_t5_encoder enc;
     int max_text_len;        /* text slots (Wan: 512) */
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
+    dg_attn_plan plan; /* valid when has_plan */
+    int has_plan;
     int cache_next;
 };
 

@@ -45,7 +45,10 @@ static void usage(FILE *f) {
             "  -t, --threads T OpenMP and OpenBLAS threads (default: all cores)\n"
             "  --reps R        timed repetitions (default 5)\n"
             "  --warmup W      untimed warm-up runs (default 1)\n"
-            "  --format F      text (default) or json\n",
+            "  --format F      text (default) or json\n"
+            "\n"
+            "With --method NAME|all: sparse methods vs dense on video geometries\n"
+            "(see 'ditgen bench attention --method all --help').\n",
             SGEMM_N, SGEMM_N, SGEMM_N);
 }
 
@@ -176,6 +179,8 @@ done:
 }
 
 static int bench_attention(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--method") || !strncmp(argv[i], "--method=", 9)) return bench_attn_methods(argc, argv);
     bench_opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc > 0 ? 0 : 2;
@@ -225,7 +230,7 @@ static void bench_usage(FILE *f) {
     fprintf(f, "usage: ditgen bench <benchmark> [options]\n"
                "\n"
                "benchmarks:\n"
-               "  attention   dense CPU flash attention vs OpenBLAS sgemm\n"
+               "  attention   dense CPU flash attention vs OpenBLAS sgemm; --method: sparse methods vs dense\n"
                "  wan         one Wan transformer forward\n"
                "\n"
                "Run 'ditgen bench <benchmark> --help' for its options.\n");

@@ -7,5 +7,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* bench sub-benchmarks dispatched by cmd_bench */
 int bench_wan(int argc, char **argv);
+/* bench attention --method ...: methods vs dense on video geometries */
+int bench_attn_methods(int argc, char **argv);
 
 #endif

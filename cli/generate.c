@@ -18,7 +18,7 @@
 typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
 
 typedef struct gen_opts {
-    const char *model, *output, *context, *prompt, *negative;
+    const char *model, *output, *context, *prompt, *negative, *attention;
     int keep_text_encoder;
     int width, height, frames, steps, threads, fps;
     double cfg, shift;
@@ -48,6 +48,8 @@ static void usage(FILE *f) {
             "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
             "                         or .safetensors for the final latents (default output.safetensors)\n"
             "      --fps N            frame rate of .mp4 output (default 16)\n"
+            "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
+            "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }
@@ -67,7 +69,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"threads", required_argument, 0, 't'}, {"context", required_argument, 0, 6},
         {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
         {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
-        {"keep-text-encoder", no_argument, 0, 8},
+        {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
         {0, 0, 0, 0}};
     *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
                     .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
@@ -83,6 +85,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         case 'p': o->prompt = optarg; break;
         case 'n': o->negative = optarg; break;
         case 8: o->keep_text_encoder = 1; break;
+        case 9: o->attention = optarg; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; o->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; o->height = (int)iv; break;
         case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; o->frames = (int)iv; break;
@@ -199,11 +202,11 @@ static char *infotext(const gen_opts *o, uint64_t seed) {
     char ctx_note[4200] = "";
     if (o->context) snprintf(ctx_note, sizeof ctx_note, "(text embeddings from %s)", o->context);
     const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
-                      "Frames: %d, Flow shift: %g, Model: %s, Version: ditgen";
+                      "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
 #define INFOTEXT_ARGS                                                                                          \
     o->prompt ? o->prompt : ctx_note, o->negative ? o->negative : "", o->steps,                                \
         o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, (unsigned long long)seed, o->width, o->height, \
-        o->frames, o->shift, o->model
+        o->frames, o->shift, o->attention ? o->attention : "dense", o->model
     int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
     char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
@@ -262,7 +265,8 @@ int cmd_generate(int argc, char **argv) {
     float *ctx = NULL, *neg = NULL, *lat = NULL;
     dg_safetensors st = {0};
     int rc = 1;
-    if (dg_pipeline_latent_shape(p, &g, shape)) goto out;
+    const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
+    if (dg_pipeline_latent_shape(p, &g, shape) || dg_pipeline_set_attention(p, o.attention, configs)) goto out;
     if (!info->pixel_space && o.kind != OUT_LATENTS) {
         dg_error("%s: this model's output is VAE latents and the VAE decoder is not implemented yet; "
                  "write .safetensors latents instead", o.output);

@@ -19,6 +19,8 @@ typedef struct dg_backend_ops {
     void (*free)(dg_backend *be, void *ptr);
     int (*upload)(dg_backend *be, void *dst, const void *host_src, size_t bytes);
     int (*download)(dg_backend *be, void *host_dst, const void *src, size_t bytes);
+    /* Release the backend's private state (be->ctx and what it holds); called by dg_backend_free. */
+    void (*destroy)(dg_backend *be);
     /* y[M,out] = x[M,in] . w[out,in]^T + b[out]; w may be f32, bf16 or f16. */
     int (*linear)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);
     /* Row-wise over the last dim; gamma/beta may be NULL (no affine). */
@@ -49,6 +51,10 @@ struct dg_backend {
 
 /* CPU backend: OpenBLAS GEMM, OpenMP threads (threads <= 0: all cores). */
 int dg_backend_cpu_init(dg_backend *be, int threads);
+/* CUDA backend on `device` (one stream, one cuBLAS handle; tensors in device
+ * memory). Defined only in builds with CUDA (DG_HAVE_CUDA); DG_ERR naming the
+ * failing call when there is no such device. */
+int dg_backend_cuda_init(dg_backend *be, int device);
 void dg_backend_free(dg_backend *be);
 
 /* Allocate a tensor in backend memory (caller frees with dg_tensor_free). */

@@ -199,8 +199,13 @@ size_t dg_wan_arena_bytes(const dg_wan_config *c, int F, int H, int W, int L) {
     return floats * sizeof(float) + 64 * 32;
 }
 
-static void tap(const dg_wan_tap *t, const char *name, const dg_tensor *x) {
-    if (t && t->fn) t->fn(t->user, name, x);
+static void tap(const dg_wan_run *r, const char *name, const dg_tensor *x) {
+    if (r && r->tap) r->tap(r->user, name, x);
+}
+
+dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int W) {
+    return (dg_attn_geometry){.T = F / c->patch[0], .H = H / c->patch[1], .W = W / c->patch[2],
+                              .heads = c->heads, .head_dim = c->head_dim};
 }
 
 static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
@@ -208,6 +213,29 @@ static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const
     int hd = (int)(q->shape[1] / heads);
     dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
     return dg_attention_dense_cpu(o->data, q->data, k->data, v->data, &s);
+}
+
+/* Self-attention through the plan's method for each head; heads sharing a
+ * method run in one call, the others one head at a time. */
+static int self_attention(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                          const dg_tensor *v, int heads) {
+    if (!r || !r->plan) return attention(o, q, k, v, heads);
+    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention plans: only the CPU backend is implemented");
+    int hd = (int)(q->shape[1] / heads);
+    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+    dg_attn_method *first = dg_attn_plan_method(r->plan, r->step, r->steps, layer, 0);
+    int shared = 1;
+    for (int h = 1; h < heads && shared; h++)
+        shared = dg_attn_plan_method(r->plan, r->step, r->steps, layer, h) == first;
+    if (shared) return first->ops->run(first, o->data, q->data, k->data, v->data, &s);
+    s.heads = 1;
+    for (int h = 0; h < heads; h++) {
+        dg_attn_method *mh = dg_attn_plan_method(r->plan, r->step, r->steps, layer, h);
+        size_t off = (size_t)h * hd;
+        DG_TRY(mh->ops->run(mh, (float *)o->data + off, (const float *)q->data + off, (const float *)k->data + off,
+                            (const float *)v->data + off, &s));
+    }
+    return DG_OK;
 }
 
 /* Offset into a backend f32 vector (a row of a modulation table). */
@@ -224,7 +252,7 @@ static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
 }
 
 int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, const dg_tensor *ctx,
-                   dg_tensor *out, const dg_wan_tap *tp) {
+                   dg_tensor *out, const dg_wan_run *tp) {
     const dg_wan_config *c = &m->cfg;
     DG_CHECK(x->ndim == 4 && x->shape[0] == c->in_channels, "transformer input must be [%d, F, H, W]",
              c->in_channels);
@@ -328,7 +356,7 @@ int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, c
                 dg_rope(&k3, &rc_cos, &rc_sin))
                 goto done;
         }
-        if (attention(&o, &q, &k, &v, c->heads) || dg_linear(&a, &o, &sa->o_w, &sa->o_b) ||
+        if (self_attention(tp, li, &o, &q, &k, &v, c->heads) || dg_linear(&a, &o, &sa->o_w, &sa->o_b) ||
             dg_gated_add(&h, &a, row(&mods, 2, D)))
             goto done;
         /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */

@@ -4,6 +4,7 @@
 #ifndef DG_DIT_WAN_H
 #define DG_DIT_WAN_H
 
+#include "attention/plan.h"
 #include "core/arena.h"
 #include "core/backend.h"
 #include "io/safetensors.h"
@@ -44,12 +45,20 @@ typedef struct dg_wan_model {
     size_t owned_len, owned_used;
 } dg_wan_model;
 
-/* Optional observer of intermediate activations (tests, debugging): called
- * with "patch", "temb", "tproj", "ctx", "block0", "block1", ... */
-typedef struct dg_wan_tap {
-    void (*fn)(void *user, const char *name, const dg_tensor *t);
+/* Per-call options of a forward (NULL = dense attention, no observer).
+ * tap observes intermediate activations (tests, debugging): called with
+ * "patch", "temb", "tproj", "ctx", "block0", "block1", ...
+ * plan chooses the self-attention method per (step, layer, head); it must
+ * have been prepared for this geometry (dg_attn_plan_prepare). */
+typedef struct dg_wan_run {
+    void (*tap)(void *user, const char *name, const dg_tensor *t);
     void *user;
-} dg_wan_tap;
+    dg_attn_plan *plan;
+    int step, steps;
+} dg_wan_run;
+
+/* The self-attention geometry of a latent of F x H x W (tokens after patchify). */
+dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *cfg, int F, int H, int W);
 
 /* Parse a diffusers transformer/config.json; refuses other classes and I2V features. */
 int dg_wan_config_load(dg_wan_config *cfg, const char *config_path);
@@ -63,6 +72,6 @@ size_t dg_wan_arena_bytes(const dg_wan_config *cfg, int F, int H, int W, int L);
 /* One forward pass for one sample. x and out are [C, F, H, W] and ctx is
  * [L, text_dim], all backend tensors; t is the scheduler timestep. */
 int dg_wan_forward(dg_wan_model *m, dg_arena *arena, const dg_tensor *x, float t, const dg_tensor *ctx,
-                   dg_tensor *out, const dg_wan_tap *tap);
+                   dg_tensor *out, const dg_wan_run *run);
 
 #endif

@@ -49,6 +49,10 @@ const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
 int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, const float **emb, int *len);
 /* Free the tokenizer and text encoder (cached embeddings stay usable). */
 void dg_pipeline_release_text_encoder(dg_pipeline *p);
+/* Choose the self-attention method per step, layer and head from a plan:
+ * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
+ * "dense" restores dense attention. The plan is checked against the model. */
+int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
 /* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.

@@ -41,6 +41,36 @@ refused "missing value" "needs a value" "${A[@]}" --reps
 refused "stray argument" "unexpected argument" "${A[@]}" extra
 refused "bad format" "text or json" "${A[@]}" --format xml
 
+# Method sweep: every method on one small geometry, in each format.
+M=(bench attention --method all --heads 2 --head-dim 8 --geometry 2x8x8 --reps 1 --warmup 0 --threads 1)
+if "$DITGEN" "${M[@]}" --format json >"$WORK/out" 2>"$WORK/err"; then
+    for key in '"benchmark": "attention_methods"' '"method": "dense"' '"method": "sta"' '"method": "natten"' \
+        '"method": "vdit_tile"' '"geometry": \[2, 8, 8\]' '"tokens": 128' efficiency density speedup; do
+        grep -q "$key" "$WORK/out" || { echo "FAIL sweep json lacks $key: $(cat "$WORK/out")"; fail=1; }
+    done
+    echo "ok   sweep json"
+else
+    echo "FAIL sweep json: $(cat "$WORK/err")"; fail=1
+fi
+"$DITGEN" bench attention --method sta --params '{"tile":[1,4,4],"window":[1,1,1]}' --heads 1 --head-dim 8 \
+    --geometry 2x8x8 --reps 1 --warmup 0 --format csv >"$WORK/out" 2>"$WORK/err"
+if [ $? -ne 0 ] || ! head -1 "$WORK/out" | grep -q "^method,geometry,tokens,median_ms" \
+    || ! grep -q "^sta,2x8x8,128,.*,0.125000," "$WORK/out"; then
+    echo "FAIL sweep csv: $(cat "$WORK/out" "$WORK/err")"; fail=1
+else
+    echo "ok   sweep csv (sta density 0.125)"
+fi
+S=(bench attention --method sta --heads 1 --head-dim 8 --geometry 2x8x8)
+refused "unknown method" "unknown --method 'nope'" bench attention --method nope --heads 1 --head-dim 8
+refused "params with all" "single --method" bench attention --method all --params '{}' --heads 1 --head-dim 8
+refused "bad geometry" "--geometry expects TxHxW" "${S[@]}" --geometry 2x8
+refused "bad sweep format" "text, csv or json" "${S[@]}" --format xml
+refused "sweep missing heads" "--heads is required" bench attention --method sta --head-dim 8
+refused "sweep with --seq" "unknown option '--seq'" "${S[@]}" --seq 10
+"$DITGEN" "${S[@]}" --params '{"window":[2]}' --reps 1 --warmup 0 >"$WORK/out" 2>&1
+[ $? -eq 1 ] && grep -q "skipped: .*does not divide" "$WORK/out" && echo "ok   refused params reported" \
+    || { echo "FAIL bad params: $(cat "$WORK/out")"; fail=1; }
+
 for args in "bench" "bench nosuch"; do
     # shellcheck disable=SC2086
     "$DITGEN" $args >"$WORK/out" 2>"$WORK/err"

@@ -40,6 +40,7 @@ ok "random seed" "${BASE[@]}" -s -1 --sampler euler --cfg-scale 1 -o "$WORK/lat2
 grep -q "^seed: [0-9]" "$WORK/err" || { echo "FAIL random seed not printed"; fail=1; }
 ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/p.safetensors"
 [ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
+ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -71,6 +72,12 @@ ln -s "$TESTS/fixtures/umt5_tiny" "$WORK/mismatch/text_encoder"
 refused "tokenizer/encoder vocab mismatch" "vocabulary" "$O" generate -m "$WORK/mismatch" -p "x" -W 64 -H 48 --frames 5 -o "$O"
 printf '\xff\xfe' > "$WORK/badutf8"
 refused "invalid UTF-8 prompt" "UTF-8" "$O" generate -m "$MODEL" -p "$(cat "$WORK/badutf8")" -W 64 -H 48 --frames 5 -o "$O"
+
+refused "unknown attention preset" "nosuch" "$O" "${BASE[@]}" --attention nosuch -o "$O"
+printf '{"method": "radial", "dense_layers": [7]}' > "$WORK/plan.json"
+refused "plan naming a missing layer" "dense_layers" "$O" "${BASE[@]}" --attention "$WORK/plan.json" -o "$O"
+printf '{"method": "warp"}' > "$WORK/plan2.json"
+refused "unknown attention method" "warp" "$O" "${BASE[@]}" --attention "$WORK/plan2.json" -o "$O"
 
 # hostile checkpoints for inspect
 printf 'abc' > "$WORK/short.safetensors"

@@ -56,7 +56,7 @@ static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *pref
                            dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
                                               (int)ct->shape[0])));
     tap_ctx tc = {io, prefix, 0};
-    dg_wan_tap tap = {on_tap, &tc};
+    dg_wan_run tap = {.tap = on_tap, .user = &tc};
     CHECK_OK(dg_wan_forward(m, &ar, &xin, t[0], &cin, &out, taps ? &tap : NULL));
     if (taps) CHECK(tc.seen == 4 + m->cfg.num_layers, "%s: only %d taps seen", prefix, tc.seen);
     snprintf(key, sizeof key, "%s.out", prefix);

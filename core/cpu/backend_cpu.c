@@ -26,12 +26,19 @@ static int cpu_copy(dg_backend *be, void *dst, const void *src, size_t bytes) {
     return DG_OK;
 }
 
+static void cpu_destroy(dg_backend *be) {
+    dg_cpu_ctx *c = be->ctx;
+    free(c->scratch);
+    free(c);
+}
+
 static const dg_backend_ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .destroy = cpu_destroy,
     .linear = dg_cpu_linear,
     .layernorm = dg_cpu_layernorm,
     .rmsnorm = dg_cpu_rmsnorm,
@@ -59,11 +66,7 @@ int dg_backend_cpu_init(dg_backend *be, int threads) {
 
 void dg_backend_free(dg_backend *be) {
     if (!be || !be->ctx) return;
-    if (be->kind == DG_BACKEND_CPU) {
-        dg_cpu_ctx *c = be->ctx;
-        free(c->scratch);
-    }
-    free(be->ctx);
+    be->ops->destroy(be);
     be->ctx = NULL;
 }
 

@@ -1,0 +1,250 @@
+/* Flash-attention building blocks shared by the dense kernel (dense_cpu.c)
+ * and the block-sparse engine (sparse_cpu.c), so both have one implementation
+ * and the same numerics: with every block listed the engine reproduces the
+ * dense kernel bit for bit.
+ *
+ * Scores are kept transposed (keys x queries) so the online softmax runs down
+ * columns with vertical vector ops only, and both products share one GEMM
+ * shape, C[rows x BQ] += A[rows x kc] B[kc x BQ]. Q is pre-multiplied by
+ * scale*log2(e), which turns the softmax exponentials into exp2.
+ * Code paths: AVX-512, AVX2+FMA, and portable C (correct anywhere, slow). */
+#ifndef DG_ATTENTION_FLASH_KERNELS_H
+#define DG_ATTENTION_FLASH_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+#define BQ 64  /* queries per micro-kernel call: its width (4 AVX-512 vectors) */
+#define BK 128 /* keys per block: S^T (BK x BQ) and a sub-block's Q^T stay within L1/L2 */
+#define MR 4   /* micro-kernel rows: 4x4 vector accumulators + 4 B vectors in registers */
+
+#define LOG2E 1.4426950408889634
+
+/* 2^f - 1 = f * P(f) on [-0.5, 0.5] (Cephes exp2f); measured max relative
+ * error of the whole exp2 8e-8 (1e-7 in the portable path). */
+#define EXP2_P0 1.535336188319500e-4f
+#define EXP2_P1 1.339887440266574e-3f
+#define EXP2_P2 9.618437357674640e-3f
+#define EXP2_P3 5.550332471162809e-2f
+#define EXP2_P4 2.402264791363012e-1f
+#define EXP2_P5 6.931472028550421e-1f
+
+static inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+#ifdef __AVX512F__
+
+/* exp2 of 16 floats. The lower clamp keeps -inf from turning into NaN
+ * (inf - inf); scalef then underflows cleanly to 0. NaN stays NaN. */
+static inline __m512 exp2_v(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(EXP2_P0);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P1));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P2));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P5));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* c[r][0..BQ) = (alpha ? c[r] * alpha : 0) + sum_{p<kc} a[r*ars + p*acs] * b[p*BQ + 0..BQ), r < MR. */
+static inline void micro_kernel(int64_t kc, const float *a, int64_t ars, int64_t acs, const float *b, float *c,
+                                const float *alpha) {
+    __m512 acc[MR][4];
+    for (int r = 0; r < MR; r++)
+        for (int x = 0; x < 4; x++)
+            acc[r][x] = alpha ? _mm512_mul_ps(_mm512_load_ps(c + r * BQ + 16 * x), _mm512_load_ps(alpha + 16 * x))
+                              : _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        const float *bp = b + p * BQ;
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+        __m512 b2 = _mm512_load_ps(bp + 32), b3 = _mm512_load_ps(bp + 48);
+        for (int r = 0; r < MR; r++) {
+            __m512 ar = _mm512_set1_ps(a[r * ars + p * acs]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(ar, b2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(ar, b3, acc[r][3]);
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int x = 0; x < 4; x++) _mm512_store_ps(c + r * BQ + 16 * x, acc[r][x]);
+}
+
+/* Online-softmax step for one key block. s: nv rows of BQ log2-domain scores,
+ * replaced by P = exp2(s - m_new); m, l updated; alpha = exp2(m_old - m_new)
+ * is the factor the running output must be rescaled by. Masked scores are
+ * -inf; a column with no finite score yet keeps m = -inf and is shifted by 0
+ * instead (so P = 0, alpha = 0, never inf - inf = NaN); finite columns are
+ * unaffected, so dense results do not change. */
+static inline void softmax_block(float *s, int64_t nv, float *m, float *l, float *alpha) {
+    /* Column maxima first, with BQ/16 independent chains (vmaxps latency). */
+    __m512 mx[BQ / 16];
+    for (int x = 0; x < BQ / 16; x++) mx[x] = _mm512_load_ps(m + 16 * x);
+    for (int64_t j = 0; j < nv; j++)
+        for (int x = 0; x < BQ / 16; x++) mx[x] = _mm512_max_ps(mx[x], _mm512_load_ps(s + j * BQ + 16 * x));
+    for (int x = 0; x < BQ; x += 16) {
+        __m512 m_old = _mm512_load_ps(m + x), m_new = mx[x / 16];
+        __m512 shift = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m_new, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ), m_new,
+                                            _mm512_setzero_ps());
+        __m512 a = exp2_v(_mm512_sub_ps(m_old, shift));
+        __m512 sum = _mm512_setzero_ps();
+        for (int64_t j = 0; j < nv; j++) {
+            __m512 p = exp2_v(_mm512_sub_ps(_mm512_load_ps(s + j * BQ + x), shift));
+            _mm512_store_ps(s + j * BQ + x, p);
+            sum = _mm512_add_ps(sum, p);
+        }
+        _mm512_store_ps(l + x, _mm512_fmadd_ps(_mm512_load_ps(l + x), a, sum));
+        _mm512_store_ps(m + x, m_new);
+        _mm512_store_ps(alpha + x, a);
+    }
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+/* exp2 of 8 floats; 2^n from exponent bits. The clamp maps -inf and deep
+ * underflow to n = -127, whose bits encode +0; NaN stays NaN. */
+static inline __m256 exp2_v(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);
+    x = _mm256_min_ps(_mm256_set1_ps(127.0f), x);
+    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(x, n);
+    __m256 p = _mm256_set1_ps(EXP2_P0);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_P1));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_P2));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_P3));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_P4));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_P5));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* Same contract as the AVX-512 kernel; 16 ymm registers only hold MR x 16
+ * columns of accumulators, so the BQ columns go in four passes. */
+static inline void micro_kernel(int64_t kc, const float *a, int64_t ars, int64_t acs, const float *b, float *c,
+                                const float *alpha) {
+    for (int x = 0; x < BQ; x += 16) {
+        __m256 acc[MR][2];
+        for (int r = 0; r < MR; r++)
+            for (int y = 0; y < 2; y++)
+                acc[r][y] = alpha ? _mm256_mul_ps(_mm256_load_ps(c + r * BQ + x + 8 * y), _mm256_load_ps(alpha + x + 8 * y))
+                                  : _mm256_setzero_ps();
+        for (int64_t p = 0; p < kc; p++) {
+            __m256 b0 = _mm256_load_ps(b + p * BQ + x), b1 = _mm256_load_ps(b + p * BQ + x + 8);
+            for (int r = 0; r < MR; r++) {
+                __m256 ar = _mm256_broadcast_ss(a + r * ars + p * acs);
+                acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < MR; r++)
+            for (int y = 0; y < 2; y++) _mm256_store_ps(c + r * BQ + x + 8 * y, acc[r][y]);
+    }
+}
+
+static inline void softmax_block(float *s, int64_t nv, float *m, float *l, float *alpha) {
+    __m256 mx[BQ / 8];
+    for (int x = 0; x < BQ / 8; x++) mx[x] = _mm256_load_ps(m + 8 * x);
+    for (int64_t j = 0; j < nv; j++)
+        for (int x = 0; x < BQ / 8; x++) mx[x] = _mm256_max_ps(mx[x], _mm256_load_ps(s + j * BQ + 8 * x));
+    for (int x = 0; x < BQ; x += 8) {
+        __m256 m_old = _mm256_load_ps(m + x), m_new = mx[x / 8];
+        __m256 shift = _mm256_blendv_ps(m_new, _mm256_setzero_ps(),
+                                        _mm256_cmp_ps(m_new, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ));
+        __m256 a = exp2_v(_mm256_sub_ps(m_old, shift));
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t j = 0; j < nv; j++) {
+            __m256 p = exp2_v(_mm256_sub_ps(_mm256_load_ps(s + j * BQ + x), shift));
+            _mm256_store_ps(s + j * BQ + x, p);
+            sum = _mm256_add_ps(sum, p);
+        }
+        _mm256_store_ps(l + x, _mm256_fmadd_ps(_mm256_load_ps(l + x), a, sum));
+        _mm256_store_ps(m + x, m_new);
+        _mm256_store_ps(alpha + x, a);
+    }
+}
+
+#else /* portable C: correct everywhere, vectorized where gcc manages */
+
+/* Same polynomial; 2^n is built from exponent bits. Inputs below -127
+ * (including -inf) give n = -127, whose bits encode +0. */
+static inline float exp2_s(float x) {
+    x = x < -127.0f ? -127.0f : x;
+    x = x > 127.0f ? 127.0f : x;
+    float n = (x + 0x1.8p23f) - 0x1.8p23f; /* round to nearest without a libm call */
+    float f = x - n;
+    float p = EXP2_P0;
+    p = p * f + EXP2_P1;
+    p = p * f + EXP2_P2;
+    p = p * f + EXP2_P3;
+    p = p * f + EXP2_P4;
+    p = p * f + EXP2_P5;
+    p = p * f + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline void micro_kernel(int64_t kc, const float *a, int64_t ars, int64_t acs, const float *b, float *c,
+                                const float *alpha) {
+    float acc[MR][BQ];
+    for (int r = 0; r < MR; r++)
+        for (int i = 0; i < BQ; i++) acc[r][i] = alpha ? c[r * BQ + i] * alpha[i] : 0.0f;
+    for (int64_t p = 0; p < kc; p++) {
+        const float *bp = b + p * BQ;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r * ars + p * acs];
+            for (int i = 0; i < BQ; i++) acc[r][i] += ar * bp[i];
+        }
+    }
+    memcpy(c, acc, sizeof acc);
+}
+
+static inline void softmax_block(float *s, int64_t nv, float *m, float *l, float *alpha) {
+    float m_new[BQ], shift[BQ], sum[BQ];
+    for (int i = 0; i < BQ; i++) m_new[i] = m[i], sum[i] = 0.0f;
+    for (int64_t j = 0; j < nv; j++)
+        for (int i = 0; i < BQ; i++) m_new[i] = s[j * BQ + i] > m_new[i] ? s[j * BQ + i] : m_new[i];
+    for (int i = 0; i < BQ; i++) shift[i] = m_new[i] == -INFINITY ? 0.0f : m_new[i];
+    for (int64_t j = 0; j < nv; j++)
+        for (int i = 0; i < BQ; i++) {
+            float p = exp2_s(s[j * BQ + i] - shift[i]);
+            s[j * BQ + i] = p;
+            sum[i] += p;
+        }
+    for (int i = 0; i < BQ; i++) {
+        alpha[i] = exp2_s(m[i] - shift[i]);
+        l[i] = l[i] * alpha[i] + sum[i];
+        m[i] = m_new[i];
+    }
+}
+
+#endif
+
+/* Mask one BQ-column block of transposed scores: key row j of s keeps column i
+ * iff bit i of words[j * wstride] is set, else becomes -inf (weight 0). */
+static inline void apply_mask(float *s, int64_t nv, const uint64_t *words, int64_t wstride) {
+    for (int64_t j = 0; j < nv; j++) {
+        uint64_t w = words[j * wstride];
+        if (w == ~0ull) continue;
+        float *sj = s + j * BQ;
+#ifdef __AVX512F__
+        for (int x = 0; x < 4; x++)
+            _mm512_store_ps(sj + 16 * x, _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), (__mmask16)(w >> (16 * x)),
+                                                            _mm512_load_ps(sj + 16 * x)));
+#else
+        for (int i = 0; i < BQ; i++)
+            if (!((w >> i) & 1)) sj[i] = -INFINITY;
+#endif
+    }
+}
+
+#endif

@@ -1,0 +1,58 @@
+/* Attention plans: which method runs at which denoising step, layer and head
+ * (architecture.md "One attention interface"), loaded from JSON, e.g.
+ * configs/attention/radial_wan.json:
+ *   {
+ *     "description": "Radial attention on Wan2.1 (spec §2(b))",
+ *     "method": "radial", "params": {"decay_factor": 0.2},
+ *     "dense_steps": 12,            first 12 steps dense (integer), or
+ *     "dense_fraction": 0.24,       steps i < round(0.24 * steps) dense
+ *     "dense_layers": [0],
+ *     "overrides": [                per step range / layers / heads; last match wins
+ *       {"steps": [15, 50], "layers": [3], "heads": [0, 5], "method": "sta", "params": {...}}
+ *     ]
+ *   }
+ * Only "method" is required; "steps" is a half-open range, and absent
+ * "steps", "layers" or "heads" match everything. Dense steps and dense layers
+ * take precedence over overrides. */
+#ifndef DG_ATTENTION_PLAN_H
+#define DG_ATTENTION_PLAN_H
+
+#include <stdint.h>
+
+#include "attention/method.h"
+
+typedef struct dg_attn_plan_rule {
+    int64_t step_lo, step_hi;      /* [lo, hi); hi = -1: unbounded */
+    int64_t *layers, *heads;       /* NULL: all */
+    int n_layers, n_heads;
+    dg_attn_method *method;
+} dg_attn_plan_rule;
+
+typedef struct dg_attn_plan {
+    char *source;                  /* the file, for messages */
+    dg_attn_method *base, *dense;
+    int64_t dense_steps;           /* -1: not given */
+    double dense_fraction;         /* < 0: not given */
+    int64_t *dense_layers;
+    int n_dense_layers;
+    dg_attn_plan_rule *rules;
+    int n_rules;
+} dg_attn_plan;
+
+/* preset_or_path: a preset name ([a-z0-9_]+, read from
+ * <configs_dir>/attention/<name>.json) or a path to a .json file. Unknown
+ * keys and methods, out-of-range values and malformed JSON are refused with
+ * the file and field named. */
+int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir);
+/* Parse a plan from a JSON object; src names it in messages. */
+int dg_attn_plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src);
+/* Refuse plans naming layers or heads the model lacks. */
+int dg_attn_plan_check(const dg_attn_plan *p, int num_layers, int num_heads);
+/* Prepare every method of the plan for a token geometry. */
+int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g);
+/* The method for (step of steps, layer, head). Heads that share a method get
+ * the same object, so the caller can batch them. */
+dg_attn_method *dg_attn_plan_method(dg_attn_plan *p, int step, int steps, int layer, int head);
+void dg_attn_plan_free(dg_attn_plan *p);
+
+#endif

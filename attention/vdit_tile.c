@@ -1,0 +1,72 @@
+/* Efficient-vDiT "attention tile" mask (sparse-attention.md §3.1): whole
+ * frame x frame tiles on or off. With k global frames (the first k, the
+ * spec's reconstruction; notation k:(T-k)):
+ *   frame_allow(i, j) = i == j  or  j < k  or  i < k
+ * i.e. each frame sees itself and the global frames, and global frames see
+ * everything. Param "global_frames" k (default 2, must be <= T).
+ * The spec defines no text rule (cross-attention model); text tokens in a
+ * joint geometry follow §6 rule 3 like the other methods (video queries see
+ * all text, text queries see all). Raster order, no permutation: frames are
+ * contiguous already. */
+#include <stdlib.h>
+
+#include "attention/methods_internal.h"
+#include "attention/separable.h"
+#include "core/error.h"
+#include "io/json.h"
+
+typedef struct {
+    int64_t global_frames;
+    dg_attn_sep sep;
+} vdit_params;
+
+static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
+    vdit_params *p = m->params;
+    DG_TRY(dg_attn_geometry_check(g, "vdit_tile"));
+    DG_CHECK(p->global_frames <= g->T, "vdit_tile: global_frames = %lld exceeds the %d latent frames",
+             (long long)p->global_frames, g->T);
+    dg_block_layout_free(&m->layout);
+    dg_attn_sep_free(&p->sep);
+    DG_TRY(dg_attn_sep_init(&p->sep, g));
+    const int64_t k = p->global_frames;
+    for (int i = 0; i < g->T; i++)
+        for (int j = 0; j < g->T; j++) p->sep.table[0][i * g->T + j] = i == j || j < k || i < k;
+    for (int a = 1; a < 3; a++)
+        for (int64_t x = 0; x < (int64_t)p->sep.n[a] * p->sep.n[a]; x++) p->sep.table[a][x] = 1;
+    DG_TRY(dg_attn_sep_build(&p->sep, &m->layout, NULL, 128, 128));
+    m->geom = *g;
+    return DG_OK;
+}
+
+static int vdit_allow(const dg_attn_method *m, int64_t i, int64_t j) {
+    return dg_attn_sep_allow(&((const vdit_params *)m->params)->sep, i, j);
+}
+
+static void vdit_destroy(dg_attn_method *m) {
+    vdit_params *p = m->params;
+    if (p) dg_attn_sep_free(&p->sep);
+    free(p);
+    m->params = NULL;
+}
+
+static const dg_attn_method_ops vdit_ops = {"vdit_tile", vdit_prepare, dg_attn_layout_run, dg_attn_layout_density,
+                                            vdit_allow, vdit_destroy};
+
+int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+    static const char *const keys[] = {"global_frames", NULL};
+    DG_TRY(dg_attn_params_check_keys(params, ctx, keys));
+    vdit_params *p = calloc(1, sizeof *p);
+    DG_CHECK_ALLOC(p);
+    m->params = p;
+    m->ops = &vdit_ops;
+    p->global_frames = 2;
+    if (params && dg_json_get_int(ctx, params, "global_frames", &p->global_frames, 0) != DG_OK) goto fail;
+    if (p->global_frames < 0 || p->global_frames > 1 << 20) {
+        dg_error("%s: 'global_frames' must be >= 0 (got %lld)", ctx, (long long)p->global_frames);
+        goto fail;
+    }
+    return DG_OK;
+fail:
+    vdit_destroy(m);
+    return DG_ERR;
+}

@@ -1,0 +1,287 @@
+/* ditgen bench attention --method NAME|all [--geometry TxHxW ...]: every
+ * attention method against dense on video token geometries, in one run with
+ * the same inputs and threads. Per method and geometry: median time after
+ * warm-up, effective GFLOP/s (4 * allowed pairs * head_dim * heads / time),
+ * density, speedup over dense, and speedup * density, the fraction of the
+ * ideal 1/density speedup that is realised. */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attention/method.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+
+void openblas_set_num_threads(int);
+
+#define MAX_GEOMS 16
+
+/* Parameters used when --params is not given: the method's own defaults
+ * where those suit any video; otherwise a representative setting. */
+static const struct {
+    const char *name, *params;
+} methods[] = {
+    {"sta", "{\"tile\": [6, 8, 8], \"window\": [3, 3, 3], \"partial_tiles\": true}"},
+    {"vdit_tile", "{\"global_frames\": 2}"},
+    {"natten", "{\"kernel_size\": [7, 15, 25]}"},
+    {"grat", "{\"partial_groups\": true}"},
+    {"radial", NULL},
+    {"agent", NULL},
+};
+
+typedef struct {
+    int64_t heads, head_dim, threads, reps, warmup;
+    int ngeom, format; /* 0 text, 1 csv, 2 json */
+    int geom[MAX_GEOMS][3];
+    const char *method, *params;
+} sweep_opts;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ditgen bench attention --method NAME|all [--params JSON] [--geometry TxHxW]...\n"
+               "                              --heads H --head-dim D [--threads T] [--reps R] [--warmup W]\n"
+               "                              [--format text|csv|json]\n"
+               "\n"
+               "Times attention methods against dense on video geometries (default 7x30x52,\n"
+               "14x30x52, 21x30x52 = Wan 480p's 32760 tokens, 1x96x96): median of R runs after W\n"
+               "warm-ups, effective GFLOP/s = 4 * allowed pairs * head-dim * heads / time,\n"
+               "density, speedup over dense, and efficiency = speedup * density (1 = ideal).\n"
+               "  --method M      dense, sta, vdit_tile, natten, grat, radial, agent, or all\n"
+               "  --params JSON   method parameters (only with one method; default: a preset)\n"
+               "  --geometry G    latent frames x rows x columns, repeatable (at most %d)\n"
+               "  --reps R        timed runs (default 3); --warmup W (default 1)\n",
+            MAX_GEOMS);
+}
+
+static int parse(int argc, char **argv, sweep_opts *o) {
+    static const struct option longs[] = {
+        {"method", required_argument, 0, 1},  {"params", required_argument, 0, 2},  {"geometry", required_argument, 0, 3},
+        {"heads", required_argument, 0, 4},   {"head-dim", required_argument, 0, 5}, {"threads", required_argument, 0, 't'},
+        {"reps", required_argument, 0, 6},    {"warmup", required_argument, 0, 7},  {"format", required_argument, 0, 8},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    *o = (sweep_opts){.reps = 3, .warmup = 1};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":t:h", longs, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 1: o->method = optarg; break;
+        case 2: o->params = optarg; break;
+        case 3: {
+            int t, h, w, len = 0;
+            if (o->ngeom == MAX_GEOMS) {
+                fprintf(stderr, "ditgen bench attention: at most %d --geometry\n", MAX_GEOMS);
+                return -1;
+            }
+            if (sscanf(optarg, "%dx%dx%d%n", &t, &h, &w, &len) != 3 || optarg[len] || t < 1 || h < 1 || w < 1 ||
+                (int64_t)t * h * w > (1 << 20)) {
+                fprintf(stderr, "ditgen bench attention: --geometry expects TxHxW (positive, <= 2^20 tokens), got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            o->geom[o->ngeom][0] = t, o->geom[o->ngeom][1] = h, o->geom[o->ngeom][2] = w, o->ngeom++;
+            break;
+        }
+        case 4: bad = cli_parse_int("--heads", optarg, 1, 1024, &o->heads); break;
+        case 5: bad = cli_parse_int("--head-dim", optarg, 1, 1024, &o->head_dim); break;
+        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &o->threads); break;
+        case 6: bad = cli_parse_int("--reps", optarg, 1, 10000, &o->reps); break;
+        case 7: bad = cli_parse_int("--warmup", optarg, 0, 10000, &o->warmup); break;
+        case 8:
+            o->format = !strcmp(optarg, "text") ? 0 : !strcmp(optarg, "csv") ? 1 : !strcmp(optarg, "json") ? 2 : -1;
+            if (o->format < 0) {
+                fprintf(stderr, "ditgen bench attention: --format must be text, csv or json\n");
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); return 1;
+        case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
+        default: fprintf(stderr, "ditgen bench attention: unknown option '%s' with --method\n", argv[optind - 1]); return -1;
+        }
+        if (bad) return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ditgen bench attention: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    const char *missing = !o->method ? "--method" : !o->heads ? "--heads" : !o->head_dim ? "--head-dim" : NULL;
+    if (missing) {
+        fprintf(stderr, "ditgen bench attention: %s is required (try --help)\n", missing);
+        return -1;
+    }
+    int known = !strcmp(o->method, "all") || !strcmp(o->method, "dense");
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) known |= !strcmp(o->method, methods[i].name);
+    if (!known) {
+        fprintf(stderr, "ditgen bench attention: unknown --method '%s'\n", o->method);
+        return -1;
+    }
+    if (o->params && !strcmp(o->method, "all")) {
+        fprintf(stderr, "ditgen bench attention: --params needs a single --method\n");
+        return -1;
+    }
+    if (!o->ngeom) {
+        static const int def[][3] = {{7, 30, 52}, {14, 30, 52}, {21, 30, 52}, {1, 96, 96}};
+        for (int i = 0; i < 4; i++) memcpy(o->geom[i], def[i], sizeof def[i]);
+        o->ngeom = 4;
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    const char *method;
+    int geom[3];
+    int64_t tokens;
+    double ms, gflops, density, speedup, efficiency;
+    char error[200];
+} row;
+
+/* Create, prepare and time one method; r->error set on failure. */
+static void run_one(const sweep_opts *o, const char *name, const char *params, const dg_attn_geometry *g,
+                    const float *q, const float *k, const float *v, float *out, double *times, row *r) {
+    cJSON *pj = NULL;
+    dg_attn_method *m = NULL;
+    r->error[0] = 0;
+    if (params && !(pj = cJSON_Parse(params))) {
+        snprintf(r->error, sizeof r->error, "--params is not valid JSON");
+        return;
+    }
+    const int64_t n = dg_attn_geometry_tokens(g), width = o->heads * o->head_dim;
+    dg_attn_shape s = {.nq = n, .nk = n, .heads = g->heads, .head_dim = g->head_dim, .q_stride = width,
+                       .kv_stride = width, .scale = 1.0f / sqrtf((float)g->head_dim)};
+    if (dg_attn_method_create(&m, name, pj, "--params") != DG_OK || m->ops->prepare(m, g) != DG_OK) {
+        snprintf(r->error, sizeof r->error, "%s", dg_last_error());
+        goto done;
+    }
+    for (int64_t i = 0; i < o->warmup + o->reps; i++) {
+        double t0 = now_s();
+        if (m->ops->run(m, out, q, k, v, &s) != DG_OK) {
+            snprintf(r->error, sizeof r->error, "%s", dg_last_error());
+            goto done;
+        }
+        if (i >= o->warmup) times[i - o->warmup] = now_s() - t0;
+    }
+    qsort(times, (size_t)o->reps, sizeof *times, cmp_double);
+    const double med = o->reps % 2 ? times[o->reps / 2] : 0.5 * (times[o->reps / 2 - 1] + times[o->reps / 2]);
+    r->ms = med * 1e3;
+    r->density = m->ops->density(m);
+    r->gflops = 4.0 * r->density * (double)n * (double)n * (double)(o->head_dim * o->heads) / med * 1e-9;
+done:
+    dg_attn_method_free(m);
+    cJSON_Delete(pj);
+}
+
+static void fill_random(float *p, size_t n, uint64_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (float)((double)(seed >> 40) / (double)(1 << 23) - 1.0);
+    }
+}
+
+static void print_row(const sweep_opts *o, const row *r, int first) {
+    if (o->format == 0) {
+        if (r->error[0])
+            printf("  %-10s %3dx%3dx%3d %7lld  skipped: %s\n", r->method, r->geom[0], r->geom[1], r->geom[2],
+                   (long long)r->tokens, r->error);
+        else
+            printf("  %-10s %3dx%3dx%3d %7lld %11.2f %9.2f %8.4f %8.2f %10.3f\n", r->method, r->geom[0], r->geom[1],
+                   r->geom[2], (long long)r->tokens, r->ms, r->gflops, r->density, r->speedup, r->efficiency);
+    } else if (o->format == 1) {
+        printf("%s,%dx%dx%d,%lld,%.3f,%.2f,%.6f,%.4f,%.4f,\"%s\"\n", r->method, r->geom[0], r->geom[1], r->geom[2],
+               (long long)r->tokens, r->ms, r->gflops, r->density, r->speedup, r->efficiency, r->error);
+    } else {
+        printf("%s    {\"method\": \"%s\", \"geometry\": [%d, %d, %d], \"tokens\": %lld", first ? "" : ",\n", r->method,
+               r->geom[0], r->geom[1], r->geom[2], (long long)r->tokens);
+        if (r->error[0]) {
+            printf(", \"error\": \"");
+            for (const char *c = r->error; *c; c++) printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+            printf("\"}");
+        } else {
+            printf(", \"ms\": %.3f, \"gflops\": %.2f, \"density\": %.6f, \"speedup\": %.4f, \"efficiency\": %.4f}", r->ms,
+                   r->gflops, r->density, r->speedup, r->efficiency);
+        }
+    }
+}
+
+int bench_attn_methods(int argc, char **argv) {
+    sweep_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc > 0 ? 0 : 2;
+    const int all = !strcmp(o.method, "all");
+    const int threads = o.threads ? (int)o.threads : omp_get_num_procs();
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+
+    int64_t maxn = 0;
+    for (int i = 0; i < o.ngeom; i++) {
+        int64_t n = (int64_t)o.geom[i][0] * o.geom[i][1] * o.geom[i][2];
+        maxn = n > maxn ? n : maxn;
+    }
+    const size_t nf = (size_t)(maxn * o.heads * o.head_dim);
+    float *q = malloc(nf * sizeof(float)), *k = malloc(nf * sizeof(float)), *v = malloc(nf * sizeof(float));
+    float *out = malloc(nf * sizeof(float));
+    double *times = malloc((size_t)o.reps * sizeof(double));
+    if (!q || !k || !v || !out || !times) {
+        fprintf(stderr, "ditgen bench attention: out of memory\n");
+        free(q), free(k), free(v), free(out), free(times);
+        return 1;
+    }
+    fill_random(q, nf, 1), fill_random(k, nf, 2), fill_random(v, nf, 3);
+
+    if (o.format == 0)
+        printf("attention methods: heads %lld, head-dim %lld; %d threads, median of %lld runs after %lld warm-up\n"
+               "  %-10s %-11s %7s %11s %9s %8s %8s %10s\n",
+               (long long)o.heads, (long long)o.head_dim, threads, (long long)o.reps, (long long)o.warmup, "method",
+               "geometry", "tokens", "median ms", "GFLOP/s", "density", "speedup", "efficiency");
+    else if (o.format == 1)
+        printf("method,geometry,tokens,median_ms,gflops,density,speedup,efficiency,error\n");
+    else
+        printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"threads\": %d, "
+               "\"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
+               (long long)o.heads, (long long)o.head_dim, threads, (long long)o.reps, (long long)o.warmup);
+    int first = 1, failed = 0;
+    for (int gi = 0; gi < o.ngeom; gi++) {
+        dg_attn_geometry g = {.T = o.geom[gi][0], .H = o.geom[gi][1], .W = o.geom[gi][2], .heads = (int)o.heads,
+                              .head_dim = (int)o.head_dim};
+        row dense = {.method = "dense", .tokens = dg_attn_geometry_tokens(&g)};
+        memcpy(dense.geom, o.geom[gi], sizeof dense.geom);
+        run_one(&o, "dense", NULL, &g, q, k, v, out, times, &dense);
+        dense.speedup = dense.efficiency = 1.0;
+        print_row(&o, &dense, first), first = 0;
+        if (dense.error[0]) {
+            failed = 1;
+            continue;
+        }
+        for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++) {
+            if (!all && strcmp(o.method, methods[mi].name)) continue;
+            row r = dense;
+            r.method = methods[mi].name;
+            run_one(&o, r.method, o.params ? o.params : methods[mi].params, &g, q, k, v, out, times, &r);
+            r.speedup = dense.ms / r.ms;
+            r.efficiency = r.speedup * r.density;
+            print_row(&o, &r, 0);
+            failed |= !all && r.error[0];
+        }
+        fflush(stdout);
+    }
+    if (o.format == 2) printf("\n]}\n");
+    free(q), free(k), free(v), free(out), free(times);
+    return failed;
+}
