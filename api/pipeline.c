@@ -209,6 +209,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     if (timing) {
         timing->denoise_s = now_s() - t0;
         timing->model_s = model_s;
+        timing->attention_s = run.attn_seconds;
     }
     rc = DG_OK;
 done:

@@ -307,7 +307,8 @@ int cmd_generate(int argc, char **argv) {
     progress_state ps = {now_s(), 0};
     dg_gen_timing tm;
     if (dg_pipeline_generate(p, &g, lat, on_progress, &ps, &tm)) goto out;
-    fprintf(stderr, "denoise: %.2f s (transformer %.2f s)\n", tm.denoise_s, tm.model_s);
+    fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
+            tm.model_s, tm.attention_s);
     double w0 = now_s();
     if (write_output(&o, info, shape, lat, seed)) goto out;
     fprintf(stderr, "wrote %s in %.2f s\n", o.output, now_s() - w0);

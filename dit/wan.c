@@ -1,6 +1,7 @@
 #include "dit/wan.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +218,8 @@ static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const
 
 /* Self-attention through the plan's method for each head; heads sharing a
  * method run in one call, the others one head at a time. */
-static int self_attention(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
-                          const dg_tensor *v, int heads) {
+static int self_attention_dispatch(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q,
+                                   const dg_tensor *k, const dg_tensor *v, int heads) {
     if (!r || !r->plan) return attention(o, q, k, v, heads);
     DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention plans: only the CPU backend is implemented");
     int hd = (int)(q->shape[1] / heads);
@@ -238,6 +239,14 @@ static int self_attention(const dg_wan_run *r, int layer, dg_tensor *o, const dg
     return DG_OK;
 }
 
+static int self_attention(dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                          const dg_tensor *v, int heads) {
+    double t0 = omp_get_wtime();
+    int rc = self_attention_dispatch(r, layer, o, q, k, v, heads);
+    if (r) r->attn_seconds += omp_get_wtime() - t0;
+    return rc;
+}
+
 /* Offset into a backend f32 vector (a row of a modulation table). */
 static float *row(const dg_tensor *t, int i, int64_t D) { return (float *)t->data + (size_t)i * D; }
 
@@ -252,7 +261,7 @@ static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
 }
 
 int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, const dg_tensor *ctx,
-                   dg_tensor *out, const dg_wan_run *tp) {
+                   dg_tensor *out, dg_wan_run *tp) {
     const dg_wan_config *c = &m->cfg;
     DG_CHECK(x->ndim == 4 && x->shape[0] == c->in_channels, "transformer input must be [%d, F, H, W]",
              c->in_channels);

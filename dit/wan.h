@@ -45,7 +45,7 @@ typedef struct dg_wan_model {
     size_t owned_len, owned_used;
 } dg_wan_model;
 
-/* Per-call options of a forward (NULL = dense attention, no observer).
+/* Per-call options and counters of a forward (NULL = dense attention, no observer).
  * tap observes intermediate activations (tests, debugging): called with
  * "patch", "temb", "tproj", "ctx", "block0", "block1", ...
  * plan chooses the self-attention method per (step, layer, head); it must
@@ -55,6 +55,7 @@ typedef struct dg_wan_run {
     void *user;
     dg_attn_plan *plan;
     int step, steps;
+    double attn_seconds; /* accumulated wall time of self-attention (profiling) */
 } dg_wan_run;
 
 /* The self-attention geometry of a latent of F x H x W (tokens after patchify). */
@@ -72,6 +73,6 @@ size_t dg_wan_arena_bytes(const dg_wan_config *cfg, int F, int H, int W, int L);
 /* One forward pass for one sample. x and out are [C, F, H, W] and ctx is
  * [L, text_dim], all backend tensors; t is the scheduler timestep. */
 int dg_wan_forward(dg_wan_model *m, dg_arena *arena, const dg_tensor *x, float t, const dg_tensor *ctx,
-                   dg_tensor *out, const dg_wan_run *run);
+                   dg_tensor *out, dg_wan_run *run);
 
 #endif

@@ -36,7 +36,7 @@ typedef struct dg_gen_params {
 typedef void (*dg_progress_fn)(void *user, int step, int steps);
 
 typedef struct dg_gen_timing {
-    double denoise_s, model_s;
+    double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder. threads <= 0: all cores. */
