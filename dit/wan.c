@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "attention/attention.h"
+#ifdef DG_HAVE_CUDA
+#include "attention/cuda/attention_cuda.h"
+#endif
 #include "core/error.h"
 #include "core/ops.h"
 
@@ -210,9 +213,12 @@ dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int 
 }
 
 static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
-    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention: only the CPU backend is implemented");
     int hd = (int)(q->shape[1] / heads);
     dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+#ifdef DG_HAVE_CUDA
+    if (o->backend->kind == DG_BACKEND_CUDA) return dg_attention_dense_cuda(o->data, q->data, k->data, v->data, &s);
+#endif
+    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention: only the CPU and CUDA backends are implemented");
     return dg_attention_dense_cpu(o->data, q->data, k->data, v->data, &s);
 }
 

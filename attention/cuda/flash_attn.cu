@@ -1,0 +1,285 @@
+// Flash-attention forward on tensor cores (FlashAttention-2 schedule), dense
+// and block-sparse from one kernel.
+//
+// CTA: 4 warps, 64 query rows of one head (warp w owns rows 16w..16w+15).
+// Q is staged through shared memory into mma A-fragments once. Keys are
+// visited in tiles of 64: the tile's K rows (bf16, [key][dim]) and V rows
+// (bf16, transposed to [dim][key]) are converted from f32 straight into
+// shared memory, then each warp computes
+//   S[16 x 64] = Q K^T            (mma m16n8k16: A = Q rows, B = K rows)
+//   online softmax on S in registers (exp2; q carries scale*log2 e)
+//   O[16 x D] = O * alpha + P V   (A = P from S's accumulators, B = V^T rows)
+// The S accumulator layout of m16n8 tiles 2kk and 2kk+1 is exactly the A
+// fragment of k-step kk, so P never leaves registers.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 .bf16), g = lane/4, t = lane%4:
+//   A (16x16, row): a0 = (g, 2t..2t+1)  a1 = (g+8, 2t..)  a2 = (g, 2t+8..)  a3 = (g+8, 2t+8..)
+//   B (16x8, col):  b0 = (k 2t..2t+1, n g)  b1 = (k 2t+8..2t+9, n g)
+//   C (16x8 f32):   c0,c1 = (g, 2t..2t+1)  c2,c3 = (g+8, 2t..2t+1)
+// (the lower 16 bits of each 32-bit register hold the lower column/k index).
+//
+// The key loop walks "ranges": dense = one range [0, nk); sparse = the key
+// blocks listed for this CTA's query block, each with an optional bit mask.
+// Keys past a range's end, and masked pairs, score -inf; a row that never sees
+// a key keeps l = 0 and is written as zeros.
+#include <math.h>
+#include <stdint.h>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "attention/cuda/attention_cuda.h"
+
+extern "C" {
+#include "core/error.h"
+}
+
+#define BQ 64       // query rows per CTA
+#define BKT 64      // keys per tile
+#define THREADS 128 // 4 warps x 16 rows
+
+// Device copy of the block layout (all NULL for dense attention).
+struct sparse_args {
+    const int32_t *perm;        // permuted position -> original token; NULL = identity
+    const int64_t *row_start;   // [n_qblocks + 1]; NULL = dense
+    const int32_t *kblock;      // key block per entry
+    const int64_t *mask_offset; // per entry, -1 = full block
+    const uint64_t *masks;
+    int block_q, block_k;
+};
+
+static __device__ __forceinline__ uint32_t ld32(const __nv_bfloat16 *p) { return *(const uint32_t *)p; }
+
+static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi); // .x (low 16 bits) = lo
+    return *(uint32_t *)&v;
+}
+
+static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Rows [r0, r0 + 64) of positions (< valid; perm-mapped), columns [0, hd),
+// as bf16 * mul into dst[row][dim] (row pitch D + 8); missing rows and the
+// columns hd..D-1 are zero. With dstT, the transpose goes to dstT[dim][row]
+// (pitch BKT + 8) instead.
+template <int D>
+static __device__ void load_tile(__nv_bfloat16 (*dst)[D + 8], __nv_bfloat16 (*dstT)[BKT + 8], const float *src,
+                                 int64_t r0, int64_t valid, int64_t stride, int64_t off, int hd,
+                                 const int32_t *perm, float mul) {
+    for (int idx = threadIdx.x; idx < 64 * (D / 4); idx += THREADS) {
+        const int row = idx / (D / 4), c = (idx % (D / 4)) * 4;
+        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        const int64_t pos = r0 + row;
+        if (pos < valid && c < hd) { // hd % 4 == 0: a float4 is all in or all out
+            const int64_t tok = perm ? perm[pos] : pos;
+            x = *(const float4 *)(src + tok * stride + off + c);
+        }
+        if (dstT) {
+            dstT[c + 0][row] = __float2bfloat16_rn(x.x);
+            dstT[c + 1][row] = __float2bfloat16_rn(x.y);
+            dstT[c + 2][row] = __float2bfloat16_rn(x.z);
+            dstT[c + 3][row] = __float2bfloat16_rn(x.w);
+        } else {
+            *(__nv_bfloat162 *)&dst[row][c] = __floats2bfloat162_rn(x.x * mul, x.y * mul);
+            *(__nv_bfloat162 *)&dst[row][c + 2] = __floats2bfloat162_rn(x.z * mul, x.w * mul);
+        }
+    }
+}
+
+template <int D>
+static __global__ void __launch_bounds__(THREADS)
+    flash_kernel(float *o, const float *q, const float *k, const float *v, int64_t nq, int64_t nk, int64_t q_stride,
+                 int64_t kv_stride, int hd, float qscale, sparse_args sp) {
+    __shared__ __align__(16) __nv_bfloat16 ks[BKT][D + 8]; // K tile; first stages Q
+    __shared__ __align__(16) __nv_bfloat16 vt[D][BKT + 8]; // V tile, transposed
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int64_t q0 = (int64_t)blockIdx.x * BQ, off = (int64_t)blockIdx.y * hd;
+
+    load_tile<D>(ks, NULL, q, q0, nq, q_stride, off, hd, sp.perm, qscale);
+    __syncthreads();
+    uint32_t qa[D / 16][4];
+    for (int kk = 0; kk < D / 16; kk++) {
+        const __nv_bfloat16 *r0 = &ks[warp * 16 + g][kk * 16 + 2 * t], *r1 = &ks[warp * 16 + g + 8][kk * 16 + 2 * t];
+        qa[kk][0] = ld32(r0);
+        qa[kk][1] = ld32(r1);
+        qa[kk][2] = ld32(r0 + 8);
+        qa[kk][3] = ld32(r1 + 8);
+    }
+
+    float oacc[D / 8][4];
+    for (int n = 0; n < D / 8; n++) oacc[n][0] = oacc[n][1] = oacc[n][2] = oacc[n][3] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 (l: this thread's columns)
+
+    int64_t e0 = 0, e1 = 1;
+    int wq = 0, w = 0; // mask words per key, and this CTA's word
+    if (sp.row_start) {
+        const int64_t qb = q0 / sp.block_q;
+        e0 = sp.row_start[qb], e1 = sp.row_start[qb + 1];
+        wq = sp.block_q / 64, w = (int)((q0 % sp.block_q) / 64);
+    }
+    for (int64_t e = e0; e < e1; e++) {
+        int64_t lo = 0, hi = nk;
+        const uint64_t *mask = NULL;
+        if (sp.row_start) {
+            lo = (int64_t)sp.kblock[e] * sp.block_k;
+            hi = lo + sp.block_k < nk ? lo + sp.block_k : nk;
+            if (sp.mask_offset[e] >= 0) mask = sp.masks + sp.mask_offset[e];
+        }
+        for (int64_t k0 = lo; k0 < hi; k0 += BKT) {
+            const int nv = hi - k0 < BKT ? (int)(hi - k0) : BKT;
+            __syncthreads(); // everyone is done with the previous tile (or the staged Q)
+            load_tile<D>(ks, NULL, k, k0, k0 + nv, kv_stride, off, hd, sp.perm, 1.0f);
+            load_tile<D>(NULL, vt, v, k0, k0 + nv, kv_stride, off, hd, sp.perm, 1.0f);
+            __syncthreads();
+
+            float s[BKT / 8][4];
+            for (int j = 0; j < BKT / 8; j++) {
+                s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+                for (int kk = 0; kk < D / 16; kk++) {
+                    const __nv_bfloat16 *kr = &ks[8 * j + g][kk * 16 + 2 * t];
+                    mma_bf16(s[j], qa[kk], ld32(kr), ld32(kr + 8));
+                }
+            }
+            for (int j = 0; j < BKT / 8; j++)
+                for (int i = 0; i < 4; i++) {
+                    const int key = 8 * j + 2 * t + (i & 1), row = warp * 16 + g + 8 * (i >> 1);
+                    bool ok = key < nv;
+                    if (ok && mask) ok = (mask[(k0 - lo + key) * wq + w] >> row) & 1u;
+                    if (!ok) s[j][i] = -INFINITY;
+                }
+
+            for (int r = 0; r < 2; r++) {
+                float mx = -INFINITY;
+                for (int j = 0; j < BKT / 8; j++) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float mnew = fmaxf(m[r], mx);
+                const float mu = mnew == -INFINITY ? 0.0f : mnew; // row fully masked so far: keep exp2 finite
+                const float alpha = exp2f(m[r] - mu);
+                m[r] = mnew;
+                l[r] *= alpha;
+                for (int n = 0; n < D / 8; n++) oacc[n][2 * r] *= alpha, oacc[n][2 * r + 1] *= alpha;
+                for (int j = 0; j < BKT / 8; j++)
+                    for (int c = 0; c < 2; c++) {
+                        const float p = exp2f(s[j][2 * r + c] - mu);
+                        s[j][2 * r + c] = p;
+                        l[r] += p;
+                    }
+            }
+
+            for (int kk = 0; kk < BKT / 16; kk++) {
+                const uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                        pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                        pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+                for (int n = 0; n < D / 8; n++) {
+                    const __nv_bfloat16 *vr = &vt[8 * n + g][kk * 16 + 2 * t];
+                    mma_bf16(oacc[n], pa, ld32(vr), ld32(vr + 8));
+                }
+            }
+        }
+    }
+
+    for (int r = 0; r < 2; r++) {
+        float sum = l[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        const int64_t pos = q0 + warp * 16 + g + 8 * r;
+        if (pos >= nq) continue;
+        float *orow = o + (sp.perm ? (int64_t)sp.perm[pos] : pos) * q_stride + off;
+        for (int n = 0; n < D / 8; n++)
+            if (8 * n + 2 * t < hd) // hd even: both columns in or both out
+                *(float2 *)(orow + 8 * n + 2 * t) = make_float2(oacc[n][2 * r] * inv, oacc[n][2 * r + 1] * inv);
+    }
+}
+
+static int check_args(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                      const char *what) {
+    DG_TRY(dg_attn_shape_check(s));
+    DG_CHECK(o && q && k && v, "%s: null input or output", what);
+    DG_CHECK(s->head_dim % 4 == 0 && s->head_dim <= 128, "%s: head_dim must be a multiple of 4 up to 128 (got %d)",
+             what, s->head_dim);
+    DG_CHECK(s->q_stride % 4 == 0 && s->kv_stride % 4 == 0, "%s: strides %lld, %lld must be multiples of 4 floats",
+             what, (long long)s->q_stride, (long long)s->kv_stride);
+    DG_CHECK(((uintptr_t)o | (uintptr_t)q | (uintptr_t)k | (uintptr_t)v) % 16 == 0,
+             "%s: q, k, v and o must be 16-byte aligned", what);
+    DG_CHECK(s->heads <= 65535, "%s: %d heads exceed the grid", what, s->heads);
+    return DG_OK;
+}
+
+static int launch(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                  const sparse_args &sp) {
+    const dim3 grid((unsigned)((s->nq + BQ - 1) / BQ), (unsigned)s->heads);
+    const float qscale = (float)((double)s->scale * 1.4426950408889634); // log2(e): softmax via exp2
+    const int hd = s->head_dim, D = hd <= 64 ? 64 : 128; // smaller head dims run zero-padded
+    if (D == 64)
+        flash_kernel<64><<<grid, THREADS>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale, sp);
+    else
+        flash_kernel<128><<<grid, THREADS>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale, sp);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return dg_error("%s:%d: launching flash_kernel<%d> failed: %s", __FILE__, __LINE__, D,
+                        cudaGetErrorString(e));
+    return DG_OK;
+}
+
+extern "C" int dg_attention_dense_cuda(float *o, const float *q, const float *k, const float *v,
+                                       const dg_attn_shape *s) {
+    DG_TRY(check_args(o, q, k, v, s, "attention (cuda)"));
+    sparse_args sp = {};
+    return launch(o, q, k, v, s, sp);
+}
+
+static size_t pad8(size_t b) { return (b + 7) & ~(size_t)7; }
+
+extern "C" int dg_attention_sparse_cuda(float *o, const float *q, const float *k, const float *v,
+                                        const dg_attn_shape *s, const dg_block_layout *l) {
+    DG_TRY(check_args(o, q, k, v, s, "sparse attention (cuda)"));
+    DG_CHECK(l && l->row_start && l->block_q % 64 == 0 && l->block_q >= 64 && l->block_q <= 256 &&
+                 l->block_k >= 1 && l->block_k <= 128,
+             "sparse attention (cuda): layout not built");
+    DG_CHECK(s->nq == l->n && s->nk == l->n, "sparse attention (cuda): layout is for %lld tokens, got nq=%lld nk=%lld",
+             (long long)l->n, (long long)s->nq, (long long)s->nk);
+    const int64_t entries = l->row_start[l->n_qblocks];
+    int64_t words = 0; // masks end after the last partial block's words
+    for (int64_t e = 0; e < entries; e++)
+        if (l->mask_offset[e] >= 0 && l->mask_offset[e] + (int64_t)l->block_k * (l->block_q / 64) > words)
+            words = l->mask_offset[e] + (int64_t)l->block_k * (l->block_q / 64);
+    // One device buffer, 8-byte arrays first: row_start, mask_offset, masks, then kblock, perm.
+    const size_t b_rows = (size_t)(l->n_qblocks + 1) * 8, b_moff = (size_t)entries * 8, b_masks = (size_t)words * 8,
+                 b_kb = pad8((size_t)entries * 4), b_perm = l->perm ? (size_t)l->n * 4 : 0;
+    const size_t total = b_rows + b_moff + b_masks + b_kb + b_perm;
+    char *d = NULL;
+    if (cudaMallocAsync((void **)&d, total, 0) != cudaSuccess) {
+        cudaGetLastError();
+        return dg_error("sparse attention (cuda): out of device memory for the layout (%zu bytes)", total);
+    }
+    sparse_args sp = {};
+    sp.row_start = (const int64_t *)d;
+    sp.mask_offset = (const int64_t *)(d + b_rows);
+    sp.masks = (const uint64_t *)(d + b_rows + b_moff);
+    sp.kblock = (const int32_t *)(d + b_rows + b_moff + b_masks);
+    sp.perm = l->perm ? (const int32_t *)(d + b_rows + b_moff + b_masks + b_kb) : NULL;
+    sp.block_q = l->block_q;
+    sp.block_k = l->block_k;
+    // Copies from pageable memory return once the host data is staged.
+    int rc = DG_ERR;
+    cudaError_t err;
+    if ((err = cudaMemcpyAsync((void *)sp.row_start, l->row_start, b_rows, cudaMemcpyHostToDevice, 0)) ||
+        (err = cudaMemcpyAsync((void *)sp.mask_offset, l->mask_offset, b_moff, cudaMemcpyHostToDevice, 0)) ||
+        (err = cudaMemcpyAsync((void *)sp.masks, l->masks, b_masks, cudaMemcpyHostToDevice, 0)) ||
+        (err = cudaMemcpyAsync((void *)sp.kblock, l->kblock, (size_t)entries * 4, cudaMemcpyHostToDevice, 0)) ||
+        (l->perm && (err = cudaMemcpyAsync((void *)sp.perm, l->perm, b_perm, cudaMemcpyHostToDevice, 0))))
+        dg_error("%s:%d: cudaMemcpyAsync of the layout failed: %s", __FILE__, __LINE__, cudaGetErrorString(err));
+    else
+        rc = launch(o, q, k, v, s, sp);
+    // Stream-ordered: the copy is released once the kernel has finished with it.
+    err = cudaFreeAsync(d, 0);
+    if (err != cudaSuccess && rc == DG_OK)
+        rc = dg_error("%s:%d: cudaFreeAsync failed: %s", __FILE__, __LINE__, cudaGetErrorString(err));
+    return rc;
+}
