@@ -1,0 +1,86 @@
+/* AutoencoderKLWan (Wan2.1 VAE) decoder in the diffusers layout: config,
+ * weight binding by diffusers tensor name with shape checks, and a
+ * frame-causal decode that carries only the per-convolution feature caches
+ * (2 frames each) from one latent frame to the next, optionally over spatial
+ * tiles blended as diffusers' tiled_decode. CPU only for now.
+ * See ../shared/specs/model-architectures.md §1.8. */
+#ifndef DG_VAE_WAN_VAE_H
+#define DG_VAE_WAN_VAE_H
+
+#include "core/backend.h"
+#include "io/safetensors.h"
+#include "vae/vae_cpu.h"
+
+#define DG_WAN_VAE_MAX_LEVELS 8
+#define DG_WAN_VAE_MAX_Z 256
+
+typedef struct dg_wan_vae_config {
+    int base_dim; /* decoder_base_dim, or base_dim when that is null */
+    int z_dim, num_res_blocks, out_channels;
+    int n_levels; /* len(dim_mult) */
+    int dim_mult[DG_WAN_VAE_MAX_LEVELS];
+    int temporal_up[DG_WAN_VAE_MAX_LEVELS]; /* per up block: temperal_downsample reversed */
+    int scale_t, scale_s;                   /* frames: 1 + scale_t*(F-1); pixels: scale_s per cell */
+    float latents_mean[DG_WAN_VAE_MAX_Z], latents_std[DG_WAN_VAE_MAX_Z];
+} dg_wan_vae_config;
+
+/* A causal convolution and, during a decode, its feature cache: the last
+ * kt-1 input frames of the previous chunk ([cin, kt-1, H, W], zeros first). */
+typedef struct dg_wan_vae_conv {
+    dg_tensor w, b;
+    int cin, cout, kt;
+    float *cache;
+} dg_wan_vae_conv;
+
+typedef struct dg_wan_vae_res {
+    dg_tensor norm1, norm2;
+    dg_wan_vae_conv conv1, conv2, shortcut; /* shortcut.cin == 0: identity */
+} dg_wan_vae_res;
+
+typedef enum { DG_WAN_UP_NONE = 0, DG_WAN_UP_2D, DG_WAN_UP_3D } dg_wan_up_mode;
+
+typedef struct dg_wan_vae_up {
+    dg_wan_vae_res *res; /* num_res_blocks + 1 */
+    dg_wan_up_mode mode;
+    dg_wan_vae_conv time_conv, resample; /* time_conv only for DG_WAN_UP_3D */
+    int time_started; /* decode state: the first chunk skips time_conv */
+} dg_wan_vae_up;
+
+typedef struct dg_wan_vae {
+    dg_wan_vae_config cfg;
+    dg_backend *be;
+    dg_safetensors st;
+    dg_wan_vae_conv post_quant, conv_in, conv_out;
+    dg_wan_vae_res mid[2];
+    dg_tensor attn_norm;
+    dg_wan_vae_conv attn_qkv, attn_proj;
+    dg_wan_vae_up up[DG_WAN_VAE_MAX_LEVELS];
+    dg_tensor norm_out;
+    float *owned; /* f32 copies of weights stored as bf16/f16 */
+    size_t owned_len, owned_used;
+    dg_vae_scratch ws; /* im2col / attention workspace, kept between decodes */
+} dg_wan_vae;
+
+/* Parse a diffusers vae/config.json; refuses the Wan2.2 VAE (is_residual,
+ * patch_size) and configs the decoder cannot represent. */
+int dg_wan_vae_config_load(dg_wan_vae_config *cfg, const char *config_path);
+/* vae_dir: a diffusers `vae/` folder (config.json + safetensors). Encoder
+ * tensors are ignored; any other tensor the config does not use is an error. */
+int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *vae_dir);
+void dg_wan_vae_free(dg_wan_vae *v);
+
+/* What the pipeline does before decoding: z = z / (1/std) + mean per channel,
+ * in place on host latents [z_dim, F, h, w]. */
+void dg_wan_vae_denormalize(const dg_wan_vae_config *cfg, float *latents, int F, int h, int w);
+
+/* Decode host latents [z_dim, F, h, w] (already denormalized) into host
+ * frames [out_channels, 1 + scale_t*(F-1), scale_s*h, scale_s*w] in [-1, 1].
+ * tile = 0: whole frames; tile > 0: when h or w exceeds it, diffusers-style
+ * tiles of tile x tile latent cells with stride tile - tile/4 (diffusers'
+ * 256/192 default is tile 32), blended linearly over the overlap. Memory is
+ * bounded by one chunk (1 latent frame -> scale_t output frames) of one tile
+ * plus the feature caches; the output buffer is the caller's. Not reentrant
+ * (the caches live in v). */
+int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile);
+
+#endif
