@@ -80,12 +80,27 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
     i->dim = c->dim;
     char vae[4200];
     snprintf(vae, sizeof vae, "%s/vae/config.json", model);
-    i->pixel_space = c->in_channels == 3 && c->out_channels == 3 && !is_file(vae);
+    i->has_vae = root && is_file(vae);
+    i->pixel_space = c->in_channels == 3 && c->out_channels == 3 && !i->has_vae;
     if (i->pixel_space) {
         i->temporal_factor = i->spatial_factor = 1;
     } else if (read_vae_factors(root ? model : tdir, i) != DG_OK) {
         dg_pipeline_close(p);
         return DG_ERR;
+    }
+    if (i->has_vae) {
+        snprintf(vae, sizeof vae, "%s/vae", model);
+        if (dg_wan_vae_load(&p->vae, &p->be, vae) != DG_OK) {
+            i->has_vae = 0;
+            dg_pipeline_close(p);
+            return DG_ERR;
+        }
+        if (p->vae.cfg.z_dim != c->out_channels) {
+            dg_error("%s: the VAE has %d latent channels but the transformer outputs %d", model, p->vae.cfg.z_dim,
+                     c->out_channels);
+            dg_pipeline_close(p);
+            return DG_ERR;
+        }
     }
     if (root && !(p->root = strdup(model))) {
         dg_pipeline_close(p);
@@ -99,6 +114,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (!p) return;
     dg_pipeline_text_free(p);
     if (p->has_plan) dg_attn_plan_free(&p->plan);
+    if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->root);
     dg_wan_free(&p->wan);
     dg_backend_free(&p->be);
@@ -106,6 +122,24 @@ void dg_pipeline_close(dg_pipeline *p) {
 }
 
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p) { return &p->info; }
+
+int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape[4], int vae_tile, float *frames) {
+    size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+    if (p->info.pixel_space) {
+        memcpy(frames, latents, n * sizeof(float));
+        return DG_OK;
+    }
+    DG_CHECK(p->info.has_vae, "this model folder has no vae/: only latents (.safetensors) can be written");
+    DG_CHECK(vae_tile >= 0, "--vae-tile %d must be >= 0", vae_tile);
+    float *z = malloc(n * sizeof(float));
+    DG_CHECK_ALLOC(z);
+    memcpy(z, latents, n * sizeof(float));
+    int F = (int)shape[1], h = (int)shape[2], w = (int)shape[3];
+    dg_wan_vae_denormalize(&p->vae.cfg, z, F, h, w);
+    int rc = dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
+    free(z);
+    return rc;
+}
 
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
     if (p->has_plan) dg_attn_plan_free(&p->plan);

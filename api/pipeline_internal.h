@@ -6,6 +6,7 @@
 #include "ditgen.h"
 #include "text/t5_encoder.h"
 #include "text/tokenizer.h"
+#include "vae/wan_vae.h"
 
 #define DG_PROMPT_CACHE 4
 
@@ -25,6 +26,7 @@ struct dg_pipeline {
     dg_t5_encoder enc;
     int max_text_len;        /* text slots (Wan: 512) */
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
+    dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
     int has_plan;
     int cache_next;

@@ -86,28 +86,38 @@ done:
     return rc;
 }
 
-int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, const float **emb, int *len) {
-    DG_CHECK(prompt, "no prompt");
+/* The cached entry for prompt, encoding (and caching) it on a miss. */
+static int cached_entry(dg_pipeline *p, const char *prompt, const dg_prompt_cache_entry **out) {
     for (int i = 0; i < DG_PROMPT_CACHE; i++)
         if (p->cache[i].prompt && !strcmp(p->cache[i].prompt, prompt)) {
-            *emb = p->cache[i].emb;
-            *len = p->cache[i].len;
+            *out = &p->cache[i];
             return DG_OK;
         }
     DG_TRY(load_text(p));
     float *e;
     DG_TRY(encode_uncached(p, prompt, &e));
-    dg_prompt_cache_entry *slot = &p->cache[p->cache_next];
-    p->cache_next = (p->cache_next + 1) % DG_PROMPT_CACHE;
     char *copy = strdup(prompt);
     if (!copy) {
         free(e);
         return dg_error("out of memory caching the prompt");
     }
+    dg_prompt_cache_entry *slot = &p->cache[p->cache_next];
+    p->cache_next = (p->cache_next + 1) % DG_PROMPT_CACHE;
     free(slot->prompt), free(slot->emb);
     *slot = (dg_prompt_cache_entry){copy, e, p->max_text_len};
-    *emb = e;
-    *len = p->max_text_len;
+    *out = slot;
+    return DG_OK;
+}
+
+int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, float **emb, int *len) {
+    DG_CHECK(prompt, "no prompt");
+    const dg_prompt_cache_entry *c = NULL;
+    DG_TRY(cached_entry(p, prompt, &c));
+    size_t bytes = (size_t)c->len * p->info.text_dim * sizeof(float);
+    *emb = malloc(bytes);
+    DG_CHECK_ALLOC(*emb);
+    memcpy(*emb, c->emb, bytes);
+    *len = c->len;
     return DG_OK;
 }
 

@@ -9,5 +9,7 @@ int cmd_bench(int argc, char **argv);
 int bench_wan(int argc, char **argv);
 /* bench attention --method ...: methods vs dense on video geometries */
 int bench_attn_methods(int argc, char **argv);
+/* bench generate: whole generations with dense and attention presets, compared */
+int bench_generate(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/text_conditioning.h"
 #include "core/rng.h"
 #include "ditgen.h"
 #include "io/atomic_file.h"
@@ -20,7 +21,7 @@ typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
 typedef struct gen_opts {
     const char *model, *output, *context, *prompt, *negative, *attention;
     int keep_text_encoder;
-    int width, height, frames, steps, threads, fps;
+    int width, height, frames, steps, threads, fps, vae_tile;
     double cfg, shift;
     int64_t seed;
     dg_sample_method sampler;
@@ -48,6 +49,8 @@ static void usage(FILE *f) {
             "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
             "                         or .safetensors for the final latents (default output.safetensors)\n"
             "      --fps N            frame rate of .mp4 output (default 16)\n"
+            "      --vae-tile N       decode in spatial tiles of N latent cells (bounded memory; 0 = whole\n"
+            "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
             "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
@@ -70,6 +73,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
         {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
         {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
+        {"vae-tile", required_argument, 0, 10},
         {0, 0, 0, 0}};
     *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
                     .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
@@ -86,6 +90,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         case 'n': o->negative = optarg; break;
         case 8: o->keep_text_encoder = 1; break;
         case 9: o->attention = optarg; break;
+        case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; o->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; o->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; o->height = (int)iv; break;
         case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; o->frames = (int)iv; break;
@@ -141,30 +146,6 @@ static int parse(int argc, char **argv, gen_opts *o) {
     return 0;
 }
 
-/* Embeddings [1, L, D] or [L, D] as f32 host memory (caller frees). */
-static float *load_embeddings(const dg_safetensors *st, const char *path, const char *name, int text_dim, int *len) {
-    const dg_st_tensor *t = dg_safetensors_find(st, name);
-    if (!t) {
-        fprintf(stderr, "ditgen: %s has no tensor '%s'%s\n", path, name,
-                strcmp(name, "prompt_embeds") ? " (needed for --cfg-scale > 1)" : "");
-        return NULL;
-    }
-    int ok = (t->ndim == 3 && t->shape[0] == 1) || t->ndim == 2;
-    int64_t L = t->shape[t->ndim - 2], D = t->shape[t->ndim - 1];
-    if (!ok || D != text_dim || L < 1) {
-        fprintf(stderr, "ditgen: %s: '%s' must be [1, L, %d], got width %lld\n", path, name, text_dim, (long long)D);
-        return NULL;
-    }
-    float *out = malloc((size_t)(L * D) * sizeof(float));
-    if (!out) {
-        fprintf(stderr, "ditgen: out of memory reading %s\n", path);
-        return NULL;
-    }
-    dg_convert_to_f32(out, t->data, t->dtype, (size_t)(L * D));
-    *len = (int)L;
-    return out;
-}
-
 typedef struct progress_state {
     double start, last;
 } progress_state;
@@ -214,8 +195,7 @@ static char *infotext(const gen_opts *o, uint64_t seed) {
     return s;
 }
 
-static int write_output(const gen_opts *o, const dg_model_info *info, const int64_t shape[4], const float *lat,
-                        uint64_t seed) {
+static int write_output(const gen_opts *o, dg_pipeline *p, const int64_t shape[4], const float *lat, uint64_t seed) {
     if (o->kind == OUT_LATENTS) {
         int64_t s5[5] = {1, shape[0], shape[1], shape[2], shape[3]};
         char seed_s[32];
@@ -224,22 +204,34 @@ static int write_output(const gen_opts *o, const dg_model_info *info, const int6
         dg_st_entry e = {"latents", DG_F32, 5, s5, lat};
         return dg_safetensors_save(o->output, &e, 1, meta, 2);
     }
-    int F = (int)shape[1], H = (int)shape[2], W = (int)shape[3];
-    uint8_t *rgb = malloc((size_t)F * H * W * 3);
-    if (!rgb) return dg_error("out of memory converting frames");
-    int rc = dg_frames_from_float(rgb, lat, (int)shape[0], F, H, W);
-    char *meta = rc == DG_OK ? infotext(o, seed) : NULL;
-    if (rc == DG_OK && o->kind == OUT_MP4) {
+    const dg_model_info *info = dg_pipeline_info(p);
+    int F = 1 + info->temporal_factor * ((int)shape[1] - 1);
+    int H = (int)shape[2] * info->spatial_factor, W = (int)shape[3] * info->spatial_factor;
+    size_t px = (size_t)F * H * W;
+    float *frames = malloc(px * 3 * sizeof(float));
+    uint8_t *rgb = malloc(px * 3);
+    char *meta = infotext(o, seed);
+    int rc = DG_ERR;
+    if (!frames || !rgb || !meta) {
+        dg_error("out of memory converting %d frames of %dx%d", F, W, H);
+        goto done;
+    }
+    double t0 = now_s();
+    if (dg_pipeline_decode(p, lat, shape, o->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
+        goto done;
+    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", now_s() - t0);
+    if (o->kind == OUT_MP4) {
         rc = dg_mp4_write(o->output, rgb, F, W, H, o->fps);
-    } else if (rc == DG_OK) {
+    } else {
+        rc = DG_OK;
         for (int f = 0; f < F && rc == DG_OK; f++) {
             char path[4096];
             snprintf(path, sizeof path, o->output, f);
             rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
         }
     }
-    free(meta);
-    free(rgb);
+done:
+    free(meta), free(rgb), free(frames);
     return rc;
 }
 
@@ -263,35 +255,19 @@ int cmd_generate(int argc, char **argv) {
                        .cfg_scale = (float)o.cfg, .flow_shift = o.shift, .sampler = o.sampler, .seed = seed};
     int64_t shape[4];
     float *ctx = NULL, *neg = NULL, *lat = NULL;
-    dg_safetensors st = {0};
     int rc = 1;
     const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
     if (dg_pipeline_latent_shape(p, &g, shape) || dg_pipeline_set_attention(p, o.attention, configs)) goto out;
-    if (!info->pixel_space && o.kind != OUT_LATENTS) {
-        dg_error("%s: this model's output is VAE latents and the VAE decoder is not implemented yet; "
-                 "write .safetensors latents instead", o.output);
+    if (!info->pixel_space && !info->has_vae && o.kind != OUT_LATENTS) {
+        dg_error("%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", o.output);
         goto out;
     }
-    if (o.prompt) {
-        const float *pe, *ne;
-        if (dg_pipeline_encode_prompt(p, o.prompt, &pe, &g.context_len)) goto out;
-        g.context = pe;
-        if (o.cfg > 1.0) {
-            if (dg_pipeline_encode_prompt(p, o.negative ? o.negative : "", &ne, &g.negative_len)) goto out;
-            g.negative = ne;
-        }
-        if (!o.keep_text_encoder) dg_pipeline_release_text_encoder(p);
-    } else {
-        if (dg_safetensors_open(&st, o.context)) goto out;
-        ctx = load_embeddings(&st, o.context, "prompt_embeds", info->text_dim, &g.context_len);
-        if (!ctx) goto out_quiet;
-        if (o.cfg > 1.0) {
-            neg = load_embeddings(&st, o.context, "negative_prompt_embeds", info->text_dim, &g.negative_len);
-            if (!neg) goto out_quiet;
-        }
-        g.context = ctx;
-        g.negative = neg;
-    }
+    if (cli_text_conditioning(p, o.prompt, o.negative, o.context, o.cfg > 1.0, &ctx, &g.context_len, &neg,
+                              &g.negative_len))
+        goto out;
+    if (o.prompt && !o.keep_text_encoder) dg_pipeline_release_text_encoder(p);
+    g.context = ctx;
+    g.negative = neg;
     fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
     fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", o.model, info->num_layers, info->dim,
             now_s() - t0);
@@ -310,7 +286,7 @@ int cmd_generate(int argc, char **argv) {
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
     double w0 = now_s();
-    if (write_output(&o, info, shape, lat, seed)) goto out;
+    if (write_output(&o, p, shape, lat, seed)) goto out;
     fprintf(stderr, "wrote %s in %.2f s\n", o.output, now_s() - w0);
     rc = 0;
     goto out_quiet;
@@ -318,7 +294,6 @@ out:
     fprintf(stderr, "ditgen: %s\n", dg_last_error());
 out_quiet:
     free(ctx), free(neg), free(lat);
-    dg_safetensors_close(&st);
     dg_pipeline_close(p);
     return rc;
 fail:

@@ -15,6 +15,7 @@ typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
 typedef struct dg_model_info {
     int in_channels, out_channels, text_dim;
     int pixel_space;                      /* no VAE: the model's output channels are RGB */
+    int has_vae;                          /* vae/ present: latents decode to RGB frames */
     int temporal_factor, spatial_factor;  /* pixels per latent cell (1 in pixel space) */
     int patch[3];
     int num_layers, dim;
@@ -44,15 +45,21 @@ int dg_pipeline_open(dg_pipeline **p, const char *model, int threads);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
 /* Prompt -> [len, text_dim] embeddings with the folder's tokenizer/ and
- * text_encoder/ (loaded on first use), Wan conventions. Identical prompts are
- * encoded once; *emb stays owned by the pipeline until it closes. */
-int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, const float **emb, int *len);
+ * text_encoder/ (loaded on first use), Wan conventions. *emb is a new
+ * allocation the caller frees. Recent prompts are cached: an identical prompt
+ * is not encoded again (nor the encoder reloaded after a release). */
+int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, float **emb, int *len);
 /* Free the tokenizer and text encoder (cached embeddings stay usable). */
 void dg_pipeline_release_text_encoder(dg_pipeline *p);
 /* Choose the self-attention method per step, layer and head from a plan:
  * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
  * "dense" restores dense attention. The plan is checked against the model. */
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
+/* Frames [3, frames, height, width] in [-1, 1] from the final latents
+ * [C, F, h, w]: the VAE decode (after latents mean/std) or, for a pixel-space
+ * model, the latents themselves. vae_tile > 0 decodes in spatial tiles of that
+ * many latent cells (bounded memory); 0 decodes whole frames. */
+int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape[4], int vae_tile, float *frames);
 /* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.

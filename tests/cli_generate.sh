@@ -41,6 +41,17 @@ grep -q "^seed: [0-9]" "$WORK/err" || { echo "FAIL random seed not printed"; fai
 ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/p.safetensors"
 [ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
 ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
+ok "png through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/img.png"
+ok "per-frame pngs" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/f_%03d.png"
+[ "$(ls "$WORK"/f_*.png 2>/dev/null | wc -l)" -eq 5 ] || { echo "FAIL expected 5 frame PNGs"; fail=1; }
+ok "mp4 through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 9 --steps 2 --fps 12 --vae-tile 4 -o "$WORK/v.mp4"
+if command -v ffprobe >/dev/null; then
+    got=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames -of csv=p=0 "$WORK/v.mp4")
+    [ "$got" = "h264,64,48,yuv420p,12/1,9" ] || { echo "FAIL mp4 probe: '$got'"; fail=1; }
+    echo "ok   mp4 probe: $got"
+else
+    echo "skip mp4 probe: no ffprobe"
+fi
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -58,7 +69,7 @@ refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
 refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
 refused "png for video" "pattern" "$WORK/v.png" "${BASE[@]}" -o "$WORK/v.png"
-refused "no vae yet" "VAE" "$WORK/img.png" "${BASE[@]}" --frames 1 -o "$WORK/img.png"
+refused "latents only without vae/" "no vae/" "$WORK/novae.png" generate -m "$MODEL/transformer" --context "$CTX" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/novae.png"
 refused "missing model" "neither" "$O" generate -m "$WORK/nothing" --context "$CTX" -o "$O"
 refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
 refused "cfg without negative" "negative_prompt_embeds" "$O" "${BASE[@]}" --context "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" -o "$O"

@@ -11,8 +11,9 @@ import os
 import shutil
 
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
-from safetensors.torch import save_file
+from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline,
+                       WanTransformer3DModel)
+from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "fixtures")
@@ -48,6 +49,7 @@ def main():
         out[f"{name}.cfg"] = torch.tensor([cfg])
         print(name, tuple(lat.shape), float(lat.abs().max()))
     out.update(text_pipeline(transformer))
+    out.update(full_pipeline(transformer))
     save_file(out, os.path.join(FIX, "wan_tiny_pipeline.safetensors"))
 
 
@@ -75,7 +77,8 @@ def text_pipeline(transformer):
     with open(os.path.join(root, "model_index.json"), "w") as f:
         json.dump({"_class_name": "WanPipeline", "scheduler": ["diffusers", "UniPCMultistepScheduler"],
                    "text_encoder": ["transformers", "UMT5EncoderModel"], "tokenizer": ["transformers", "T5TokenizerFast"],
-                   "transformer": ["diffusers", "WanTransformer3DModel"], "vae": [None, None]}, f, indent=2)
+                   "transformer": ["diffusers", "WanTransformer3DModel"],
+                   "vae": ["diffusers", "AutoencoderKLWan"]}, f, indent=2)
     out = {}
     for i, (prompt, negative) in enumerate(PROMPTS):
         pipe = WanPipeline(tokenizer=tok, text_encoder=enc, transformer=transformer, vae=None,
@@ -89,6 +92,37 @@ def text_pipeline(transformer):
         out[f"text{i}.prompt_embeds"] = emb[0].contiguous()
         out[f"text{i}.negative_prompt_embeds"] = neg[0].contiguous()
         out[f"text{i}.latents"] = lat[0].contiguous()
+    return out
+
+
+def full_pipeline(transformer):
+    """Prompt to decoded frames with the tiny VAE (wan_tiny/vae -> wan_vae_tiny, made by
+    make_wan_vae.py; its encoder weights are absent, which decoding never reads)."""
+    root = os.path.join(FIX, "wan_tiny")
+    tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(root, "tokenizer", "tokenizer.json"), eos_token="</s>",
+                                  pad_token="<pad>", unk_token="<unk>")
+    enc = UMT5EncoderModel.from_pretrained(os.path.join(root, "text_encoder")).eval()
+    vae_dir = os.path.join(root, "vae")
+    with open(os.path.join(vae_dir, "config.json")) as f:
+        cfg = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    vae = AutoencoderKLWan(**cfg).eval()
+    missing = vae.load_state_dict(load_file(os.path.join(vae_dir, "diffusion_pytorch_model.safetensors")),
+                                  strict=False).missing_keys
+    assert all(k.startswith("encoder.") for k in missing), missing
+    out = {}
+    cases = [("full_unipc", "unipc", 9, 21), ("full_euler", "euler", 9, 22), ("full_image", "unipc", 1, 23)]
+    for name, sampler, frames, seed in cases:
+        sched = (UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                         num_train_timesteps=1000, flow_shift=3.0) if sampler == "unipc"
+                 else FlowMatchEulerDiscreteScheduler(shift=3.0))
+        pipe = WanPipeline(tokenizer=tok, text_encoder=enc, transformer=transformer, vae=vae, scheduler=sched)
+        with torch.no_grad():
+            video = pipe(prompt="a red circle on a blue background", negative_prompt="blurry", height=48, width=64,
+                         num_frames=frames, num_inference_steps=3, guidance_scale=4.0,
+                         generator=torch.Generator().manual_seed(seed), output_type="np").frames
+        out[f"{name}.frames"] = torch.from_numpy(video[0]).float().contiguous()  # [F, H, W, 3] in [0, 1]
+        out[f"{name}.seed"] = torch.tensor([float(seed)])
+        print(name, video.shape)
     return out
 
 
