@@ -46,7 +46,7 @@ static int read_vae_factors(const char *root, dg_model_info *info) {
     return DG_OK;
 }
 
-int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
+int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, int threads) {
     *out = NULL;
     DG_CHECK(model && *model, "no model path given");
     char tdir[4096], cfg[4200];
@@ -59,13 +59,36 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, int threads) {
                  "transformer folder (config.json)", model);
         snprintf(tdir, sizeof tdir, "%s", model);
     }
+    int cuda_device = -1;
+    if (device && strcmp(device, "cpu")) {
+        char *end;
+        DG_CHECK(!strncmp(device, "cuda", 4), "unknown device '%s' (cpu, cuda or cuda:N)", device);
+        cuda_device = device[4] == ':' ? (int)strtol(device + 5, &end, 10) : 0;
+        DG_CHECK(device[4] == 0 || (device[4] == ':' && end != device + 5 && !*end && cuda_device >= 0),
+                 "unknown device '%s' (cpu, cuda or cuda:N)", device);
+#ifndef DG_HAVE_CUDA
+        return dg_error("device '%s': this ditgen was built without CUDA", device);
+#endif
+    }
     dg_pipeline *p = calloc(1, sizeof *p);
     DG_CHECK_ALLOC(p);
+    p->dit_be = &p->be;
     if (dg_backend_cpu_init(&p->be, threads) != DG_OK) {
         free(p);
         return DG_ERR;
     }
-    if (dg_wan_load(&p->wan, &p->be, tdir) != DG_OK) {
+#ifdef DG_HAVE_CUDA
+    if (cuda_device >= 0) {
+        if (dg_backend_cuda_init(&p->gpu, cuda_device) != DG_OK) {
+            dg_backend_free(&p->be);
+            free(p);
+            return DG_ERR;
+        }
+        p->dit_be = &p->gpu;
+    }
+#endif
+    if (dg_wan_load(&p->wan, p->dit_be, tdir) != DG_OK) {
+        if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
         dg_backend_free(&p->be);
         free(p);
         return DG_ERR;
@@ -117,6 +140,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->root);
     dg_wan_free(&p->wan);
+    if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
     dg_backend_free(&p->be);
     free(p);
 }
@@ -201,11 +225,12 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     float *vh = NULL, *vuh = NULL;
     int rc = DG_ERR;
     int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
-    if (dg_tensor_alloc(&x, &p->be, DG_F32, 4, shape) || dg_tensor_alloc(&v, &p->be, DG_F32, 4, shape) ||
-        (use_cfg && dg_tensor_alloc(&vu, &p->be, DG_F32, 4, shape)) ||
-        dg_tensor_alloc(&ctx, &p->be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
-        (use_cfg && (dg_tensor_alloc(&neg, &p->be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
-        dg_arena_init(&ar, &p->be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
+    dg_backend *be = p->dit_be;
+    if (dg_tensor_alloc(&x, be, DG_F32, 4, shape) || dg_tensor_alloc(&v, be, DG_F32, 4, shape) ||
+        (use_cfg && dg_tensor_alloc(&vu, be, DG_F32, 4, shape)) ||
+        dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
+        (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
+        dg_arena_init(&ar, be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
         dg_scheduler_init(&sch, g->sampler == DG_SAMPLE_EULER ? DG_SAMPLER_EULER : DG_SAMPLER_UNIPC, g->steps,
                           g->flow_shift, n))
         goto done;

@@ -3,18 +3,10 @@ inputs) vs ditgen's CUDA flash kernel (f32 inputs converted to bf16 inside
 the kernel), at Wan2.1 1.3B self-attention sizes: 32,760 tokens (21 x 30 x
 52, 480p 81 frames) and 75,600 tokens (21 x 45 x 80, 720p), 12 heads x 128.
 
-ditgen is measured through bench/cuda_attention_bench.c, built against the
-CUDA build of the library:
+ditgen is measured through bench/cuda_attention_bench.c, built through CMake in
+a build that found nvcc (bench/driver.py: cmake --build BUILD --target cuda_attention_bench):
 
-  cmake -B build-cuda -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda --target ditgen_core
-  gcc -O3 -march=native -fopenmp -I. bench/cuda_attention_bench.c build-cuda/libditgen_core.a \\
-      -I/usr/local/cuda/include -L/usr/local/cuda/lib64 -lcudart -lcublas -lcublasLt -lstdc++ \\
-      $(pkg-config --libs openblas libcjson libavcodec libavformat libavutil libswscale) -lm \\
-      -o build-cuda/cuda_attention_bench
-
-(the script runs these two steps itself when --lib is given).
-
-  python bench/bench_cuda_attention.py --lib build-cuda/libditgen_core.a
+  cmake -B build -DCMAKE_BUILD_TYPE=Release
   python bench/bench_cuda_attention.py --seq 32760 75600 --heads 12 --head-dim 128 --reps 10
 
 Times are CUDA-event milliseconds around one call (median of --reps after a
@@ -28,17 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+from driver import build_driver
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build(lib, exe):
-    libs = subprocess.run(["pkg-config", "--libs", "openblas", "libcjson", "libavcodec", "libavformat",
-                           "libavutil", "libswscale"], check=True, capture_output=True, text=True).stdout.split()
-    cmd = ["gcc", "-O3", "-march=native", "-fopenmp", "-I" + ROOT, os.path.join(ROOT, "bench/cuda_attention_bench.c"),
-           lib, "-I/usr/local/cuda/include", "-L/usr/local/cuda/lib64", "-lcudart", "-lcublas", "-lcublasLt",
-           "-lstdc++"] + libs + ["-lm", "-o", exe]
-    print(" ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True)
 
 
 def torch_time(q, k, v, backend, reps):
@@ -67,12 +51,10 @@ def main():
     ap.add_argument("--heads", type=int, default=12)
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--reps", type=int, default=10)
-    ap.add_argument("--lib", help="build the driver against this libditgen_core.a first")
-    ap.add_argument("--exe", default=os.path.join(ROOT, "build-cuda", "cuda_attention_bench"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-check", action="store_true", help="skip the output comparison")
     a = ap.parse_args()
-    if a.lib:
-        build(a.lib, a.exe)
+    a.exe = build_driver("cuda_attention_bench", a.build_dir)
 
     import numpy as np
     import torch

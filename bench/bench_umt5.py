@@ -8,10 +8,8 @@ checkpoint, ids and thread count; the driver also reports its max abs error agai
 
     python bench/bench_umt5.py --layers 2 --threads 2 [--dtype float32|bfloat16]
 
-The driver is compiled by this script against an already built library:
-    gcc -O3 -march=native -fopenmp -I. bench/umt5_bench.c LIB -o TMP/umt5_bench \\
-        $(pkg-config --libs openblas libcjson libavcodec libavformat libavutil libswscale) -lm
-with LIB = build/libditgen_core.a (--lib to change). Needs torch, transformers, safetensors (pip).
+The driver is built through CMake (bench/driver.py: cmake --build build --target umt5_bench).
+Needs torch, transformers, safetensors (pip).
 """
 import argparse
 import json
@@ -22,18 +20,11 @@ import tempfile
 import time
 
 import torch
+from driver import build_driver
 from safetensors.torch import save_file
 from transformers import UMT5Config, UMT5EncoderModel
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-LIBS = ["openblas", "libcjson", "libavcodec", "libavformat", "libavutil", "libswscale"]
-
-
-def build_driver(lib, exe):
-    libs = subprocess.run(["pkg-config", "--libs"] + LIBS, check=True, capture_output=True, text=True).stdout.split()
-    cmd = ["gcc", "-O3", "-march=native", "-fopenmp", "-I" + ROOT, os.path.join(ROOT, "bench", "umt5_bench.c"),
-           lib, "-o", exe] + libs + ["-lm"]
-    subprocess.run(cmd, check=True)
 
 
 def main():
@@ -45,7 +36,7 @@ def main():
     ap.add_argument("--vocab", type=int, default=1024)
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                     help="checkpoint dtype for ditgen (torch always runs float32 on the same values)")
-    ap.add_argument("--lib", default=os.path.join(ROOT, "build", "libditgen_core.a"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -73,8 +64,7 @@ def main():
         del model
         io = os.path.join(tmp, "io.safetensors")
         save_file({"ids": ids[0].to(torch.float32), "out": out[0].contiguous()}, io)
-        exe = os.path.join(tmp, "umt5_bench")
-        build_driver(args.lib, exe)
+        exe = build_driver("umt5_bench", args.build_dir)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
         res = subprocess.run([exe, enc, io, str(args.threads), str(args.reps)], check=True, capture_output=True,
                              text=True, env=env).stdout

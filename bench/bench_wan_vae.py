@@ -6,11 +6,7 @@ Each measurement runs in its own process so its peak RSS (VmHWM) is its own.
 ditgen is measured through bench/wan_vae_bench.c, built against the library:
 
   cmake -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target ditgen_core
-  gcc -O3 -march=native -fopenmp -I. bench/wan_vae_bench.c build/libditgen_core.a \
-      $(pkg-config --libs openblas libcjson libavcodec libavformat libavutil libswscale) -lm \
-      -o build/wan_vae_bench
-
-(the script runs these two gcc/pkg-config steps itself when --lib is given).
+  cmake --build build --target wan_vae_bench   (the script does this itself, see bench/driver.py)
 
   python bench/bench_wan_vae.py --frames 21 --height 60 --width 104 --threads 2
 
@@ -26,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from driver import build_driver
 
 
 def peak_mib():
@@ -74,7 +72,7 @@ def main():
     ap.add_argument("--height", type=int, default=60)
     ap.add_argument("--width", type=int, default=104)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--lib", default="build/libditgen_core.a")
+    ap.add_argument("--build-dir", default="build")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "ditgen_wan_vae_bench"))
     ap.add_argument("--only", default="torch,torch_tiled,ditgen,ditgen_tiled")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -97,12 +95,7 @@ def main():
     g = torch.Generator().manual_seed(1)
     save_file({"z": torch.randn(16, a.frames, a.height, a.width, generator=g)}, latents)
 
-    exe = os.path.join(a.work, "wan_vae_bench")
-    libs = subprocess.check_output(
-        ["pkg-config", "--libs", "openblas", "libcjson", "libavcodec", "libavformat", "libavutil", "libswscale"],
-        text=True).split()
-    subprocess.check_call(["gcc", "-O3", "-march=native", "-fopenmp", "-I.", "bench/wan_vae_bench.c", a.lib, *libs,
-                           "-lm", "-o", exe])
+    exe = build_driver("wan_vae_bench", a.build_dir)
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
     print(f"latent 16x{a.frames}x{a.height}x{a.width} -> {1 + 4 * (a.frames - 1)} frames of "

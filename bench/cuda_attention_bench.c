@@ -13,6 +13,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "core/cpu/blas_tune.h"
 #include "attention/cuda/attention_cuda.h"
 #include "core/error.h"
 
@@ -31,6 +32,7 @@ static int cmp_float(const void *a, const void *b) {
     } while (0)
 
 int main(int argc, char **argv) {
+    dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
     if (argc != 6 && argc != 8) {
         fprintf(stderr, "usage: %s NQ NK HEADS HEAD_DIM REPS [QKV.f32 OUT.f32]\n", argv[0]);
         return 2;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/cpu/blas_tune.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -26,6 +27,7 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
     if (argc != 5) {
         fprintf(stderr, "usage: %s DIR IO.safetensors THREADS REPS\n", argv[0]);
         return 2;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/cpu/blas_tune.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -31,6 +32,7 @@ static double peak_mib(void) {
 }
 
 int main(int argc, char **argv) {
+    dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
     if (argc < 5) {
         fprintf(stderr, "usage: %s VAE_DIR LATENTS.safetensors THREADS TILE [OUT.f32]\n", argv[0]);
         return 2;

@@ -581,7 +581,7 @@ int bench_generate(int argc, char **argv) {
     dg_pipeline *p = NULL;
     float *ctx = NULL, *neg = NULL;
     int rc = 1;
-    if (!run || dg_pipeline_open(&p, o.model, o.threads)) goto fail;
+    if (!run || dg_pipeline_open(&p, o.model, NULL, o.threads)) goto fail;
     run->o = &o;
     run->info = dg_pipeline_info(p);
     run->seed = o.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.seed;

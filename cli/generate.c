@@ -19,7 +19,7 @@
 typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
 
 typedef struct gen_opts {
-    const char *model, *output, *context, *prompt, *negative, *attention;
+    const char *model, *output, *context, *prompt, *negative, *attention, *device;
     int keep_text_encoder;
     int width, height, frames, steps, threads, fps, vae_tile;
     double cfg, shift;
@@ -53,6 +53,7 @@ static void usage(FILE *f) {
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
             "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
+            "      --device D         cpu (default) or cuda[:N] for the transformer (builds with CUDA)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }
@@ -73,7 +74,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
         {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
         {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
-        {"vae-tile", required_argument, 0, 10},
+        {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
         {0, 0, 0, 0}};
     *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
                     .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
@@ -90,6 +91,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         case 'n': o->negative = optarg; break;
         case 8: o->keep_text_encoder = 1; break;
         case 9: o->attention = optarg; break;
+        case 11: o->device = optarg; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; o->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; o->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; o->height = (int)iv; break;
@@ -248,7 +250,7 @@ int cmd_generate(int argc, char **argv) {
     }
     double t0 = now_s();
     dg_pipeline *p;
-    if (dg_pipeline_open(&p, o.model, o.threads)) goto fail;
+    if (dg_pipeline_open(&p, o.model, o.device, o.threads)) goto fail;
     const dg_model_info *info = dg_pipeline_info(p);
     uint64_t seed = o.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.seed;
     dg_gen_params g = {.width = o.width, .height = o.height, .frames = o.frames, .steps = o.steps,

@@ -1,9 +1,7 @@
 /* ditgen: command-line entry point; dispatches to subcommands. */
 #include <libavutil/log.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/cpu/blas_tune.h"
@@ -23,8 +21,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     /* OpenBLAS picks its kernels at load time; when it fell back to legacy ones on a
      * CPU it does not know, restart once with the right OPENBLAS_CORETYPE. */
-    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : dg_blas_better_coretype();
-    if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) execv("/proc/self/exe", argv);
+    dg_blas_tune_process(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -40,8 +40,10 @@ typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
 } dg_gen_timing;
 
-/* model: a diffusers folder (with transformer/) or a transformer folder. threads <= 0: all cores. */
-int dg_pipeline_open(dg_pipeline **p, const char *model, int threads);
+/* model: a diffusers folder (with transformer/) or a transformer folder.
+ * device: NULL or "cpu", or "cuda[:N]" for the transformer on a GPU (builds
+ * with CUDA; the text encoder and VAE stay on the CPU). threads <= 0: all cores. */
+int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int threads);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
 /* Prompt -> [len, text_dim] embeddings with the folder's tokenizer/ and

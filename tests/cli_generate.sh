@@ -84,6 +84,8 @@ refused "tokenizer/encoder vocab mismatch" "vocabulary" "$O" generate -m "$WORK/
 printf '\xff\xfe' > "$WORK/badutf8"
 refused "invalid UTF-8 prompt" "UTF-8" "$O" generate -m "$MODEL" -p "$(cat "$WORK/badutf8")" -W 64 -H 48 --frames 5 -o "$O"
 
+refused "unknown device" "unknown device" "$O" "${BASE[@]}" --device tpu -o "$O"
+refused "cuda without a GPU" "cuda" "$O" "${BASE[@]}" --device cuda -o "$O"
 refused "unknown attention preset" "nosuch" "$O" "${BASE[@]}" --attention nosuch -o "$O"
 printf '{"method": "radial", "dense_layers": [7]}' > "$WORK/plan.json"
 refused "plan naming a missing layer" "dense_layers" "$O" "${BASE[@]}" --attention "$WORK/plan.json" -o "$O"

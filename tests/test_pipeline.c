@@ -115,7 +115,7 @@ static void check_prompt_cache(void) {
         CHECK(symlink(target, link) == 0, "symlink %s", link);
     }
     dg_pipeline *p;
-    CHECK_OK(dg_pipeline_open(&p, dir, 0));
+    CHECK_OK(dg_pipeline_open(&p, dir, NULL, 0));
     float *a = NULL, *b = NULL, *c = NULL;
     int la, lb, lc;
     CHECK_OK(dg_pipeline_encode_prompt(p, "a green square", &a, &la));
@@ -153,7 +153,7 @@ int main(void) {
     CHECK_OK(dg_safetensors_open(&ctx, path));
     dg_pipeline *p;
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
-    CHECK_OK(dg_pipeline_open(&p, path, 0));
+    CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));
     if (test_failures) return TEST_END();
     run(p, &io, &ctx, "unipc", DG_SAMPLE_UNIPC, 3.0);
     run(p, &io, &ctx, "euler", DG_SAMPLE_EULER, 3.0);

@@ -11,4 +11,9 @@ const char *dg_blas_corename(void);
  * ("SkylakeX" with AVX-512, "Haswell" with AVX2+FMA), else NULL. */
 const char *dg_blas_better_coretype(void);
 
+/* For programs' main(): when OpenBLAS picked legacy kernels and
+ * OPENBLAS_CORETYPE is unset, set it and re-exec the program once (the
+ * choice is made at load time). Returns only when no restart happened. */
+void dg_blas_tune_process(char **argv);
+
 #endif
