@@ -129,6 +129,10 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
         dg_pipeline_close(p);
         return dg_error("out of memory");
     }
+    if (dg_model_defaults_load(p, p->root) != DG_OK) {
+        dg_pipeline_close(p);
+        return DG_ERR;
+    }
     *out = p;
     return DG_OK;
 }
@@ -138,6 +142,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     dg_pipeline_text_free(p);
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
+    free(p->default_negative);
     free(p->root);
     dg_wan_free(&p->wan);
     if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);

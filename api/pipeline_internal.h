@@ -30,10 +30,13 @@ struct dg_pipeline {
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
+    char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     int has_plan;
     int cache_next;
 };
 
+/* Fill p->info.defaults from the folder's configs (root NULL: built-in defaults). */
+int dg_model_defaults_load(dg_pipeline *p, const char *root);
 /* Free the prompt cache and the text encoder (pipeline close). */
 void dg_pipeline_text_free(dg_pipeline *p);
 

@@ -21,10 +21,10 @@ typedef enum { OUT_PNG, OUT_MP4, OUT_LATENTS } out_kind;
 typedef struct gen_opts {
     const char *model, *output, *context, *prompt, *negative, *attention, *device;
     int keep_text_encoder;
-    int width, height, frames, steps, threads, fps, vae_tile;
-    double cfg, shift;
+    int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
+    double cfg, shift;                                        /* < 0: the model's default */
     int64_t seed;
-    dg_sample_method sampler;
+    int sampler;                                              /* -1: the model's default */
     out_kind kind;
 } gen_opts;
 
@@ -34,21 +34,24 @@ static void usage(FILE *f) {
             "\n"
             "  -m, --model DIR        diffusers model folder (with transformer/) or a transformer folder\n"
             "  -p, --prompt TEXT      the prompt, encoded with the folder's tokenizer/ and text_encoder/\n"
-            "  -n, --negative-prompt TEXT  negative prompt for --cfg-scale > 1 (default: empty, as diffusers)\n"
+            "  -n, --negative-prompt TEXT  negative prompt for --cfg-scale > 1 (*, empty as diffusers)\n"
             "      --keep-text-encoder  keep the text encoder in memory after encoding (default: free it)\n"
             "      --context FILE     precomputed text embeddings instead of -p: 'prompt_embeds' [1, L, text_dim]\n"
             "                         and, for --cfg-scale > 1, 'negative_prompt_embeds' (diffusers' arguments)\n"
-            "  -W, --width N          width in pixels (default 832)\n"
-            "  -H, --height N         height in pixels (default 480)\n"
-            "      --frames N         frames, 4k+1 for the Wan VAE (default 81; 1 = image)\n"
-            "      --steps N          denoising steps (default 50)\n"
-            "      --cfg-scale X      classifier-free guidance scale, <= 1 disables it (default 5.0)\n"
-            "      --flow-shift X     flow-matching sigma shift (default 3.0, as Wan2.1 diffusers ships)\n"
-            "      --sampler NAME     unipc (default) or euler\n"
+            "\n"
+            "  Defaults marked * come from the model folder (scheduler/scheduler_config.json and a\n"
+            "  \"ditgen_defaults\" object in model_index.json), else diffusers' WanPipeline defaults:\n"
+            "  -W, --width N          width in pixels (*, 832)\n"
+            "  -H, --height N         height in pixels (*, 480)\n"
+            "      --frames N         frames, 4k+1 for the Wan VAE (*, 81; 1 = image)\n"
+            "      --steps N          denoising steps (*, 50)\n"
+            "      --cfg-scale X      classifier-free guidance scale, <= 1 disables it (*, 5.0)\n"
+            "      --flow-shift X     flow-matching sigma shift (*, 3.0)\n"
+            "      --sampler NAME     unipc or euler (*, unipc)\n"
             "  -s, --seed N           seed; negative picks a random one (default 42); always printed\n"
             "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
             "                         or .safetensors for the final latents (default output.safetensors)\n"
-            "      --fps N            frame rate of .mp4 output (default 16)\n"
+            "      --fps N            frame rate of .mp4 output (*, 16)\n"
             "      --vae-tile N       decode in spatial tiles of N latent cells (bounded memory; 0 = whole\n"
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
@@ -76,8 +79,8 @@ static int parse(int argc, char **argv, gen_opts *o) {
         {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
         {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
         {0, 0, 0, 0}};
-    *o = (gen_opts){.output = "output.safetensors", .width = 832, .height = 480, .frames = 81, .steps = 50,
-                    .fps = 16, .cfg = 5.0, .shift = 3.0, .seed = 42, .sampler = DG_SAMPLE_UNIPC};
+    *o = (gen_opts){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
+                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1};
     opterr = 0;
     optind = 1;
     int c;
@@ -140,6 +143,20 @@ static int parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ditgen generate: --output '%s' must end in .png, .mp4 or .safetensors\n", o->output);
         return -1;
     }
+    return 0;
+}
+
+/* Unset flags take the model folder's defaults; then checks that need the final values. */
+static int apply_defaults(gen_opts *o, const dg_model_defaults *d) {
+    if (o->width < 0) o->width = d->width;
+    if (o->height < 0) o->height = d->height;
+    if (o->frames < 0) o->frames = d->frames;
+    if (o->steps < 0) o->steps = d->steps;
+    if (o->fps < 0) o->fps = d->fps;
+    if (o->cfg < 0) o->cfg = d->cfg_scale;
+    if (o->shift < 0) o->shift = d->flow_shift;
+    if (o->sampler < 0) o->sampler = (int)d->sampler;
+    if (!o->negative && o->prompt) o->negative = d->negative_prompt;
     if (o->kind == OUT_PNG && o->frames > 1 && !strstr(o->output, "%")) {
         fprintf(stderr, "ditgen generate: %d frames into one .png: use .mp4 or a pattern like out_%%03d.png\n",
                 o->frames);
@@ -188,7 +205,7 @@ static char *infotext(const gen_opts *o, uint64_t seed) {
                       "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
 #define INFOTEXT_ARGS                                                                                          \
     o->prompt ? o->prompt : ctx_note, o->negative ? o->negative : "", o->steps,                                \
-        o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, (unsigned long long)seed, o->width, o->height, \
+        o->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, (unsigned long long)seed, o->width, o->height, \
         o->frames, o->shift, o->attention ? o->attention : "dense", o->model
     int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
     char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
@@ -252,9 +269,14 @@ int cmd_generate(int argc, char **argv) {
     dg_pipeline *p;
     if (dg_pipeline_open(&p, o.model, o.device, o.threads)) goto fail;
     const dg_model_info *info = dg_pipeline_info(p);
+    if (apply_defaults(&o, &info->defaults)) {
+        dg_pipeline_close(p);
+        return 2;
+    }
     uint64_t seed = o.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.seed;
     dg_gen_params g = {.width = o.width, .height = o.height, .frames = o.frames, .steps = o.steps,
-                       .cfg_scale = (float)o.cfg, .flow_shift = o.shift, .sampler = o.sampler, .seed = seed};
+                       .cfg_scale = (float)o.cfg, .flow_shift = o.shift, .sampler = (dg_sample_method)o.sampler,
+                       .seed = seed};
     int64_t shape[4];
     float *ctx = NULL, *neg = NULL, *lat = NULL;
     int rc = 1;
@@ -281,7 +303,7 @@ int cmd_generate(int argc, char **argv) {
     }
     fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g)\n",
             o.width, o.height, o.frames, (long long)shape[0], (long long)shape[1], (long long)shape[2],
-            (long long)shape[3], o.steps, o.sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o.cfg, o.shift);
+            (long long)shape[3], o.steps, o.sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", o.cfg, o.shift);
     progress_state ps = {now_s(), 0};
     dg_gen_timing tm;
     if (dg_pipeline_generate(p, &g, lat, on_progress, &ps, &tm)) goto out;

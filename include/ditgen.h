@@ -12,6 +12,18 @@ typedef struct dg_pipeline dg_pipeline;
 
 typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
 
+/* Generation defaults of a model folder: diffusers' WanPipeline defaults,
+ * the sampler and shift of scheduler/scheduler_config.json, then an optional
+ * "ditgen_defaults" object in model_index.json (width, height, num_frames,
+ * num_inference_steps, guidance_scale, fps, negative_prompt). */
+typedef struct dg_model_defaults {
+    int width, height, frames, steps, fps;
+    float cfg_scale;
+    double flow_shift;
+    dg_sample_method sampler;
+    const char *negative_prompt; /* owned by the pipeline; "" when none */
+} dg_model_defaults;
+
 typedef struct dg_model_info {
     int in_channels, out_channels, text_dim;
     int pixel_space;                      /* no VAE: the model's output channels are RGB */
@@ -19,6 +31,7 @@ typedef struct dg_model_info {
     int temporal_factor, spatial_factor;  /* pixels per latent cell (1 in pixel space) */
     int patch[3];
     int num_layers, dim;
+    dg_model_defaults defaults;
 } dg_model_info;
 
 typedef struct dg_gen_params {
