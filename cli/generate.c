@@ -33,6 +33,7 @@ static void usage(FILE *f) {
             "usage: ditgen generate -m MODEL (-p PROMPT | --context FILE.safetensors) [options]\n"
             "\n"
             "  -m, --model DIR        diffusers model folder (with transformer/) or a transformer folder\n"
+            "                         (default: the small shipped model, " DG_DEFAULT_MODEL ")\n"
             "  -p, --prompt TEXT      the prompt, encoded with the folder's tokenizer/ and text_encoder/\n"
             "  -n, --negative-prompt TEXT  negative prompt for --cfg-scale > 1 (*, empty as diffusers)\n"
             "      --keep-text-encoder  keep the text encoder in memory after encoding (default: free it)\n"
@@ -124,10 +125,7 @@ static int parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ditgen generate: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (!o->model) {
-        fprintf(stderr, "ditgen generate: no model: pass -m DIR (no model is shipped in assets/ yet)\n");
-        return -1;
-    }
+    if (!o->model) o->model = DG_DEFAULT_MODEL;
     if (!o->context == !o->prompt) {
         fprintf(stderr, "ditgen generate: give exactly one of -p PROMPT and --context FILE.safetensors\n");
         return -1;

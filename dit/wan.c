@@ -198,9 +198,9 @@ size_t dg_wan_arena_bytes(const dg_wan_config *c, int F, int H, int W, int L) {
                     + 6 * N * D                                            /* h, a, q, k, v, o */
                     + N * wide                                             /* ffn hidden */
                     + 2 * N * (size_t)c->head_dim                          /* rope tables */
-                    + (size_t)L * ((size_t)c->text_dim + 3 * D)            /* text path */
+                    + (size_t)L * 4 * D                                    /* text path: 2 embeds, cross k, v */
                     + 16 * D + (size_t)c->freq_dim;                        /* conditioning */
-    return floats * sizeof(float) + 64 * 32;
+    return floats * sizeof(float) + 64 * 32; /* + alignment of each of the 21 tensors */
 }
 
 static void tap(const dg_wan_run *r, const char *name, const dg_tensor *x) {
