@@ -44,21 +44,21 @@ static int read_scheduler(const char *root, dg_model_defaults *d) {
 static int get_int_in(const char *path, const cJSON *o, const char *key, int *out, int lo, int hi) {
     int64_t v = *out;
     DG_TRY(dg_json_get_int(path, o, key, &v, 0));
-    DG_CHECK(v >= lo && v <= hi, "%s: ditgen_defaults.%s = %lld outside %d..%d", path, key, (long long)v, lo, hi);
+    DG_CHECK(v >= lo && v <= hi, "%s: _ditgen_defaults.%s = %lld outside %d..%d", path, key, (long long)v, lo, hi);
     *out = (int)v;
     return DG_OK;
 }
 
-/* model_index.json's optional "ditgen_defaults" object. */
+/* model_index.json's optional "_ditgen_defaults" object. */
 static int read_index_defaults(const char *root, dg_model_defaults *d, char **negative) {
     char path[4200];
     snprintf(path, sizeof path, "%s/model_index.json", root);
     if (!exists(path)) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "ditgen_defaults");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
     int rc = DG_OK;
-    if (o && !cJSON_IsObject(o)) rc = dg_error("%s: ditgen_defaults must be an object", path);
+    if (o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;

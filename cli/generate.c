@@ -41,7 +41,7 @@ static void usage(FILE *f) {
             "                         and, for --cfg-scale > 1, 'negative_prompt_embeds' (diffusers' arguments)\n"
             "\n"
             "  Defaults marked * come from the model folder (scheduler/scheduler_config.json and a\n"
-            "  \"ditgen_defaults\" object in model_index.json), else diffusers' WanPipeline defaults:\n"
+            "  \"_ditgen_defaults\" object in model_index.json), else diffusers' WanPipeline defaults:\n"
             "  -W, --width N          width in pixels (*, 832)\n"
             "  -H, --height N         height in pixels (*, 480)\n"
             "      --frames N         frames, 4k+1 for the Wan VAE (*, 81; 1 = image)\n"

@@ -14,7 +14,7 @@ typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
 
 /* Generation defaults of a model folder: diffusers' WanPipeline defaults,
  * the sampler and shift of scheduler/scheduler_config.json, then an optional
- * "ditgen_defaults" object in model_index.json (width, height, num_frames,
+ * "_ditgen_defaults" object in model_index.json (width, height, num_frames,
  * num_inference_steps, guidance_scale, fps, negative_prompt). */
 typedef struct dg_model_defaults {
     int width, height, frames, steps, fps;

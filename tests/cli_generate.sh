@@ -52,6 +52,8 @@ if command -v ffprobe >/dev/null; then
 else
     echo "skip mp4 probe: no ffprobe"
 fi
+ok "shipped default model (README command)" generate -p "a red circle on a blue background" -o "$WORK/shipped.png"
+[ -s "$WORK/shipped.png" ] || { echo "FAIL no PNG from the shipped model"; fail=1; }
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -92,11 +94,11 @@ refused "plan naming a missing layer" "dense_layers" "$O" "${BASE[@]}" --attenti
 printf '{"method": "warp"}' > "$WORK/plan2.json"
 refused "unknown attention method" "warp" "$O" "${BASE[@]}" --attention "$WORK/plan2.json" -o "$O"
 
-# defaults from the folder: scheduler_config.json and model_index.json's ditgen_defaults
+# defaults from the folder: scheduler_config.json and model_index.json's _ditgen_defaults
 D=$WORK/defaults; mkdir -p "$D/scheduler"
 for part in transformer tokenizer text_encoder; do ln -s "$MODEL/$part" "$D/$part"; done
 printf '{"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 5.0}' > "$D/scheduler/scheduler_config.json"
-printf '{"_class_name": "WanPipeline", "ditgen_defaults": {"width": 64, "height": 48, "num_frames": 5, "num_inference_steps": 2, "guidance_scale": 2.0}}' > "$D/model_index.json"
+printf '{"_class_name": "WanPipeline", "_ditgen_defaults": {"width": 64, "height": 48, "num_frames": 5, "num_inference_steps": 2, "guidance_scale": 2.0}}' > "$D/model_index.json"
 ok "folder defaults" generate -m "$D" -p "a red circle" -o "$WORK/d.safetensors"
 grep -q "generating 64x48, 5 frame(s), .*2 steps (euler, cfg 2, shift 5)" "$WORK/err" || { echo "FAIL defaults not applied: $(grep generating "$WORK/err")"; fail=1; }
 ok "flags override defaults" generate -m "$D" -p "a red circle" --steps 3 --sampler unipc -o "$WORK/d2.safetensors"
@@ -104,7 +106,7 @@ grep -q "3 steps (unipc, cfg 2, shift 5)" "$WORK/err" || { echo "FAIL flags did 
 printf '{"_class_name": "DDIMScheduler"}' > "$D/scheduler/scheduler_config.json"
 refused "unsupported scheduler" "DDIMScheduler" "$O" generate -m "$D" -p "x" -o "$O"
 printf '{"_class_name": "FlowMatchEulerDiscreteScheduler"}' > "$D/scheduler/scheduler_config.json"
-printf '{"ditgen_defaults": {"num_frames": 0}}' > "$D/model_index.json"
+printf '{"_ditgen_defaults": {"num_frames": 0}}' > "$D/model_index.json"
 refused "bad folder default" "num_frames" "$O" generate -m "$D" -p "x" -o "$O"
 
 # hostile checkpoints for inspect
