@@ -55,8 +55,8 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
     int root = is_file(cfg);
     if (!root) {
         snprintf(cfg, sizeof cfg, "%s/config.json", model);
-        DG_CHECK(is_file(cfg), "'%s' is neither a diffusers model folder (transformer/config.json) nor a "
-                 "transformer folder (config.json)", model);
+        DG_CHECK(is_file(cfg) || is_file(model), "'%s' is neither a diffusers model folder (transformer/config.json), "
+                 "a transformer folder (config.json) nor a .safetensors file", model);
         snprintf(tdir, sizeof tdir, "%s", model);
     }
     int cuda_device = -1;

@@ -77,10 +77,6 @@ int cmd_inspect(int argc, char **argv) {
         return 1;
     }
     printf("config:     %s\n", cfg);
-    printf("  class WanTransformer3DModel: %d layers, %d heads x %d = dim %d, ffn %d, text_dim %d, in/out %d/%d, "
-           "patch %dx%dx%d\n",
-           c.num_layers, c.heads, c.head_dim, c.dim, c.ffn_dim, c.text_dim, c.in_channels, c.out_channels, c.patch[0],
-           c.patch[1], c.patch[2]);
     dg_backend be;
     dg_wan_model m;
     if (dg_backend_cpu_init(&be, 1) != DG_OK || dg_wan_load(&m, &be, tdir) != DG_OK) {
@@ -88,6 +84,12 @@ int cmd_inspect(int argc, char **argv) {
         dg_backend_free(&be);
         return 1;
     }
+    /* printed from the loaded model: original-layout configs take text_dim from the weights */
+    const dg_wan_config *mc = &m.cfg;
+    printf("  WanTransformer3DModel: %d layers, %d heads x %d = dim %d, ffn %d, text_dim %d, in/out %d/%d, "
+           "patch %dx%dx%d\n",
+           mc->num_layers, mc->heads, mc->head_dim, mc->dim, mc->ffn_dim, mc->text_dim, mc->in_channels,
+           mc->out_channels, mc->patch[0], mc->patch[1], mc->patch[2]);
     printf("validation: OK (every tensor present with the shape the config implies, none unused)\n");
     dg_wan_free(&m);
     dg_backend_free(&be);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
 
 #include "attention/attention.h"
 #ifdef DG_HAVE_CUDA
@@ -19,6 +21,7 @@ typedef struct bind_ctx {
     dg_wan_model *m;
     const char *path;   /* for messages */
     unsigned char *used; /* per checkpoint tensor: bound? */
+    int original;        /* original Wan tensor names */
 } bind_ctx;
 
 /* Carve f32 storage for small tensors (and for every weight off the CPU). */
@@ -30,11 +33,15 @@ static void *owned_alloc(dg_wan_model *m, size_t bytes) {
     return p;
 }
 
-/* Bind checkpoint tensor `name` to t, checking its shape. Matrices (linear
- * weights) keep their checkpoint dtype and, on the CPU, point into the mmap;
- * everything else is converted to f32 once so the ops see f32 vectors. */
-static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape, int keep_dtype) {
+/* Bind checkpoint tensor `dname` (diffusers name) to t, checking its shape.
+ * Matrices (linear weights) keep their checkpoint dtype and, on the CPU, point
+ * into the mmap; everything else is converted to f32 once so the ops see f32
+ * vectors. Errors name the tensor as the file does. */
+static int bind(bind_ctx *b, dg_tensor *t, const char *dname, int ndim, const int64_t *shape, int keep_dtype) {
     dg_wan_model *m = b->m;
+    char buf[160];
+    const char *name = b->original ? dg_wan_original_name(dname, buf, sizeof buf) : dname;
+    DG_CHECK(name != NULL, "%s: no original Wan name for '%s'", b->path, dname);
     const dg_st_tensor *s = dg_safetensors_find(&m->st, name);
     DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
     b->used[s - m->st.tensors] = 1;
@@ -105,10 +112,10 @@ static size_t owned_bytes(const dg_wan_model *m) {
     return total;
 }
 
-static int bind_all(dg_wan_model *m, const char *path) {
+static int bind_all(dg_wan_model *m, const char *path, int original) {
     const dg_wan_config *c = &m->cfg;
     int64_t D = c->dim;
-    bind_ctx b = {m, path, calloc((size_t)m->st.n_tensors + 1, 1)};
+    bind_ctx b = {m, path, calloc((size_t)m->st.n_tensors + 1, 1), original};
     DG_CHECK_ALLOC(b.used);
     int rc = DG_ERR;
     int64_t pk = (int64_t)c->in_channels * c->patch[0] * c->patch[1] * c->patch[2];
@@ -159,21 +166,66 @@ done:
     return rc;
 }
 
-int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *dir) {
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The weights of a transformer folder: its only .safetensors file whatever its
+ * name, else the folder itself (standard names, sharded sets). */
+static void weights_in(const char *dir, char *out, size_t len) {
+    snprintf(out, len, "%s", dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int n = 0;
+    char only[1024] = "";
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l > 12 && !strcmp(e->d_name + l - 12, ".safetensors") && n++ == 0)
+            snprintf(only, sizeof only, "%s", e->d_name);
+    }
+    closedir(d);
+    if (n == 1) snprintf(out, len, "%s/%s", dir, only);
+}
+
+/* Which tensor naming the checkpoint uses: original Wan (1) or diffusers (0). */
+static int detect_layout(const dg_safetensors *st, const char *path, int *original) {
+    *original = dg_safetensors_find(st, "patch_embedding.weight") && dg_safetensors_find(st, "time_embedding.0.weight");
+    DG_CHECK(*original || dg_safetensors_find(st, "condition_embedder.time_embedder.linear_1.weight"),
+             "%s: not a Wan2.1 transformer checkpoint (neither 'condition_embedder.time_embedder.linear_1.weight' "
+             "(diffusers) nor 'patch_embedding.weight' + 'time_embedding.0.weight' (original Wan))", path);
+    return DG_OK;
+}
+
+int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
     memset(m, 0, sizeof *m);
     m->be = be;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    DG_TRY(dg_wan_config_load(&m->cfg, path));
-    if (dg_safetensors_open(&m->st, dir) != DG_OK) return DG_ERR;
+    char cfg[4096], weights[4096];
+    int file = is_file(path);
+    if (file) {
+        const char *slash = strrchr(path, '/');
+        snprintf(cfg, sizeof cfg, "%.*sconfig.json", slash ? (int)(slash + 1 - path) : 0, path);
+        snprintf(weights, sizeof weights, "%s", path);
+    } else {
+        snprintf(cfg, sizeof cfg, "%s/config.json", path);
+        weights_in(path, weights, sizeof weights);
+    }
+    if (!file || is_file(cfg)) DG_TRY(dg_wan_config_load(&m->cfg, cfg));
+    int original;
+    if (dg_safetensors_open(&m->st, weights) != DG_OK) return DG_ERR;
+    if (detect_layout(&m->st, weights, &original) != DG_OK ||
+        dg_wan_config_infer(&m->cfg, &m->st, original, weights) != DG_OK) {
+        dg_wan_free(m);
+        return DG_ERR;
+    }
     m->blocks = calloc((size_t)m->cfg.num_layers, sizeof *m->blocks);
     m->owned_len = owned_bytes(m);
     m->owned = be->ops->alloc(be, m->owned_len ? m->owned_len : 64);
     if (!m->blocks || !m->owned) {
         dg_wan_free(m);
-        return dg_error("out of memory loading the transformer from '%s'", dir);
+        return dg_error("out of memory loading the transformer from '%s'", path);
     }
-    if (bind_all(m, dir) != DG_OK) {
+    if (bind_all(m, path, original) != DG_OK) {
         dg_wan_free(m);
         return DG_ERR;
     }

@@ -1,6 +1,7 @@
-/* WanTransformer3DModel (Wan2.1 T2V) in the diffusers layout: config, weight
- * binding by diffusers tensor name with shape checks, and the forward pass.
- * See ../shared/specs/model-architectures.md §1.2-1.6. */
+/* WanTransformer3DModel (Wan2.1 T2V): config, weight binding by diffusers
+ * tensor name with shape checks, and the forward pass. Checkpoints in the
+ * original Wan layout (WanModel config, original tensor names) load too.
+ * See ../shared/specs/model-architectures.md §1.1-1.6. */
 #ifndef DG_DIT_WAN_H
 #define DG_DIT_WAN_H
 
@@ -61,10 +62,21 @@ typedef struct dg_wan_run {
 /* The self-attention geometry of a latent of F x H x W (tokens after patchify). */
 dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *cfg, int F, int H, int W);
 
-/* Parse a diffusers transformer/config.json; refuses other classes and I2V features. */
+/* Parse a transformer config.json: diffusers (WanTransformer3DModel) or the
+ * original Wan format (WanModel: dim/num_heads/in_dim...; T2V only). The
+ * original has no text_dim: it is left 0 for dg_wan_config_infer. Refuses
+ * other classes and I2V features. */
 int dg_wan_config_load(dg_wan_config *cfg, const char *config_path);
-/* dir: a diffusers `transformer/` folder (config.json + safetensors, sharded or not). */
-int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *dir);
+/* Fill what the config lacks from the tensor shapes: text_dim when it is 0 or,
+ * when cfg->dim is 0 (a lone .safetensors file), the whole config. original:
+ * the checkpoint uses the original Wan tensor names; path names it in errors. */
+int dg_wan_config_infer(dg_wan_config *cfg, const dg_safetensors *st, int original, const char *path);
+/* The original Wan name of a diffusers tensor name, written to buf; NULL when it has none. */
+const char *dg_wan_original_name(const char *diffusers_name, char *buf, size_t len);
+/* path: a transformer folder (config.json + safetensors, sharded or not, or a
+ * single .safetensors file of any name), or a .safetensors file (config.json
+ * beside it when present, else inferred from the shapes). Either tensor naming. */
+int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path);
 void dg_wan_free(dg_wan_model *m);
 
 /* Arena bytes one forward needs for a latent of F x H x W and L text tokens. */

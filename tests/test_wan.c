@@ -30,8 +30,8 @@ static void on_tap(void *user, const char *name, const dg_tensor *t) {
     c->seen++;
 }
 
-/* Run one fixture case; `taps` also compares every intermediate. */
-static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *prefix, int taps) {
+/* Run one fixture case; `taps` also compares every intermediate; the output is copied to `keep` (if given). */
+static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *prefix, int taps, float *keep) {
     char key[64];
     int64_t nx, nctx, nout;
     snprintf(key, sizeof key, "%s.x", prefix);
@@ -62,16 +62,29 @@ static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *pref
     snprintf(key, sizeof key, "%s.out", prefix);
     CHECK(nout == dg_tensor_numel(&out), "output size");
     check_close(key, out.data, ref, (size_t)nout, TOL);
+    if (keep && nout == dg_tensor_numel(&out)) memcpy(keep, out.data, (size_t)nout * sizeof(float));
     dg_arena_free(&ar);
     dg_tensor_free(&out);
 }
 
-/* A copy of the tiny model folder with an edited config.json must be refused. */
-static void check_bad_config(dg_backend *be, const char *edit_from, const char *edit_to, const char *want) {
+/* Expect a refusal whose message contains want. */
+static void expect_refusal(int rc, dg_wan_model *m, const char *what, const char *want) {
+    CHECK(rc != 0, "%s was accepted", what);
+    if (rc != 0) {
+        printf("refused as expected: %s\n", dg_last_error());
+        CHECK(strstr(dg_last_error(), want) != NULL, "error '%s' lacks '%s'", dg_last_error(), want);
+    } else {
+        dg_wan_free(m);
+    }
+}
+
+/* A copy of a tiny model folder (fixtures/<fixture>) with an edited config.json must be refused. */
+static void check_bad_config(dg_backend *be, const char *fixture, const char *edit_from, const char *edit_to,
+                             const char *want) {
     char dir[512], path[600], src[600], weights[600];
     snprintf(dir, sizeof dir, "%s/wan_bad_%d", DG_BINARY_DIR, (int)getpid());
     mkdir(dir, 0755);
-    snprintf(src, sizeof src, "%s/fixtures/wan_tiny/transformer/config.json", DG_TEST_DIR);
+    snprintf(src, sizeof src, "%s/fixtures/%s/config.json", DG_TEST_DIR, fixture);
     FILE *f = fopen(src, "rb");
     char buf[4096] = {0};
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -86,18 +99,11 @@ static void check_bad_config(dg_backend *be, const char *edit_from, const char *
     fputs(out, f);
     fclose(f);
     snprintf(weights, sizeof weights, "%s/diffusion_pytorch_model.safetensors", dir);
-    snprintf(src, sizeof src, "%s/fixtures/wan_tiny/transformer/diffusion_pytorch_model.safetensors", DG_TEST_DIR);
+    snprintf(src, sizeof src, "%s/fixtures/%s/diffusion_pytorch_model.safetensors", DG_TEST_DIR, fixture);
     unlink(weights);
     CHECK(symlink(src, weights) == 0, "symlink");
     dg_wan_model m;
-    int rc = dg_wan_load(&m, be, dir);
-    CHECK(rc != 0, "config edit '%s' was accepted", edit_to);
-    if (rc != 0) {
-        printf("refused as expected: %s\n", dg_last_error());
-        CHECK(strstr(dg_last_error(), want) != NULL, "error '%s' lacks '%s'", dg_last_error(), want);
-    } else {
-        dg_wan_free(&m);
-    }
+    expect_refusal(dg_wan_load(&m, be, dir), &m, edit_to, want);
     unlink(weights);
     unlink(path);
     rmdir(dir);
@@ -117,8 +123,11 @@ int main(void) {
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny/transformer", DG_TEST_DIR);
     CHECK_OK(dg_wan_load(&m, &be, path));
     if (test_failures) return TEST_END();
-    run_case(&m, &io, "video", 1);
-    run_case(&m, &io, "image", 1);
+    int64_t nvideo = 0;
+    fixture_f32(&io, "video.out", &nvideo);
+    float *video = calloc((size_t)nvideo, sizeof(float)), *video2 = calloc((size_t)nvideo, sizeof(float));
+    run_case(&m, &io, "video", 1, video);
+    run_case(&m, &io, "image", 1, NULL);
 
     /* RoPE tables straight from the model's rotary module */
     {
@@ -163,12 +172,69 @@ int main(void) {
     dg_safetensors_close(&io16);
 
     /* configs that contradict the weights */
-    check_bad_config(&be, "\"num_layers\": 2", "\"num_layers\": 3", "blocks.2");
-    check_bad_config(&be, "\"num_layers\": 2", "\"num_layers\": 1", "blocks.1");
-    check_bad_config(&be, "\"ffn_dim\": 32", "\"ffn_dim\": 48", "ffn.net.0.proj.weight");
-    check_bad_config(&be, "\"_class_name\": \"WanTransformer3DModel\"", "\"_class_name\": \"FluxTransformer2DModel\"",
+    check_bad_config(&be, "wan_tiny/transformer", "\"num_layers\": 2", "\"num_layers\": 3", "blocks.2");
+    check_bad_config(&be, "wan_tiny/transformer", "\"num_layers\": 2", "\"num_layers\": 1", "blocks.1");
+    check_bad_config(&be, "wan_tiny/transformer", "\"ffn_dim\": 32", "\"ffn_dim\": 48", "ffn.net.0.proj.weight");
+    check_bad_config(&be, "wan_tiny/transformer", "\"_class_name\": \"WanTransformer3DModel\"", "\"_class_name\": \"FluxTransformer2DModel\"",
                      "_class_name");
-    check_bad_config(&be, "\"num_layers\": 2", "\"num_layers\": \"two\"", "num_layers");
+    check_bad_config(&be, "wan_tiny/transformer", "\"num_layers\": 2", "\"num_layers\": \"two\"", "num_layers");
+
+
+    /* the same weights in the original Wan layout (WanModel config, original names): bit-identical output */
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_original", DG_TEST_DIR);
+    CHECK_OK(dg_wan_load(&m, &be, path));
+    if (m.blocks) {
+        CHECK(m.cfg.heads == 2 && m.cfg.head_dim == 12 && m.cfg.text_dim == 32 && m.cfg.cross_attn_norm,
+              "original config: %d heads x %d, text_dim %d", m.cfg.heads, m.cfg.head_dim, m.cfg.text_dim);
+        run_case(&m, &io, "video", 0, video2);
+        CHECK(!memcmp(video, video2, (size_t)nvideo * sizeof(float)), "original layout output differs from diffusers");
+        dg_wan_free(&m);
+    }
+    /* a .safetensors file: config.json beside it is used */
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_original/diffusion_pytorch_model.safetensors", DG_TEST_DIR);
+    CHECK_OK(dg_wan_load(&m, &be, path));
+    if (m.blocks) dg_wan_free(&m);
+    check_bad_config(&be, "wan_tiny_original", "\"model_type\": \"t2v\"", "\"model_type\": \"i2v\"", "model_type 'i2v'");
+    check_bad_config(&be, "wan_tiny_original", "\"ffn_dim\": 32", "\"ffn_dim\": 48", "'blocks.0.ffn.0.weight'");
+    check_bad_config(&be, "wan_tiny_original", "\"num_layers\": 2", "\"num_layers\": 1", "'blocks.1.");
+    check_bad_config(&be, "wan_tiny_original", "\"num_heads\": 2", "\"num_heads\": 5", "num_heads 5");
+    {
+        char dir[512], file[600], cfg[600], src[600];
+        snprintf(dir, sizeof dir, "%s/wan_orig_%d", DG_BINARY_DIR, (int)getpid());
+        mkdir(dir, 0755);
+        snprintf(file, sizeof file, "%s/wan2.1_t2v_tiny.safetensors", dir);
+        snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+        /* a renamed tensor: the error names the original (file) name, norm3 = diffusers norm2 */
+        dg_safetensors st;
+        snprintf(src, sizeof src, "%s/fixtures/wan_tiny_original/diffusion_pytorch_model.safetensors", DG_TEST_DIR);
+        CHECK_OK(dg_safetensors_open(&st, src));
+        dg_st_entry *e = calloc((size_t)st.n_tensors, sizeof *e);
+        for (int i = 0; i < st.n_tensors; i++) {
+            const dg_st_tensor *t = &st.tensors[i];
+            int renamed = !strcmp(t->name, "blocks.1.norm3.weight");
+            e[i] = (dg_st_entry){renamed ? "blocks.1.norm3.gamma" : t->name, t->dtype, t->ndim, t->shape, t->data};
+        }
+        CHECK_OK(dg_safetensors_save(file, e, st.n_tensors, NULL, 0));
+        free(e);
+        /* a lone file: everything but the heads comes from the shapes; head_dim 12 is not Wan's 128 */
+        dg_wan_config c = {0};
+        CHECK(dg_wan_config_infer(&c, &st, 1, src) != 0, "tiny dim 24 gave heads");
+        CHECK(c.dim == 24 && c.in_channels == 16 && c.out_channels == 16 && c.freq_dim == 256 && c.ffn_dim == 32 &&
+                  c.num_layers == 2 && c.text_dim == 32 && c.cross_attn_norm && c.patch[1] == 2,
+              "inferred config: dim %d, layers %d, ffn %d, text_dim %d", c.dim, c.num_layers, c.ffn_dim, c.text_dim);
+        CHECK(strstr(dg_last_error(), "multiple of 128") != NULL, "head error: %s", dg_last_error());
+        dg_safetensors_close(&st);
+        expect_refusal(dg_wan_load(&m, &be, file), &m, "a lone file with dim 24", "multiple of 128");
+        /* a folder whose only .safetensors has another name */
+        snprintf(src, sizeof src, "%s/fixtures/wan_tiny_original/config.json", DG_TEST_DIR);
+        CHECK(symlink(src, cfg) == 0, "symlink");
+        expect_refusal(dg_wan_load(&m, &be, dir), &m, "a renamed tensor", "missing tensor 'blocks.1.norm3.weight'");
+        unlink(cfg);
+        unlink(file);
+        rmdir(dir);
+    }
+    free(video);
+    free(video2);
 
     dg_safetensors_close(&io);
     dg_backend_free(&be);
