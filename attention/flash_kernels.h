@@ -37,10 +37,14 @@ static inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * 
 
 #ifdef __AVX512F__
 
-/* exp2 of 16 floats. The lower clamp keeps -inf from turning into NaN
- * (inf - inf); scalef then underflows cleanly to 0. NaN stays NaN. */
+/* exp2 of 16 floats; inputs below -125 (masked scores are -inf) give exactly
+ * 0 by a zeroing mask, not by scalef underflowing: an underflowing or denormal
+ * result costs a microcode assist of ~100 cycles per vector, which made
+ * partially masked blocks run at ~0.6x the speed of full ones. The clamp keeps
+ * -inf from turning into NaN (inf - inf). NaN stays NaN (unordered compare). */
 static inline __m512 exp2_v(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
+    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-125.0f), _CMP_NLT_UQ);
+    x = _mm512_max_ps(_mm512_set1_ps(-125.0f), x);
     __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_sub_ps(x, n);
     __m512 p = _mm512_set1_ps(EXP2_P0);
@@ -50,7 +54,7 @@ static inline __m512 exp2_v(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P4));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(EXP2_P5));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    return _mm512_maskz_scalef_ps(live, p, n);
 }
 
 /* c[r][0..BQ) = (alpha ? c[r] * alpha : 0) + sum_{p<kc} a[r*ars + p*acs] * b[p*BQ + 0..BQ), r < MR. */

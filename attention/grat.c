@@ -83,7 +83,7 @@ static int grat_allow_params(const grat_params *p, int64_t i, int64_t j) {
 static int grat_allow(const dg_attn_method *m, int64_t i, int64_t j) { return grat_allow_params(m->params, i, j); }
 
 /* Permuted order: video group-major (groups raster, tokens raster inside a
- * group, §1(c)), then text. Each group is one segment of the permuted
+ * group, §1(c); block-sized groups before the others), then text. Each group is one segment of the permuted
  * sequence; text is one segment of class GRAT_TEXT. */
 typedef struct grat_segments {
     const grat_params *p;
@@ -95,19 +95,26 @@ typedef struct grat_segments {
 static void grat_permute(const grat_params *p, const dg_attn_geometry *g, int32_t *perm, grat_segments *sg) {
     int64_t pos = 0, s = 0;
     const int T = p->dims[0], H = p->dims[1], W = p->dims[2];
-    for (int a = 0; a < p->ng[0]; a++)
-        for (int b = 0; b < p->ng[1]; b++)
-            for (int c = 0; c < p->ng[2]; c++) {
-                sg->start[s] = pos;
-                sg->cls[s++] = (int32_t)(((int64_t)a * p->ng[1] + b) * p->ng[2] + c);
-                int t1 = (a + 1) * p->g[0] < T ? (a + 1) * p->g[0] : T;
-                int h1 = (b + 1) * p->g[1] < H ? (b + 1) * p->g[1] : H;
-                int w1 = (c + 1) * p->g[2] < W ? (c + 1) * p->g[2] : W;
-                for (int t = a * p->g[0]; t < t1; t++)
-                    for (int h = b * p->g[1]; h < h1; h++)
-                        for (int w = c * p->g[2]; w < w1; w++)
-                            perm[pos++] = (int32_t)(p->video0 + ((int64_t)t * H + h) * W + w);
-            }
+    /* Groups whose size is a multiple of the block come first, so they stay on
+     * the block grid (smaller edge groups would shift every later group off it
+     * and make their blocks mixed); the order is free, results do not depend
+     * on it. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int a = 0; a < p->ng[0]; a++)
+            for (int b = 0; b < p->ng[1]; b++)
+                for (int c = 0; c < p->ng[2]; c++) {
+                    int t1 = (a + 1) * p->g[0] < T ? (a + 1) * p->g[0] : T;
+                    int h1 = (b + 1) * p->g[1] < H ? (b + 1) * p->g[1] : H;
+                    int w1 = (c + 1) * p->g[2] < W ? (c + 1) * p->g[2] : W;
+                    const int64_t size = (int64_t)(t1 - a * p->g[0]) * (h1 - b * p->g[1]) * (w1 - c * p->g[2]);
+                    if ((size % GRAT_BLOCK != 0) != pass) continue;
+                    sg->start[s] = pos;
+                    sg->cls[s++] = (int32_t)(((int64_t)a * p->ng[1] + b) * p->ng[2] + c);
+                    for (int t = a * p->g[0]; t < t1; t++)
+                        for (int h = b * p->g[1]; h < h1; h++)
+                            for (int w = c * p->g[2]; w < w1; w++)
+                                perm[pos++] = (int32_t)(p->video0 + ((int64_t)t * H + h) * W + w);
+                }
     if (g->text_tokens > 0) {
         sg->start[s] = pos;
         sg->cls[s++] = GRAT_TEXT;

@@ -11,7 +11,8 @@
  *               allow iff max(L - (w - 1), 0) <= kk < min(ii + 1, n_g)
  * Params: "kernel_size" (required), "stride" (default 1), "dilation"
  * (default 1), "causal" (booleans, default false), "tile" (token-permutation
- * tile, default [2,8,8]; only speed depends on it). Arrays of 1, 2 or 3 entries
+ * tile, default [2,8,8] with the stride on axes whose stride is > 1; only
+ * speed depends on it). Arrays of 1, 2 or 3 entries
  * name the trailing axes (w; h, w; t, h, w); axes without an entry must have
  * length 1. An axis of length 1 is not a neighborhood axis (its entry is
  * ignored), so a 3-D setting runs as 2-D on images (T = 1).
@@ -121,6 +122,12 @@ int dg_attn_natten_create(dg_attn_method *m, const cJSON *params, const char *ct
         dg_attn_parse_axes(ctx, params, "dilation", 1, 1 << 16, 1, p->dilation, &cnt) ||
         dg_attn_parse_axes(ctx, params, "tile", 1, 1 << 16, 1, p->tile, &cnt) || parse_causal(ctx, params, p->causal))
         goto fail;
+    /* Default tile on a strided axis: the stride group, whose queries share one
+     * window (GNA), so blocks follow the windows: at Wan 480p the GNA preset
+     * lists 0.41 of all pairs for density 0.32, against 0.57 with [2,8,8]. */
+    if (!cnt)
+        for (int a = 0; a < 3; a++)
+            if (p->stride[a] > 1) p->tile[a] = p->stride[a];
     if (!p->axes) {
         dg_error("%s: 'kernel_size' is required", ctx);
         goto fail;

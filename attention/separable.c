@@ -126,13 +126,21 @@ int dg_attn_tile_perm(const dg_attn_geometry *g, const int tile[3], int32_t **ou
     int64_t p = 0;
     if (g->text_first)
         for (int64_t i = 0; i < g->text_tokens; i++) perm[p++] = (int32_t)i;
-    for (int t0 = 0; t0 < n[0]; t0 += tile[0])
-        for (int h0 = 0; h0 < n[1]; h0 += tile[1])
-            for (int w0 = 0; w0 < n[2]; w0 += tile[2])
-                for (int t = t0; t < t0 + tile[0] && t < n[0]; t++)
-                    for (int h = h0; h < h0 + tile[1] && h < n[1]; h++)
-                        for (int w = w0; w < w0 + tile[2] && w < n[2]; w++)
-                            perm[p++] = (int32_t)(off + ((int64_t)t * n[1] + h) * n[2] + w);
+    /* Tiles whose size is a multiple of the engine's 128-token block first, so
+     * they stay on the block grid; smaller border tiles would shift every later
+     * tile off it and make its blocks mixed. The order only affects speed. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int t0 = 0; t0 < n[0]; t0 += tile[0])
+            for (int h0 = 0; h0 < n[1]; h0 += tile[1])
+                for (int w0 = 0; w0 < n[2]; w0 += tile[2]) {
+                    const int t1 = t0 + tile[0] < n[0] ? t0 + tile[0] : n[0];
+                    const int h1 = h0 + tile[1] < n[1] ? h0 + tile[1] : n[1];
+                    const int w1 = w0 + tile[2] < n[2] ? w0 + tile[2] : n[2];
+                    if (((int64_t)(t1 - t0) * (h1 - h0) * (w1 - w0) % 128 != 0) != pass) continue;
+                    for (int t = t0; t < t1; t++)
+                        for (int h = h0; h < h1; h++)
+                            for (int w = w0; w < w1; w++) perm[p++] = (int32_t)(off + ((int64_t)t * n[1] + h) * n[2] + w);
+                }
     if (!g->text_first)
         for (int64_t i = 0; i < g->text_tokens; i++) perm[p++] = (int32_t)(nvid + i);
     *out = perm;

@@ -37,7 +37,9 @@ int dg_attn_sep_build(dg_attn_sep *s, dg_block_layout *l, const int32_t *perm, i
 
 /* Tile-major order (spec §1(c), §3.2(c)): tiles in raster order, tokens in
  * raster order inside each tile; text tokens stay where they are. Tiles need
- * not divide the axes: border tiles are then smaller. *perm is malloc'd. */
+ * not divide the axes: border tiles are then smaller, and tiles of a multiple
+ * of 128 tokens come before the others (block alignment for the engine).
+ * *perm is malloc'd. */
 int dg_attn_tile_perm(const dg_attn_geometry *g, const int tile[3], int32_t **perm);
 
 /* Parse an array of 1..3 integers in [lo, hi] naming the trailing axes

@@ -3,12 +3,14 @@
  *
  * K and V are gathered once per call into head-major, permuted, packed copies
  * (K[h][n][D], V[h][n][Dp]), so a key block is a contiguous slice the
- * micro-kernel reads in place: no per-block packing (which the dense kernel
- * amortises over 4 query blocks, but a sparse row visits few blocks) and the
- * permutation costs one gather. Work item: one head x one query block; items
- * differ in cost (rows list different numbers of blocks), hence dynamic
- * scheduling. Partial blocks get their scores masked to -inf before the
- * softmax; a query with no allowed key ends with l = 0 and is written as 0. */
+ * micro-kernel reads in place, and the permutation costs one gather. Work
+ * item: one head x up to 256 queries (several query blocks walking the union
+ * of their lists, so a key block is reused while hot, as the dense kernel
+ * reuses a packed block); items differ in cost (rows list different numbers
+ * of blocks), hence dynamic scheduling. Partial blocks get their scores
+ * masked to -inf before the softmax, and a 64-query sub-block computes only
+ * the key range its mask allows (none: skipped); a query with no allowed key
+ * is written as 0. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -18,40 +20,57 @@
 #include "attention/method.h"
 #include "core/error.h"
 
+#define UNIT (4 * BQ) /* queries per work item at most, as in the dense kernel */
+
 typedef struct {
-    float *qt;            /* [WQ][D][BQ]  Q^T per 64-query sub-block, pre-scaled */
-    float *ot;            /* [WQ][Dp][BQ] running output, transposed */
-    float *m, *l, *alpha; /* [WQ][BQ] */
+    float *qt;            /* [4][D][BQ]  Q^T per 64-query sub-block, pre-scaled */
+    float *ot;            /* [4][Dp][BQ] running output, transposed */
+    float *m, *l, *alpha; /* [4][BQ] */
     float *st;            /* [BK][BQ] S^T, then P^T */
 } scratch;
 
-static int64_t scratch_floats(int64_t wq, int64_t D, int64_t Dp) {
-    return wq * (D * BQ + Dp * BQ + 3 * BQ) + BK * BQ;
+static int64_t scratch_floats(int64_t D, int64_t Dp) {
+    return (UNIT / BQ) * (D * BQ + Dp * BQ + 3 * BQ) + BK * BQ;
 }
 
-static scratch scratch_at(float *w, int64_t wq, int64_t D, int64_t Dp) {
+static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
+    const int64_t ns = UNIT / BQ;
     scratch sc;
-    sc.qt = w, w += wq * D * BQ;
-    sc.ot = w, w += wq * Dp * BQ;
-    sc.m = w, w += wq * BQ;
-    sc.l = w, w += wq * BQ;
-    sc.alpha = w, w += wq * BQ;
+    sc.qt = w, w += ns * D * BQ;
+    sc.ot = w, w += ns * Dp * BQ;
+    sc.m = w, w += ns * BQ;
+    sc.l = w, w += ns * BQ;
+    sc.alpha = w, w += ns * BQ;
     sc.st = w;
     return sc;
 }
 
-static void attend_qblock(float *o, const float *q, const float *kh, const float *vh, const dg_attn_shape *s,
-                          const dg_block_layout *l, int h, int64_t qb, float qscale, scratch *sc) {
+/* Keys [*j0, *j1) of a partial block hold every key sub-block b of its mask
+ * allows; keys outside contribute exactly 0, so only that range is computed
+ * (in tile-major order a block straddling two tiles is often seen by a
+ * sub-block through one side only). Empty range: the sub-block is skipped. */
+static void live_keys(const uint64_t *mask, int64_t nv, int64_t b, int64_t wq, int64_t *j0, int64_t *j1) {
+    int64_t lo = 0, hi = nv;
+    while (lo < nv && !mask[lo * wq + b]) lo++;
+    while (hi > lo && !mask[(hi - 1) * wq + b]) hi--;
+    *j0 = lo, *j1 = hi;
+}
+
+/* One head, query blocks [qb0, qb0 + g): the union of their key-block lists is
+ * walked once in increasing order, so each key/value block is reused by every
+ * sub-block of the unit that lists it while it is hot in cache (the dense
+ * kernel's reuse of a packed block by 4 sub-blocks). Each query block still
+ * visits exactly its own blocks in its own order, so the numerics are those of
+ * one query block at a time. */
+static void attend_unit(float *o, const float *q, const float *kh, const float *vh, const dg_attn_shape *s,
+                        const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, scratch *sc) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D, n = l->n;
-    const int64_t wq = l->block_q / BQ, q0 = qb * l->block_q;
-    const int64_t rows = n - q0 < l->block_q ? n - q0 : l->block_q, nsub = (rows + BQ - 1) / BQ;
+    const int64_t wq = l->block_q / BQ, q0 = qb0 * l->block_q;
+    const int64_t rows = n - q0 < g * l->block_q ? n - q0 : g * l->block_q, nsub = (rows + BQ - 1) / BQ;
     const int32_t *perm = l->perm;
-    const int64_t e0 = l->row_start[qb], e1 = l->row_start[qb + 1];
-    if (e0 == e1) { /* no allowed key for any row */
-        for (int64_t i = 0; i < rows; i++) memset(o + (perm ? perm[q0 + i] : q0 + i) * s->q_stride + off, 0,
-                                                   (size_t)D * sizeof(float));
-        return;
-    }
+    int64_t cur[UNIT / BQ], end[UNIT / BQ];
+    int started[UNIT / BQ] = {0}; /* sub-block has seen a key block: ot holds data, rescale it */
+    for (int64_t u = 0; u < g; u++) cur[u] = l->row_start[qb0 + u], end[u] = l->row_start[qb0 + u + 1];
     memset(sc->qt, 0, (size_t)(nsub * D * BQ) * sizeof(float));
     for (int64_t i = 0; i < rows; i++) {
         const float *qi = q + (perm ? perm[q0 + i] : q0 + i) * s->q_stride + off;
@@ -60,26 +79,46 @@ static void attend_qblock(float *o, const float *q, const float *kh, const float
     }
     for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
 
-    for (int64_t e = e0; e < e1; e++) {
-        const int64_t k0 = (int64_t)l->kblock[e] * l->block_k;
-        const int64_t nv = n - k0 < l->block_k ? n - k0 : l->block_k, nvp = round_up(nv, MR);
+    for (;;) {
+        int64_t kb = INT64_MAX;
+        for (int64_t u = 0; u < g; u++)
+            if (cur[u] < end[u] && l->kblock[cur[u]] < kb) kb = l->kblock[cur[u]];
+        if (kb == INT64_MAX) break;
+        const int64_t k0 = kb * l->block_k;
+        const int64_t nv = n - k0 < l->block_k ? n - k0 : l->block_k;
         const float *kp = kh + k0 * D, *vp = vh + k0 * Dp;
-        const uint64_t *mask = l->mask_offset[e] >= 0 ? l->masks + l->mask_offset[e] : NULL;
-        for (int64_t b = 0; b < nsub; b++) {
-            const float *qt = sc->qt + b * D * BQ;
-            float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *lsum = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
-            for (int64_t j0 = 0; j0 < nvp; j0 += MR) micro_kernel(D, kp + j0 * D, D, 1, qt, sc->st + j0 * BQ, NULL);
-            if (mask) apply_mask(sc->st, nv, mask + b, wq);
-            softmax_block(sc->st, nv, m, lsum, alpha);
-            for (int64_t d0 = 0; d0 < Dp; d0 += MR)
-                micro_kernel(nv, vp + d0, 1, Dp, sc->st, ot + d0 * BQ, e > e0 ? alpha : NULL);
+        for (int64_t u = 0; u < g; u++) {
+            if (cur[u] == end[u] || l->kblock[cur[u]] != kb) continue;
+            const int64_t e = cur[u]++;
+            const uint64_t *mask = l->mask_offset[e] >= 0 ? l->masks + l->mask_offset[e] : NULL;
+            for (int64_t b = 0; b < wq && u * wq + b < nsub; b++) {
+                const int64_t sb = u * wq + b;
+                int64_t ja = 0, jb = nv; /* rows past jb up to a multiple of MR are computed and ignored */
+                if (mask) live_keys(mask, nv, b, wq, &ja, &jb);
+                if (ja == jb) continue;
+                const int64_t nk = jb - ja, nkp = round_up(nk, MR);
+                const float *qt = sc->qt + sb * D * BQ;
+                float *ot = sc->ot + sb * Dp * BQ, *m = sc->m + sb * BQ, *lsum = sc->l + sb * BQ;
+                float *alpha = sc->alpha + sb * BQ;
+                for (int64_t j0 = 0; j0 < nkp; j0 += MR)
+                    micro_kernel(D, kp + (ja + j0) * D, D, 1, qt, sc->st + j0 * BQ, NULL);
+                if (mask) apply_mask(sc->st, nk, mask + ja * wq + b, wq);
+                softmax_block(sc->st, nk, m, lsum, alpha);
+                for (int64_t d0 = 0; d0 < Dp; d0 += MR)
+                    micro_kernel(nk, vp + ja * Dp + d0, 1, Dp, sc->st, ot + d0 * BQ, started[sb] ? alpha : NULL);
+                started[sb] = 1;
+            }
         }
     }
 
     for (int64_t i = 0; i < rows; i++) {
         const float *ot = sc->ot + (i / BQ) * Dp * BQ + i % BQ;
-        float inv = sc->l[i] > 0.0f ? 1.0f / sc->l[i] : 0.0f; /* l = 0: every key of this row was masked */
         float *oi = o + (perm ? perm[q0 + i] : q0 + i) * s->q_stride + off;
+        if (!started[i / BQ]) { /* no allowed key for any row of the sub-block */
+            memset(oi, 0, (size_t)D * sizeof(float));
+            continue;
+        }
+        float inv = sc->l[i] > 0.0f ? 1.0f / sc->l[i] : 0.0f; /* l = 0: every key of this row was masked */
         for (int64_t c = 0; c < D; c++) oi[c] = ot[c * BQ] * inv;
     }
 }
@@ -92,10 +131,10 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
              "sparse attention: layout not built");
     DG_CHECK(s->nq == l->n && s->nk == l->n, "sparse attention: layout is for %lld tokens, got nq=%lld nk=%lld",
              (long long)l->n, (long long)s->nq, (long long)s->nk);
-    const int64_t n = l->n, D = s->head_dim, Dp = round_up(D, MR), wq = l->block_q / BQ;
+    const int64_t n = l->n, D = s->head_dim, Dp = round_up(D, MR);
     const int64_t rows_alloc = n + MR; /* the last block's rows up to a multiple of MR read zeros */
     const int nt = omp_get_max_threads();
-    const int64_t per = scratch_floats(wq, D, Dp);
+    const int64_t per = scratch_floats(D, Dp);
     float *kh = aligned_alloc(64, (size_t)round_up(s->heads * rows_alloc * D, 16) * sizeof(float));
     float *vh = aligned_alloc(64, (size_t)round_up(s->heads * rows_alloc * Dp, 16) * sizeof(float));
     float *ws = aligned_alloc(64, (size_t)(nt * per) * sizeof(float));
@@ -104,7 +143,11 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
         return dg_error("%s:%d: out of memory", __FILE__, __LINE__);
     }
     const float qscale = (float)((double)s->scale * LOG2E);
-    const int64_t items = (int64_t)s->heads * l->n_qblocks;
+    /* Query blocks per item: up to UNIT queries, fewer when there would be too
+     * few items to keep every thread busy (as in the dense kernel). */
+    int64_t g = UNIT / l->block_q;
+    while (g > 1 && s->heads * ((l->n_qblocks + g - 1) / g) < 4 * nt) g /= 2;
+    const int64_t nunits = (l->n_qblocks + g - 1) / g, items = (int64_t)s->heads * nunits;
     const int32_t *perm = l->perm;
 
     #pragma omp parallel num_threads(nt)
@@ -124,12 +167,12 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
                 memset(vd, 0, (size_t)Dp * sizeof(float));
             }
         }
-        scratch sc = scratch_at(ws + omp_get_thread_num() * per, wq, D, Dp);
+        scratch sc = scratch_at(ws + omp_get_thread_num() * per, D, Dp);
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < items; t++) {
-            const int h = (int)(t / l->n_qblocks);
-            attend_qblock(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * Dp, s, l, h, t % l->n_qblocks, qscale,
-                          &sc);
+            const int h = (int)(t / nunits);
+            const int64_t qb0 = t % nunits * g, gu = l->n_qblocks - qb0 < g ? l->n_qblocks - qb0 : g;
+            attend_unit(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * Dp, s, l, h, qb0, gu, qscale, &sc);
         }
     }
     free(kh), free(vh), free(ws);

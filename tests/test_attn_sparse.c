@@ -69,6 +69,13 @@ static int allow_random(const void *ctx, int64_t i, int64_t j) {
     return (x >> 60) < 5 || j == i;
 }
 
+/* Band |i - j| < 40 with rows i % 97 == 5 empty: in raster order a listed
+ * block is seen by some 64-query sub-blocks through part of its keys only,
+ * by others not at all. */
+static int allow_band(const void *ctx, int64_t i, int64_t j) {
+    return i % 97 != 5 && (i - j < 40 && j - i < 40);
+}
+
 static int32_t *random_perm(int64_t n) {
     int32_t *p = malloc((size_t)n * sizeof(int32_t));
     for (int64_t i = 0; i < n; i++) p[i] = (int32_t)i;
@@ -110,25 +117,26 @@ static void check_engine_dense(int64_t n, int heads, int D, int bq, int bk, int 
     free(q), free(k), free(v), free(o), free(d), free(perm);
 }
 
-static void check_engine_masked(int64_t n, int D, int bq, int bk) {
+static void check_engine_masked(int64_t n, int D, int bq, int bk, int (*allow)(const void *, int64_t, int64_t),
+                                int use_perm, int64_t empty_row) {
     const int heads = 2;
     const int64_t width = (int64_t)heads * D;
     dg_attn_shape s = {.nq = n, .nk = n, .heads = heads, .head_dim = D, .q_stride = width, .kv_stride = width,
                        .scale = 1.0f / sqrtf((float)D)};
     float *q = random_buf(n * width), *k = random_buf(n * width), *v = random_buf(n * width);
     float *o = malloc((size_t)(n * width) * sizeof(float)), *r = malloc((size_t)(n * width) * sizeof(float));
-    int32_t *perm = random_perm(n);
+    int32_t *perm = use_perm ? random_perm(n) : NULL;
     dg_block_layout l;
-    CHECK_OK(dg_block_layout_from_predicate(&l, n, bq, bk, perm, allow_random, NULL));
+    CHECK_OK(dg_block_layout_from_predicate(&l, n, bq, bk, perm, allow, NULL));
     CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l));
-    masked_reference(r, q, k, v, &s, allow_random, NULL);
+    masked_reference(r, q, k, v, &s, allow, NULL);
     double e = rel_err(o, r, n * width);
     CHECK(e <= 1e-5, "random mask n=%lld: rel err %.3g", (long long)n, e);
     int zero_ok = 1;
-    for (int64_t c = 0; c < width; c++) zero_ok &= o[3 * width + c] == 0.0f;
+    for (int64_t c = 0; c < width; c++) zero_ok &= o[empty_row * width + c] == 0.0f;
     CHECK(zero_ok, "a row without keys must be 0");
-    printf("engine random mask n=%-4lld bq=%d bk=%-3d density %.3f: rel err %.2e\n", (long long)n, bq, bk,
-           dg_block_layout_density(&l), e);
+    printf("engine %s mask n=%-4lld bq=%d bk=%-3d density %.3f: rel err %.2e\n", allow == allow_band ? "band" : "random",
+           (long long)n, bq, bk, dg_block_layout_density(&l), e);
     dg_block_layout_free(&l);
     free(q), free(k), free(v), free(o), free(r), free(perm);
 }
@@ -363,9 +371,15 @@ int main(void) {
     check_engine_dense(257, 2, 33, 64, 64, 0);
     check_engine_dense(190, 2, 16, 192, 128, 1);
     check_engine_dense(130, 1, 8, 64, 37, 1);
+    /* Enough query blocks that a work item groups several (64- and 128-query blocks). */
+    check_engine_dense(2100, 2, 16, 64, 128, 0);
+    check_engine_dense(2100, 2, 16, 128, 128, 0);
     /* Engine with element masks and empty rows. */
-    check_engine_masked(333, 16, 64, 128);
-    check_engine_masked(200, 8, 128, 50);
+    check_engine_masked(333, 16, 64, 128, allow_random, 1, 3);
+    check_engine_masked(200, 8, 128, 50, allow_random, 1, 3);
+    check_engine_masked(2100, 16, 64, 128, allow_band, 0, 5);
+    check_engine_masked(2100, 16, 128, 128, allow_band, 0, 5);
+    check_engine_masked(2100, 16, 64, 100, allow_random, 1, 3);
 
     /* Methods vs masked reference. */
     const dg_attn_geometry geoms[] = {
