@@ -24,15 +24,6 @@ typedef struct bind_ctx {
     int original;        /* original Wan tensor names */
 } bind_ctx;
 
-/* Carve f32 storage for small tensors (and for every weight off the CPU). */
-static void *owned_alloc(dg_wan_model *m, size_t bytes) {
-    bytes = (bytes + 63) & ~(size_t)63;
-    if (m->owned_used + bytes > m->owned_len) return NULL;
-    void *p = (char *)m->owned + m->owned_used;
-    m->owned_used += bytes;
-    return p;
-}
-
 /* Bind checkpoint tensor `dname` (diffusers name) to t, checking its shape.
  * Matrices (linear weights) keep their checkpoint dtype and, on the CPU, point
  * into the mmap; everything else is converted to f32 once so the ops see f32
@@ -51,23 +42,9 @@ static int bind(bind_ctx *b, dg_tensor *t, const char *dname, int ndim, const in
     char msg[256];
     snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
     DG_TRY(dg_tensor_expect_shape(&src, msg, ndim, shape));
-    if (keep_dtype && m->be->kind == DG_BACKEND_CPU) {
-        *t = src;
-        return DG_OK;
-    }
-    dg_dtype dt = keep_dtype ? s->dtype : DG_F32;
-    DG_TRY(dg_tensor_view(t, m->be, dt, ndim, shape, NULL));
-    t->name = s->name;
-    size_t n = (size_t)dg_tensor_numel(t);
-    t->data = owned_alloc(m, dg_tensor_nbytes(t));
-    DG_CHECK(t->data != NULL, "%s: out of weight memory for '%s'", b->path, name);
-    if (dt == s->dtype) return dg_tensor_upload(t, s->data);
-    float *tmp = malloc(n * sizeof(float));
-    DG_CHECK_ALLOC(tmp);
-    dg_convert_to_f32(tmp, s->data, s->dtype, n);
-    int rc = dg_tensor_upload(t, tmp);
-    free(tmp);
-    return rc;
+    if (dg_weight_store_bind(&m->weights, t, s, ndim, shape, keep_dtype) != DG_OK)
+        return dg_error_wrap("%s: ", b->path);
+    return DG_OK;
 }
 
 static int bind_linear(bind_ctx *b, dg_tensor *w, dg_tensor *bias, const char *prefix, int64_t out, int64_t in) {
@@ -103,12 +80,7 @@ static int bind_attn(bind_ctx *b, dg_wan_attn *a, const char *prefix, int64_t D)
  * weights when they must be copied to a device). */
 static size_t owned_bytes(const dg_wan_model *m) {
     size_t total = 0;
-    for (int i = 0; i < m->st.n_tensors; i++) {
-        const dg_st_tensor *s = &m->st.tensors[i];
-        int64_t n = 1;
-        for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
-        total += (((size_t)n * 4) + 63) & ~(size_t)63;
-    }
+    for (int i = 0; i < m->st.n_tensors; i++) total += dg_weight_store_need(&m->st.tensors[i]);
     return total;
 }
 
@@ -219,11 +191,13 @@ int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
         return DG_ERR;
     }
     m->blocks = calloc((size_t)m->cfg.num_layers, sizeof *m->blocks);
-    m->owned_len = owned_bytes(m);
-    m->owned = be->ops->alloc(be, m->owned_len ? m->owned_len : 64);
-    if (!m->blocks || !m->owned) {
+    if (!m->blocks) {
         dg_wan_free(m);
         return dg_error("out of memory loading the transformer from '%s'", path);
+    }
+    if (dg_weight_store_init(&m->weights, be, owned_bytes(m)) != DG_OK) {
+        dg_wan_free(m);
+        return dg_error_wrap("loading the transformer from '%s': ", path);
     }
     if (bind_all(m, path, original) != DG_OK) {
         dg_wan_free(m);
@@ -233,7 +207,7 @@ int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
 }
 
 void dg_wan_free(dg_wan_model *m) {
-    if (m->owned) m->be->ops->free(m->be, m->owned);
+    dg_weight_store_free(&m->weights);
     free(m->blocks);
     dg_safetensors_close(&m->st);
     memset(m, 0, sizeof *m);

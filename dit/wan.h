@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "core/backend.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 
 typedef struct dg_wan_config {
     int patch[3]; /* t, h, w */
@@ -42,8 +43,7 @@ typedef struct dg_wan_model {
     dg_tensor head_modulation; /* [2, dim] */
     dg_tensor proj_out_w, proj_out_b;
     dg_wan_block *blocks;
-    void *owned; /* f32 copies of small tensors (and all weights off the CPU) */
-    size_t owned_len, owned_used;
+    dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
 } dg_wan_model;
 
 /* Per-call options and counters of a forward (NULL = dense attention, no observer).

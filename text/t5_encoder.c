@@ -17,14 +17,6 @@ typedef struct bind_ctx {
     unsigned char *used; /* per checkpoint tensor: bound? */
 } bind_ctx;
 
-static void *owned_alloc(dg_t5_encoder *e, size_t bytes) {
-    bytes = (bytes + 63) & ~(size_t)63;
-    if (e->owned_used + bytes > e->owned_len) return NULL;
-    void *p = (char *)e->owned + e->owned_used;
-    e->owned_used += bytes;
-    return p;
-}
-
 /* The checkpoint tensor `name` with its shape checked and marked as used. */
 static int find_checked(bind_ctx *b, const dg_st_tensor **out, const char *name, int ndim, const int64_t *shape) {
     const dg_st_tensor *s = dg_safetensors_find(&b->e->st, name);
@@ -43,26 +35,11 @@ static int find_checked(bind_ctx *b, const dg_st_tensor **out, const char *name,
  * into the mmap (dg_linear converts per call); vectors and bias tables are
  * converted to f32 once. */
 static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape, int keep_dtype) {
-    dg_t5_encoder *e = b->e;
     const dg_st_tensor *s;
     DG_TRY(find_checked(b, &s, name, ndim, shape));
-    dg_dtype dt = keep_dtype ? s->dtype : DG_F32;
-    DG_TRY(dg_tensor_view(t, e->be, dt, ndim, shape, NULL));
-    t->name = s->name;
-    if (keep_dtype && e->be->kind == DG_BACKEND_CPU) {
-        t->data = (void *)s->data;
-        return DG_OK;
-    }
-    size_t n = (size_t)dg_tensor_numel(t);
-    t->data = owned_alloc(e, dg_tensor_nbytes(t));
-    DG_CHECK(t->data != NULL, "%s: out of weight memory for '%s'", b->path, name);
-    if (dt == s->dtype) return dg_tensor_upload(t, s->data);
-    float *tmp = malloc(n * sizeof(float));
-    DG_CHECK_ALLOC(tmp);
-    dg_convert_to_f32(tmp, s->data, s->dtype, n);
-    int rc = dg_tensor_upload(t, tmp);
-    free(tmp);
-    return rc;
+    if (dg_weight_store_bind(&b->e->weights, t, s, ndim, shape, keep_dtype) != DG_OK)
+        return dg_error_wrap("%s: ", b->path);
+    return DG_OK;
 }
 
 static int bind_mat(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t out, int64_t in) {
@@ -155,9 +132,7 @@ static size_t owned_bytes(const dg_t5_encoder *e) {
         const dg_st_tensor *s = &e->st.tensors[i];
         if (is_embedding(s->name) || ignorable(s->name)) continue;
         if (e->be->kind == DG_BACKEND_CPU && s->ndim == 2 && !strstr(s->name, "relative_attention_bias")) continue;
-        int64_t n = 1;
-        for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
-        total += (((size_t)n * 4) + 63) & ~(size_t)63;
+        total += dg_weight_store_need(s);
     }
     return total;
 }
@@ -170,11 +145,13 @@ int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
     DG_TRY(dg_t5_config_load(&e->cfg, path));
     if (dg_safetensors_open(&e->st, dir) != DG_OK) return DG_ERR;
     e->layers = calloc((size_t)e->cfg.num_layers, sizeof *e->layers);
-    e->owned_len = owned_bytes(e);
-    e->owned = be->ops->alloc(be, e->owned_len ? e->owned_len : 64);
-    if (!e->layers || !e->owned) {
+    if (!e->layers) {
         dg_t5_free(e);
         return dg_error("out of memory loading the text encoder from '%s'", dir);
+    }
+    if (dg_weight_store_init(&e->weights, be, owned_bytes(e)) != DG_OK) {
+        dg_t5_free(e);
+        return dg_error_wrap("loading the text encoder from '%s': ", dir);
     }
     if (bind_all(e, dir) != DG_OK) {
         dg_t5_free(e);
@@ -184,7 +161,7 @@ int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
 }
 
 void dg_t5_free(dg_t5_encoder *e) {
-    if (e->owned) e->be->ops->free(e->be, e->owned);
+    dg_weight_store_free(&e->weights);
     if (e->arena.base) dg_arena_free(&e->arena);
     free(e->layers);
     dg_safetensors_close(&e->st);

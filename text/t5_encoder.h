@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/backend.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 
 typedef struct dg_t5_config {
     int vocab_size, d_model, d_kv, num_heads, d_ff, num_layers;
@@ -34,8 +35,7 @@ typedef struct dg_t5_encoder {
     const dg_st_tensor *embed; /* [vocab, d_model], stays in the mmap: only looked-up rows are converted */
     dg_tensor final_ln;
     dg_t5_layer *layers;
-    void *owned; /* f32 copies of small tensors (and all weights off the CPU) */
-    size_t owned_len, owned_used;
+    dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
     dg_arena arena; /* activations, grown to the longest sequence seen */
 } dg_t5_encoder;
 
