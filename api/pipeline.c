@@ -59,17 +59,6 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
                  "a transformer folder (config.json) nor a .safetensors file", model);
         snprintf(tdir, sizeof tdir, "%s", model);
     }
-    int cuda_device = -1;
-    if (device && strcmp(device, "cpu")) {
-        char *end;
-        DG_CHECK(!strncmp(device, "cuda", 4), "unknown device '%s' (cpu, cuda or cuda:N)", device);
-        cuda_device = device[4] == ':' ? (int)strtol(device + 5, &end, 10) : 0;
-        DG_CHECK(device[4] == 0 || (device[4] == ':' && end != device + 5 && !*end && cuda_device >= 0),
-                 "unknown device '%s' (cpu, cuda or cuda:N)", device);
-#ifndef DG_HAVE_CUDA
-        return dg_error("device '%s': this ditgen was built without CUDA", device);
-#endif
-    }
     dg_pipeline *p = calloc(1, sizeof *p);
     DG_CHECK_ALLOC(p);
     p->dit_be = &p->be;
@@ -77,16 +66,14 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
         free(p);
         return DG_ERR;
     }
-#ifdef DG_HAVE_CUDA
-    if (cuda_device >= 0) {
-        if (dg_backend_cuda_init(&p->gpu, cuda_device) != DG_OK) {
+    if (device && strcmp(device, "cpu")) {
+        if (dg_backend_init_device(&p->gpu, device, threads) != DG_OK) {
             dg_backend_free(&p->be);
             free(p);
             return DG_ERR;
         }
         p->dit_be = &p->gpu;
     }
-#endif
     if (dg_wan_load(&p->wan, p->dit_be, tdir) != DG_OK) {
         if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
         dg_backend_free(&p->be);

@@ -108,6 +108,12 @@ struct dg_attn_method {
 int dg_attn_method_create(dg_attn_method **m, const char *name, const cJSON *params, const char *ctx);
 void dg_attn_method_free(dg_attn_method *m);
 
+/* Run a prepared method on device pointers (CUDA backend tensors): mask-based
+ * methods through the CUDA block-sparse engine with their layout, "dense"
+ * through the CUDA dense kernel; agent attention is refused (CPU only). */
+int dg_attn_method_run_cuda(dg_attn_method *m, float *o, const float *q, const float *k, const float *v,
+                            const dg_attn_shape *s);
+
 /* Per-head perturbation post-op (SoftPAG): out_h = (1-u) out_h + u V_h for heads with u != 0.
  * u has one weight per head. */
 void dg_attn_perturb_heads(float *o, const float *v, const dg_attn_shape *s, const float *u);

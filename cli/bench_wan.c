@@ -1,6 +1,9 @@
 /* ditgen bench wan: time one transformer forward (one denoising step without
- * CFG) of a Wan checkpoint at a given video size, warm-up then median. */
+ * CFG) of a Wan checkpoint at a given video size, warm-up then median, and the
+ * memory it took (peak resident set on the CPU; device memory in use after the
+ * runs minus before loading on the GPU: weights, activations, cuBLAS workspace). */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@ static void usage(FILE *f) {
             "      --reps N        timed repetitions (default 3)\n"
             "      --warmup N      untimed runs first (default 1)\n"
             "  -t, --threads N     CPU threads (default: all cores)\n"
+            "      --device D      cpu (default) or cuda[:N]\n"
             "      --format F      text (default) or json\n");
 }
 
@@ -47,9 +51,10 @@ int bench_wan(int argc, char **argv) {
                                           {"height", required_argument, 0, 'H'}, {"frames", required_argument, 0, 1},
                                           {"text-len", required_argument, 0, 2}, {"reps", required_argument, 0, 3},
                                           {"warmup", required_argument, 0, 4},   {"threads", required_argument, 0, 't'},
-                                          {"format", required_argument, 0, 5},   {"help", no_argument, 0, 'h'},
+                                          {"format", required_argument, 0, 5},   {"device", required_argument, 0, 6},
+                                          {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
-    const char *model = NULL;
+    const char *model = NULL, *device = "cpu";
     int json = 0;
     int64_t W = 832, H = 480, frames = 9, L = 512, reps = 3, warmup = 1, threads = 0;
     opterr = 0;
@@ -73,6 +78,7 @@ int bench_wan(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 6: device = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':': fprintf(stderr, "ditgen bench wan: %s needs a value\n", argv[optind - 1]); return 2;
         default: fprintf(stderr, "ditgen bench wan: unknown option '%s'\n", argv[optind - 1]); return 2;
@@ -85,8 +91,15 @@ int bench_wan(int argc, char **argv) {
     }
     dg_backend be;
     dg_wan_model m;
-    if (dg_backend_cpu_init(&be, (int)threads) || dg_wan_load(&m, &be, model)) {
+    size_t used0 = 0, used1 = 0, total = 0;
+    if (dg_backend_init_device(&be, device, (int)threads)) {
         fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        return 1;
+    }
+    int gpu = be.kind == DG_BACKEND_CUDA;
+    if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model)) {
+        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        dg_backend_free(&be);
         return 1;
     }
     int F = (int)(frames - 1) / 4 + 1, h = (int)H / 8, w = (int)W / 8;
@@ -103,29 +116,47 @@ int bench_wan(int argc, char **argv) {
     }
     dg_rng rng;
     dg_rng_init(&rng, 0);
-    dg_randn(&rng, x.data, (size_t)dg_tensor_numel(&x));
-    dg_randn(&rng, ctx.data, (size_t)dg_tensor_numel(&ctx));
+    float *hx = malloc((size_t)dg_tensor_numel(&x) * sizeof(float)),
+          *hc = malloc((size_t)dg_tensor_numel(&ctx) * sizeof(float));
+    if (hx && hc) {
+        dg_randn(&rng, hx, (size_t)dg_tensor_numel(&x));
+        dg_randn(&rng, hc, (size_t)dg_tensor_numel(&ctx));
+    }
+    if (!hx || !hc || dg_tensor_upload(&x, hx) || dg_tensor_upload(&ctx, hc)) {
+        fprintf(stderr, "ditgen: %s\n", hx && hc ? dg_last_error() : "out of memory");
+        free(hx), free(hc);
+        goto done;
+    }
+    free(hx), free(hc);
     for (int64_t i = 0; i < warmup + reps; i++) {
         double t0 = now_s();
-        if (dg_wan_forward(&m, &ar, &x, 500.0f, &ctx, &out, NULL)) {
+        if (dg_wan_forward(&m, &ar, &x, 500.0f, &ctx, &out, NULL) || dg_backend_sync(&be)) {
             fprintf(stderr, "ditgen: %s\n", dg_last_error());
             goto done;
         }
         if (i >= warmup) times[i - warmup] = now_s() - t0;
     }
+    if (gpu && dg_backend_cuda_memory(&be, &used1, &total)) {
+        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        goto done;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mem_mib = gpu ? (double)(used1 - used0) / 1048576.0 : (double)ru.ru_maxrss / 1024.0;
     qsort(times, (size_t)reps, sizeof *times, cmp_double);
     double med = times[reps / 2];
     long tokens = (long)F * (h / m.cfg.patch[1]) * (w / m.cfg.patch[2]);
     if (json)
         printf("{\"bench\": \"wan\", \"width\": %lld, \"height\": %lld, \"frames\": %lld, \"tokens\": %ld, "
-               "\"layers\": %d, \"dim\": %d, \"threads\": %d, \"reps\": %lld, \"median_s\": %.6f, \"min_s\": %.6f}\n",
-               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, be.threads,
-               (long long)reps, med, times[0]);
+               "\"layers\": %d, \"dim\": %d, \"device\": \"%s\", \"threads\": %d, \"reps\": %lld, "
+               "\"median_s\": %.6f, \"min_s\": %.6f, \"%s\": %.1f}\n",
+               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, device, be.threads,
+               (long long)reps, med, times[0], gpu ? "device_mib" : "peak_rss_mib", mem_mib);
     else
-        printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %d threads): median %.3f s, min %.3f s "
-               "over %lld reps\n",
-               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, be.threads, med,
-               times[0], (long long)reps);
+        printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %s, %d threads): median %.3f s, min %.3f "
+               "s over %lld reps; %s %.0f MiB\n",
+               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, device, be.threads,
+               med, times[0], (long long)reps, gpu ? "device memory" : "peak RSS", mem_mib);
     rc = 0;
 done:
     free(times);

@@ -21,6 +21,8 @@ typedef struct dg_backend_ops {
     int (*download)(dg_backend *be, void *host_dst, const void *src, size_t bytes);
     /* Release the backend's private state (be->ctx and what it holds); called by dg_backend_free. */
     void (*destroy)(dg_backend *be);
+    /* Wait for the queued work to finish (timers, memory figures); NULL when ops run synchronously. */
+    int (*sync)(dg_backend *be);
     /* y[M,out] = x[M,in] . w[out,in]^T + b[out]; w may be f32, bf16 or f16. */
     int (*linear)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);
     /* Row-wise over the last dim; gamma/beta may be NULL (no affine). */
@@ -55,6 +57,13 @@ int dg_backend_cpu_init(dg_backend *be, int threads);
  * memory). Defined only in builds with CUDA (DG_HAVE_CUDA); DG_ERR naming the
  * failing call when there is no such device. */
 int dg_backend_cuda_init(dg_backend *be, int device);
+/* By name: NULL or "cpu" (threads as dg_backend_cpu_init), "cuda" or "cuda:N".
+ * Unknown names, and cuda in a build without CUDA, are refused. */
+int dg_backend_init_device(dg_backend *be, const char *device, int threads);
+/* Device memory in use on the backend's GPU (all processes) and its total;
+ * CUDA builds only. */
+int dg_backend_cuda_memory(dg_backend *be, size_t *used, size_t *total);
+int dg_backend_sync(dg_backend *be);
 void dg_backend_free(dg_backend *be);
 
 /* Allocate a tensor in backend memory (caller frees with dg_tensor_free). */

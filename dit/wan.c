@@ -248,33 +248,42 @@ static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const
     return dg_attention_dense_cpu(o->data, q->data, k->data, v->data, &s);
 }
 
+/* One method on some heads, on the CPU or (device pointers) the GPU. */
+static int run_method(dg_attn_method *m, const dg_backend *be, float *o, const float *q, const float *k,
+                      const float *v, const dg_attn_shape *s) {
+    if (be->kind == DG_BACKEND_CUDA) return dg_attn_method_run_cuda(m, o, q, k, v, s);
+    return m->ops->run(m, o, q, k, v, s);
+}
+
 /* Self-attention through the plan's method for each head; heads sharing a
  * method run in one call, the others one head at a time. */
 static int self_attention_dispatch(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q,
                                    const dg_tensor *k, const dg_tensor *v, int heads) {
     if (!r || !r->plan) return attention(o, q, k, v, heads);
-    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "attention plans: only the CPU backend is implemented");
     int hd = (int)(q->shape[1] / heads);
     dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
     dg_attn_method *first = dg_attn_plan_method(r->plan, r->step, r->steps, layer, 0);
     int shared = 1;
     for (int h = 1; h < heads && shared; h++)
         shared = dg_attn_plan_method(r->plan, r->step, r->steps, layer, h) == first;
-    if (shared) return first->ops->run(first, o->data, q->data, k->data, v->data, &s);
+    if (shared) return run_method(first, o->backend, o->data, q->data, k->data, v->data, &s);
     s.heads = 1;
     for (int h = 0; h < heads; h++) {
         dg_attn_method *mh = dg_attn_plan_method(r->plan, r->step, r->steps, layer, h);
         size_t off = (size_t)h * hd;
-        DG_TRY(mh->ops->run(mh, (float *)o->data + off, (const float *)q->data + off, (const float *)k->data + off,
-                            (const float *)v->data + off, &s));
+        DG_TRY(run_method(mh, o->backend, (float *)o->data + off, (const float *)q->data + off,
+                          (const float *)k->data + off, (const float *)v->data + off, &s));
     }
     return DG_OK;
 }
 
+/* Timed: on the GPU the stream is drained around the call so the time is the kernels'. */
 static int self_attention(dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
                           const dg_tensor *v, int heads) {
+    if (r) DG_TRY(dg_backend_sync(o->backend));
     double t0 = omp_get_wtime();
     int rc = self_attention_dispatch(r, layer, o, q, k, v, heads);
+    if (r && rc == DG_OK) rc = dg_backend_sync(o->backend);
     if (r) r->attn_seconds += omp_get_wtime() - t0;
     return rc;
 }

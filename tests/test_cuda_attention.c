@@ -30,6 +30,7 @@
 #include "attention/cuda/attention_cuda.h"
 #include "attention/method.h"
 #include "core/arena.h"
+#include "attention/plan.h"
 #include "dit/wan.h"
 #include "tests/fixture.h"
 
@@ -302,6 +303,67 @@ static void test_wan(dg_backend *gpu) {
     dg_safetensors_close(&io);
 }
 
+/* The fixture's video case through m with a plan; the output is written to host. */
+static void forward_with_plan(dg_wan_model *m, const dg_safetensors *io, dg_attn_plan *plan, float *host) {
+    const float *x = fixture_f32(io, "video.x", NULL), *ctx = fixture_f32(io, "video.context", NULL);
+    const float *t = fixture_f32(io, "video.t", NULL);
+    const dg_st_tensor *xt = dg_safetensors_find(io, "video.x"), *ct = dg_safetensors_find(io, "video.context");
+    if (!x || !ctx || !t) return;
+    dg_tensor xin, cin, out;
+    dg_arena ar;
+    CHECK_OK(dg_tensor_alloc(&xin, m->be, DG_F32, 4, xt->shape));
+    CHECK_OK(dg_tensor_alloc(&cin, m->be, DG_F32, 2, ct->shape));
+    CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
+    CHECK_OK(dg_tensor_upload(&xin, x));
+    CHECK_OK(dg_tensor_upload(&cin, ctx));
+    CHECK_OK(dg_arena_init(&ar, m->be,
+                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
+                                              (int)ct->shape[0])));
+    dg_wan_run run = {.plan = plan, .step = 0, .steps = 1};
+    CHECK_OK(dg_wan_forward(m, &ar, &xin, t[0], &cin, &out, &run));
+    CHECK_OK(dg_tensor_download(&out, host));
+    dg_arena_free(&ar);
+    dg_tensor_free(&xin), dg_tensor_free(&cin), dg_tensor_free(&out);
+}
+
+/* A sparse attention plan (NATTEN 3x3x3 window on the 3x3x5 token grid, a
+ * dense override for head 1 so each head runs on its own) on the GPU gives
+ * the CPU's output with the same plan. */
+static void test_wan_plan(dg_backend *gpu) {
+    static const char plan_json[] = "{\"method\": \"natten\", \"params\": {\"kernel_size\": [3, 3, 3]},"
+                                    " \"overrides\": [{\"heads\": [1], \"method\": \"dense\"}]}";
+    char path[512];
+    dg_safetensors io;
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_io.safetensors", DG_TEST_DIR);
+    CHECK_OK(dg_safetensors_open(&io, path));
+    dg_backend cpu;
+    CHECK_OK(dg_backend_cpu_init(&cpu, 0));
+    dg_wan_model mc, mg;
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny/transformer", DG_TEST_DIR);
+    CHECK_OK(dg_wan_load(&mc, &cpu, path));
+    CHECK_OK(dg_wan_load(&mg, gpu, path));
+    cJSON *root = cJSON_Parse(plan_json);
+    dg_attn_plan plan;
+    CHECK_OK(dg_attn_plan_from_json(&plan, root, "plan"));
+    cJSON_Delete(root);
+    if (test_failures) return;
+    const dg_st_tensor *xt = dg_safetensors_find(&io, "video.x");
+    dg_attn_geometry g = dg_wan_attn_geometry(&mc.cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3]);
+    CHECK_OK(dg_attn_plan_prepare(&plan, &g));
+    CHECK(dg_attn_plan_method(&plan, 0, 1, 0, 0)->ops->density(dg_attn_plan_method(&plan, 0, 1, 0, 0)) < 1.0,
+          "the NATTEN window must be sparse on this grid");
+    int64_t n = xt->shape[0] * xt->shape[1] * xt->shape[2] * xt->shape[3];
+    float *a = calloc((size_t)n, sizeof(float)), *b = calloc((size_t)n, sizeof(float));
+    forward_with_plan(&mc, &io, &plan, a);
+    forward_with_plan(&mg, &io, &plan, b);
+    report("wan plan (natten + dense head) gpu vs cpu", nmse(b, a, n), 1e-4);
+    free(a), free(b);
+    dg_attn_plan_free(&plan);
+    dg_wan_free(&mc), dg_wan_free(&mg);
+    dg_backend_free(&cpu);
+    dg_safetensors_close(&io);
+}
+
 int main(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) TEST_SKIP("no CUDA device");
@@ -330,6 +392,7 @@ int main(void) {
     dg_backend gpu;
     CHECK_OK(dg_backend_cuda_init(&gpu, 0));
     if (!test_failures) test_wan(&gpu);
+    if (!test_failures) test_wan_plan(&gpu);
     dg_backend_free(&gpu);
     return TEST_END();
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attention/plan.h"
 #include "core/arena.h"
 #include "core/ops.h"
 #include "dit/wan.h"
@@ -67,6 +68,39 @@ static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *pref
     dg_tensor_free(&out);
 }
 
+/* A plan whose methods allow every pair (a full-window NATTEN for head 0, a
+ * dense override for head 1, so each head runs on its own) gives the dense
+ * output of the same forward. */
+static void plan_case(dg_wan_model *m, const dg_safetensors *io, const float *dense_out) {
+    static const char plan_json[] = "{\"method\": \"natten\", \"params\": {\"kernel_size\": [3, 3, 5]},"
+                                    " \"overrides\": [{\"heads\": [1], \"method\": \"dense\"}]}";
+    const float *x = fixture_f32(io, "video.x", NULL), *ctx = fixture_f32(io, "video.context", NULL);
+    const dg_st_tensor *xt = dg_safetensors_find(io, "video.x"), *ct = dg_safetensors_find(io, "video.context");
+    cJSON *root = cJSON_Parse(plan_json);
+    dg_attn_plan plan;
+    CHECK(root != NULL, "plan JSON");
+    if (!x || !ctx || !root) return;
+    CHECK_OK(dg_attn_plan_from_json(&plan, root, "plan_case"));
+    cJSON_Delete(root);
+    if (test_failures) return;
+    dg_attn_geometry g = dg_wan_attn_geometry(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3]);
+    CHECK_OK(dg_attn_plan_prepare(&plan, &g));
+    dg_tensor xin, cin, out;
+    dg_arena ar;
+    CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
+    CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
+    CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
+    CHECK_OK(dg_arena_init(&ar, m->be,
+                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
+                                              (int)ct->shape[0])));
+    dg_wan_run run = {.plan = &plan, .step = 0, .steps = 1};
+    CHECK_OK(dg_wan_forward(m, &ar, &xin, 937.0f, &cin, &out, &run));
+    if (!test_failures) check_close("per-head plan video.out", out.data, dense_out, (size_t)dg_tensor_numel(&out), 1e-5);
+    dg_arena_free(&ar);
+    dg_tensor_free(&out);
+    dg_attn_plan_free(&plan);
+}
+
 /* Expect a refusal whose message contains want. */
 static void expect_refusal(int rc, dg_wan_model *m, const char *what, const char *want) {
     CHECK(rc != 0, "%s was accepted", what);
@@ -128,6 +162,7 @@ int main(void) {
     float *video = calloc((size_t)nvideo, sizeof(float)), *video2 = calloc((size_t)nvideo, sizeof(float));
     run_case(&m, &io, "video", 1, video);
     run_case(&m, &io, "image", 1, NULL);
+    plan_case(&m, &io, video);
 
     /* RoPE tables straight from the model's rotary module */
     {

@@ -38,6 +38,22 @@ static int cuda_download(dg_backend *be, void *host_dst, const void *src, size_t
     return DG_OK;
 }
 
+static int cuda_sync(dg_backend *be) {
+    dg_cuda_ctx *c = be->ctx;
+    DG_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    /* the attention kernels run on the legacy default stream (attention_cuda.h) */
+    DG_CUDA_CHECK(cudaStreamSynchronize(0));
+    return DG_OK;
+}
+
+int dg_backend_cuda_memory(dg_backend *be, size_t *used, size_t *total) {
+    DG_CHECK(be->kind == DG_BACKEND_CUDA, "device memory: not a CUDA backend");
+    size_t free_b = 0;
+    DG_CUDA_CHECK(cudaMemGetInfo(&free_b, total));
+    *used = *total - free_b;
+    return DG_OK;
+}
+
 static void cuda_destroy(dg_backend *be) {
     dg_cuda_ctx *c = be->ctx;
     if (c->stream) cudaStreamSynchronize(c->stream);
@@ -68,6 +84,7 @@ static const dg_backend_ops cuda_ops = {
     .upload = cuda_upload,
     .download = cuda_download,
     .destroy = cuda_destroy,
+    .sync = cuda_sync,
     .linear = dg_cuda_linear,
     .layernorm = dg_cuda_layernorm,
     .rmsnorm = dg_cuda_rmsnorm,
