@@ -15,25 +15,18 @@ typedef struct bind_ctx {
 } bind_ctx;
 
 /* Bind `name` with the expected shape; F32 tensors point into the mmap,
- * others are converted once into v->owned. */
+ * others are converted once into the weight store. */
 static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape) {
     dg_wan_vae *v = b->v;
     const dg_st_tensor *s = dg_safetensors_find(&v->st, name);
     DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
     b->used[s - v->st.tensors] = 1;
     DG_TRY(dg_tensor_view(t, v->be, s->dtype, s->ndim, s->shape, (void *)s->data));
-    t->name = s->name;
     char msg[256];
     snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
     DG_TRY(dg_tensor_expect_shape(t, msg, ndim, shape));
-    if (s->dtype == DG_F32) return DG_OK;
-    size_t n = (size_t)dg_tensor_numel(t);
-    DG_CHECK(v->owned_used + n <= v->owned_len, "%s: out of weight memory for '%s'", b->path, name);
-    float *dst = v->owned + v->owned_used;
-    v->owned_used += n;
-    dg_convert_to_f32(dst, s->data, s->dtype, n);
-    t->dtype = DG_F32;
-    t->data = dst;
+    if (dg_weight_store_bind(&v->weights, t, s, ndim, shape, s->dtype == DG_F32) != DG_OK)
+        return dg_error_wrap("%s: ", b->path);
     return DG_OK;
 }
 
@@ -143,11 +136,9 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
     size_t owned = 0;
     for (int i = 0; i < v->st.n_tensors; i++) {
         const dg_st_tensor *t = &v->st.tensors[i];
-        if (t->dtype != DG_F32 && !is_encoder_side(t->name)) owned += t->nbytes / dg_dtype_size(t->dtype);
+        if (t->dtype != DG_F32 && !is_encoder_side(t->name)) owned += dg_weight_store_need(t);
     }
-    v->owned_len = owned;
-    v->owned = owned ? malloc(owned * sizeof(float)) : NULL;
-    int ok = !owned || v->owned;
+    int ok = dg_weight_store_init(&v->weights, be, owned) == DG_OK;
     for (int i = 0; ok && i < v->cfg.n_levels; i++)
         ok = (v->up[i].res = calloc((size_t)v->cfg.num_res_blocks + 1, sizeof(dg_wan_vae_res))) != NULL;
     if (!ok) {
@@ -163,7 +154,7 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
 
 void dg_wan_vae_free(dg_wan_vae *v) {
     for (int i = 0; i < DG_WAN_VAE_MAX_LEVELS; i++) free(v->up[i].res);
-    free(v->owned);
+    dg_weight_store_free(&v->weights);
     dg_vae_scratch_free(&v->ws);
     dg_safetensors_close(&v->st);
     memset(v, 0, sizeof *v);

@@ -9,6 +9,7 @@
 
 #include "core/backend.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "vae/vae_cpu.h"
 
 #define DG_WAN_VAE_MAX_LEVELS 8
@@ -56,8 +57,7 @@ typedef struct dg_wan_vae {
     dg_wan_vae_conv attn_qkv, attn_proj;
     dg_wan_vae_up up[DG_WAN_VAE_MAX_LEVELS];
     dg_tensor norm_out;
-    float *owned; /* f32 copies of weights stored as bf16/f16 */
-    size_t owned_len, owned_used;
+    dg_weight_store weights; /* f32 copies of weights stored as bf16/f16 (f32 ones stay in the mmap) */
     dg_vae_scratch ws; /* im2col / attention workspace, kept between decodes */
 } dg_wan_vae;
 
