@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <math.h>
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +16,8 @@
 #include "attention/method.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/backend.h"
 #include "core/error.h"
-
-void openblas_set_num_threads(int);
 
 #define MAX_GEOMS 16
 
@@ -40,13 +38,13 @@ typedef struct {
     int64_t heads, head_dim, threads, reps, warmup;
     int ngeom, format; /* 0 text, 1 csv, 2 json */
     int geom[MAX_GEOMS][3];
-    const char *method, *params;
+    const char *method, *params, *device;
 } sweep_opts;
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ditgen bench attention --method NAME|all [--params JSON] [--geometry TxHxW]...\n"
                "                              --heads H --head-dim D [--threads T] [--reps R] [--warmup W]\n"
-               "                              [--format text|csv|json]\n"
+               "                              [--format text|csv|json] [--device cpu|cuda[:N]]\n"
                "\n"
                "Times attention methods against dense on video geometries (default 7x30x52,\n"
                "14x30x52, 21x30x52 = Wan 480p's 32760 tokens, 1x96x96): median of R runs after W\n"
@@ -55,7 +53,9 @@ static void usage(FILE *f) {
                "  --method M      dense, sta, vdit_tile, natten, grat, radial, agent, or all\n"
                "  --params JSON   method parameters (only with one method; default: a preset)\n"
                "  --geometry G    latent frames x rows x columns, repeatable (at most %d)\n"
-               "  --reps R        timed runs (default 3); --warmup W (default 1)\n",
+               "  --reps R        timed runs (default 3); --warmup W (default 1)\n"
+               "  --device D      cpu (default) or cuda[:N]: the CUDA dense and block-sparse kernels\n"
+               "                  with the same layouts (agent attention is CPU-only)\n",
             MAX_GEOMS);
 }
 
@@ -64,8 +64,8 @@ static int parse(int argc, char **argv, sweep_opts *o) {
         {"method", required_argument, 0, 1},  {"params", required_argument, 0, 2},  {"geometry", required_argument, 0, 3},
         {"heads", required_argument, 0, 4},   {"head-dim", required_argument, 0, 5}, {"threads", required_argument, 0, 't'},
         {"reps", required_argument, 0, 6},    {"warmup", required_argument, 0, 7},  {"format", required_argument, 0, 8},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    *o = (sweep_opts){.reps = 3, .warmup = 1};
+        {"device", required_argument, 0, 9},  {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    *o = (sweep_opts){.reps = 3, .warmup = 1, .device = "cpu"};
     opterr = 0;
     optind = 1;
     int c;
@@ -101,6 +101,7 @@ static int parse(int argc, char **argv, sweep_opts *o) {
                 return -1;
             }
             break;
+        case 9: o->device = optarg; break;
         case 'h': usage(stdout); return 1;
         case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
         default: fprintf(stderr, "ditgen bench attention: unknown option '%s' with --method\n", argv[optind - 1]); return -1;
@@ -153,9 +154,11 @@ typedef struct {
     char error[200];
 } row;
 
-/* Create, prepare and time one method; r->error set on failure. */
-static void run_one(const sweep_opts *o, const char *name, const char *params, const dg_attn_geometry *g,
-                    const float *q, const float *k, const float *v, float *out, double *times, row *r) {
+/* Create, prepare and time one method on be (q, k, v, out in its memory);
+ * r->error set on failure. The GPU queue is drained around each timed run. */
+static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const char *params,
+                    const dg_attn_geometry *g, const float *q, const float *k, const float *v, float *out,
+                    double *times, row *r) {
     cJSON *pj = NULL;
     dg_attn_method *m = NULL;
     r->error[0] = 0;
@@ -172,7 +175,9 @@ static void run_one(const sweep_opts *o, const char *name, const char *params, c
     }
     for (int64_t i = 0; i < o->warmup + o->reps; i++) {
         double t0 = now_s();
-        if (m->ops->run(m, out, q, k, v, &s) != DG_OK) {
+        int rc = be->kind == DG_BACKEND_CUDA ? dg_attn_method_run_cuda(m, out, q, k, v, &s)
+                                             : m->ops->run(m, out, q, k, v, &s);
+        if (rc != DG_OK || dg_backend_sync(be) != DG_OK) {
             snprintf(r->error, sizeof r->error, "%s", dg_last_error());
             goto done;
         }
@@ -225,44 +230,55 @@ int bench_attn_methods(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? 0 : 2;
     const int all = !strcmp(o.method, "all");
-    const int threads = o.threads ? (int)o.threads : omp_get_num_procs();
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    dg_backend be;
+    if (dg_backend_init_device(&be, o.device, (int)o.threads) != DG_OK) {
+        fprintf(stderr, "ditgen bench attention: %s\n", dg_last_error());
+        return 2;
+    }
+    const int threads = be.kind == DG_BACKEND_CPU ? be.threads : 0;
 
     int64_t maxn = 0;
     for (int i = 0; i < o.ngeom; i++) {
         int64_t n = (int64_t)o.geom[i][0] * o.geom[i][1] * o.geom[i][2];
         maxn = n > maxn ? n : maxn;
     }
-    const size_t nf = (size_t)(maxn * o.heads * o.head_dim);
-    float *q = malloc(nf * sizeof(float)), *k = malloc(nf * sizeof(float)), *v = malloc(nf * sizeof(float));
-    float *out = malloc(nf * sizeof(float));
+    const int64_t nf = maxn * o.heads * o.head_dim;
+    dg_tensor tq = {0}, tk = {0}, tv = {0}, tout = {0};
+    float *host = malloc((size_t)nf * sizeof(float));
     double *times = malloc((size_t)o.reps * sizeof(double));
-    if (!q || !k || !v || !out || !times) {
-        fprintf(stderr, "ditgen bench attention: out of memory\n");
-        free(q), free(k), free(v), free(out), free(times);
-        return 1;
+    int ok = host && times && !dg_tensor_alloc(&tq, &be, DG_F32, 1, &nf) && !dg_tensor_alloc(&tk, &be, DG_F32, 1, &nf) &&
+             !dg_tensor_alloc(&tv, &be, DG_F32, 1, &nf) && !dg_tensor_alloc(&tout, &be, DG_F32, 1, &nf);
+    for (int i = 0; ok && i < 3; i++) {
+        fill_random(host, (size_t)nf, (uint64_t)i + 1);
+        ok = !dg_tensor_upload(i == 0 ? &tq : i == 1 ? &tk : &tv, host);
     }
-    fill_random(q, nf, 1), fill_random(k, nf, 2), fill_random(v, nf, 3);
+    if (!ok) {
+        fprintf(stderr, "ditgen bench attention: %s\n", host && times ? dg_last_error() : "out of memory");
+        rc = 1;
+        goto done;
+    }
+    const float *q = tq.data, *k = tk.data, *v = tv.data;
+    float *out = tout.data;
 
     if (o.format == 0)
-        printf("attention methods: heads %lld, head-dim %lld; %d threads, median of %lld runs after %lld warm-up\n"
+        printf("attention methods: heads %lld, head-dim %lld; %s, %d threads, median of %lld runs after %lld warm-up\n"
                "  %-10s %-11s %7s %11s %9s %8s %8s %10s\n",
-               (long long)o.heads, (long long)o.head_dim, threads, (long long)o.reps, (long long)o.warmup, "method",
+               (long long)o.heads, (long long)o.head_dim, o.device, threads, (long long)o.reps, (long long)o.warmup,
+               "method",
                "geometry", "tokens", "median ms", "GFLOP/s", "density", "speedup", "efficiency");
     else if (o.format == 1)
         printf("method,geometry,tokens,median_ms,gflops,density,speedup,efficiency,error\n");
     else
-        printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"threads\": %d, "
-               "\"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
-               (long long)o.heads, (long long)o.head_dim, threads, (long long)o.reps, (long long)o.warmup);
+        printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"device\": \"%s\", "
+               "\"threads\": %d, \"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
+               (long long)o.heads, (long long)o.head_dim, o.device, threads, (long long)o.reps, (long long)o.warmup);
     int first = 1, failed = 0;
     for (int gi = 0; gi < o.ngeom; gi++) {
         dg_attn_geometry g = {.T = o.geom[gi][0], .H = o.geom[gi][1], .W = o.geom[gi][2], .heads = (int)o.heads,
                               .head_dim = (int)o.head_dim};
         row dense = {.method = "dense", .tokens = dg_attn_geometry_tokens(&g)};
         memcpy(dense.geom, o.geom[gi], sizeof dense.geom);
-        run_one(&o, "dense", NULL, &g, q, k, v, out, times, &dense);
+        run_one(&o, &be, "dense", NULL, &g, q, k, v, out, times, &dense);
         dense.speedup = dense.efficiency = 1.0;
         print_row(&o, &dense, first), first = 0;
         if (dense.error[0]) {
@@ -273,7 +289,7 @@ int bench_attn_methods(int argc, char **argv) {
             if (!all && strcmp(o.method, methods[mi].name)) continue;
             row r = dense;
             r.method = methods[mi].name;
-            run_one(&o, r.method, o.params ? o.params : methods[mi].params, &g, q, k, v, out, times, &r);
+            run_one(&o, &be, r.method, o.params ? o.params : methods[mi].params, &g, q, k, v, out, times, &r);
             r.speedup = dense.ms / r.ms;
             r.efficiency = r.speedup * r.density;
             print_row(&o, &r, 0);
@@ -282,6 +298,10 @@ int bench_attn_methods(int argc, char **argv) {
         fflush(stdout);
     }
     if (o.format == 2) printf("\n]}\n");
-    free(q), free(k), free(v), free(out), free(times);
-    return failed;
+    rc = failed;
+done:
+    dg_tensor_free(&tq), dg_tensor_free(&tk), dg_tensor_free(&tv), dg_tensor_free(&tout);
+    free(host), free(times);
+    dg_backend_free(&be);
+    return rc;
 }
