@@ -1,12 +1,18 @@
-"""One Wan2.1 denoising step (one transformer forward, no CFG): ditgen vs diffusers on PyTorch CPU.
+"""One Wan2.1 denoising step (one transformer forward, no CFG): ditgen vs diffusers on PyTorch,
+on the CPU or one GPU.
 
 Builds a random WanTransformer3DModel with the 1.3B widths (dim 1536, 12 heads, ffn 8960,
-text_dim 4096) and fewer layers, saves it in the diffusers layout, times diffusers' forward
-(warm-up + median), then `ditgen bench wan` on the same shapes and thread count.
+text_dim 4096) and --layers layers (30 = the whole 1.3B), saves it in the diffusers layout
+(weights in --dtype), times diffusers' forward (warm-up + median), then `ditgen bench wan` on
+the same shapes, threads and device, which also reports its memory.
 
     python bench/bench_wan_step.py --layers 2 --width 832 --height 480 --frames 9 --threads 2
+    python bench/bench_wan_step.py --device cuda --dtype bfloat16 --layers 30 --frames 81 --reps 5
 
-Needs torch + diffusers (pip); ditgen built in build/.
+On the GPU, PyTorch runs the checkpoint's dtype end to end (bf16 activations with --dtype
+bfloat16, TF32 off with float32); ditgen keeps bf16 weights and f32 activations (bf16 tensor-core
+attention), so the bf16 comparison is not bit-for-bit the same arithmetic. The PyTorch peak is
+torch.cuda.max_memory_allocated. Needs torch + diffusers (pip); ditgen built in --build-dir.
 """
 import argparse
 import json
@@ -28,38 +34,59 @@ def main():
     ap.add_argument("--frames", type=int, default=9)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--ditgen", default=os.path.join(os.path.dirname(__file__), "..", "build", "ditgen"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(0)
+    dtype = getattr(torch, args.dtype)
     model = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128,
                                   in_channels=16, out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=8960,
                                   num_layers=args.layers, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-                                  eps=1e-6).eval()
+                                  eps=1e-6).eval().to(dtype)
+    dev = torch.device(args.device)
     F, h, w = (args.frames - 1) // 4 + 1, args.height // 8, args.width // 8
-    x = torch.randn(1, 16, F, h, w)
-    ctx = torch.randn(1, 512, 4096)
+    x = torch.randn(1, 16, F, h, w, dtype=dtype)
+    ctx = torch.randn(1, 512, 4096, dtype=dtype)
     t = torch.tensor([500])
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
-    with torch.no_grad():
-        for i in range(1 + args.reps):
-            t0 = time.perf_counter()
-            model(x, t, ctx, return_dict=False)
-            if i:
-                times.append(time.perf_counter() - t0)
-    torch_s = statistics.median(times)
-
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(os.path.join(tmp, "transformer"))
-        out = subprocess.run([args.ditgen, "bench", "wan", "-m", os.path.join(tmp, "transformer"),
-                              "-W", str(args.width), "-H", str(args.height), "--frames", str(args.frames),
-                              "--reps", str(args.reps), "--threads", str(args.threads), "--format", "json"],
+        model.to(dev)
+        x, ctx, t = x.to(dev), ctx.to(dev), t.to(dev)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            for i in range(1 + args.reps):
+                sync()
+                t0 = time.perf_counter()
+                model(x, t, ctx, return_dict=False)
+                sync()
+                if i:
+                    times.append(time.perf_counter() - t0)
+        torch_s = statistics.median(times)
+        torch_mem = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
+        model.to("cpu")
+        del x, ctx
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+
+        out = subprocess.run([os.path.join(args.build_dir, "ditgen"), "bench", "wan", "-m",
+                              os.path.join(tmp, "transformer"), "-W", str(args.width), "-H", str(args.height),
+                              "--frames", str(args.frames), "--reps", str(args.reps), "--threads", str(args.threads),
+                              "--device", args.device, "--format", "json"],
                              check=True, capture_output=True, text=True).stdout
     ours = json.loads(out)
     tokens = ours["tokens"]
-    print(f"wan step {args.width}x{args.height}x{args.frames} ({tokens} tokens, {args.layers} layers, "
-          f"{args.threads} threads): ditgen {ours['median_s']:.3f} s, diffusers/PyTorch {torch_s:.3f} s, "
-          f"ratio ditgen/pytorch {ours['median_s'] / torch_s:.2f}")
+    mem = ""
+    if torch_mem is not None:
+        mem = f"; memory ditgen {ours['device_mib']:.0f} MiB in use, PyTorch peak {torch_mem:.0f} MiB allocated"
+    print(f"wan step {args.width}x{args.height}x{args.frames} ({tokens} tokens, {args.layers} layers, {args.dtype}, "
+          f"{args.device}, {args.threads} threads): ditgen {ours['median_s']:.3f} s, diffusers/PyTorch {torch_s:.3f} s, "
+          f"ratio ditgen/pytorch {ours['median_s'] / torch_s:.2f}{mem}")
 
 
 if __name__ == "__main__":

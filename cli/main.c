@@ -1,10 +1,20 @@
 /* ditgen: command-line entry point; dispatches to subcommands. */
-#include <libavutil/log.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "core/cpu/blas_tune.h"
+
+#ifdef DG_HAVE_CUDA
+#define DG_HAS_CUDA 1
+#else
+#define DG_HAS_CUDA 0
+#endif
+#ifdef DG_HAVE_FFMPEG
+#define DG_HAS_FFMPEG 1
+#else
+#define DG_HAS_FFMPEG 0
+#endif
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -14,6 +24,7 @@ static void usage(FILE *f) {
             "  generate   run the denoising loop and write an image, video or latents\n"
             "  inspect    show a checkpoint's config, tensors and validation result\n"
             "  bench      benchmarks (bench attention)\n"
+            "  version    build features (also --version)\n"
             "\n"
             "Run 'ditgen <command> --help' for the options of each command.\n");
 }
@@ -26,11 +37,13 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    /* libx264 reports its settings through av_log; only errors belong on our stderr. */
-    av_log_set_level(AV_LOG_ERROR);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("ditgen (C11%s%s)\n", DG_HAS_CUDA ? ", cuda" : "", DG_HAS_FFMPEG ? ", ffmpeg mp4" : "");
         return 0;
     }
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);

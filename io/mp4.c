@@ -12,6 +12,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
@@ -153,6 +154,8 @@ static int open_all(dg_mp4_writer *w, const char *path, int width, int height, i
 
 int dg_mp4_open(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
     memset(w, 0, sizeof *w);
+    /* libx264 reports its settings through av_log; only errors belong on stderr. */
+    av_log_set_level(AV_LOG_ERROR);
     if (open_all(w, path, width, height, fps, crf) != DG_OK) {
         dg_mp4_abort(w);
         return DG_ERR;

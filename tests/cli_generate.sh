@@ -44,6 +44,7 @@ ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.s
 ok "png through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/img.png"
 ok "per-frame pngs" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/f_%03d.png"
 [ "$(ls "$WORK"/f_*.png 2>/dev/null | wc -l)" -eq 5 ] || { echo "FAIL expected 5 frame PNGs"; fail=1; }
+if "$DITGEN" --version | grep -q "ffmpeg mp4"; then
 ok "mp4 through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 9 --steps 2 --fps 12 --vae-tile 4 -o "$WORK/v.mp4"
 if command -v ffprobe >/dev/null; then
     got=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames -of csv=p=0 "$WORK/v.mp4")
@@ -51,6 +52,9 @@ if command -v ffprobe >/dev/null; then
     echo "ok   mp4 probe: $got"
 else
     echo "skip mp4 probe: no ffprobe"
+fi
+else
+    echo "skip mp4: built without FFmpeg"
 fi
 ok "shipped default model (README command)" generate -p "a red circle on a blue background" -o "$WORK/shipped.png"
 [ -s "$WORK/shipped.png" ] || { echo "FAIL no PNG from the shipped model"; fail=1; }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef DG_HAVE_FFMPEG
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
@@ -206,3 +207,10 @@ int main(void) {
     free(frames);
     return TEST_END();
 }
+#else
+#include "tests/test.h"
+int main(void) {
+    (void)test_failures;
+    TEST_SKIP("built without FFmpeg (DG_WITH_FFMPEG=OFF)");
+}
+#endif
