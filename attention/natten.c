@@ -29,9 +29,9 @@
 #include "core/error.h"
 
 typedef struct {
+    dg_attn_sep sep; /* first: the shared separable-method helpers use it */
     int kernel[3], stride[3], dilation[3], causal[3], tile[3];
     int axes; /* entries given in kernel_size: the trailing axes they name */
-    dg_attn_sep sep;
 } natten_params;
 
 /* The §4(a) predicate on one axis. */
@@ -63,35 +63,17 @@ static int natten_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
                  "natten: kernel_size[%c] * dilation[%c] = %d exceeds the axis length %d", "thw"[a], "thw"[a],
                  p->kernel[a] * p->dilation[a], n[a]);
     }
-    dg_block_layout_free(&m->layout);
-    dg_attn_sep_free(&p->sep);
-    DG_TRY(dg_attn_sep_init(&p->sep, g));
+    DG_TRY(dg_attn_sep_method_begin(m, g));
     for (int a = 0; a < 3; a++)
         for (int i = 0; i < n[a]; i++)
             for (int k = 0; k < n[a]; k++)
                 p->sep.table[a][i * n[a] + k] =
                     n[a] == 1 || natten_axis(n[a], p->kernel[a], p->stride[a], p->dilation[a], p->causal[a], i, k);
-    int32_t *perm = NULL;
-    DG_TRY(dg_attn_tile_perm(g, p->tile, &perm));
-    int rc = dg_attn_sep_build(&p->sep, &m->layout, perm, 128, 128);
-    free(perm);
-    if (rc == DG_OK) m->geom = *g;
-    return rc;
-}
-
-static int natten_allow(const dg_attn_method *m, int64_t i, int64_t j) {
-    return dg_attn_sep_allow(&((const natten_params *)m->params)->sep, i, j);
-}
-
-static void natten_destroy(dg_attn_method *m) {
-    natten_params *p = m->params;
-    if (p) dg_attn_sep_free(&p->sep);
-    free(p);
-    m->params = NULL;
+    return dg_attn_sep_method_finish(m, g, p->tile);
 }
 
 static const dg_attn_method_ops natten_ops = {"natten", natten_prepare, dg_attn_layout_run, dg_attn_layout_density,
-                                              natten_allow, natten_destroy};
+                                          dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 /* "causal": an array of 1..3 booleans for the trailing axes. */
 static int parse_causal(const char *ctx, const cJSON *params, int out[3]) {
@@ -140,6 +122,6 @@ int dg_attn_natten_create(dg_attn_method *m, const cJSON *params, const char *ct
         }
     return DG_OK;
 fail:
-    natten_destroy(m);
+    dg_attn_sep_method_destroy(m);
     return DG_ERR;
 }

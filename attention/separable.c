@@ -167,3 +167,29 @@ int dg_attn_parse_axes(const char *ctx, const cJSON *params, const char *key, in
     *count = len;
     return DG_OK;
 }
+
+int dg_attn_sep_method_begin(dg_attn_method *m, const dg_attn_geometry *g) {
+    dg_attn_sep *sep = m->params;
+    dg_block_layout_free(&m->layout);
+    dg_attn_sep_free(sep);
+    return dg_attn_sep_init(sep, g);
+}
+
+int dg_attn_sep_method_finish(dg_attn_method *m, const dg_attn_geometry *g, const int tile[3]) {
+    int32_t *perm = NULL;
+    if (tile) DG_TRY(dg_attn_tile_perm(g, tile, &perm));
+    int rc = dg_attn_sep_build(m->params, &m->layout, perm, 128, 128);
+    free(perm);
+    if (rc == DG_OK) m->geom = *g;
+    return rc;
+}
+
+int dg_attn_sep_method_allow(const dg_attn_method *m, int64_t i, int64_t j) {
+    return dg_attn_sep_allow(m->params, i, j);
+}
+
+void dg_attn_sep_method_destroy(dg_attn_method *m) {
+    if (m->params) dg_attn_sep_free(m->params);
+    free(m->params);
+    m->params = NULL;
+}

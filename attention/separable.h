@@ -35,6 +35,16 @@ int dg_attn_sep_allow(const dg_attn_sep *s, int64_t i, int64_t j);
  * (NULL = raster order; copied) and block sizes. */
 int dg_attn_sep_build(dg_attn_sep *s, dg_block_layout *l, const int32_t *perm, int block_q, int block_k);
 
+/* Methods built on these tables (sta, natten, vdit_tile) keep a dg_attn_sep
+ * as the FIRST member of their params struct and share the steps below. */
+/* Drop the previous layout and tables; fresh zeroed tables for g. */
+int dg_attn_sep_method_begin(dg_attn_method *m, const dg_attn_geometry *g);
+/* Once the tables are filled: the layout in tile-major order of `tile`
+ * (NULL: raster order), 128-token blocks; records the geometry. */
+int dg_attn_sep_method_finish(dg_attn_method *m, const dg_attn_geometry *g, const int tile[3]);
+int dg_attn_sep_method_allow(const dg_attn_method *m, int64_t i, int64_t j);
+void dg_attn_sep_method_destroy(dg_attn_method *m);
+
 /* Tile-major order (spec §1(c), §3.2(c)): tiles in raster order, tokens in
  * raster order inside each tile; text tokens stay where they are. Tiles need
  * not divide the axes: border tiles are then smaller, and tiles of a multiple

@@ -23,8 +23,8 @@
 #include "io/json.h"
 
 typedef struct {
+    dg_attn_sep sep; /* first: the shared separable-method helpers use it */
     int tile[3], window[3], partial_tiles;
-    dg_attn_sep sep;
 } sta_params;
 
 static int sta_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
@@ -35,9 +35,7 @@ static int sta_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
         DG_CHECK(p->partial_tiles || n[a] % p->tile[a] == 0,
                  "sta: tile[%c] = %d does not divide the canvas (%d); set \"partial_tiles\": true to allow smaller border tiles",
                  "thw"[a], p->tile[a], n[a]);
-    dg_block_layout_free(&m->layout);
-    dg_attn_sep_free(&p->sep);
-    DG_TRY(dg_attn_sep_init(&p->sep, g));
+    DG_TRY(dg_attn_sep_method_begin(m, g));
     for (int a = 0; a < 3; a++) {
         const int nt = (n[a] + p->tile[a] - 1) / p->tile[a], half = p->window[a] / 2;
         for (int x = 0; x < n[a]; x++) {
@@ -50,27 +48,11 @@ static int sta_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
             }
         }
     }
-    int32_t *perm = NULL;
-    DG_TRY(dg_attn_tile_perm(g, p->tile, &perm));
-    int rc = dg_attn_sep_build(&p->sep, &m->layout, perm, 128, 128);
-    free(perm);
-    if (rc == DG_OK) m->geom = *g;
-    return rc;
+    return dg_attn_sep_method_finish(m, g, p->tile);
 }
 
-static int sta_allow(const dg_attn_method *m, int64_t i, int64_t j) {
-    return dg_attn_sep_allow(&((const sta_params *)m->params)->sep, i, j);
-}
-
-static void sta_destroy(dg_attn_method *m) {
-    sta_params *p = m->params;
-    if (p) dg_attn_sep_free(&p->sep);
-    free(p);
-    m->params = NULL;
-}
-
-static const dg_attn_method_ops sta_ops = {"sta", sta_prepare, dg_attn_layout_run, dg_attn_layout_density, sta_allow,
-                                           sta_destroy};
+static const dg_attn_method_ops sta_ops = {"sta", sta_prepare, dg_attn_layout_run, dg_attn_layout_density,
+                                          dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
     static const char *const keys[] = {"tile", "window", "partial_tiles", NULL};
@@ -88,6 +70,6 @@ int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx) 
         goto fail;
     return DG_OK;
 fail:
-    sta_destroy(m);
+    dg_attn_sep_method_destroy(m);
     return DG_ERR;
 }

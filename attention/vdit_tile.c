@@ -16,8 +16,8 @@
 #include "io/json.h"
 
 typedef struct {
+    dg_attn_sep sep; /* first: the shared separable-method helpers use it */
     int64_t global_frames;
-    dg_attn_sep sep;
 } vdit_params;
 
 static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
@@ -25,32 +25,17 @@ static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     DG_TRY(dg_attn_geometry_check(g, "vdit_tile"));
     DG_CHECK(p->global_frames <= g->T, "vdit_tile: global_frames = %lld exceeds the %d latent frames",
              (long long)p->global_frames, g->T);
-    dg_block_layout_free(&m->layout);
-    dg_attn_sep_free(&p->sep);
-    DG_TRY(dg_attn_sep_init(&p->sep, g));
+    DG_TRY(dg_attn_sep_method_begin(m, g));
     const int64_t k = p->global_frames;
     for (int i = 0; i < g->T; i++)
         for (int j = 0; j < g->T; j++) p->sep.table[0][i * g->T + j] = i == j || j < k || i < k;
     for (int a = 1; a < 3; a++)
         for (int64_t x = 0; x < (int64_t)p->sep.n[a] * p->sep.n[a]; x++) p->sep.table[a][x] = 1;
-    DG_TRY(dg_attn_sep_build(&p->sep, &m->layout, NULL, 128, 128));
-    m->geom = *g;
-    return DG_OK;
-}
-
-static int vdit_allow(const dg_attn_method *m, int64_t i, int64_t j) {
-    return dg_attn_sep_allow(&((const vdit_params *)m->params)->sep, i, j);
-}
-
-static void vdit_destroy(dg_attn_method *m) {
-    vdit_params *p = m->params;
-    if (p) dg_attn_sep_free(&p->sep);
-    free(p);
-    m->params = NULL;
+    return dg_attn_sep_method_finish(m, g, NULL);
 }
 
 static const dg_attn_method_ops vdit_ops = {"vdit_tile", vdit_prepare, dg_attn_layout_run, dg_attn_layout_density,
-                                            vdit_allow, vdit_destroy};
+                                          dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
     static const char *const keys[] = {"global_frames", NULL};
@@ -67,6 +52,6 @@ int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char 
     }
     return DG_OK;
 fail:
-    vdit_destroy(m);
+    dg_attn_sep_method_destroy(m);
     return DG_ERR;
 }

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attention/method.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "core/backend.h"
 #include "core/error.h"
 
@@ -135,17 +135,6 @@ static int parse(int argc, char **argv, sweep_opts *o) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     const char *method;
     int geom[3];
@@ -174,17 +163,16 @@ static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const
         goto done;
     }
     for (int64_t i = 0; i < o->warmup + o->reps; i++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         int rc = be->kind == DG_BACKEND_CUDA ? dg_attn_method_run_cuda(m, out, q, k, v, &s)
                                              : m->ops->run(m, out, q, k, v, &s);
         if (rc != DG_OK || dg_backend_sync(be) != DG_OK) {
             snprintf(r->error, sizeof r->error, "%s", dg_last_error());
             goto done;
         }
-        if (i >= o->warmup) times[i - o->warmup] = now_s() - t0;
+        if (i >= o->warmup) times[i - o->warmup] = cli_now_s() - t0;
     }
-    qsort(times, (size_t)o->reps, sizeof *times, cmp_double);
-    const double med = o->reps % 2 ? times[o->reps / 2] : 0.5 * (times[o->reps / 2 - 1] + times[o->reps / 2]);
+    const double med = cli_median(times, o->reps);
     r->ms = med * 1e3;
     r->density = m->ops->density(m);
     r->gflops = 4.0 * r->density * (double)n * (double)n * (double)(o->head_dim * o->heads) / med * 1e-9;

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/text_conditioning.h"
+#include "cli/timing.h"
 #include "core/rng.h"
 #include "ditgen.h"
 #include "io/atomic_file.h"
@@ -96,12 +96,6 @@ static void usage(FILE *f) {
             "      --out-dir DIR    created if missing (default bench_generate_out): grid.png,\n"
             "                       grid.mp4 (videos of pixel models), chart.svg, results.md\n"
             "      --format F       text (default) or json, on stdout\n");
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Preset names are plain words: no paths, and safe in file names and tables. */
@@ -309,13 +303,13 @@ static int compare(bg_run *run, bg_result *r) {
 static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_result *r) {
     size_t n = (size_t)(run->shape[0] * run->shape[1] * run->shape[2] * run->shape[3]);
     dg_gen_timing tm;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     r->lat = malloc(n * sizeof(float));
     int rc = r->lat ? DG_OK : dg_error("out of memory for %zu latents", n);
     if (rc == DG_OK) rc = dg_pipeline_set_attention(p, r->name, run->o->configs);
     if (rc == DG_OK) rc = dg_pipeline_generate(p, g, r->lat, on_progress, (void *)r->name, &tm);
     if (rc == DG_OK) {
-        r->total_s = run->text_s + now_s() - t0;
+        r->total_s = run->text_s + cli_now_s() - t0;
         r->denoise_s = tm.denoise_s, r->model_s = tm.model_s, r->attn_s = tm.attention_s;
         if (r == &run->r[0] && !run->pixels) {
             float lo = r->lat[0], hi = r->lat[0];
@@ -592,13 +586,13 @@ int bench_generate(int argc, char **argv) {
     run->tile_w = (int)run->shape[3], run->tile_h = (int)run->shape[2];
     run->tile_frames = run->pixels ? (int)run->shape[1] : 1;
     fprintf(stderr, "seed: %llu\n", (unsigned long long)run->seed);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if (cli_text_conditioning(p, o.prompt, NULL, o.context, o.cfg > 1.0, &ctx, &g.context_len, &neg,
                               &g.negative_len))
         goto fail;
     if (o.prompt) dg_pipeline_release_text_encoder(p);
     g.context = ctx, g.negative = neg;
-    run->text_s = now_s() - t0;
+    run->text_s = cli_now_s() - t0;
     int failed = 0;
     for (int m = 0; m < o.n_methods; m++) {
         run->r[m].name = o.methods[m];

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -33,17 +33,6 @@ static void usage(FILE *f) {
             "  -t, --threads N     CPU threads (default: all cores)\n"
             "      --device D      cpu (default) or cuda[:N]\n"
             "      --format F      text (default) or json\n");
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int bench_wan(int argc, char **argv) {
@@ -129,12 +118,12 @@ int bench_wan(int argc, char **argv) {
     }
     free(hx), free(hc);
     for (int64_t i = 0; i < warmup + reps; i++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         if (dg_wan_forward(&m, &ar, &x, 500.0f, &ctx, &out, NULL) || dg_backend_sync(&be)) {
             fprintf(stderr, "ditgen: %s\n", dg_last_error());
             goto done;
         }
-        if (i >= warmup) times[i - warmup] = now_s() - t0;
+        if (i >= warmup) times[i - warmup] = cli_now_s() - t0;
     }
     if (gpu && dg_backend_cuda_memory(&be, &used1, &total)) {
         fprintf(stderr, "ditgen: %s\n", dg_last_error());
@@ -143,8 +132,7 @@ int bench_wan(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mem_mib = gpu ? (double)(used1 - used0) / 1048576.0 : (double)ru.ru_maxrss / 1024.0;
-    qsort(times, (size_t)reps, sizeof *times, cmp_double);
-    double med = times[reps / 2];
+    double med = cli_median(times, reps);
     long tokens = (long)F * (h / m.cfg.patch[1]) * (w / m.cfg.patch[2]);
     if (json)
         printf("{\"bench\": \"wan\", \"width\": %lld, \"height\": %lld, \"frames\": %lld, \"tokens\": %ld, "

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attention/attention.h"
 #include "core/cpu/blas_tune.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "core/error.h"
 
 /* OpenBLAS extensions; declared here too since not every cblas.h has them. */
@@ -100,17 +100,6 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median and best of n run times (seconds). The best is the least disturbed
  * by other load on the machine; the median is the typical run. */
 typedef struct {
@@ -118,8 +107,8 @@ typedef struct {
 } timing;
 
 static timing summarize(double *t, int64_t n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return (timing){n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0]};
+    double med = cli_median(t, n);
+    return (timing){med, t[0]};
 }
 
 /* Uniform [-1, 1) from a fixed-seed LCG: inputs are the same every run. */
@@ -145,9 +134,9 @@ static int time_attention(const bench_opts *o, double *times, timing *tm) {
     }
     fill_random(q, nqf, 1), fill_random(k, nkf, 2), fill_random(v, nkf, 3);
     for (int64_t r = 0; r < o->warmup + o->reps; r++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         if (dg_attention_dense_cpu(out, q, k, v, &s) != DG_OK) goto done;
-        if (r >= o->warmup) times[r - o->warmup] = now_s() - t0;
+        if (r >= o->warmup) times[r - o->warmup] = cli_now_s() - t0;
     }
     *tm = summarize(times, o->reps);
     result = DG_OK;
@@ -166,10 +155,10 @@ static int time_sgemm(const bench_opts *o, double *times, timing *tm) {
     }
     fill_random(a, n, 4), fill_random(b, n, 5);
     for (int64_t r = 0; r < o->warmup + o->reps; r++) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b,
                     SGEMM_N, 0.0f, c, SGEMM_N);
-        if (r >= o->warmup) times[r - o->warmup] = now_s() - t0;
+        if (r >= o->warmup) times[r - o->warmup] = cli_now_s() - t0;
     }
     *tm = summarize(times, o->reps);
     result = DG_OK;

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/text_conditioning.h"
+#include "cli/timing.h"
 #include "core/rng.h"
 #include "ditgen.h"
 #include "io/atomic_file.h"
@@ -167,16 +167,10 @@ typedef struct progress_state {
     double start, last;
 } progress_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s (s/it once a step exceeds a second) */
 static void on_progress(void *user, int step, int steps) {
     progress_state *ps = user;
-    double t = now_s(), per = (t - ps->start) / step;
+    double t = cli_now_s(), per = (t - ps->start) / step;
     char bar[51];
     int fill = step * 50 / steps;
     for (int i = 0; i < 50; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
@@ -233,10 +227,10 @@ static int write_output(const gen_opts *o, dg_pipeline *p, const int64_t shape[4
         dg_error("out of memory converting %d frames of %dx%d", F, W, H);
         goto done;
     }
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if (dg_pipeline_decode(p, lat, shape, o->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
         goto done;
-    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", now_s() - t0);
+    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
     if (o->kind == OUT_MP4) {
         rc = dg_mp4_write(o->output, rgb, F, W, H, o->fps);
     } else {
@@ -263,7 +257,7 @@ int cmd_generate(int argc, char **argv) {
     } else if (check_writable(o.output)) {
         goto fail;
     }
-    double t0 = now_s();
+    double t0 = cli_now_s();
     dg_pipeline *p;
     if (dg_pipeline_open(&p, o.model, o.device, o.threads)) goto fail;
     const dg_model_info *info = dg_pipeline_info(p);
@@ -292,7 +286,7 @@ int cmd_generate(int argc, char **argv) {
     g.negative = neg;
     fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
     fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", o.model, info->num_layers, info->dim,
-            now_s() - t0);
+            cli_now_s() - t0);
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
     lat = malloc(n * sizeof(float));
     if (!lat) {
@@ -302,14 +296,14 @@ int cmd_generate(int argc, char **argv) {
     fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g)\n",
             o.width, o.height, o.frames, (long long)shape[0], (long long)shape[1], (long long)shape[2],
             (long long)shape[3], o.steps, o.sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", o.cfg, o.shift);
-    progress_state ps = {now_s(), 0};
+    progress_state ps = {cli_now_s(), 0};
     dg_gen_timing tm;
     if (dg_pipeline_generate(p, &g, lat, on_progress, &ps, &tm)) goto out;
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
-    double w0 = now_s();
+    double w0 = cli_now_s();
     if (write_output(&o, p, shape, lat, seed)) goto out;
-    fprintf(stderr, "wrote %s in %.2f s\n", o.output, now_s() - w0);
+    fprintf(stderr, "wrote %s in %.2f s\n", o.output, cli_now_s() - w0);
     rc = 0;
     goto out_quiet;
 out:
