@@ -141,6 +141,12 @@ static int parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ditgen generate: --output '%s' must end in .png, .mp4 or .safetensors\n", o->output);
         return -1;
     }
+    if (o->kind == OUT_MP4 && !dg_mp4_available()) {
+        fprintf(stderr, "ditgen generate: --output '%s': this ditgen was built without FFmpeg; use PNG frames "
+                        "(out_%%03d.png)\n",
+                o->output);
+        return -1;
+    }
     return 0;
 }
 

@@ -152,6 +152,8 @@ static int open_all(dg_mp4_writer *w, const char *path, int width, int height, i
     return DG_OK;
 }
 
+int dg_mp4_available(void) { return 1; }
+
 int dg_mp4_open(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
     memset(w, 0, sizeof *w);
     /* libx264 reports its settings through av_log; only errors belong on stderr. */

@@ -28,6 +28,9 @@ typedef struct dg_mp4_writer {
     int64_t n_frames;
 } dg_mp4_writer;
 
+/* 1 when MP4 output is built in (FFmpeg), 0 in builds without it. */
+int dg_mp4_available(void);
+
 /* Opens an encoder (libx264 when present, else the default H.264 encoder)
  * at fps frames per second and the given CRF (0..51, used when the encoder
  * has a crf option; x264's crf 0 is lossless, a profile browsers cannot

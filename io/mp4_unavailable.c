@@ -12,6 +12,8 @@ static int unavailable(const char *path) {
                     path ? path : "?");
 }
 
+int dg_mp4_available(void) { return 0; }
+
 int dg_mp4_open(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
     memset(w, 0, sizeof *w);
     return unavailable(path);
