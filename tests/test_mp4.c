@@ -16,27 +16,13 @@
 #include "core/error.h"
 #include "io/mp4.h"
 #include "test.h"
+#include "tests/scratch_dir.h"
 
 #define W 64
 #define H 48
 #define NF 17
 #define FPS 16
 
-static char dir[512];
-
-static char *path_in(const char *name) {
-    static char buf[1024];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
-static int n_entries(void) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    if (d) closedir(d);
-    return n;
-}
 
 /* Smooth pattern drifting right and down, so motion and chroma both matter. */
 static void make_frames(uint8_t *f) {
@@ -152,11 +138,7 @@ done:
 int main(void) {
     if (!avcodec_find_encoder(AV_CODEC_ID_H264)) TEST_SKIP("this FFmpeg build has no H.264 encoder");
     av_log_set_level(AV_LOG_ERROR); /* x264 reports its settings and stats at INFO */
-    snprintf(dir, sizeof dir, "%s/test_mp4_XXXXXX", DG_BINARY_DIR);
-    if (!mkdtemp(dir)) {
-        perror(dir);
-        return 1;
-    }
+    if (scratch_dir_make("test_mp4")) return 1;
     uint8_t *frames = malloc((size_t)NF * W * H * 3);
     make_frames(frames);
 

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libavutil/crc.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #pragma GCC diagnostic push
@@ -19,22 +18,8 @@
 #include "io/frames.h"
 #include "io/png.h"
 #include "test.h"
+#include "tests/scratch_dir.h"
 
-static char dir[512];
-
-static char *path_in(const char *name) {
-    static char buf[1024];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
-static int n_entries(void) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    if (d) closedir(d);
-    return n;
-}
 
 static uint8_t *slurp(const char *p, size_t *n) {
     FILE *f = fopen(p, "rb");
@@ -60,8 +45,14 @@ static void spit(const char *p, const uint8_t *b, size_t n) {
 }
 
 /* Independent CRC (libavutil's) for hand-built chunks. */
+/* CRC-32 bit by bit (the reflected 0xEDB88320 polynomial), independent of io/png.c's table. */
 static uint32_t crc32_png(const uint8_t *p, size_t n) {
-    return av_crc(av_crc_get_table(AV_CRC_32_IEEE_LE), 0xffffffffu, p, n) ^ 0xffffffffu;
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int b = 0; b < 8; b++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
 }
 
 /* Returns a malloc'd PNG = signature + IHDR from `base`, then one chunk, then the rest. */
@@ -100,11 +91,7 @@ static void test_frames(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "%s/test_png_XXXXXX", DG_BINARY_DIR);
-    if (!mkdtemp(dir)) {
-        perror(dir);
-        return 1;
-    }
+    if (scratch_dir_make("test_png")) return 1;
     test_frames();
 
     /* gradient at an odd size (PNG has no parity constraint) */
