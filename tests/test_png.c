@@ -44,7 +44,6 @@ static void spit(const char *p, const uint8_t *b, size_t n) {
     }
 }
 
-/* Independent CRC (libavutil's) for hand-built chunks. */
 /* CRC-32 bit by bit (the reflected 0xEDB88320 polynomial), independent of io/png.c's table. */
 static uint32_t crc32_png(const uint8_t *p, size_t n) {
     uint32_t c = 0xffffffffu;

@@ -7,8 +7,8 @@ MAX_LEN = 32  # text max length (Wan uses 512)
 TEXT_DIM = 64
 
 TRANSFORMER_CFG = dict(
-    patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=24, in_channels=3,
-    out_channels=3, text_dim=TEXT_DIM, freq_dim=256, ffn_dim=256, num_layers=3,
+    patch_size=(1, 4, 4), num_attention_heads=2, attention_head_dim=64, in_channels=3,
+    out_channels=3, text_dim=TEXT_DIM, freq_dim=256, ffn_dim=384, num_layers=4,
     cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=None,
     added_kv_proj_dim=None, rope_max_seq_len=64)
 
