@@ -80,6 +80,7 @@ static void check_port(void) {
         }
         printf("checker port, %s: %d/%zu labels equal to Python's, %d/%zu equal to the truth\n", kinds[k], same,
                cases * 4, right, cases * 4);
+        free(px);
     }
     dg_safetensors_close(&st);
 }
