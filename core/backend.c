@@ -20,4 +20,11 @@ int dg_backend_init_device(dg_backend *be, const char *device, int threads) {
 #endif
 }
 
+#ifndef DG_HAVE_CUDA
+int dg_backend_cuda_memory(dg_backend *be, size_t *used, size_t *total) {
+    (void)be, (void)used, (void)total;
+    return dg_error("device memory: this ditgen was built without CUDA");
+}
+#endif
+
 int dg_backend_sync(dg_backend *be) { return be->ops->sync ? be->ops->sync(be) : DG_OK; }

@@ -61,7 +61,7 @@ int dg_backend_cuda_init(dg_backend *be, int device);
  * Unknown names, and cuda in a build without CUDA, are refused. */
 int dg_backend_init_device(dg_backend *be, const char *device, int threads);
 /* Device memory in use on the backend's GPU (all processes) and its total;
- * CUDA builds only. */
+ * refused on other backends and in builds without CUDA. */
 int dg_backend_cuda_memory(dg_backend *be, size_t *used, size_t *total);
 int dg_backend_sync(dg_backend *be);
 void dg_backend_free(dg_backend *be);
