@@ -20,11 +20,13 @@ void dg_vae_scratch_free(dg_vae_scratch *s) {
     s->len = 0;
 }
 
-static int scratch_reserve(dg_vae_scratch *s, size_t n) {
+int dg_vae_scratch_reserve(dg_vae_scratch *s, size_t n) {
     if (s->len >= n) return DG_OK;
-    float *p = realloc(s->p, n * sizeof(float));
-    DG_CHECK(p != NULL, "out of memory for a %zu MiB VAE workspace", n * sizeof(float) >> 20);
-    s->p = p;
+    /* free + malloc, not realloc: the old contents are not needed */
+    free(s->p);
+    s->len = 0;
+    s->p = malloc(n * sizeof(float));
+    DG_CHECK(s->p != NULL, "out of memory for a %zu MiB VAE workspace", n * sizeof(float) >> 20);
     s->len = n;
     return DG_OK;
 }
@@ -64,6 +66,11 @@ int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, 
     const int64_t HWo = Ho * Wo, P = T * HWo, K = Cin * kt * kh * kw, Q = T * Ho;
     float *yd = y->data;
     const float *bd = b ? b->data : NULL;
+#ifdef __AVX512F__
+    if (kh == 3 && kw == 3 && P > 0 && Cout > 0)
+        return dg_vae_conv3x3_avx512(yd, x->data, cache ? cache->data : NULL, w->data, bd, Cin, Cout, kt, T, H, W, up,
+                                     acc, ws);
+#endif
 
     /* Bias first (or on top of the residual), so every GEMM accumulates. */
     #pragma omp parallel for if (Cout * P > DG_VAE_PAR_MIN)
@@ -87,7 +94,7 @@ int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, 
     int64_t qb = (int64_t)(COL_TARGET_FLOATS / row_floats);
     if (qb < 1) qb = 1;
     if (qb > Q) qb = Q;
-    DG_TRY(scratch_reserve(ws, row_floats * qb));
+    DG_TRY(dg_vae_scratch_reserve(ws, row_floats * qb));
     float *col = ws->p;
     const float *xd = x->data, *cd = cache ? cache->data : NULL;
     const int64_t nc = kt - 1, HW = H * W;

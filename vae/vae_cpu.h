@@ -18,6 +18,8 @@ typedef struct dg_vae_scratch {
     size_t len; /* floats */
 } dg_vae_scratch;
 void dg_vae_scratch_free(dg_vae_scratch *s);
+/* Grow s to at least n floats (contents not kept). */
+int dg_vae_scratch_reserve(dg_vae_scratch *s, size_t n);
 
 /* Causal 3D convolution (also 2D: weight [Cout, Cin, kh, kw] means kt = 1).
  * x [Cin, T, H, W]; cache [Cin, kt-1, H, W] holds the frames before x (zeros
@@ -30,6 +32,14 @@ void dg_vae_scratch_free(dg_vae_scratch *s);
  * instead of y = conv(x) + bias (fuses residual adds). */
 int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
                       const dg_tensor *b, int upsample2x, int accumulate, dg_vae_scratch *ws);
+
+#ifdef __AVX512F__
+/* The 3x3 (x kt) case of dg_vae_conv3d_cpu on raw data, already checked by it
+ * (vae/conv3x3_avx512.c). */
+int dg_vae_conv3x3_avx512(float *y, const float *x, const float *cache, const float *w, const float *bias,
+                          int64_t Cin, int64_t Cout, int64_t kt, int64_t T, int64_t H, int64_t W, int up, int acc,
+                          dg_vae_scratch *ws);
+#endif
 
 /* Wan VAE "RMS" norm over channels: y = x / max(||x||_2, 1e-12) * sqrt(C) * gamma
  * (F.normalize over dim 1), then SiLU when silu != 0. x, y [C, ...] (y may be x);

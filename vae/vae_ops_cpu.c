@@ -61,12 +61,7 @@ int dg_vae_attention_cpu(dg_tensor *out, const dg_tensor *qkv, dg_vae_scratch *w
     int64_t qb = (int64_t)(ATTN_TARGET_FLOATS / (size_t)N);
     if (qb < 1) qb = 1;
     if (qb > N) qb = N;
-    if (ws->len < (size_t)(qb * N)) {
-        float *p = realloc(ws->p, (size_t)(qb * N) * sizeof(float));
-        DG_CHECK(p != NULL, "out of memory for the VAE attention scores");
-        ws->p = p;
-        ws->len = (size_t)(qb * N);
-    }
+    DG_TRY(dg_vae_scratch_reserve(ws, (size_t)(qb * N)));
     float *S = ws->p;
     const float scale = 1.0f / sqrtf((float)C);
     for (int64_t t = 0; t < T; t++) {
