@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "ditgen.h"
-#include "io/frames.h"
 #include "tests/fixture.h"
+#include "tests/generate_rgb.h"
 
 static void run(dg_pipeline *p, const dg_safetensors *io, const dg_safetensors *ctx, const char *name,
                 dg_sample_method method, double shift) {
@@ -82,24 +82,18 @@ static void run_full(dg_pipeline *p, const dg_safetensors *io, const char *name,
     dg_gen_params g = {.width = 64, .height = 48, .frames = frames, .steps = 3, .cfg_scale = 4.0f,
                        .flow_shift = 3.0, .sampler = method, .seed = (uint64_t)seed[0], .context = pe,
                        .context_len = pl, .negative = ne, .negative_len = nl};
-    int64_t shape[4];
-    CHECK_OK(dg_pipeline_latent_shape(p, &g, shape));
     size_t px = (size_t)frames * 48 * 64;
     CHECK((size_t)n == px * 3, "%s: %lld reference values", name, (long long)n);
-    float *lat = malloc((size_t)(shape[0] * shape[1] * shape[2] * shape[3]) * sizeof(float));
-    float *rgbf = malloc(px * 3 * sizeof(float));
-    uint8_t *rgb = malloc(px * 3);
-    CHECK_OK(dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL));
-    CHECK_OK(dg_pipeline_decode(p, lat, shape, 0, rgbf));
-    CHECK_OK(dg_frames_from_float(rgb, rgbf, 3, frames, 48, 64));
+    uint8_t *rgb = generate_rgb(p, &g);
+    CHECK(rgb != NULL, "%s: %s", name, dg_last_error());
     int worst = 0;
-    for (size_t i = 0; (size_t)n == px * 3 && i < px * 3; i++) {
+    for (size_t i = 0; rgb && (size_t)n == px * 3 && i < px * 3; i++) {
         int want = (int)floor(ref[i] * 255.0 + 0.5), d = abs((int)rgb[i] - want);
         if (d > worst) worst = d;
     }
     printf("%-28s max |diff| %d of 255\n", name, worst);
     CHECK(worst <= 1, "%s: frames differ from diffusers by %d levels", name, worst);
-    free(lat), free(rgbf), free(rgb), free(pe), free(ne);
+    free(rgb), free(pe), free(ne);
 }
 
 /* A cached prompt needs no encoder: after a release, with text_encoder/ gone,

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "ditgen.h"
-#include "io/frames.h"
 #include "io/image_metrics.h"
 #include "tests/fixture.h"
+#include "tests/generate_rgb.h"
 
 static void run_case(dg_pipeline *p, const dg_safetensors *io, const char *name, const char *prompt, int frames) {
     const dg_model_defaults *d = &dg_pipeline_info(p)->defaults;
@@ -27,18 +27,15 @@ static void run_case(dg_pipeline *p, const dg_safetensors *io, const char *name,
                            .cfg_scale = d->cfg_scale, .flow_shift = d->flow_shift, .sampler = d->sampler,
                            .seed = (uint64_t)seed[0], .context = pe, .context_len = pl, .negative = ne,
                            .negative_len = nl};
-        int64_t shape[4];
-        float *lat = malloc(px * sizeof(float)), *rgbf = malloc(px * sizeof(float));
-        uint8_t *rgb = malloc(px), *want = malloc(px);
-        CHECK_OK(dg_pipeline_latent_shape(p, &g, shape));
-        CHECK_OK(dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL));
-        CHECK_OK(dg_pipeline_decode(p, lat, shape, 0, rgbf));
-        CHECK_OK(dg_frames_from_float(rgb, rgbf, 3, frames, d->height, d->width));
-        for (size_t i = 0; i < px; i++) want[i] = (uint8_t)ref[i];
-        double psnr = dg_psnr_u8(rgb, want, px);
-        printf("%-8s PSNR %.1f dB against diffusers\n", name, psnr);
-        CHECK(psnr >= 40.0, "%s: PSNR %.1f dB < 40", name, psnr);
-        free(lat), free(rgbf), free(rgb), free(want);
+        uint8_t *rgb = generate_rgb(p, &g), *want = malloc(px);
+        CHECK(rgb && want, "%s: %s", name, dg_last_error());
+        for (size_t i = 0; want && i < px; i++) want[i] = (uint8_t)ref[i];
+        if (rgb && want) {
+            double psnr = dg_psnr_u8(rgb, want, px);
+            printf("%-8s PSNR %.1f dB against diffusers\n", name, psnr);
+            CHECK(psnr >= 40.0, "%s: PSNR %.1f dB < 40", name, psnr);
+        }
+        free(rgb), free(want);
     } else {
         CHECK(0, "%s: fixture of %lld values, expected %zu", name, (long long)n, px);
     }

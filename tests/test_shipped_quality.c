@@ -15,9 +15,9 @@
 #include "core/cpu/blas_tune.h"
 #include "core/dtype.h"
 #include "ditgen.h"
-#include "io/frames.h"
 #include "io/json.h"
 #include "tests/fixture.h"
+#include "tests/generate_rgb.h"
 #include "tests/shapes_checker.h"
 
 enum { N_SEEDS = 3 };
@@ -112,21 +112,15 @@ static void eval_prompt(dg_pipeline *p, const cJSON *item, uint64_t seed, const 
     dg_gen_params g = {.width = d->width, .height = d->height, .frames = (int)frames, .steps = d->steps,
                        .cfg_scale = d->cfg_scale, .flow_shift = d->flow_shift, .sampler = d->sampler,
                        .seed = seed, .context = pe, .context_len = pl, .negative = neg, .negative_len = neg_len};
-    size_t px = (size_t)frames * d->height * d->width * 3;
-    float *lat = malloc(px * sizeof(float)), *rgbf = malloc(px * sizeof(float));
-    uint8_t *rgb = malloc(px);
-    int64_t shape[4];
-    CHECK(pe && lat && rgbf && rgb, "out of memory");
-    if (pe && lat && rgbf && rgb && dg_pipeline_latent_shape(p, &g, shape) == 0 &&
-        dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL) == 0 && dg_pipeline_decode(p, lat, shape, 0, rgbf) == 0 &&
-        dg_frames_from_float(rgb, rgbf, 3, (int)frames, d->height, d->width) == 0) {
+    uint8_t *rgb = pe ? generate_rgb(p, &g) : NULL;
+    if (rgb) {
         int got[4];
         classify(rgb, (int)frames, d->height, d->width, want[3] == 4 || want[3] == 5, got);
         for (int j = 0; j < 4; j++) sc->right[j] += got[j] == want[j], sc->total[j]++;
     } else {
         CHECK(0, "generating '%s' (seed %llu): %s", prompt, (unsigned long long)seed, dg_last_error());
     }
-    free(pe), free(lat), free(rgbf), free(rgb);
+    free(pe), free(rgb);
 }
 
 static void check_model(void) {
