@@ -5,8 +5,9 @@
  * processed in blocks of rows: the rows a block needs (kt frames, rb+2 rows,
  * zero-padded, upsampled when asked) are copied once into a padded buffer,
  * and a register-blocked micro-kernel (6 output channels x 64 columns) reads
- * them with unaligned loads, one per tap. Accumulation order: input channel,
- * then frame, row and column tap, in fp32. */
+ * them with unaligned loads, one per tap. Input channels go in passes whose
+ * weights fit in L2; later passes add onto the output. Accumulation order:
+ * input channel, then frame, row and column tap, in fp32. */
 #include "vae/vae_cpu.h"
 
 #ifdef __AVX512F__
@@ -92,6 +93,25 @@ static inline __attribute__((always_inline)) void tile(const conv_args *a, int64
     }
 }
 
+/* One input-channel pass over nr rows of the padded block. Items are (row,
+ * 64-column chunk); the output-channel blocks run inside, so an item's input
+ * rows stay in L1/L2 while the pass's weights stay in L2. */
+static void run_pass(const conv_args *a, const float *pad, int64_t nr, int64_t nb) {
+    const int64_t nchunks = (a->Wo + CW - 1) / CW;
+    #pragma omp parallel for schedule(static) if (nr * nchunks * a->Cout * a->groups * 9 > DG_VAE_PAR_MIN)
+    for (int64_t it = 0; it < nr * nchunks; it++) {
+        const int64_t j = it / nchunks, c0 = it % nchunks * CW, left = a->Wo - c0;
+        const float *in = pad + j * a->Wp;
+        float *yrow = a->y + j * a->Wo;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            if (left > 48) tile(a, cb, in, yrow, c0, 4);
+            else if (left > 32) tile(a, cb, in, yrow, c0, 3);
+            else if (left > 16) tile(a, cb, in, yrow, c0, 2);
+            else tile(a, cb, in, yrow, c0, 1);
+        }
+    }
+}
+
 /* Fill pad[(g*R + j)*Wp + i] for g = ci*kt + dt, j < R rows (output-grid row
  * r0 - 1 + j), i < Wp columns (output column i - 1), zero outside the frame. */
 static void fill_pad(float *pad, const float *xd, const float *cd, int64_t Cin, int64_t kt, int64_t T, int64_t H,
@@ -127,35 +147,19 @@ int dg_vae_conv3x3_avx512(float *y, const float *x, const float *cache, const fl
     DG_TRY(dg_vae_scratch_reserve(ws, (size_t)(wfloats + Cin * kt * R * Wp)));
     float *wp = ws->p, *pad = ws->p + wfloats;
     pack_weights(wp, w, Cout, K);
-    const int64_t nchunks = (Wo + CW - 1) / CW;
     conv_args a = {.bias = bias, .wp = wp, .Cout = Cout, .K = K, .gs = R * Wp, .Wp = Wp, .Wo = Wo,
                    .ystride = T * Ho * Wo, .acc = acc};
-    /* Input channels per pass: the weights of one pass (all output channels)
-     * stay in L2 while a thread works through its items. */
+    /* Input channels per pass: a pass's weights (all output channels) fit in L2. */
     int64_t cc = WEIGHT_PASS_FLOATS / (Cout * kt * 9);
     cc = cc < 8 ? 8 : cc > Cin ? Cin : cc;
     for (int64_t t = 0; t < T; t++)
         for (int64_t r0 = 0; r0 < Ho; r0 += rb) {
-            const int64_t nr = r0 + rb <= Ho ? rb : Ho - r0;
             fill_pad(pad, x, cache, Cin, kt, T, H, W, up, t, r0, R, Ho, Wo, Wp);
             a.y = y + t * Ho * Wo + r0 * Wo;
             for (int64_t ci0 = 0; ci0 < Cin; ci0 += cc) {
-            a.g0 = ci0 * kt;
-            a.groups = (ci0 + cc <= Cin ? cc : Cin - ci0) * kt;
-            /* Items are (row, 64-column chunk); the output-channel blocks run
-             * inside, so an item's input rows stay in L1/L2. */
-            #pragma omp parallel for schedule(static) if (nr * nchunks * Cout * a.groups * 9 > DG_VAE_PAR_MIN)
-            for (int64_t it = 0; it < nr * nchunks; it++) {
-                const int64_t j = it / nchunks, c0 = it % nchunks * CW, left = Wo - c0;
-                const float *in = pad + j * Wp;
-                float *yrow = a.y + j * Wo;
-                for (int64_t cb = 0; cb < nb; cb++) {
-                    if (left > 48) tile(&a, cb, in, yrow, c0, 4);
-                    else if (left > 32) tile(&a, cb, in, yrow, c0, 3);
-                    else if (left > 16) tile(&a, cb, in, yrow, c0, 2);
-                    else tile(&a, cb, in, yrow, c0, 1);
-                }
-            }
+                a.g0 = ci0 * kt;
+                a.groups = (ci0 + cc <= Cin ? cc : Cin - ci0) * kt;
+                run_pass(&a, pad, r0 + rb <= Ho ? rb : Ho - r0, nb);
             }
         }
     return DG_OK;
