@@ -4,7 +4,8 @@
  * output channels that are not a multiple of the micro-kernel's 6, several
  * row blocks and several input-channel passes in the direct AVX-512 kernel,
  * cache frames (kt = 3), the 2x upsampling read, residual accumulation, and
- * the GEMM paths (1x1 and 3x1x1 kernels). */
+ * the GEMM paths (1x1 and 3x1x1 kernels). Every case also runs through the
+ * im2col + GEMM path alone, which CPUs without AVX-512 use for all kernels. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +67,10 @@ static void run_case(const char *name, conv_case k, dg_vae_scratch *ws) {
     const size_t nx = (size_t)(k.cin * k.t * k.h * k.w), ny = (size_t)(k.cout * k.t * Ho * Wo);
     const size_t nw = (size_t)(k.cout * k.cin * k.kt * k.kh * k.kw), ncache = (size_t)(k.cin * (k.kt - 1) * k.h * k.w);
     float *x = filled(nx, 1), *w = filled(nw, 2), *b = filled((size_t)k.cout, 3), *cache = filled(ncache + 1, 4);
-    float *y = filled(ny, 5), *ref = malloc(ny * sizeof(float));
-    CHECK(x && w && b && cache && y && ref, "%s: out of memory", name);
-    if (x && w && b && cache && y && ref) {
-        memcpy(ref, y, ny * sizeof(float));
+    float *y0 = filled(ny, 5), *y = malloc(ny * sizeof(float)), *ref = malloc(ny * sizeof(float));
+    CHECK(x && w && b && cache && y0 && y && ref, "%s: out of memory", name);
+    if (x && w && b && cache && y0 && y && ref) {
+        memcpy(ref, y0, ny * sizeof(float));
         reference(&k, ref, x, cache, w, b);
         dg_tensor X, Y, Wt, B, C;
         int64_t xs[4] = {k.cin, k.t, k.h, k.w}, ys[4] = {k.cout, k.t, Ho, Wo}, bs[1] = {k.cout};
@@ -80,14 +81,21 @@ static void run_case(const char *name, conv_case k, dg_vae_scratch *ws) {
         CHECK_OK(k.kt > 1 ? dg_tensor_view(&Wt, &be, DG_F32, 5, ws5, w) : dg_tensor_view(&Wt, &be, DG_F32, 4, ws4, w));
         CHECK_OK(dg_tensor_view(&B, &be, DG_F32, 1, bs, b));
         if (k.kt > 1) CHECK_OK(dg_tensor_view(&C, &be, DG_F32, 4, cs, cache));
-        CHECK_OK(dg_vae_conv3d_cpu(&Y, &X, k.kt > 1 ? &C : NULL, &Wt, &B, k.up, k.acc, ws));
-        double err, mag;
-        test_max_err(y, ref, ny, &err, &mag);
-        /* fp32 sums of up to ~3000 terms of size <= 0.25 */
-        CHECK(err <= 2e-5 * (mag > 1 ? mag : 1), "%s: max |conv - reference| = %.3g (max |ref| %.3g)", name, err, mag);
-        printf("%-34s max err %.2e\n", name, err);
+        /* the dispatching entry (direct kernel where it applies) and the GEMM path */
+        for (int gemm = 0; gemm < 2; gemm++) {
+            memcpy(y, y0, ny * sizeof(float));
+            const dg_tensor *cp = k.kt > 1 ? &C : NULL;
+            CHECK_OK(gemm ? dg_vae_conv3d_gemm_cpu(&Y, &X, cp, &Wt, &B, k.up, k.acc, ws)
+                          : dg_vae_conv3d_cpu(&Y, &X, cp, &Wt, &B, k.up, k.acc, ws));
+            double err, mag;
+            test_max_err(y, ref, ny, &err, &mag);
+            /* fp32 sums of up to ~3000 terms of size <= 0.25 */
+            CHECK(err <= 2e-5 * (mag > 1 ? mag : 1), "%s (%s): max |conv - reference| = %.3g (max |ref| %.3g)", name,
+                  gemm ? "gemm" : "default", err, mag);
+            printf("%-34s %-7s max err %.2e\n", name, gemm ? "gemm" : "default", err);
+        }
     }
-    free(x), free(w), free(b), free(cache), free(y), free(ref);
+    free(x), free(w), free(b), free(cache), free(y0), free(y), free(ref);
 }
 
 int main(void) {

@@ -1,5 +1,7 @@
-/* Causal 3D / 2D convolution on the CPU: im2col over blocks of output rows,
- * one cblas_sgemm per block. Rows of all frames of a chunk are one flat index
+/* Causal 3D / 2D convolution on the CPU. 3x3 kernels go to the direct
+ * AVX-512 kernel (conv3x3_avx512.c) where the build has AVX-512; the rest,
+ * and everything elsewhere: im2col over blocks of output rows, one
+ * cblas_sgemm per block. Rows of all frames of a chunk are one flat index
  * q = t*H' + r, so a block of rows is contiguous in every output channel and
  * the GEMM writes y in place (ldc = T*H'*W'). */
 #include <cblas.h>
@@ -36,8 +38,9 @@ static int check_f32(const dg_tensor *t, const char *what) {
     return DG_OK;
 }
 
-int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                      const dg_tensor *b, int up, int acc, dg_vae_scratch *ws) {
+/* direct: whether the direct 3x3 kernel may be used where it applies. */
+static int conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
+                  int up, int acc, dg_vae_scratch *ws, int direct) {
     const char *wn = w->name ? w->name : "conv";
     DG_TRY(check_f32(x, "input"));
     DG_TRY(check_f32(y, "output"));
@@ -67,9 +70,11 @@ int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, 
     float *yd = y->data;
     const float *bd = b ? b->data : NULL;
 #ifdef __AVX512F__
-    if (kh == 3 && kw == 3 && P > 0 && Cout > 0)
+    if (direct && kh == 3 && kw == 3 && P > 0 && Cout > 0)
         return dg_vae_conv3x3_avx512(yd, x->data, cache ? cache->data : NULL, w->data, bd, Cin, Cout, kt, T, H, W, up,
                                      acc, ws);
+#else
+    (void)direct;
 #endif
 
     /* Bias first (or on top of the residual), so every GEMM accumulates. */
@@ -131,4 +136,14 @@ int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, 
                     (int)N, 1.0f, yd + q0 * Wo, (int)P);
     }
     return DG_OK;
+}
+
+int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                      const dg_tensor *b, int up, int acc, dg_vae_scratch *ws) {
+    return conv3d(y, x, cache, w, b, up, acc, ws, 1);
+}
+
+int dg_vae_conv3d_gemm_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                           const dg_tensor *b, int up, int acc, dg_vae_scratch *ws) {
+    return conv3d(y, x, cache, w, b, up, acc, ws, 0);
 }

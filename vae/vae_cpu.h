@@ -32,6 +32,10 @@ int dg_vae_scratch_reserve(dg_vae_scratch *s, size_t n);
  * instead of y = conv(x) + bias (fuses residual adds). */
 int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
                       const dg_tensor *b, int upsample2x, int accumulate, dg_vae_scratch *ws);
+/* The same through im2col + GEMM only: the path of CPUs without AVX-512,
+ * callable everywhere so that tests check it too. */
+int dg_vae_conv3d_gemm_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                           const dg_tensor *b, int upsample2x, int accumulate, dg_vae_scratch *ws);
 
 #ifdef __AVX512F__
 /* The 3x3 (x kt) case of dg_vae_conv3d_cpu on raw data, already checked by it
