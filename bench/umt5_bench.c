@@ -7,24 +7,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "cli/timing.h"
 #include "core/cpu/blas_tune.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "text/t5_encoder.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
@@ -56,21 +47,21 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < L; i++) ids[i] = (int32_t)((const float *)ids_t->data)[i];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = cli_now_s();
         if (dg_t5_encode(&e, ids, NULL, L, out)) {
             fprintf(stderr, "umt5_bench: %s\n", dg_last_error());
             return 1;
         }
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = cli_now_s() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp);
+    const double median = cli_median(t, reps);
     const float *ref = ref_t->data;
     double err = 0, scale = 0;
     for (size_t i = 0; i < (size_t)L * e.cfg.d_model; i++) {
         err = fmax(err, fabs((double)out[i] - ref[i]));
         scale = fmax(scale, fabs((double)ref[i]));
     }
-    printf("{\"seconds\": %.6f, \"tokens\": %d, \"max_abs_err\": %.3g, \"max_abs_ref\": %.3g}\n", t[reps / 2], L, err,
+    printf("{\"seconds\": %.6f, \"tokens\": %d, \"max_abs_err\": %.3g, \"max_abs_ref\": %.3g}\n", median, L, err,
            scale);
     free(ids), free(out), free(t);
     dg_t5_free(&e);

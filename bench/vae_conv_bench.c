@@ -7,8 +7,8 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "cli/timing.h"
 #include "core/backend.h"
 #include "core/cpu/blas_tune.h"
 #include "core/error.h"
@@ -16,16 +16,7 @@
 
 enum { REPS = 5 };
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float *filled(size_t n) {
     float *p = malloc(n * sizeof(float));
@@ -42,7 +33,7 @@ typedef struct conv_io {
 static double time_path(conv_io *c, int which, const float *A, const float *B, float *C, int M, int N, int K) {
     double t[REPS];
     for (int r = -1; r < REPS; r++) {
-        double t0 = now();
+        double t0 = cli_now_s();
         int rc = 0;
         if (which == 0) rc = dg_vae_conv3d_cpu(&c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0, &c->ws);
         else if (which == 1) rc = dg_vae_conv3d_gemm_cpu(&c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0, &c->ws);
@@ -51,10 +42,9 @@ static double time_path(conv_io *c, int which, const float *A, const float *B, f
             fprintf(stderr, "vae_conv_bench: %s\n", dg_last_error());
             exit(1);
         }
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = cli_now_s() - t0;
     }
-    qsort(t, REPS, sizeof *t, cmp_double);
-    return t[REPS / 2];
+    return cli_median(t, REPS);
 }
 
 int main(int argc, char **argv) {

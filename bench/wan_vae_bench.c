@@ -6,19 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli/timing.h"
 #include "core/cpu/blas_tune.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "vae/wan_vae.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* VmHWM from /proc/self/status, in MiB. */
 static double peak_mib(void) {
@@ -54,12 +49,12 @@ int main(int argc, char **argv) {
     const size_t n = (size_t)v.cfg.out_channels * (1 + (size_t)v.cfg.scale_t * (F - 1)) * h * v.cfg.scale_s * w *
                      v.cfg.scale_s;
     float *out = malloc(n * sizeof(float));
-    double t0 = now();
+    double t0 = cli_now_s();
     if (!out || dg_wan_vae_decode(&v, z->data, F, h, w, out, tile)) {
         fprintf(stderr, "error: %s\n", out ? dg_last_error() : "out of memory");
         return 1;
     }
-    double dt = now() - t0;
+    double dt = cli_now_s() - t0;
     printf("seconds=%.2f peak_mib=%.0f frames=%zu\n", dt, peak_mib(),
            n / ((size_t)v.cfg.out_channels * h * v.cfg.scale_s * w * v.cfg.scale_s));
     if (argc > 5) {
