@@ -1,8 +1,8 @@
 """Train the tiny pixel-space Wan transformer + tiny UMT5 encoder jointly on procedural shapes.
 
 Flow matching as diffusers' Wan: x_s = (1 - s) x0 + s * noise, target = noise - x0,
-transformer timestep input t = 1000 * s. s ~ logit-normal(0, 1) (80%) or uniform (20%), no
-shift at training time (the inference flow_shift is picked by evaluation). 10% of captions are
+transformer timestep input t = 1000 * s. s ~ logit-normal(0, 1) (80%) or uniform (20%), then
+--train-shift; --high-frac of the samples instead take s ~ U(--high-from, 1). 10% of captions are
 dropped to "" (tokenised as just </s>) for classifier-free guidance. Each step: a batch of
 still images (frames=1) and, every other step, a batch of 5-frame clips.
 
@@ -40,6 +40,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-shift", type=float, default=1.0,
                     help="s -> shift*s/(1+(shift-1)*s), as FlowMatchEulerDiscreteScheduler(shift)")
+    ap.add_argument("--high-frac", type=float, default=0.0,
+                    help="fraction of samples whose s is drawn from U(high-from, 1) instead: layout "
+                         "(where a shape sits, which frame comes first) is decided at high noise")
+    ap.add_argument("--high-from", type=float, default=0.7)
     ap.add_argument("--init", default=None, help="resume weights (and EMA) from a checkpoint")
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU runs ~100x more steps)")
@@ -94,7 +98,9 @@ def main():
         B = x0.shape[0]
         u = torch.randn(B, device=dev)
         s = torch.where(torch.rand(B, device=dev) < 0.8, torch.sigmoid(u), torch.rand(B, device=dev))
-        s = (a.train_shift * s / (1 + (a.train_shift - 1) * s)).clamp(1e-4, 1 - 1e-4)
+        s = a.train_shift * s / (1 + (a.train_shift - 1) * s)
+        high = a.high_from + (1 - a.high_from) * torch.rand(B, device=dev)
+        s = torch.where(torch.rand(B, device=dev) < a.high_frac, high, s).clamp(1e-4, 1 - 1e-4)
         noise = torch.randn_like(x0)
         sv = s.view(-1, 1, 1, 1, 1)
         xt = (1 - sv) * x0 + sv * noise
