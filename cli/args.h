@@ -8,4 +8,9 @@
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
 int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
 
+/* An output path used as a per-frame pattern goes to snprintf, so it is checked first: 1 if it
+ * holds exactly one %d conversion (optionally %0Nd, N < 100; %% is a literal percent), 0 if it
+ * holds no '%' at all, -1 (one line on stderr naming the flag) for anything else. */
+int cli_frame_pattern(const char *flag, const char *path);
+
 #endif

@@ -26,6 +26,7 @@ typedef struct gen_opts {
     int64_t seed;
     int sampler;                                              /* -1: the model's default */
     out_kind kind;
+    int frame_pattern; /* PNG output holds a %d: one file per frame */
 } gen_opts;
 
 static void usage(FILE *f) {
@@ -134,7 +135,10 @@ static int parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ditgen generate: -n needs -p (with --context the negative comes from the file)\n");
         return -1;
     }
-    if (ends_with(o->output, ".png")) o->kind = OUT_PNG;
+    if (ends_with(o->output, ".png")) {
+        o->kind = OUT_PNG;
+        if ((o->frame_pattern = cli_frame_pattern("--output", o->output)) < 0) return -1;
+    }
     else if (ends_with(o->output, ".mp4")) o->kind = OUT_MP4;
     else if (ends_with(o->output, ".safetensors")) o->kind = OUT_LATENTS;
     else {
@@ -161,7 +165,7 @@ static int apply_defaults(gen_opts *o, const dg_model_defaults *d) {
     if (o->shift < 0) o->shift = d->flow_shift;
     if (o->sampler < 0) o->sampler = (int)d->sampler;
     if (!o->negative && o->prompt) o->negative = d->negative_prompt;
-    if (o->kind == OUT_PNG && o->frames > 1 && !strstr(o->output, "%")) {
+    if (o->kind == OUT_PNG && o->frames > 1 && !o->frame_pattern) {
         fprintf(stderr, "ditgen generate: %d frames into one .png: use .mp4 or a pattern like out_%%03d.png\n",
                 o->frames);
         return -1;
@@ -193,6 +197,13 @@ static int check_writable(const char *path) {
     if (dg_atomic_open(&f, path) != DG_OK) return -1;
     dg_atomic_abort(&f);
     return 0;
+}
+
+/* Frame f's file name; the pattern passed cli_frame_pattern (one %d), so it is a safe format. */
+static int frame_path(char *buf, size_t size, const char *pattern, int f) {
+    int n = snprintf(buf, size, pattern, f);
+    if (n < 0 || (size_t)n >= size) return dg_error("--output '%s': the frame path is too long", pattern);
+    return DG_OK;
 }
 
 /* A1111 infotext: prompt, "Negative prompt: ...", then the parameters line. */
@@ -239,12 +250,14 @@ static int write_output(const gen_opts *o, dg_pipeline *p, const int64_t shape[4
     if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
     if (o->kind == OUT_MP4) {
         rc = dg_mp4_write(o->output, rgb, F, W, H, o->fps);
+    } else if (!o->frame_pattern) {
+        rc = dg_png_write(o->output, rgb, W, H, meta); /* one frame: apply_defaults refused more */
     } else {
         rc = DG_OK;
         for (int f = 0; f < F && rc == DG_OK; f++) {
             char path[4096];
-            snprintf(path, sizeof path, o->output, f);
-            rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
+            rc = frame_path(path, sizeof path, o->output, f);
+            if (rc == DG_OK) rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
         }
     }
 done:
@@ -256,10 +269,9 @@ int cmd_generate(int argc, char **argv) {
     gen_opts o;
     int pr = parse(argc, argv, &o);
     if (pr) return pr > 0 ? 0 : 2;
-    if (o.kind == OUT_PNG && strstr(o.output, "%")) {
+    if (o.frame_pattern) {
         char first[4096];
-        snprintf(first, sizeof first, o.output, 0);
-        if (check_writable(first)) goto fail;
+        if (frame_path(first, sizeof first, o.output, 0) || check_writable(first)) goto fail;
     } else if (check_writable(o.output)) {
         goto fail;
     }

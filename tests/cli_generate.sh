@@ -44,6 +44,8 @@ ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.s
 ok "png through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/img.png"
 ok "per-frame pngs" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/f_%03d.png"
 [ "$(ls "$WORK"/f_*.png 2>/dev/null | wc -l)" -eq 5 ] || { echo "FAIL expected 5 frame PNGs"; fail=1; }
+ok "pattern with a literal %" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/q%%_%02d.png"
+[ "$(ls "$WORK"/q%_0[0-4].png 2>/dev/null | wc -l)" -eq 5 ] || { echo "FAIL expected q%_00.png .. q%_04.png"; fail=1; }
 if "$DITGEN" --version | grep -q "ffmpeg mp4"; then
 ok "mp4 through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 9 --steps 2 --fps 12 --vae-tile 4 -o "$WORK/v.mp4"
 if command -v ffprobe >/dev/null; then
@@ -75,6 +77,10 @@ refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
 refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
 refused "png for video" "pattern" "$WORK/v.png" "${BASE[@]}" -o "$WORK/v.png"
+refused "format string in output" "conversion" "$WORK/fmt_" "${BASE[@]}" -o "$WORK/fmt_%s%n.png"
+refused "two frame numbers" "one %d" "$WORK/two_" "${BASE[@]}" -o "$WORK/two_%d_%d.png"
+refused "bare percent" "literal" "$WORK/pct_" "${BASE[@]}" --frames 1 -o "$WORK/pct_100%.png"
+refused "only a literal percent" "literal" "$WORK/pct2_" "${BASE[@]}" --frames 1 -o "$WORK/pct2_100%%.png"
 refused "latents only without vae/" "no vae/" "$WORK/novae.png" generate -m "$MODEL/transformer" --context "$CTX" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/novae.png"
 refused "missing model" "neither" "$O" generate -m "$WORK/nothing" --context "$CTX" -o "$O"
 refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
