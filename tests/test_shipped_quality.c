@@ -7,8 +7,8 @@
  *    with the folder's defaults (seed 1000*s + i, as check.py --eval), and the
  *    checker scores them. Targets from the shipped-model issue: colour and
  *    position right in >= 90 % of the cases, shape >= 80 %, motion >= 80 %
- *    (the background colour like any colour). The model meets the colour
- *    targets only; the others are held to regression floors (see below). */
+ *    (the background colour like any colour). The model meets the colour and
+ *    position targets; shape is held to a regression floor (see below). */
 #include <stddef.h>
 #include <string.h>
 
@@ -148,13 +148,13 @@ static void check_model(void) {
     }
     static const char *what[2][4] = {{"colour", "background", "shape", "position"},
                                      {"colour", "background", "shape", "motion"}};
-    /* The issue's targets, and the floors this model is held to: its scores on this suite (stills
-     * shape 36/90, position 52/90; clips shape 43/90, motion 7/90) less a margin for float
-     * differences across machines. Shape, position and motion are below target (and motion below
-     * chance, so it is reported, not held): raise the floors to the targets with a model that
-     * reaches them. */
+    /* The issue's targets, and the floors this model is held to. Colour, background and position
+     * meet their targets and are held to them. Shape is below target: held to this model's score
+     * (stills 41/90, clips 45/90) less a margin for float differences across machines. Motion
+     * (7/90, at chance: the clips come out static) is reported, not held. Raise the floors to the
+     * targets with a model that reaches them. */
     static const double target[2][4] = {{0.90, 0.90, 0.80, 0.90}, {0.90, 0.90, 0.80, 0.80}};
-    static const double floor_[2][4] = {{0.90, 0.90, 0.30, 0.48}, {0.90, 0.90, 0.38, 0.0}};
+    static const double floor_[2][4] = {{0.90, 0.90, 0.40, 0.90}, {0.90, 0.90, 0.44, 0.0}};
     for (int k = 0; k < 2; k++) {
         printf("%s:", k ? "clips " : "stills");
         for (int j = 0; j < 4; j++)

@@ -44,6 +44,8 @@ def main():
                     help="fraction of samples whose s is drawn from U(high-from, 1) instead: layout "
                          "(where a shape sits, which frame comes first) is decided at high noise")
     ap.add_argument("--high-from", type=float, default=0.7)
+    ap.add_argument("--clip-high-frac", type=float, default=None, help="--high-frac for the clips (default: the same)")
+    ap.add_argument("--clip-high-from", type=float, default=None, help="--high-from for the clips (default: the same)")
     ap.add_argument("--init", default=None, help="resume weights (and EMA) from a checkpoint")
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU runs ~100x more steps)")
@@ -90,7 +92,10 @@ def main():
         torch.save(dict(step=step, tr=cpu(tr), te=cpu(te), ema_tr=cpu(ema_tr), ema_te=cpu(ema_te)), tmp)
         os.replace(tmp, a.ckpt)
 
-    def loss_on(x, caps):
+    clip_high = (a.high_frac if a.clip_high_frac is None else a.clip_high_frac,
+                 a.high_from if a.clip_high_from is None else a.clip_high_from)
+
+    def loss_on(x, caps, high_frac, high_from):
         caps = ["" if rng.random() < 0.1 else c for c in caps]
         ids, mask = tokenize(tok, caps)
         ids, mask = ids.to(dev), mask.to(dev)
@@ -99,8 +104,8 @@ def main():
         u = torch.randn(B, device=dev)
         s = torch.where(torch.rand(B, device=dev) < 0.8, torch.sigmoid(u), torch.rand(B, device=dev))
         s = a.train_shift * s / (1 + (a.train_shift - 1) * s)
-        high = a.high_from + (1 - a.high_from) * torch.rand(B, device=dev)
-        s = torch.where(torch.rand(B, device=dev) < a.high_frac, high, s).clamp(1e-4, 1 - 1e-4)
+        high = high_from + (1 - high_from) * torch.rand(B, device=dev)
+        s = torch.where(torch.rand(B, device=dev) < high_frac, high, s).clamp(1e-4, 1 - 1e-4)
         noise = torch.randn_like(x0)
         sv = s.view(-1, 1, 1, 1, 1)
         xt = (1 - sv) * x0 + sv * noise
@@ -123,12 +128,12 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         x, caps = make_batch(rng, a.img_batch, 1)
-        li = loss_on(x, caps)
+        li = loss_on(x, caps, a.high_frac, a.high_from)
         loss = li
         acc_i += li.item(); n_i += 1
         if step % a.clip_every == 0:
             x, caps = make_batch(rng, a.clip_batch, 5)
-            lc = loss_on(x, caps)
+            lc = loss_on(x, caps, *clip_high)
             loss = loss + lc
             acc_c += lc.item(); n_c += 1
         opt.zero_grad(set_to_none=True)
