@@ -321,7 +321,12 @@ int cmd_generate(int argc, char **argv) {
             tm.model_s, tm.attention_s);
     double w0 = cli_now_s();
     if (write_output(&o, p, shape, lat, seed)) goto out;
-    fprintf(stderr, "wrote %s in %.2f s\n", o.output, cli_now_s() - w0);
+    char first[4096], last[4096];
+    if (o.frame_pattern && !frame_path(first, sizeof first, o.output, 0) &&
+        !frame_path(last, sizeof last, o.output, o.frames - 1))
+        fprintf(stderr, "wrote %s .. %s (%d frames) in %.2f s\n", first, last, o.frames, cli_now_s() - w0);
+    else
+        fprintf(stderr, "wrote %s in %.2f s\n", o.output, cli_now_s() - w0);
     rc = 0;
     goto out_quiet;
 out:
