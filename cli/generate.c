@@ -138,10 +138,11 @@ static int parse(int argc, char **argv, gen_opts *o) {
     if (ends_with(o->output, ".png")) {
         o->kind = OUT_PNG;
         if ((o->frame_pattern = cli_frame_pattern("--output", o->output)) < 0) return -1;
-    }
-    else if (ends_with(o->output, ".mp4")) o->kind = OUT_MP4;
-    else if (ends_with(o->output, ".safetensors")) o->kind = OUT_LATENTS;
-    else {
+    } else if (ends_with(o->output, ".mp4")) {
+        o->kind = OUT_MP4;
+    } else if (ends_with(o->output, ".safetensors")) {
+        o->kind = OUT_LATENTS;
+    } else {
         fprintf(stderr, "ditgen generate: --output '%s' must end in .png, .mp4 or .safetensors\n", o->output);
         return -1;
     }

@@ -151,7 +151,7 @@ static void check_model(void) {
     /* The issue's targets, and the floors this model is held to. Colour, background and position
      * meet their targets and are held to them. Shape is below target: held to this model's score
      * (stills 41/90, clips 45/90) less a margin for float differences across machines. Motion
-     * (7/90, at chance: the clips come out static) is reported, not held. Raise the floors to the
+     * (7/90: the clips come out static) is reported, not held. Raise the floors to the
      * targets with a model that reaches them. */
     static const double target[2][4] = {{0.90, 0.90, 0.80, 0.90}, {0.90, 0.90, 0.80, 0.80}};
     static const double floor_[2][4] = {{0.90, 0.90, 0.40, 0.90}, {0.90, 0.90, 0.44, 0.0}};
