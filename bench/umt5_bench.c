@@ -15,8 +15,6 @@
 #include "io/safetensors.h"
 #include "text/t5_encoder.h"
 
-
-
 int main(int argc, char **argv) {
     dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
     if (argc != 5) {

@@ -16,8 +16,6 @@
 
 enum { REPS = 5 };
 
-
-
 static float *filled(size_t n) {
     float *p = malloc(n * sizeof(float));
     for (size_t i = 0; p && i < n; i++) p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;

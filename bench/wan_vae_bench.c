@@ -14,7 +14,6 @@
 #include "io/safetensors.h"
 #include "vae/wan_vae.h"
 
-
 /* VmHWM from /proc/self/status, in MiB. */
 static double peak_mib(void) {
     FILE *f = fopen("/proc/self/status", "r");
