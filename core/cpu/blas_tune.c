@@ -6,8 +6,17 @@
 #include <unistd.h>
 
 char *openblas_get_corename(void);
+int openblas_get_parallel(void);
 
 const char *dg_blas_corename(void) { return openblas_get_corename(); }
+
+const char *dg_blas_threading(void) {
+    switch (openblas_get_parallel()) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    default: return "openmp";
+    }
+}
 
 const char *dg_blas_better_coretype(void) {
     static const char *const legacy[] = {"Prescott", "Katmai", "Coppermine", "Northwood", "Core2", "Penryn",

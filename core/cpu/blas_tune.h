@@ -7,6 +7,10 @@
 
 /* The kernel family OpenBLAS is using ("Prescott", "SkylakeX", ...). */
 const char *dg_blas_corename(void);
+/* How OpenBLAS runs its threads: "openmp" (it shares ditgen's OpenMP pool), "pthreads" (its own
+ * threads, which spin against OpenMP's between calls: 1.3-6x slower on 2 cores, worst for small
+ * models; Debian's libopenblas-openmp-dev avoids it) or "sequential". */
+const char *dg_blas_threading(void);
 /* A better OPENBLAS_CORETYPE for this CPU when OpenBLAS picked a legacy one
  * ("SkylakeX" with AVX-512, "Haswell" with AVX2+FMA), else NULL. */
 const char *dg_blas_better_coretype(void);
