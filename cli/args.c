@@ -1,16 +1,30 @@
 #include "cli/args.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+static const char *error_ctx;
+
+void cli_error_context(const char *ctx) { error_ctx = ctx; }
+
+void cli_error(const char *fmt, ...) {
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (error_ctx) fprintf(stderr, "ditgen %s: %s\n", error_ctx, msg);
+    else fprintf(stderr, "ditgen: %s\n", msg);
+}
 
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out) {
     char *end;
     errno = 0;
     long long v = strtoll(val, &end, 10);
     if (!*val || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "ditgen: %s expects an integer in %lld..%lld, got '%s'\n", flag, (long long)lo,
-                (long long)hi, val);
+        cli_error("%s expects an integer in %lld..%lld, got '%s'", flag, (long long)lo, (long long)hi, val);
         return -1;
     }
     *out = v;
@@ -22,7 +36,7 @@ int cli_parse_double(const char *flag, const char *val, double lo, double hi, do
     errno = 0;
     double v = strtod(val, &end);
     if (!*val || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "ditgen: %s expects a number in %g..%g, got '%s'\n", flag, lo, hi, val);
+        cli_error("%s expects a number in %g..%g, got '%s'", flag, lo, hi, val);
         return -1;
     }
     *out = v;
@@ -43,20 +57,20 @@ int cli_frame_pattern(const char *flag, const char *path) {
         int width_digits = 0;
         while (*d >= '0' && *d <= '9') d++, width_digits++;
         if (*d != 'd' || width_digits > 2) {
-            fprintf(stderr, "ditgen: %s '%s': the only conversion a frame pattern may hold is %%d (or %%03d; "
-                            "%%%% for a literal %%)\n", flag, path);
+            cli_error("%s '%s': the only conversion a frame pattern may hold is %%d (or %%03d; %%%% for a "
+                      "literal %%)", flag, path);
             return -1;
         }
         conversions++;
         c = d;
     }
     if (conversions > 1) {
-        fprintf(stderr, "ditgen: %s '%s': a frame pattern holds one %%d, not %d\n", flag, path, conversions);
+        cli_error("%s '%s': a frame pattern holds one %%d, not %d", flag, path, conversions);
         return -1;
     }
     if (percents && !conversions) {
-        fprintf(stderr, "ditgen: %s '%s': %%%% is a literal %% only in a frame pattern (with %%03d); a "
-                        "single-file path may not hold '%%'\n", flag, path);
+        cli_error("%s '%s': %%%% is a literal %% only in a frame pattern (with %%03d); a single-file path "
+                  "may not hold '%%'", flag, path);
         return -1;
     }
     return conversions;

@@ -5,6 +5,13 @@
 
 #include <stdint.h>
 
+/* What the error lines name before the message: "generate" gives "ditgen generate: ...",
+ * "batch: jobs.json job 3" gives "ditgen batch: jobs.json job 3: ...", NULL gives "ditgen: ...".
+ * The string is not copied. */
+void cli_error_context(const char *ctx);
+/* One line on stderr with the context's prefix. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
 int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
 

@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  generate   run the denoising loop and write an image, video or latents\n"
+            "  batch      many generations from a JSON file with one model load\n"
             "  inspect    show a checkpoint's config, tensors and validation result\n"
             "  bench      benchmarks (bench attention)\n"
             "  version    build features (also --version)\n"
@@ -43,10 +44,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("ditgen (C11%s%s)\n", DG_HAS_CUDA ? ", cuda" : "", DG_HAS_FFMPEG ? ", ffmpeg mp4" : "");
+        printf("ditgen (C11%s%s, openblas %s %s)\n", DG_HAS_CUDA ? ", cuda" : "", DG_HAS_FFMPEG ? ", ffmpeg mp4" : "",
+               dg_blas_corename(), dg_blas_threading());
         return 0;
     }
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "batch")) return cmd_batch(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "ditgen: unknown command '%s' (try 'ditgen --help')\n", cmd);

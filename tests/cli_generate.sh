@@ -10,28 +10,7 @@ CTX=$TESTS/fixtures/wan_tiny_context.safetensors
 BASE=(generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --frames 9 --steps 2)
 fail=0
 
-ok() { # name, args...
-    local name=$1; shift
-    if ! "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"; then
-        echo "FAIL $name: exit $? ($(tail -1 "$WORK/err"))"; fail=1
-    else
-        echo "ok   $name"
-    fi
-}
-
-refused() { # name, expected stderr substring, output path that must not exist, args...
-    local name=$1 want=$2 out=$3; shift 3
-    "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"
-    local rc=$?
-    local lines; lines=$(grep -c . "$WORK/err")
-    if [ $rc -eq 0 ]; then echo "FAIL $name: accepted"; fail=1
-    elif [ $rc -ge 128 ]; then echo "FAIL $name: crashed (exit $rc)"; fail=1
-    elif ! grep -q -- "$want" "$WORK/err"; then echo "FAIL $name: stderr lacks '$want': $(cat "$WORK/err")"; fail=1
-    elif [ "$lines" -gt 2 ]; then echo "FAIL $name: $lines lines on stderr: $(cat "$WORK/err")"; fail=1
-    elif [ -n "$out" ] && ls "$out"* >/dev/null 2>&1; then echo "FAIL $name: left $(ls "$out"*)"; fail=1
-    else echo "ok   $name: $(tail -1 "$WORK/err")"
-    fi
-}
+source "$TESTS/shell_assert.sh"
 
 ok "latents run" "${BASE[@]}" -o "$WORK/lat.safetensors"
 [ -s "$WORK/lat.safetensors" ] || { echo "FAIL no latents written"; fail=1; }
@@ -40,6 +19,9 @@ ok "random seed" "${BASE[@]}" -s -1 --sampler euler --cfg-scale 1 -o "$WORK/lat2
 grep -q "^seed: [0-9]" "$WORK/err" || { echo "FAIL random seed not printed"; fail=1; }
 ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/p.safetensors"
 [ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
+ok "batch count" "${BASE[@]}" -b 2 -s 7 -o "$WORK/bc.safetensors"
+[ -s "$WORK/bc_0.safetensors" ] && [ -s "$WORK/bc_1.safetensors" ] && [ ! -e "$WORK/bc.safetensors" ] || { echo "FAIL -b 2 should write bc_0 and bc_1"; fail=1; }
+[ "$(grep -c "^seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print seeds 7 and 8"; fail=1; }
 ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
 ok "png through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/img.png"
 ok "per-frame pngs" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/f_%03d.png"
@@ -73,6 +55,7 @@ refused "frames not 4k+1" "4k+1" "$O" "${BASE[@]}" --frames 8 -o "$O"
 refused "zero steps" "--steps" "$O" "${BASE[@]}" --steps 0 -o "$O"
 refused "negative steps" "--steps" "$O" "${BASE[@]}" --steps -3 -o "$O"
 refused "bad number" "--cfg-scale" "$O" "${BASE[@]}" --cfg-scale 5x -o "$O"
+refused "zero batch count" "--batch-count" "$O" "${BASE[@]}" -b 0 -o "$O"
 refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
 refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors

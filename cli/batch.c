@@ -1,0 +1,384 @@
+/* ditgen batch: many generations from a JSON file with one model load.
+ * Every job is checked (flags, output paths, sizes against the model, prompts
+ * through the text encoder) before the first denoising step; the text encoder
+ * is then freed and the jobs run in order. A job that fails while running is
+ * reported and the others still run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/gen_job.h"
+#include "cli/timing.h"
+#include "ditgen.h"
+#include "io/json.h"
+
+/* The generate flags a job (or "defaults") may set, by their long names. The model, device
+ * and threads belong to the whole batch. */
+static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context", "width",  "height",
+                                       "frames",     "steps",           "cfg-scale", "flow-shift", "sampler",
+                                       "seed",       "output",          "fps",     "vae-tile", "attention",
+                                       "batch-count"};
+#define N_JOB_KEYS (sizeof JOB_KEYS / sizeof JOB_KEYS[0])
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N]\n"
+            "\n"
+            "Runs many generations with one model load. JOBS.json:\n"
+            "  {\n"
+            "    \"model\": \"assets/shapes-tiny\",              (optional; -m overrides)\n"
+            "    \"defaults\": {\"steps\": 20, \"cfg-scale\": 4},   (optional; a job's own keys win)\n"
+            "    \"jobs\": [\n"
+            "      {\"prompt\": \"a red circle on a blue background\", \"output\": \"red.png\", \"seed\": 1},\n"
+            "      {\"prompt\": \"a green square moving left\", \"frames\": 5, \"output\": \"sq.mp4\"}\n"
+            "    ]\n"
+            "  }\n"
+            "The keys of a job are the long flags of 'ditgen generate' without the dashes, with the\n"
+            "same meaning and checks: prompt, negative-prompt, context, width, height, frames, steps,\n"
+            "cfg-scale, flow-shift, sampler, seed, output, fps, vae-tile, attention, batch-count.\n"
+            "Values are strings or numbers; paths are relative to the current directory.\n"
+            "Every job is checked before the first one runs (flags, output paths, which must differ,\n"
+            "sizes, prompts). A job that fails while running is reported and the rest still run;\n"
+            "the exit status is then 1.\n"
+            "\n"
+            "  -m, --model DIR        diffusers model folder (default: the file's \"model\", else the\n"
+            "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
+            "      --device D         cpu (default) or cuda[:N] for the transformer\n"
+            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -h, --help             this help\n");
+}
+
+typedef struct batch_job {
+    gen_job job;
+    char ctx[300];     /* "batch: FILE job N", the prefix of this job's error lines */
+    char **argv;       /* flags built from the JSON; the strings of numbers are owned */
+    int argc;
+    int text, negative; /* indices into the text table; negative -1 without CFG */
+} batch_job;
+
+/* Distinct prompts' embeddings, kept while the jobs run (the text encoder is freed by then). */
+typedef struct text_table {
+    const char **key; /* the prompt; NULL for a --context file's embeddings (not shared) */
+    float **emb;
+    int *len;
+    int n, cap;
+} text_table;
+
+typedef struct batch {
+    const char *path, *model, *device;
+    int threads;
+    cJSON *root;
+    batch_job *jobs;
+    int n_jobs;
+    text_table text;
+} batch;
+
+static int is_job_key(const char *k) {
+    for (size_t i = 0; i < N_JOB_KEYS; i++)
+        if (!strcmp(JOB_KEYS[i], k)) return 1;
+    return 0;
+}
+
+/* Checks an object's keys; where is "job 3" or "defaults". */
+static int check_keys(const batch *b, const cJSON *obj, const char *where) {
+    DG_CHECK(cJSON_IsObject(obj), "%s %s must be an object of generate flags", b->path, where);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!strcmp(it->string, "model") || !strcmp(it->string, "device") || !strcmp(it->string, "threads"))
+            return dg_error("%s %s: '%s' is set once for the whole batch (top-level \"model\", or -m, --device, "
+                            "-t)", b->path, where, it->string);
+        DG_CHECK(is_job_key(it->string), "%s %s: unknown key '%s' (see ditgen batch --help)", b->path, where,
+                 it->string);
+        DG_CHECK(cJSON_IsString(it) || cJSON_IsNumber(it), "%s %s: '%s' must be a string or a number", b->path,
+                 where, it->string);
+    }
+    return DG_OK;
+}
+
+/* Appends "--key" "value"; numbers are written back as text for the flag parser. */
+static int push_flag(batch_job *bj, const cJSON *it) {
+    char flag[40], num[64];
+    snprintf(flag, sizeof flag, "--%s", it->string);
+    const char *val = it->valuestring;
+    if (cJSON_IsNumber(it)) {
+        double v = it->valuedouble;
+        if (v == (double)(long long)v) snprintf(num, sizeof num, "%lld", (long long)v);
+        else snprintf(num, sizeof num, "%.17g", v);
+        val = num;
+    }
+    char *f = strdup(flag), *v = strdup(val);
+    if (!f || !v) {
+        free(f), free(v);
+        return dg_error("out of memory reading the batch file");
+    }
+    bj->argv[bj->argc++] = f;
+    bj->argv[bj->argc++] = v;
+    return DG_OK;
+}
+
+/* Defaults first, then the job's own keys, which the flag parser then lets win. */
+static int build_argv(batch_job *bj, const cJSON *defaults, const cJSON *job) {
+    int n = 1 + 2 * (cJSON_GetArraySize(job) + (defaults ? cJSON_GetArraySize(defaults) : 0));
+    bj->argv = calloc((size_t)n + 1, sizeof(char *));
+    DG_CHECK(bj->argv, "out of memory reading the batch file");
+    bj->argv[bj->argc++] = "batch";
+    const cJSON *srcs[2] = {defaults, job};
+    for (int s = 0; s < 2; s++)
+        for (const cJSON *it = srcs[s] ? srcs[s]->child : NULL; it; it = it->next) DG_TRY(push_flag(bj, it));
+    return DG_OK;
+}
+
+/* Reads the file and parses every job into gen_job; one line on stderr on error. */
+static int load_jobs(batch *b) {
+    if (dg_json_load(b->path, &b->root)) {
+        cli_error("%s", dg_last_error());
+        return -1;
+    }
+    const cJSON *defaults = NULL, *jobs = NULL;
+    for (const cJSON *it = b->root->child; it; it = it->next) {
+        if (!strcmp(it->string, "defaults")) defaults = it;
+        else if (!strcmp(it->string, "jobs")) jobs = it;
+        else if (!strcmp(it->string, "model") && cJSON_IsString(it)) b->model = b->model ? b->model : it->valuestring;
+        else {
+            cli_error("%s: unknown top-level key '%s' or wrong type (\"model\": string, \"defaults\": object, "
+                      "\"jobs\": array)", b->path, it->string);
+            return -1;
+        }
+    }
+    if (!cJSON_IsArray(jobs) || cJSON_GetArraySize(jobs) < 1) {
+        cli_error("%s: needs \"jobs\": a non-empty array of objects", b->path);
+        return -1;
+    }
+    if (defaults && check_keys(b, defaults, "defaults")) {
+        cli_error("%s", dg_last_error());
+        return -1;
+    }
+    b->n_jobs = cJSON_GetArraySize(jobs);
+    b->jobs = calloc((size_t)b->n_jobs, sizeof *b->jobs);
+    if (!b->jobs) {
+        cli_error("out of memory for %d jobs", b->n_jobs);
+        return -1;
+    }
+    int k = 0;
+    for (const cJSON *job = jobs->child; job; job = job->next, k++) {
+        batch_job *bj = &b->jobs[k];
+        char where[32];
+        snprintf(where, sizeof where, "job %d", k + 1);
+        snprintf(bj->ctx, sizeof bj->ctx, "batch: %s job %d", b->path, k + 1);
+        if (check_keys(b, job, where) || build_argv(bj, defaults, job)) {
+            cli_error("%s", dg_last_error());
+            return -1;
+        }
+        cli_error_context(bj->ctx);
+        int rc = gen_job_parse(bj->argc, bj->argv, &bj->job, NULL);
+        cli_error_context("batch");
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Two generations writing one file would lose the first silently. */
+static int check_outputs(batch *b) {
+    size_t n = 0, k = 0;
+    for (int i = 0; i < b->n_jobs; i++) n += (size_t)b->jobs[i].job.count;
+    char **paths = calloc(n, sizeof *paths);
+    DG_CHECK(paths, "out of memory for %zu output paths", n);
+    int rc = DG_OK;
+    for (int i = 0; i < b->n_jobs && rc == DG_OK; i++) {
+        const gen_job *j = &b->jobs[i].job;
+        if ((rc = gen_job_check_writable(j))) {
+            dg_error_wrap("%s job %d: ", b->path, i + 1);
+            break;
+        }
+        for (int c = 0; c < j->count && rc == DG_OK; c++) {
+            char out[4096];
+            rc = gen_job_output_path(j, c, out, sizeof out);
+            if (rc == DG_OK && !(paths[k++] = strdup(out))) rc = dg_error("out of memory for the output paths");
+        }
+    }
+    if (rc == DG_OK) {
+        qsort(paths, k, sizeof *paths, cmp_str);
+        for (size_t i = 1; i < k && rc == DG_OK; i++)
+            if (!strcmp(paths[i - 1], paths[i]))
+                rc = dg_error("%s: two generations write '%s' (give each job its own \"output\")", b->path, paths[i]);
+    }
+    for (size_t i = 0; i < k; i++) free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+/* Takes ownership of emb; *index is its slot. */
+static int text_add(text_table *t, const char *key, float *emb, int len, int *index) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        const char **k = realloc(t->key, (size_t)cap * sizeof *k);
+        if (k) t->key = k;
+        float **e = realloc(t->emb, (size_t)cap * sizeof *e);
+        if (e) t->emb = e;
+        int *l = realloc(t->len, (size_t)cap * sizeof *l);
+        if (l) t->len = l;
+        if (!k || !e || !l) {
+            free(emb);
+            return dg_error("out of memory for the prompts' embeddings");
+        }
+        t->cap = cap;
+    }
+    t->key[t->n] = key, t->emb[t->n] = emb, t->len[t->n] = len;
+    *index = t->n++;
+    return DG_OK;
+}
+
+/* *index: the slot of prompt's embeddings, encoded on first sight. */
+static int text_prompt(text_table *t, dg_pipeline *p, const char *prompt, int *index) {
+    for (int i = 0; i < t->n; i++)
+        if (t->key[i] && !strcmp(t->key[i], prompt)) {
+            *index = i;
+            return DG_OK;
+        }
+    float *emb;
+    int len;
+    DG_TRY(dg_pipeline_encode_prompt(p, prompt, &emb, &len));
+    return text_add(t, prompt, emb, len, index);
+}
+
+static int job_text(batch *b, dg_pipeline *p, batch_job *bj) {
+    const gen_job *j = &bj->job;
+    bj->negative = -1;
+    if (j->prompt) {
+        DG_TRY(text_prompt(&b->text, p, j->prompt, &bj->text));
+        if (j->cfg > 1.0) DG_TRY(text_prompt(&b->text, p, j->negative ? j->negative : "", &bj->negative));
+        return DG_OK;
+    }
+    float *ctx, *neg;
+    int ctx_len, neg_len;
+    DG_TRY(gen_job_text(j, p, &ctx, &ctx_len, &neg, &neg_len));
+    if (text_add(&b->text, NULL, ctx, ctx_len, &bj->text)) {
+        free(neg);
+        return DG_ERR;
+    }
+    return neg ? text_add(&b->text, NULL, neg, neg_len, &bj->negative) : DG_OK;
+}
+
+/* After the model loads: every job's final values and embeddings, before any denoising. */
+static int prepare(batch *b, dg_pipeline *p, const char *configs) {
+    for (int i = 0; i < b->n_jobs; i++) {
+        batch_job *bj = &b->jobs[i];
+        if (gen_job_resolve(&bj->job, p, configs) || job_text(b, p, bj)) {
+            cli_error_context(bj->ctx);
+            cli_error("%s", dg_last_error());
+            cli_error_context("batch");
+            return -1;
+        }
+    }
+    dg_pipeline_release_text_encoder(p);
+    return 0;
+}
+
+static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
+    int failed = 0, generations = 0;
+    double t0 = cli_now_s();
+    for (int i = 0; i < b->n_jobs; i++) {
+        batch_job *bj = &b->jobs[i];
+        const gen_job *j = &bj->job;
+        const text_table *t = &b->text;
+        fprintf(stderr, "[%d/%d] %s\n", i + 1, b->n_jobs, j->prompt ? j->prompt : j->context);
+        int neg = bj->negative;
+        if (gen_job_run(j, p, configs, t->emb[bj->text], t->len[bj->text], neg >= 0 ? t->emb[neg] : NULL,
+                        neg >= 0 ? t->len[neg] : 0)) {
+            cli_error_context(bj->ctx);
+            cli_error("%s", dg_last_error());
+            cli_error_context("batch");
+            failed++;
+        } else {
+            generations += j->count;
+        }
+    }
+    fprintf(stderr, "batch: %d of %d jobs done, %d generations in %.1f s", b->n_jobs - failed, b->n_jobs,
+            generations, cli_now_s() - t0);
+    fprintf(stderr, failed ? "; %d failed\n" : "\n", failed);
+    return failed ? 1 : 0;
+}
+
+static void batch_free(batch *b) {
+    for (int i = 0; i < b->n_jobs; i++) {
+        batch_job *bj = &b->jobs[i];
+        for (int a = 1; a < bj->argc; a++) free(bj->argv[a]);
+        free(bj->argv);
+    }
+    free(b->jobs);
+    for (int i = 0; i < b->text.n; i++) free(b->text.emb[i]);
+    free(b->text.key), free(b->text.emb), free(b->text.len);
+    cJSON_Delete(b->root);
+}
+
+static int parse_args(int argc, char **argv, batch *b) {
+    static const struct option longs[] = {{"model", required_argument, 0, 'm'},
+                                          {"device", required_argument, 0, 1},
+                                          {"threads", required_argument, 0, 't'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    opterr = 0;
+    optind = 1;
+    int c;
+    int64_t iv;
+    while ((c = getopt_long(argc, argv, ":m:t:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': b->model = optarg; break;
+        case 1: b->device = optarg; break;
+        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; b->threads = (int)iv; break;
+        case 'h': usage(stdout); return 1;
+        case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
+        default: cli_error("unknown option '%s' (see ditgen batch --help)", argv[optind - 1]); return -1;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("give a JOBS.json file (see ditgen batch --help)");
+        return -1;
+    }
+    if (optind + 1 < argc) {
+        cli_error("unexpected argument '%s'", argv[optind + 1]);
+        return -1;
+    }
+    b->path = argv[optind];
+    return 0;
+}
+
+int cmd_batch(int argc, char **argv) {
+    cli_error_context("batch");
+    batch b = {0};
+    int rc = parse_args(argc, argv, &b);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (load_jobs(&b)) {
+        batch_free(&b);
+        return 2;
+    }
+    if (!b.model) b.model = DG_DEFAULT_MODEL;
+    for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model;
+    if (check_outputs(&b)) {
+        cli_error("%s", dg_last_error());
+        batch_free(&b);
+        return 1;
+    }
+    double t0 = cli_now_s();
+    dg_pipeline *p;
+    if (dg_pipeline_open(&p, b.model, b.device, b.threads)) {
+        cli_error("%s", dg_last_error());
+        batch_free(&b);
+        return 1;
+    }
+    const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
+    rc = 1;
+    if (prepare(&b, p, configs) == 0) {
+        const dg_model_info *info = dg_pipeline_info(p);
+        fprintf(stderr, "model: %s (%d layers, dim %d) loaded and %d prompt(s) encoded in %.2f s\n", b.model,
+                info->num_layers, info->dim, b.text.n, cli_now_s() - t0);
+        rc = run_jobs(&b, p, configs);
+    }
+    dg_pipeline_close(p);
+    batch_free(&b);
+    return rc;
+}

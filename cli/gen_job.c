@@ -1,0 +1,293 @@
+#include "cli/gen_job.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/text_conditioning.h"
+#include "cli/timing.h"
+#include "core/rng.h"
+#include "io/atomic_file.h"
+#include "io/frames.h"
+#include "io/mp4.h"
+#include "io/png.h"
+#include "io/safetensors.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int parse_output(gen_job *j) {
+    if (ends_with(j->output, ".png")) {
+        j->kind = GEN_OUT_PNG;
+        if ((j->frame_pattern = cli_frame_pattern("--output", j->output)) < 0) return -1;
+    } else if (ends_with(j->output, ".mp4")) {
+        j->kind = GEN_OUT_MP4;
+    } else if (ends_with(j->output, ".safetensors")) {
+        j->kind = GEN_OUT_LATENTS;
+    } else {
+        cli_error("--output '%s' must end in .png, .mp4 or .safetensors", j->output);
+        return -1;
+    }
+    if (j->kind == GEN_OUT_MP4 && !dg_mp4_available()) {
+        cli_error("--output '%s': this ditgen was built without FFmpeg; use PNG frames (out_%%03d.png)", j->output);
+        return -1;
+    }
+    return 0;
+}
+
+int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'},  {"width", required_argument, 0, 'W'},
+        {"height", required_argument, 0, 'H'}, {"frames", required_argument, 0, 1},
+        {"steps", required_argument, 0, 2},    {"cfg-scale", required_argument, 0, 3},
+        {"flow-shift", required_argument, 0, 4}, {"sampler", required_argument, 0, 5},
+        {"seed", required_argument, 0, 's'},   {"output", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 't'}, {"context", required_argument, 0, 6},
+        {"fps", required_argument, 0, 7},      {"help", no_argument, 0, 'h'},
+        {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
+        {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
+        {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
+        {"batch-count", required_argument, 0, 'b'}, {0, 0, 0, 0}};
+    *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
+                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1};
+    opterr = 0;
+    optind = 1;
+    int c;
+    int64_t iv;
+    while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:p:n:b:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': j->model = optarg; break;
+        case 'o': j->output = optarg; break;
+        case 6: j->context = optarg; break;
+        case 'p': j->prompt = optarg; break;
+        case 'n': j->negative = optarg; break;
+        case 8: j->keep_text_encoder = 1; break;
+        case 9: j->attention = optarg; break;
+        case 11: j->device = optarg; break;
+        case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
+        case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; j->width = (int)iv; break;
+        case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; j->height = (int)iv; break;
+        case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; j->frames = (int)iv; break;
+        case 2: if (cli_parse_int("--steps", optarg, 1, 10000, &iv)) return -1; j->steps = (int)iv; break;
+        case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; j->fps = (int)iv; break;
+        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; j->threads = (int)iv; break;
+        case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
+        case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
+        case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
+        case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &j->shift)) return -1; break;
+        case 5:
+            if (!strcmp(optarg, "unipc")) j->sampler = DG_SAMPLE_UNIPC;
+            else if (!strcmp(optarg, "euler")) j->sampler = DG_SAMPLE_EULER;
+            else {
+                cli_error("--sampler must be unipc or euler, got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            if (!usage) goto unknown;
+            usage(stdout);
+            return 1;
+        case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
+        default:
+        unknown:
+            cli_error("unknown option '%s' (see ditgen generate --help)", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!j->model) j->model = DG_DEFAULT_MODEL;
+    if (!j->context == !j->prompt) {
+        cli_error("give exactly one of -p PROMPT and --context FILE.safetensors");
+        return -1;
+    }
+    if (j->negative && !j->prompt) {
+        cli_error("-n needs -p (with --context the negative comes from the file)");
+        return -1;
+    }
+    return parse_output(j);
+}
+
+int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size) {
+    int n;
+    if (j->count == 1) {
+        n = snprintf(buf, size, "%s", j->output);
+    } else {
+        const char *dot = strrchr(j->output, '.'); /* parse_output saw one of the three extensions */
+        n = snprintf(buf, size, "%.*s_%d%s", (int)(dot - j->output), j->output, i, dot);
+    }
+    if (n < 0 || (size_t)n >= size) return dg_error("--output '%s': the path is too long", j->output);
+    return DG_OK;
+}
+
+/* Frame f's file name; the pattern passed cli_frame_pattern (one %d), so it is a safe format. */
+static int frame_path(char *buf, size_t size, const char *pattern, int f) {
+    int n = snprintf(buf, size, pattern, f);
+    if (n < 0 || (size_t)n >= size) return dg_error("--output '%s': the frame path is too long", pattern);
+    return DG_OK;
+}
+
+static int check_writable(const char *path) {
+    dg_atomic_file f;
+    DG_TRY(dg_atomic_open(&f, path));
+    dg_atomic_abort(&f);
+    return DG_OK;
+}
+
+int gen_job_check_writable(const gen_job *j) {
+    for (int i = 0; i < j->count; i++) {
+        char out[4096], first[4096];
+        DG_TRY(gen_job_output_path(j, i, out, sizeof out));
+        if (j->frame_pattern) DG_TRY(frame_path(first, sizeof first, out, 0));
+        DG_TRY(check_writable(j->frame_pattern ? first : out));
+    }
+    return DG_OK;
+}
+
+int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
+    const dg_model_info *info = dg_pipeline_info(p);
+    const dg_model_defaults *d = &info->defaults;
+    if (j->width < 0) j->width = d->width;
+    if (j->height < 0) j->height = d->height;
+    if (j->frames < 0) j->frames = d->frames;
+    if (j->steps < 0) j->steps = d->steps;
+    if (j->fps < 0) j->fps = d->fps;
+    if (j->cfg < 0) j->cfg = d->cfg_scale;
+    if (j->shift < 0) j->shift = d->flow_shift;
+    if (j->sampler < 0) j->sampler = (int)d->sampler;
+    if (!j->negative && j->prompt) j->negative = d->negative_prompt;
+    j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;
+    DG_CHECK(j->kind != GEN_OUT_PNG || j->frames == 1 || j->frame_pattern,
+             "%d frames into one .png: use .mp4 or a pattern like out_%%03d.png", j->frames);
+    DG_CHECK(info->pixel_space || info->has_vae || j->kind == GEN_OUT_LATENTS,
+             "%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", j->output);
+    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames};
+    DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
+    return dg_pipeline_set_attention(p, j->attention, configs_dir);
+}
+
+int gen_job_text(const gen_job *j, dg_pipeline *p, float **ctx, int *ctx_len, float **neg, int *neg_len) {
+    return cli_text_conditioning(p, j->prompt, j->negative, j->context, j->cfg > 1.0, ctx, ctx_len, neg, neg_len);
+}
+
+typedef struct progress_state {
+    double start;
+} progress_state;
+
+/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s (s/it once a step exceeds a second) */
+static void on_progress(void *user, int step, int steps) {
+    progress_state *ps = user;
+    double per = (cli_now_s() - ps->start) / step;
+    char bar[51];
+    int fill = step * 50 / steps;
+    for (int i = 0; i < 50; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[50] = 0;
+    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it", bar, step, steps, per);
+    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s", bar, step, steps, 1.0 / per);
+    if (step == steps) fputc('\n', stderr);
+}
+
+/* A1111 infotext: prompt, "Negative prompt: ...", then the parameters line. */
+static char *infotext(const gen_job *j, uint64_t seed) {
+    char ctx_note[4200] = "";
+    if (j->context) snprintf(ctx_note, sizeof ctx_note, "(text embeddings from %s)", j->context);
+    const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
+                      "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
+#define INFOTEXT_ARGS                                                                                          \
+    j->prompt ? j->prompt : ctx_note, j->negative ? j->negative : "", j->steps,                                \
+        j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, (unsigned long long)seed, j->width, j->height, \
+        j->frames, j->shift, j->attention ? j->attention : "dense", j->model
+    int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
+#undef INFOTEXT_ARGS
+    return s;
+}
+
+static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
+    const int64_t *shape = j->shape;
+    if (j->kind == GEN_OUT_LATENTS) {
+        int64_t s5[5] = {1, shape[0], shape[1], shape[2], shape[3]};
+        char seed_s[32];
+        snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+        const char *meta[] = {"seed", seed_s, "model", j->model};
+        dg_st_entry e = {"latents", DG_F32, 5, s5, lat};
+        return dg_safetensors_save(out, &e, 1, meta, 2);
+    }
+    const dg_model_info *info = dg_pipeline_info(p);
+    int F = 1 + info->temporal_factor * ((int)shape[1] - 1);
+    int H = (int)shape[2] * info->spatial_factor, W = (int)shape[3] * info->spatial_factor;
+    size_t px = (size_t)F * H * W;
+    float *frames = malloc(px * 3 * sizeof(float));
+    uint8_t *rgb = malloc(px * 3);
+    char *meta = infotext(j, seed);
+    int rc = DG_ERR;
+    if (!frames || !rgb || !meta) {
+        dg_error("out of memory converting %d frames of %dx%d", F, W, H);
+        goto done;
+    }
+    double t0 = cli_now_s();
+    if (dg_pipeline_decode(p, lat, shape, j->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
+        goto done;
+    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
+    if (j->kind == GEN_OUT_MP4) {
+        rc = dg_mp4_write(out, rgb, F, W, H, j->fps);
+    } else if (!j->frame_pattern) {
+        rc = dg_png_write(out, rgb, W, H, meta); /* one frame: gen_job_resolve refused more */
+    } else {
+        rc = DG_OK;
+        for (int f = 0; f < F && rc == DG_OK; f++) {
+            char path[4096];
+            rc = frame_path(path, sizeof path, out, f);
+            if (rc == DG_OK) rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
+        }
+    }
+done:
+    free(meta), free(rgb), free(frames);
+    return rc;
+}
+
+static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, float *lat, int i) {
+    char out[4096];
+    DG_TRY(gen_job_output_path(j, i, out, sizeof out));
+    g->seed = j->base_seed + (uint64_t)i;
+    fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
+    progress_state ps = {cli_now_s()};
+    dg_gen_timing tm;
+    DG_TRY(dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm));
+    fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
+            tm.model_s, tm.attention_s);
+    double w0 = cli_now_s();
+    DG_TRY(write_output(j, p, out, lat, g->seed));
+    char first[4096], last[4096];
+    if (j->frame_pattern && !frame_path(first, sizeof first, out, 0) &&
+        !frame_path(last, sizeof last, out, j->frames - 1))
+        fprintf(stderr, "wrote %s .. %s (%d frames) in %.2f s\n", first, last, j->frames, cli_now_s() - w0);
+    else
+        fprintf(stderr, "wrote %s in %.2f s\n", out, cli_now_s() - w0);
+    return DG_OK;
+}
+
+int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
+                const float *neg, int neg_len) {
+    DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
+    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
+                       .cfg_scale = (float)j->cfg, .flow_shift = j->shift, .sampler = (dg_sample_method)j->sampler,
+                       .context = ctx, .context_len = ctx_len, .negative = neg, .negative_len = neg_len};
+    const int64_t *s = j->shape;
+    size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]);
+    float *lat = malloc(n * sizeof(float));
+    DG_CHECK(lat, "out of memory for %zu latents", n);
+    fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g)\n",
+            j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
+            j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift);
+    int rc = DG_OK;
+    for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i);
+    free(lat);
+    return rc;
+}

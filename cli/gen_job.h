@@ -1,0 +1,48 @@
+/* One generation job as `ditgen generate`'s flags describe it, shared by
+ * `generate` (one job from the command line) and `batch` (many jobs from a
+ * file, one model load): parsed and checked before the model loads, completed
+ * from the model folder's defaults, then run on an open pipeline. */
+#ifndef DG_CLI_GEN_JOB_H
+#define DG_CLI_GEN_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ditgen.h"
+
+typedef enum { GEN_OUT_PNG, GEN_OUT_MP4, GEN_OUT_LATENTS } gen_out_kind;
+
+typedef struct gen_job {
+    const char *model, *output, *context, *prompt, *negative, *attention, *device; /* point into argv */
+    int keep_text_encoder;
+    int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
+    double cfg, shift;                                        /* < 0: the model's default */
+    int64_t seed;                                             /* negative: a random one */
+    int sampler;                                              /* -1: the model's default */
+    int count;         /* --batch-count: generations with seeds seed, seed+1, ... */
+    gen_out_kind kind;
+    int frame_pattern; /* PNG output holds a %d: one file per frame */
+    uint64_t base_seed; /* set by gen_job_resolve */
+    int64_t shape[4];   /* latent [C, F, h, w], set by gen_job_resolve */
+} gen_job;
+
+/* argv[0] is the command's name. Returns 0, 1 after printing usage for -h (usage may be NULL
+ * where -h is not offered), or -1 after one line on stderr (cli_error's context). */
+int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *));
+/* The path generation i writes (a frame pattern stays a pattern): the output itself, or with
+ * --batch-count > 1 the output with _i before its extension (out.png -> out_0.png, out_1.png). */
+int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size);
+/* Every output of the job can be created: checked before minutes of compute, not after. */
+int gen_job_check_writable(const gen_job *j);
+/* Unset values from the model's defaults, the seed drawn, then the checks that need the final
+ * values and the model: size, frames, output kind, attention plan. */
+int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir);
+/* The job's text embeddings: its prompt (and negative prompt for CFG) through the model's
+ * text encoder, or its --context file. *ctx and *neg are malloc'ed (*neg NULL without CFG). */
+int gen_job_text(const gen_job *j, dg_pipeline *p, float **ctx, int *ctx_len, float **neg, int *neg_len);
+/* The job's count generations (attention plan, sampler loop with a progress bar, output). */
+int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
+                const float *neg, int neg_len);
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# ditgen batch: jobs from a JSON file with one model load give the same files as the same
+# flags given to `ditgen generate`; every bad file or job is refused with one line, before
+# anything is written.
+# usage: cli_batch.sh DITGEN TESTS_DIR BUILD_DIR
+set -u
+DITGEN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); TESTS=$(cd "$2" && pwd); WORK=$(cd "$3" && pwd)/cli_batch.$$
+mkdir -p "$WORK"; trap 'rm -rf "$WORK"' EXIT
+MODEL=$TESTS/../assets/shapes-tiny
+fail=0
+source "$TESTS/shell_assert.sh"
+cd "$WORK" || exit 1
+
+cat > jobs.json <<JSON
+{
+  "model": "$MODEL",
+  "defaults": {"steps": 8, "cfg-scale": 4},
+  "jobs": [
+    {"prompt": "a red circle on a blue background", "output": "red.png", "seed": 7},
+    {"prompt": "a yellow triangle on a black background", "output": "tri.png", "batch-count": 2, "sampler": "euler"},
+    {"prompt": "a red circle on a blue background", "frames": 5, "output": "clip_%02d.png", "cfg-scale": 5.5,
+     "flow-shift": 2.5, "seed": 3},
+    {"prompt": "a white square on a green background", "output": "sq.safetensors", "cfg-scale": 1, "steps": 3}
+  ]
+}
+JSON
+ok "batch run" batch jobs.json
+grep -q "batch: 4 of 4 jobs done, 5 generations" err || { echo "FAIL summary: $(tail -1 err)"; fail=1; }
+# three distinct prompts and the empty negative prompt, each encoded once
+grep -q "loaded and 4 prompt(s) encoded" err || { echo "FAIL prompt count: $(grep loaded err)"; fail=1; }
+for f in red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
+    [ -s "$f" ] || { echo "FAIL batch did not write $f"; fail=1; }
+done
+
+# the same flags through generate give the same bytes (PNG metadata included)
+same() { # name, batch's file, generate's file, generate args...
+    local name=$1 want=$2 got=$3; shift 3
+    if "$DITGEN" generate -m "$MODEL" "$@" >out 2>err && cmp -s "$want" "$got"; then echo "ok   $name"
+    else echo "FAIL $name: $(tail -1 err)"; fail=1; fi
+}
+same "job 1 = generate" red.png g_red.png -p "a red circle on a blue background" --steps 8 --cfg-scale 4 -s 7 -o g_red.png
+same "batch-count seed+1" tri_1.png g_tri1.png -p "a yellow triangle on a black background" --steps 8 --cfg-scale 4 \
+    --sampler euler -s 43 -o g_tri1.png
+same "job overrides defaults" clip_04.png g_clip_04.png -p "a red circle on a blue background" --steps 8 --frames 5 \
+    --cfg-scale 5.5 --flow-shift 2.5 -s 3 -o g_clip_%02d.png
+
+job() { # one-job file around the given job object
+    printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, %s]}' "$MODEL" "$1" > "$2"
+}
+refused "no file" "give a JOBS.json" "" batch
+refused "missing file" "nothing.json" "" batch nothing.json
+refused "two files" "unexpected argument" "" batch jobs.json jobs.json
+refused "unknown flag" "unknown option" "" batch --bogus jobs.json
+printf '{"jobs": [' > trunc.json
+refused "truncated JSON" "trunc.json" "" batch trunc.json
+printf '[{"prompt": "x"}]' > array.json
+refused "top level not an object" "array.json" "" batch array.json
+printf '{"jobs": []}' > empty.json
+refused "no jobs" "non-empty array" "" batch empty.json
+printf '{"job": [{"prompt": "x"}]}' > typo.json
+refused "unknown top-level key" "unknown top-level key 'job'" "" batch typo.json
+printf '{"jobs": [{"prompt": "x"}], "defaults": {"stepz": 3}}' > dkey.json
+refused "unknown key in defaults" "dkey.json defaults: unknown key 'stepz'" "" batch dkey.json
+job '{"prompt": "x", "stepz": 3, "output": "b.png"}' k.json
+refused "unknown key" "k.json job 2: unknown key 'stepz'" first.png batch k.json
+job '{"prompt": "x", "mod": "/tmp", "output": "b.png"}' k2.json
+refused "abbreviated key" "unknown key 'mod'" first.png batch k2.json
+job '{"prompt": "x", "model": "/tmp", "output": "b.png"}' m.json
+refused "model in a job" "whole batch" first.png batch m.json
+job '{"prompt": "x", "steps": true, "output": "b.png"}' t.json
+refused "boolean value" "string or a number" first.png batch t.json
+job '"x"' s.json
+refused "job not an object" "job 2 must be an object" first.png batch s.json
+job '{"prompt": "x", "steps": 0, "output": "b.png"}' z.json
+refused "zero steps in job 2" "job 2: --steps" first.png batch z.json
+job '{"prompt": "x", "cfg-scale": "5x", "output": "b.png"}' c.json
+refused "bad number" "job 2: --cfg-scale" first.png batch c.json
+job '{"context": "x.safetensors", "prompt": "x", "output": "b.png"}' pc.json
+refused "prompt and context" "exactly one" first.png batch pc.json
+job '{"prompt": "x", "output": "b.jpg"}' ext.json
+refused "bad extension" "must end in" first.png batch ext.json
+job '{"prompt": "x", "output": "first.png"}' dup.json
+refused "two jobs, one output" "two generations write" first.png batch dup.json
+printf '{"model": "%s", "jobs": [{"prompt": "a", "output": "first.png", "batch-count": 2}, {"prompt": "b", "output": "first_1.png"}]}' "$MODEL" > dup2.json
+refused "batch-count output clash" "first_1.png" first batch dup2.json
+job '{"prompt": "x", "output": "/nonexistent-dir/b.png"}' w.json
+refused "unwritable output" "w.json job 2: cannot write" first.png batch w.json
+job '{"prompt": "x", "width": 30, "output": "b.png"}' size.json
+refused "impossible size" "--width 30" first.png batch size.json
+job '{"prompt": "x", "frames": 5, "output": "b.png"}' pv.json
+refused "frames into one png" "pattern" first.png batch pv.json
+job '{"prompt": "x", "attention": "nosuch", "output": "b.png"}' at.json
+refused "unknown attention preset" "nosuch" first.png batch at.json
+printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, {"prompt": "\xff\xfe", "output": "b.png"}]}' "$MODEL" > utf.json
+refused "invalid UTF-8 prompt" "job 2" first.png batch utf.json
+job '{"prompt": "x", "output": "b.png"}' valid.json
+refused "missing model" "neither" first.png batch -m "$WORK/nothing" valid.json
+ok "help" batch --help
+
+[ $fail -eq 0 ] && echo "all batch CLI checks passed"
+exit $fail
