@@ -4,6 +4,7 @@
  * is then freed and the jobs run in order. A job that fails while running is
  * reported and the others still run. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,11 @@ static int push_flag(batch_job *bj, const cJSON *it) {
     snprintf(flag, sizeof flag, "--%s", it->string);
     const char *val = it->valuestring;
     if (cJSON_IsNumber(it)) {
+        /* JSON numbers are doubles: integers are exact only up to 2^53 */
         double v = it->valuedouble;
-        if (v == (double)(long long)v) snprintf(num, sizeof num, "%lld", (long long)v);
+        if (v == floor(v) && fabs(v) > 9007199254740992.0)
+            return dg_error("'%s': integers above 2^53 lose digits as JSON numbers; give it as a string", it->string);
+        if (v == floor(v)) snprintf(num, sizeof num, "%lld", (long long)v);
         else snprintf(num, sizeof num, "%.17g", v);
         val = num;
     }
@@ -167,12 +171,14 @@ static int load_jobs(batch *b) {
         char where[32];
         snprintf(where, sizeof where, "job %d", k + 1);
         snprintf(bj->ctx, sizeof bj->ctx, "batch: %s job %d", b->path, k + 1);
-        if (check_keys(b, job, where) || build_argv(bj, defaults, job)) {
+        if (check_keys(b, job, where)) {
             cli_error("%s", dg_last_error());
             return -1;
         }
         cli_error_context(bj->ctx);
-        int rc = gen_job_parse(bj->argc, bj->argv, &bj->job, NULL);
+        int rc = build_argv(bj, defaults, job);
+        if (rc) cli_error("%s", dg_last_error());
+        else rc = gen_job_parse(bj->argc, bj->argv, &bj->job, NULL);
         cli_error_context("batch");
         if (rc) return -1;
     }

@@ -73,6 +73,12 @@ job '"x"' s.json
 refused "job not an object" "job 2 must be an object" first.png batch s.json
 job '{"prompt": "x", "steps": 0, "output": "b.png"}' z.json
 refused "zero steps in job 2" "job 2: --steps" first.png batch z.json
+job '{"prompt": "x", "steps": 1e300, "output": "b.png"}' huge.json
+refused "huge number" "2^53" first.png batch huge.json
+job '{"prompt": "x", "steps": 2.5, "output": "b.png"}' frac.json
+refused "fractional steps" "job 2: --steps expects an integer" first.png batch frac.json
+job '{"prompt": "x", "seed": "18446744073709551615", "output": "b.png"}' bigseed.json
+refused "seed beyond int64" "job 2: --seed" first.png batch bigseed.json
 job '{"prompt": "x", "cfg-scale": "5x", "output": "b.png"}' c.json
 refused "bad number" "job 2: --cfg-scale" first.png batch c.json
 job '{"context": "x.safetensors", "prompt": "x", "output": "b.png"}' pc.json
