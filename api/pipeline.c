@@ -201,25 +201,62 @@ static int check_params(const dg_pipeline *p, const dg_gen_params *g) {
     return DG_OK;
 }
 
+int dg_pipeline_check_pag(const dg_pipeline *p, const dg_gen_params *g) {
+    if (g->pag_scale <= 0.0f) return DG_OK;
+    const dg_wan_config *c = &p->wan.cfg;
+    DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "--pag-scale %g needs heads to perturb (--pag-heads)",
+             (double)g->pag_scale);
+    DG_CHECK(g->pag_u > 0.0f && g->pag_u <= 1.0f, "--pag-u %g must be in (0, 1]", (double)g->pag_u);
+    for (int i = 0; i < g->n_pag_heads; i++) {
+        const dg_head *hd = &g->pag_heads[i];
+        char head[16] = "*";
+        if (hd->head != -1) snprintf(head, sizeof head, "%d", hd->head);
+        DG_CHECK(hd->layer >= 0 && hd->layer < c->num_layers && hd->head >= -1 && hd->head < c->heads,
+                 "--pag-heads: %d:%s is not a head of this model (%d blocks of %d heads, counted from 0)", hd->layer,
+                 head, c->num_layers, c->heads);
+    }
+    return DG_OK;
+}
+
+/* SoftPAG's per-head blend table [num_layers x heads] from the listed heads; NULL when PAG is off. */
+static int pag_table(const dg_pipeline *p, const dg_gen_params *g, float **table) {
+    *table = NULL;
+    if (g->pag_scale <= 0.0f) return DG_OK;
+    DG_TRY(dg_pipeline_check_pag(p, g));
+    const dg_wan_config *c = &p->wan.cfg;
+    float *t = calloc((size_t)c->num_layers * c->heads, sizeof(float));
+    DG_CHECK_ALLOC(t);
+    for (int i = 0; i < g->n_pag_heads; i++) {
+        const dg_head *hd = &g->pag_heads[i];
+        for (int h = 0; h < c->heads; h++)
+            if (hd->head < 0 || hd->head == h) t[(size_t)hd->layer * c->heads + h] = g->pag_u;
+    }
+    *table = t;
+    return DG_OK;
+}
+
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
                          void *user, dg_gen_timing *timing) {
     int64_t shape[4];
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
     DG_TRY(check_params(p, g));
+    float *pag_u;
+    DG_TRY(pag_table(p, g, &pag_u));
     const dg_wan_config *c = &p->wan.cfg;
-    int use_cfg = g->cfg_scale > 1.0f;
+    int use_cfg = g->cfg_scale > 1.0f, use_pag = pag_u != NULL;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
 
-    dg_tensor x = {0}, v = {0}, vu = {0}, ctx = {0}, neg = {0};
+    dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
     dg_arena ar = {0};
     dg_scheduler sch = {0};
-    float *vh = NULL, *vuh = NULL;
+    float *vh = NULL, *vuh = NULL, *vph = NULL;
     int rc = DG_ERR;
     int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
     dg_backend *be = p->dit_be;
     if (dg_tensor_alloc(&x, be, DG_F32, 4, shape) || dg_tensor_alloc(&v, be, DG_F32, 4, shape) ||
         (use_cfg && dg_tensor_alloc(&vu, be, DG_F32, 4, shape)) ||
+        (use_pag && dg_tensor_alloc(&vp, be, DG_F32, 4, shape)) ||
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
         dg_arena_init(&ar, be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
@@ -228,7 +265,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         goto done;
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
-    if (!vh || (use_cfg && !vuh)) {
+    vph = use_pag ? malloc(n * sizeof(float)) : NULL;
+    if (!vh || (use_cfg && !vuh) || (use_pag && !vph)) {
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
@@ -252,9 +290,23 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             goto done;
         if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, &run) || dg_tensor_download(&vu, vuh)))
             goto done;
+        if (use_pag) {
+            run.perturb = pag_u;
+            int prc = dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &vp, &run);
+            run.perturb = NULL;
+            if (prc || dg_tensor_download(&vp, vph)) goto done;
+        }
         model_s += now_s() - m0;
-        if (use_cfg) dg_cfg_combine(vh, vh, vuh, n, g->cfg_scale);
-        if (dg_scheduler_step(&sch, i, vh, latents)) goto done;
+        float *guided = vh; /* vh stays the cond prediction, which PAG needs after CFG */
+        if (use_cfg) {
+            dg_cfg_combine(vuh, vh, vuh, n, g->cfg_scale);
+            guided = vuh;
+        }
+        if (use_pag) {
+            dg_pag_combine(vph, guided, vh, vph, n, g->pag_scale);
+            guided = vph;
+        }
+        if (dg_scheduler_step(&sch, i, guided, latents)) goto done;
         if (progress) progress(user, i + 1, g->steps);
     }
     if (timing) {
@@ -264,9 +316,10 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     }
     rc = DG_OK;
 done:
-    free(vh), free(vuh);
+    free(vh), free(vuh), free(vph), free(pag_u);
     dg_scheduler_free(&sch);
     dg_arena_free(&ar);
-    dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&ctx), dg_tensor_free(&neg);
+    dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),
+        dg_tensor_free(&neg);
     return rc;
 }

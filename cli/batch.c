@@ -21,7 +21,7 @@
 static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context", "width",  "height",
                                        "frames",     "steps",           "cfg-scale", "flow-shift", "sampler",
                                        "seed",       "output",          "fps",     "vae-tile", "attention",
-                                       "batch-count"};
+                                       "batch-count", "pag-scale", "pag-heads", "pag-u"};
 #define N_JOB_KEYS (sizeof JOB_KEYS / sizeof JOB_KEYS[0])
 
 static void usage(FILE *f) {
@@ -39,7 +39,8 @@ static void usage(FILE *f) {
             "  }\n"
             "The keys of a job are the long flags of 'ditgen generate' without the dashes, with the\n"
             "same meaning and checks: prompt, negative-prompt, context, width, height, frames, steps,\n"
-            "cfg-scale, flow-shift, sampler, seed, output, fps, vae-tile, attention, batch-count.\n"
+            "cfg-scale, flow-shift, sampler, seed, output, fps, vae-tile, attention, batch-count,\n"
+            "pag-scale, pag-heads, pag-u.\n"
             "Values are strings or numbers; paths are relative to the current directory.\n"
             "Every job is checked before the first one runs (flags, output paths, which must differ,\n"
             "sizes, prompts). A job that fails while running is reported and the rest still run;\n"
@@ -314,6 +315,7 @@ static void batch_free(batch *b) {
         batch_job *bj = &b->jobs[i];
         for (int a = 1; a < bj->argc; a++) free(bj->argv[a]);
         free(bj->argv);
+        gen_job_free(&bj->job);
     }
     free(b->jobs);
     for (int i = 0; i < b->text.n; i++) free(b->text.emb[i]);

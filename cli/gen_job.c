@@ -38,6 +38,46 @@ static int parse_output(gen_job *j) {
     return 0;
 }
 
+/* "3:5,7:*" -> (layer, head) pairs, head -1 for '*'; checked against the model later. */
+static int parse_heads(gen_job *j, const char *arg) {
+    int n = 1;
+    for (const char *c = arg; *c; c++) n += *c == ',';
+    free(j->pag_heads);
+    j->pag_heads = calloc((size_t)n, sizeof *j->pag_heads);
+    if (!j->pag_heads) {
+        cli_error("out of memory for --pag-heads");
+        return -1;
+    }
+    const char *c = arg;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        long layer = strtol(c, &end, 10), head = -1;
+        int ok = end != c && *end == ':' && layer >= 0 && layer < 100000;
+        if (ok && end[1] == '*') {
+            end += 2;
+        } else if (ok) {
+            c = end + 1;
+            head = strtol(c, &end, 10);
+            ok = end != c && head >= 0 && head < 100000;
+        }
+        if (!ok || (*end != ',' && *end != 0)) {
+            cli_error("--pag-heads '%s': expected LAYER:HEAD pairs counted from 0, '*' for a whole layer "
+                      "(like 3:5,7:*)", arg);
+            return -1;
+        }
+        j->pag_heads[i] = (dg_head){(int)layer, (int)head};
+        c = end + 1;
+    }
+    j->n_pag_heads = n;
+    j->pag_heads_arg = arg;
+    return 0;
+}
+
+void gen_job_free(gen_job *j) {
+    free(j->pag_heads);
+    j->pag_heads = NULL;
+}
+
 int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'},  {"width", required_argument, 0, 'W'},
@@ -50,9 +90,10 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"prompt", required_argument, 0, 'p'}, {"negative-prompt", required_argument, 0, 'n'},
         {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
         {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
-        {"batch-count", required_argument, 0, 'b'}, {0, 0, 0, 0}};
+        {"batch-count", required_argument, 0, 'b'}, {"pag-scale", required_argument, 0, 12},
+        {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
-                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1};
+                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0};
     opterr = 0;
     optind = 1;
     int c;
@@ -78,6 +119,9 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
         case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
         case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &j->shift)) return -1; break;
+        case 12: if (cli_parse_double("--pag-scale", optarg, 0.0, 100.0, &j->pag_scale)) return -1; break;
+        case 13: if (parse_heads(j, optarg)) return -1; break;
+        case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; break;
         case 5:
             if (!strcmp(optarg, "unipc")) j->sampler = DG_SAMPLE_UNIPC;
             else if (!strcmp(optarg, "euler")) j->sampler = DG_SAMPLE_EULER;
@@ -108,6 +152,10 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
     }
     if (j->negative && !j->prompt) {
         cli_error("-n needs -p (with --context the negative comes from the file)");
+        return -1;
+    }
+    if ((j->pag_scale > 0) != (j->pag_heads != NULL)) {
+        cli_error(j->pag_heads ? "--pag-heads needs --pag-scale > 0" : "--pag-scale needs --pag-heads (LAYER:HEAD,...)");
         return -1;
     }
     return parse_output(j);
@@ -166,8 +214,10 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
              "%d frames into one .png: use .mp4 or a pattern like out_%%03d.png", j->frames);
     DG_CHECK(info->pixel_space || info->has_vae || j->kind == GEN_OUT_LATENTS,
              "%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", j->output);
-    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames};
+    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames, .pag_scale = (float)j->pag_scale,
+                       .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads, .n_pag_heads = j->n_pag_heads};
     DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
+    DG_TRY(dg_pipeline_check_pag(p, &g));
     return dg_pipeline_set_attention(p, j->attention, configs_dir);
 }
 
@@ -194,14 +244,17 @@ static void on_progress(void *user, int step, int steps) {
 
 /* A1111 infotext: prompt, "Negative prompt: ...", then the parameters line. */
 static char *infotext(const gen_job *j, uint64_t seed) {
-    char ctx_note[4200] = "";
+    char ctx_note[4200] = "", pag[4200] = "";
     if (j->context) snprintf(ctx_note, sizeof ctx_note, "(text embeddings from %s)", j->context);
-    const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %dx%d, "
+    if (j->pag_scale > 0)
+        snprintf(pag, sizeof pag, ", PAG scale: %g, PAG heads: %s, PAG u: %g", j->pag_scale, j->pag_heads_arg,
+                 j->pag_u);
+    const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g%s, Seed: %llu, Size: %dx%d, "
                       "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
 #define INFOTEXT_ARGS                                                                                          \
     j->prompt ? j->prompt : ctx_note, j->negative ? j->negative : "", j->steps,                                \
-        j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, (unsigned long long)seed, j->width, j->height, \
-        j->frames, j->shift, j->attention ? j->attention : "dense", j->model
+        j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, pag, (unsigned long long)seed, j->width,  \
+        j->height, j->frames, j->shift, j->attention ? j->attention : "dense", j->model
     int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
     char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
@@ -278,14 +331,19 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
     dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
                        .cfg_scale = (float)j->cfg, .flow_shift = j->shift, .sampler = (dg_sample_method)j->sampler,
-                       .context = ctx, .context_len = ctx_len, .negative = neg, .negative_len = neg_len};
+                       .context = ctx, .context_len = ctx_len, .negative = neg, .negative_len = neg_len,
+                       .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
+                       .n_pag_heads = j->n_pag_heads};
     const int64_t *s = j->shape;
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]);
     float *lat = malloc(n * sizeof(float));
     DG_CHECK(lat, "out of memory for %zu latents", n);
-    fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g)\n",
+    char pag[64] = "";
+    if (j->pag_scale > 0) snprintf(pag, sizeof pag, ", PAG %g on %d head entr%s", j->pag_scale, j->n_pag_heads,
+                                   j->n_pag_heads == 1 ? "y" : "ies");
+    fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
-            j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift);
+            j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift, pag);
     int rc = DG_OK;
     for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i);
     free(lat);

@@ -21,6 +21,10 @@ typedef struct gen_job {
     int64_t seed;                                             /* negative: a random one */
     int sampler;                                              /* -1: the model's default */
     int count;         /* --batch-count: generations with seeds seed, seed+1, ... */
+    double pag_scale, pag_u; /* SoftPAG / PAG guidance; pag_scale 0: off */
+    const char *pag_heads_arg;
+    dg_head *pag_heads; /* owned: gen_job_free */
+    int n_pag_heads;
     gen_out_kind kind;
     int frame_pattern; /* PNG output holds a %d: one file per frame */
     uint64_t base_seed; /* set by gen_job_resolve */
@@ -30,6 +34,7 @@ typedef struct gen_job {
 /* argv[0] is the command's name. Returns 0, 1 after printing usage for -h (usage may be NULL
  * where -h is not offered), or -1 after one line on stderr (cli_error's context). */
 int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *));
+void gen_job_free(gen_job *j);
 /* The path generation i writes (a frame pattern stays a pattern): the output itself, or with
  * --batch-count > 1 the output with _i before its extension (out.png -> out_0.png, out_1.png). */
 int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size);

@@ -30,6 +30,12 @@ static void usage(FILE *f) {
             "      --flow-shift X     flow-matching sigma shift (*, 3.0)\n"
             "      --sampler NAME     unipc or euler (*, unipc)\n"
             "  -s, --seed N           seed; negative picks a random one (default 42); always printed\n"
+            "      --pag-scale S      perturbation guidance (PAG / SoftPAG): one more pass per step with the\n"
+            "                         --pag-heads' self-attention blended toward identity, v += S (v_cond -\n"
+            "                         v_perturbed); 0 = off (default)\n"
+            "      --pag-heads LIST   heads to perturb, LAYER:HEAD counted from 0, '*' for a whole layer\n"
+            "                         (like 3:5,7:*)\n"
+            "      --pag-u U          blend toward identity, in (0, 1]: 1 = PAG (default), 0.5 = SoftPAG\n"
             "  -b, --batch-count N    N generations with seeds seed, seed+1, ...; outputs get _0, _1, ...\n"
             "                         before the extension (default 1)\n"
             "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
@@ -48,15 +54,15 @@ int cmd_generate(int argc, char **argv) {
     cli_error_context("generate");
     gen_job j;
     int pr = gen_job_parse(argc, argv, &j, usage);
-    if (pr) return pr > 0 ? 0 : 2;
-    if (gen_job_check_writable(&j)) {
-        cli_error("%s", dg_last_error());
-        return 1;
+    if (pr) {
+        gen_job_free(&j);
+        return pr > 0 ? 0 : 2;
     }
     double t0 = cli_now_s();
     dg_pipeline *p;
-    if (dg_pipeline_open(&p, j.model, j.device, j.threads)) {
+    if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
         cli_error("%s", dg_last_error());
+        gen_job_free(&j);
         return 1;
     }
     const dg_model_info *info = dg_pipeline_info(p);
@@ -73,5 +79,6 @@ out:
     if (rc) cli_error("%s", dg_last_error());
     free(ctx), free(neg);
     dg_pipeline_close(p);
+    gen_job_free(&j);
     return rc;
 }

@@ -277,12 +277,29 @@ static int self_attention_dispatch(const dg_wan_run *r, int layer, dg_tensor *o,
     return DG_OK;
 }
 
+/* The layer's heads blended toward identity (SoftPAG), after whatever method computed o. */
+static int perturb_heads(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                         const dg_tensor *v, int heads) {
+    const float *u = r->perturb + (size_t)layer * heads;
+    int any = 0;
+    for (int h = 0; h < heads; h++) any |= u[h] != 0.0f;
+    if (!any) return DG_OK;
+    int hd = (int)(q->shape[1] / heads);
+    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+#ifdef DG_HAVE_CUDA
+    if (o->backend->kind == DG_BACKEND_CUDA) return dg_attn_perturb_heads_cuda(o->data, v->data, &s, u);
+#endif
+    dg_attn_perturb_heads(o->data, v->data, &s, u);
+    return DG_OK;
+}
+
 /* Timed: on the GPU the stream is drained around the call so the time is the kernels'. */
 static int self_attention(dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
                           const dg_tensor *v, int heads) {
     if (r) DG_TRY(dg_backend_sync(o->backend));
     double t0 = omp_get_wtime();
     int rc = self_attention_dispatch(r, layer, o, q, k, v, heads);
+    if (r && r->perturb && rc == DG_OK) rc = perturb_heads(r, layer, o, q, k, v, heads);
     if (r && rc == DG_OK) rc = dg_backend_sync(o->backend);
     if (r) r->attn_seconds += omp_get_wtime() - t0;
     return rc;

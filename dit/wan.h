@@ -55,6 +55,9 @@ typedef struct dg_wan_run {
     void (*tap)(void *user, const char *name, const dg_tensor *t);
     void *user;
     dg_attn_plan *plan;
+    /* SoftPAG (guidance-and-clip-parallel.md A3): [num_layers x heads] blend toward identity per
+     * self-attention head, o_h = (1-u) o_h + u v_h; NULL or u = 0: unperturbed. Host memory. */
+    const float *perturb;
     int step, steps;
     double attn_seconds; /* accumulated wall time of self-attention (profiling) */
 } dg_wan_run;

@@ -34,6 +34,11 @@ typedef struct dg_model_info {
     dg_model_defaults defaults;
 } dg_model_info;
 
+/* A self-attention head by transformer block and head index (0-based); head -1: every head of the block. */
+typedef struct dg_head {
+    int layer, head;
+} dg_head;
+
 typedef struct dg_gen_params {
     int width, height, frames, steps;
     float cfg_scale;      /* <= 1 disables classifier-free guidance */
@@ -44,6 +49,12 @@ typedef struct dg_gen_params {
     int context_len;
     const float *negative; /* [negative_len, text_dim]; required when cfg_scale > 1 */
     int negative_len;
+    /* Head-level perturbation guidance (SoftPAG; PAG at pag_u = 1), on when pag_scale > 0: one more
+     * pass per step on the prompt with the listed heads' self-attention blended toward identity by
+     * pag_u in (0, 1], then v = v_uncond + cfg (v_cond - v_uncond) + pag_scale (v_cond - v_perturbed). */
+    float pag_scale, pag_u;
+    const dg_head *pag_heads;
+    int n_pag_heads;
 } dg_gen_params;
 
 /* Called after each denoising step (step counts from 1). */
@@ -77,6 +88,8 @@ int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const 
 int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape[4], int vae_tile, float *frames);
 /* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
+/* Check g's perturbation guidance fields (heads against the model, blend range); DG_OK when off. */
+int dg_pipeline_check_pag(const dg_pipeline *p, const dg_gen_params *g);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.
  * latents receives [C, F, H, W] floats (pixels in [-1, 1] for pixel-space models). */
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,

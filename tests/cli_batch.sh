@@ -20,15 +20,17 @@ cat > jobs.json <<JSON
     {"prompt": "a yellow triangle on a black background", "output": "tri.png", "batch-count": 2, "sampler": "euler"},
     {"prompt": "a red circle on a blue background", "frames": 5, "output": "clip_%02d.png", "cfg-scale": 5.5,
      "flow-shift": 2.5, "seed": 3},
-    {"prompt": "a white square on a green background", "output": "sq.safetensors", "cfg-scale": 1, "steps": 3}
+    {"prompt": "a white square on a green background", "output": "sq.safetensors", "cfg-scale": 1, "steps": 3},
+    {"prompt": "a red circle on a blue background", "output": "pag.png", "seed": 7, "pag-scale": 2,
+     "pag-heads": "1:*,2:0", "pag-u": 0.5}
   ]
 }
 JSON
 ok "batch run" batch jobs.json
-grep -q "batch: 4 of 4 jobs done, 5 generations" err || { echo "FAIL summary: $(tail -1 err)"; fail=1; }
+grep -q "batch: 5 of 5 jobs done, 6 generations" err || { echo "FAIL summary: $(tail -1 err)"; fail=1; }
 # three distinct prompts and the empty negative prompt, each encoded once
 grep -q "loaded and 4 prompt(s) encoded" err || { echo "FAIL prompt count: $(grep loaded err)"; fail=1; }
-for f in red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
+for f in pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
     [ -s "$f" ] || { echo "FAIL batch did not write $f"; fail=1; }
 done
 
@@ -43,6 +45,10 @@ same "batch-count seed+1" tri_1.png g_tri1.png -p "a yellow triangle on a black 
     --sampler euler -s 43 -o g_tri1.png
 same "job overrides defaults" clip_04.png g_clip_04.png -p "a red circle on a blue background" --steps 8 --frames 5 \
     --cfg-scale 5.5 --flow-shift 2.5 -s 3 -o g_clip_%02d.png
+
+same "softpag job = generate" pag.png g_pag.png -p "a red circle on a blue background" --steps 8 --cfg-scale 4 \
+    -s 7 --pag-scale 2 --pag-heads 1:*,2:0 --pag-u 0.5 -o g_pag.png
+cmp -s pag.png red.png && { echo "FAIL SoftPAG made no difference"; fail=1; }
 
 job() { # one-job file around the given job object
     printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, %s]}' "$MODEL" "$1" > "$2"
@@ -95,6 +101,8 @@ job '{"prompt": "x", "width": 30, "output": "b.png"}' size.json
 refused "impossible size" "--width 30" first.png batch size.json
 job '{"prompt": "x", "frames": 5, "output": "b.png"}' pv.json
 refused "frames into one png" "pattern" first.png batch pv.json
+job '{"prompt": "x", "pag-scale": 2, "pag-heads": "4:0", "output": "b.png"}' ph.json
+refused "pag head beyond the model" "ph.json job 2: --pag-heads: 4:0" first.png batch ph.json
 job '{"prompt": "x", "attention": "nosuch", "output": "b.png"}' at.json
 refused "unknown attention preset" "nosuch" first.png batch at.json
 printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, {"prompt": "\xff\xfe", "output": "b.png"}]}' "$MODEL" > utf.json

@@ -22,6 +22,8 @@ ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 -
 ok "batch count" "${BASE[@]}" -b 2 -s 7 -o "$WORK/bc.safetensors"
 [ -s "$WORK/bc_0.safetensors" ] && [ -s "$WORK/bc_1.safetensors" ] && [ ! -e "$WORK/bc.safetensors" ] || { echo "FAIL -b 2 should write bc_0 and bc_1"; fail=1; }
 [ "$(grep -c "^seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print seeds 7 and 8"; fail=1; }
+ok "softpag" "${BASE[@]}" --pag-scale 2 --pag-heads 0:1,1:* --pag-u 0.5 -o "$WORK/pag.safetensors"
+grep -q "PAG 2 on 2 head entries" "$WORK/err" || { echo "FAIL PAG not reported: $(grep generating "$WORK/err")"; fail=1; }
 ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
 ok "png through the VAE" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 1 --steps 2 -o "$WORK/img.png"
 ok "per-frame pngs" generate -m "$MODEL" -p "a red circle" -W 64 -H 48 --frames 5 --steps 2 -o "$WORK/f_%03d.png"
@@ -56,6 +58,15 @@ refused "zero steps" "--steps" "$O" "${BASE[@]}" --steps 0 -o "$O"
 refused "negative steps" "--steps" "$O" "${BASE[@]}" --steps -3 -o "$O"
 refused "bad number" "--cfg-scale" "$O" "${BASE[@]}" --cfg-scale 5x -o "$O"
 refused "zero batch count" "--batch-count" "$O" "${BASE[@]}" -b 0 -o "$O"
+refused "pag scale without heads" "--pag-scale needs --pag-heads" "$O" "${BASE[@]}" --pag-scale 2 -o "$O"
+refused "pag heads without scale" "--pag-heads needs --pag-scale" "$O" "${BASE[@]}" --pag-heads 0:1 -o "$O"
+for heads in "1-2" "a:b" "1:" "1:2," ":3" "1:*x" "0:1,,1:0"; do
+    refused "pag heads '$heads'" "LAYER:HEAD pairs" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads "$heads" -o "$O"
+done
+refused "pag head beyond the model" "9:0 is not a head" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 9:0 -o "$O"
+refused "pag layer beyond the model" "7:\* is not a head" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0,7:* -o "$O"
+refused "pag u zero" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 --pag-u 0 -o "$O"
+refused "pag u above one" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 --pag-u 1.5 -o "$O"
 refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
 refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
