@@ -218,6 +218,12 @@ int dg_pipeline_check_pag(const dg_pipeline *p, const dg_gen_params *g) {
     return DG_OK;
 }
 
+static int pag_layer_perturbed(const float *table, const dg_wan_config *c, int layer) {
+    for (int h = 0; h < c->heads; h++)
+        if (table[(size_t)layer * c->heads + h] != 0.0f) return 1;
+    return 0;
+}
+
 /* SoftPAG's per-head blend table [num_layers x heads] from the listed heads; NULL when PAG is off. */
 static int pag_table(const dg_pipeline *p, const dg_gen_params *g, float **table) {
     *table = NULL;
@@ -250,7 +256,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
     dg_arena ar = {0};
     dg_scheduler sch = {0};
-    float *vh = NULL, *vuh = NULL, *vph = NULL;
+    float *vh = NULL, *vuh = NULL, *vph = NULL, *fork = NULL;
     int rc = DG_ERR;
     int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
     dg_backend *be = p->dit_be;
@@ -271,6 +277,16 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         goto done;
     }
     dg_wan_run run = {.plan = p->has_plan ? &p->plan : NULL, .steps = g->steps};
+    if (use_pag) {
+        /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
+        while (run.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, run.fork_layer)) run.fork_layer++;
+        size_t tokens = (size_t)(shape[1] / c->patch[0] * (shape[2] / c->patch[1]) * (shape[3] / c->patch[2]));
+        if (run.fork_layer > 0 && !(fork = malloc(tokens * c->dim * sizeof(float)))) {
+            dg_error("out of memory for the shared prefix of the PAG passes (%zu floats)", tokens * c->dim);
+            goto done;
+        }
+        run.fork_hidden = fork;
+    }
     if (run.plan) {
         dg_attn_geometry geom = dg_wan_attn_geometry(c, (int)shape[1], (int)shape[2], (int)shape[3]);
         if (dg_attn_plan_prepare(run.plan, &geom)) goto done;
@@ -285,15 +301,19 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         float t = dg_scheduler_timestep(&sch, i);
         double m0 = now_s();
         run.step = i;
+        run.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
         if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &v, &run) ||
             dg_tensor_download(&v, vh))
             goto done;
+        run.fork = DG_WAN_FORK_NONE;
         if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, &run) || dg_tensor_download(&vu, vuh)))
             goto done;
         if (use_pag) {
             run.perturb = pag_u;
+            run.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
             int prc = dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &vp, &run);
             run.perturb = NULL;
+            run.fork = DG_WAN_FORK_NONE;
             if (prc || dg_tensor_download(&vp, vph)) goto done;
         }
         model_s += now_s() - m0;
@@ -316,7 +336,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     }
     rc = DG_OK;
 done:
-    free(vh), free(vuh), free(vph), free(pag_u);
+    free(vh), free(vuh), free(vph), free(pag_u), free(fork);
     dg_scheduler_free(&sch);
     dg_arena_free(&ar);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),

@@ -388,9 +388,16 @@ int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, c
         }
     }
 
-    /* patch embedding (a conv with kernel = stride is a linear over patches) */
-    if (dg_patchify(&patches, x, c->patch) || dg_linear(&h, &patches, &m->patch_w, &m->patch_b)) goto done;
-    tap(tp, "patch", &h);
+    /* patch embedding (a conv with kernel = stride is a linear over patches), or a saved prefix */
+    int resume = tp && tp->fork == DG_WAN_FORK_RESUME, first_layer = resume ? tp->fork_layer : 0;
+    if (resume && (first_layer < 0 || first_layer >= c->num_layers)) {
+        dg_error("fork layer %d is not a block of this model", first_layer);
+        goto done;
+    }
+    if (resume ? dg_tensor_upload(&h, tp->fork_hidden)
+               : (dg_patchify(&patches, x, c->patch) || dg_linear(&h, &patches, &m->patch_w, &m->patch_b)))
+        goto done;
+    if (!resume) tap(tp, "patch", &h);
 
     /* condition embedder */
     if (dg_linear(&temb_act, &sinus, &m->time1_w, &m->time1_b) || dg_silu(&temb_act, &temb_act) ||
@@ -404,8 +411,10 @@ int dg_wan_forward(dg_wan_model *m, dg_arena *ar, const dg_tensor *x, float t, c
         goto done;
     tap(tp, "ctx", &ctxe);
 
-    for (int li = 0; li < c->num_layers; li++) {
+    for (int li = first_layer; li < c->num_layers; li++) {
         dg_wan_block *blk = &m->blocks[li];
+        if (tp && tp->fork == DG_WAN_FORK_SAVE && li == tp->fork_layer && dg_tensor_download(&h, tp->fork_hidden))
+            goto done;
         /* shift1, scale1, gate1, shift2, scale2, gate2 = table + projected temb */
         if (dg_add(&mods, &blk->modulation, &tproj)) goto done;
         /* 1. self-attention */

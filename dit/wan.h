@@ -58,6 +58,13 @@ typedef struct dg_wan_run {
     /* SoftPAG (guidance-and-clip-parallel.md A3): [num_layers x heads] blend toward identity per
      * self-attention head, o_h = (1-u) o_h + u v_h; NULL or u = 0: unperturbed. Host memory. */
     const float *perturb;
+    /* The prompt's pass and its perturbed pass are identical up to the first perturbed block, so
+     * the perturbed one can start there (guidance-and-clip-parallel.md A4): DG_WAN_FORK_SAVE
+     * copies the hidden state entering block fork_layer to fork_hidden (host, tokens x dim floats),
+     * DG_WAN_FORK_RESUME starts the pass from it at that block instead of at the patch embedding. */
+    enum { DG_WAN_FORK_NONE, DG_WAN_FORK_SAVE, DG_WAN_FORK_RESUME } fork;
+    int fork_layer;
+    float *fork_hidden;
     int step, steps;
     double attn_seconds; /* accumulated wall time of self-attention (profiling) */
 } dg_wan_run;

@@ -101,6 +101,40 @@ static void plan_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     dg_attn_plan_free(&plan);
 }
 
+/* The PAG prefix fork: a pass that saves the hidden state entering block 1 still gives the dense
+ * output, and a pass resumed from it gives the same bits without looking at its input. */
+static void fork_case(dg_wan_model *m, const dg_safetensors *io, const float *dense_out) {
+    const float *x = fixture_f32(io, "video.x", NULL), *ctx = fixture_f32(io, "video.context", NULL);
+    const dg_st_tensor *xt = dg_safetensors_find(io, "video.x"), *ct = dg_safetensors_find(io, "video.context");
+    if (!x || !ctx) return;
+    dg_tensor xin, zeros, cin, out;
+    dg_arena ar;
+    const int *pt = m->cfg.patch;
+    size_t n = (size_t)(xt->nbytes / 4),
+           tokens = (size_t)(xt->shape[1] / pt[0] * (xt->shape[2] / pt[1]) * (xt->shape[3] / pt[2]));
+    float *zx = calloc(n, sizeof(float)), *hidden = malloc(tokens * m->cfg.dim * sizeof(float));
+    CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
+    CHECK_OK(dg_tensor_view(&zeros, m->be, DG_F32, 4, xt->shape, zx));
+    CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
+    CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
+    CHECK_OK(dg_arena_init(&ar, m->be,
+                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
+                                              (int)ct->shape[0])));
+    dg_wan_run run = {.fork = DG_WAN_FORK_SAVE, .fork_layer = 1, .fork_hidden = hidden, .steps = 1};
+    CHECK_OK(dg_wan_forward(m, &ar, &xin, 937.0f, &cin, &out, &run));
+    CHECK(!test_failures && !memcmp(out.data, dense_out, n * sizeof(float)), "saving the fork changed the output");
+    memset(out.data, 0, n * sizeof(float));
+    run.fork = DG_WAN_FORK_RESUME;
+    CHECK_OK(dg_wan_forward(m, &ar, &zeros, 937.0f, &cin, &out, &run));
+    CHECK(!test_failures && !memcmp(out.data, dense_out, n * sizeof(float)), "the resumed pass differs");
+    run.fork_layer = 2;
+    CHECK(dg_wan_forward(m, &ar, &zeros, 937.0f, &cin, &out, &run) != DG_OK, "fork layer 2 of 2 blocks accepted");
+    printf("fork at block 1: save and resume give the dense output bit for bit\n");
+    dg_arena_free(&ar);
+    dg_tensor_free(&out);
+    free(zx), free(hidden);
+}
+
 /* Expect a refusal whose message contains want. */
 static void expect_refusal(int rc, dg_wan_model *m, const char *what, const char *want) {
     CHECK(rc != 0, "%s was accepted", what);
@@ -163,6 +197,7 @@ int main(void) {
     run_case(&m, &io, "video", 1, video);
     run_case(&m, &io, "image", 1, NULL);
     plan_case(&m, &io, video);
+    fork_case(&m, &io, video);
 
     /* RoPE tables straight from the model's rotary module */
     {
