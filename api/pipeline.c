@@ -1,10 +1,12 @@
 /* The generation pipeline behind include/ditgen.h: model folder resolution,
  * geometry checks, seeded noise and the guided sampler loop. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/rng.h"
@@ -187,12 +189,17 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
     shape[1] = F;
     shape[2] = g->height / i->spatial_factor;
     shape[3] = g->width / i->spatial_factor;
+    int64_t grid[3] = {F / i->patch[0], shape[2] / i->patch[1], shape[3] / i->patch[2]}, most = 0;
+    for (int a = 0; a < 3; a++) most = grid[a] > most ? grid[a] : most;
+    DG_CHECK(most <= p->wan.cfg.rope_max_seq_len,
+             "--width/--height/--frames %dx%dx%d give a %lldx%lldx%lld token grid; this model's RoPE covers %d "
+             "positions per axis (rope_max_seq_len)", g->width, g->height, g->frames, (long long)grid[0],
+             (long long)grid[1], (long long)grid[2], p->wan.cfg.rope_max_seq_len);
     return DG_OK;
 }
 
-static int check_params(const dg_pipeline *p, const dg_gen_params *g) {
-    DG_CHECK(g->steps > 0 && g->steps <= 10000, "--steps %d must be in 1..10000", g->steps);
-    DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
+/* The text arguments and the model: what dg_pipeline_check cannot see. */
+static int check_text(const dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(g->context && g->context_len > 0, "no text context given");
     DG_CHECK(g->cfg_scale <= 1.0f || (g->negative && g->negative_len > 0),
              "--cfg-scale %g needs negative text embeddings", (double)g->cfg_scale);
@@ -201,7 +208,8 @@ static int check_params(const dg_pipeline *p, const dg_gen_params *g) {
     return DG_OK;
 }
 
-int dg_pipeline_check_pag(const dg_pipeline *p, const dg_gen_params *g) {
+static int check_pag(const dg_pipeline *p, const dg_gen_params *g) {
+    DG_CHECK(isfinite(g->pag_scale), "--pag-scale must be a finite number");
     if (g->pag_scale <= 0.0f) return DG_OK;
     const dg_wan_config *c = &p->wan.cfg;
     DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "--pag-scale %g needs heads to perturb (--pag-heads)",
@@ -228,7 +236,6 @@ static int pag_layer_perturbed(const float *table, const dg_wan_config *c, int l
 static int pag_table(const dg_pipeline *p, const dg_gen_params *g, float **table) {
     *table = NULL;
     if (g->pag_scale <= 0.0f) return DG_OK;
-    DG_TRY(dg_pipeline_check_pag(p, g));
     const dg_wan_config *c = &p->wan.cfg;
     float *t = calloc((size_t)c->num_layers * c->heads, sizeof(float));
     DG_CHECK_ALLOC(t);
@@ -241,11 +248,43 @@ static int pag_table(const dg_pipeline *p, const dg_gen_params *g, float **table
     return DG_OK;
 }
 
+/* What one generation holds on the CPU: the transformer's activations, the shared PAG prefix, and
+ * the latents with their model outputs (device and host copies). */
+static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int64_t shape[4]) {
+    if (p->dit_be->kind != DG_BACKEND_CPU) return DG_OK;
+    const dg_wan_config *c = &p->wan.cfg;
+    int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
+    size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+    size_t tokens = (size_t)(shape[1] / c->patch[0] * (shape[2] / c->patch[1]) * (shape[3] / c->patch[2]));
+    double bytes = (double)dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512) +
+                   8.0 * n * sizeof(float) + (g->pag_scale > 0 ? (double)tokens * c->dim * sizeof(float) : 0.0);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
+    DG_CHECK(ram == 0 || bytes <= ram,
+             "--width/--height/--frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
+             "than this machine's %.1f GiB", g->width, g->height, g->frames, bytes / 1073741824.0, ram / 1073741824.0);
+    return DG_OK;
+}
+
+int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
+    int64_t shape[4];
+    DG_TRY(dg_pipeline_latent_shape(p, g, shape));
+    DG_CHECK(g->steps > 0 && g->steps <= 10000, "--steps %d must be in 1..10000", g->steps);
+    DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
+    DG_CHECK(isfinite(g->cfg_scale), "--cfg-scale must be a finite number");
+    DG_TRY(check_pag(p, g));
+    DG_TRY(check_memory(p, g, shape));
+    if (!p->has_plan) return DG_OK;
+    dg_attn_geometry geom = dg_wan_attn_geometry(&p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3]);
+    return dg_attn_plan_prepare(&p->plan, &geom);
+}
+
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
                          void *user, dg_gen_timing *timing) {
     int64_t shape[4];
+    DG_TRY(dg_pipeline_check(p, g));
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
-    DG_TRY(check_params(p, g));
+    DG_TRY(check_text(p, g));
     float *pag_u;
     DG_TRY(pag_table(p, g, &pag_u));
     const dg_wan_config *c = &p->wan.cfg;
@@ -276,7 +315,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
-    dg_wan_run run = {.plan = p->has_plan ? &p->plan : NULL, .steps = g->steps};
+    dg_wan_run run = {.plan = p->has_plan ? &p->plan : NULL, .steps = g->steps}; /* prepared by the check */
     if (use_pag) {
         /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (run.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, run.fork_layer)) run.fork_layer++;
@@ -286,10 +325,6 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             goto done;
         }
         run.fork_hidden = fork;
-    }
-    if (run.plan) {
-        dg_attn_geometry geom = dg_wan_attn_geometry(c, (int)shape[1], (int)shape[2], (int)shape[3]);
-        if (dg_attn_plan_prepare(run.plan, &geom)) goto done;
     }
     /* torch.randn(shape, generator=Generator().manual_seed(seed)), as diffusers' prepare_latents on the CPU */
     dg_rng rng;

@@ -1,6 +1,7 @@
 #include "cli/args.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,15 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
     if (error_ctx) fprintf(stderr, "ditgen %s: %s\n", error_ctx, msg);
     else fprintf(stderr, "ditgen: %s\n", msg);
+}
+
+const char *cli_refused_option(char **argv) {
+    static char shortopt[3] = "-?";
+    if (optopt > 0 && optopt < 128) {
+        shortopt[1] = (char)optopt;
+        return shortopt;
+    }
+    return argv[optind - 1];
 }
 
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out) {

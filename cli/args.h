@@ -12,6 +12,10 @@ void cli_error_context(const char *ctx);
 /* One line on stderr with the context's prefix. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The option getopt_long just refused, for its message: "--name", or "-x" for a short option
+ * (also one inside a cluster like -xp, where argv does not point at it). */
+const char *cli_refused_option(char **argv);
+
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
 int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
 

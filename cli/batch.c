@@ -3,7 +3,9 @@
  * through the text encoder) before the first denoising step; the text encoder
  * is then freed and the jobs run in order. A job that fails while running is
  * reported and the others still run. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,14 @@ static void usage(FILE *f) {
             "same meaning and checks: prompt, negative-prompt, context, width, height, frames, steps,\n"
             "cfg-scale, flow-shift, sampler, seed, output, fps, vae-tile, attention, batch-count,\n"
             "pag-scale, pag-heads, pag-u.\n"
-            "Values are strings or numbers; paths are relative to the current directory.\n"
-            "Every job is checked before the first one runs (flags, output paths, which must differ,\n"
-            "sizes, prompts). A job that fails while running is reported and the rest still run;\n"
-            "the exit status is then 1.\n"
+            "Values are strings or numbers; paths are relative to the current directory. A job's\n"
+            "own keys win over \"defaults\"; its \"context\" replaces a default prompt (and the\n"
+            "reverse), and \"pag-scale\": 0 turns default PAG off.\n"
+            "Every job is checked before the first one runs (flags, output files, which must all\n"
+            "differ, sizes against the model and memory, attention plans, prompts). The embeddings of\n"
+            "every distinct prompt are then kept (8 MiB each for Wan2.1's umT5) and the text encoder\n"
+            "freed. A job that fails while running is reported and the rest still run; the exit\n"
+            "status is then 1.\n"
             "\n"
             "  -m, --model DIR        diffusers model folder (default: the file's \"model\", else the\n"
             "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
@@ -123,15 +129,29 @@ static int push_flag(batch_job *bj, const cJSON *it) {
     return DG_OK;
 }
 
-/* Defaults first, then the job's own keys, which the flag parser then lets win. */
+/* A default key gives way to the job's own value and to job keys that exclude it: a job's
+ * "context" replaces a default prompt (and the reverse), "pag-scale": 0 turns default PAG off. */
+static int default_applies(const char *key, const cJSON *job) {
+    if (cJSON_GetObjectItemCaseSensitive(job, key)) return 0;
+    int job_context = cJSON_GetObjectItemCaseSensitive(job, "context") != NULL;
+    int job_prompt = cJSON_GetObjectItemCaseSensitive(job, "prompt") != NULL;
+    if (job_context && (!strcmp(key, "prompt") || !strcmp(key, "negative-prompt"))) return 0;
+    if (job_prompt && !strcmp(key, "context")) return 0;
+    const cJSON *pag = cJSON_GetObjectItemCaseSensitive(job, "pag-scale");
+    if (pag && cJSON_IsNumber(pag) && pag->valuedouble == 0 && (!strcmp(key, "pag-heads") || !strcmp(key, "pag-u")))
+        return 0;
+    return 1;
+}
+
+/* The defaults that apply, then the job's own keys. */
 static int build_argv(batch_job *bj, const cJSON *defaults, const cJSON *job) {
     int n = 1 + 2 * (cJSON_GetArraySize(job) + (defaults ? cJSON_GetArraySize(defaults) : 0));
     bj->argv = calloc((size_t)n + 1, sizeof(char *));
     DG_CHECK(bj->argv, "out of memory reading the batch file");
     bj->argv[bj->argc++] = "batch";
-    const cJSON *srcs[2] = {defaults, job};
-    for (int s = 0; s < 2; s++)
-        for (const cJSON *it = srcs[s] ? srcs[s]->child : NULL; it; it = it->next) DG_TRY(push_flag(bj, it));
+    for (const cJSON *it = defaults ? defaults->child : NULL; it; it = it->next)
+        if (default_applies(it->string, job)) DG_TRY(push_flag(bj, it));
+    for (const cJSON *it = job->child; it; it = it->next) DG_TRY(push_flag(bj, it));
     return DG_OK;
 }
 
@@ -141,17 +161,25 @@ static int load_jobs(batch *b) {
         cli_error("%s", dg_last_error());
         return -1;
     }
-    const cJSON *defaults = NULL, *jobs = NULL;
+    const cJSON *defaults = NULL, *jobs = NULL, *model = NULL;
     for (const cJSON *it = b->root->child; it; it = it->next) {
-        if (!strcmp(it->string, "defaults")) defaults = it;
-        else if (!strcmp(it->string, "jobs")) jobs = it;
-        else if (!strcmp(it->string, "model") && cJSON_IsString(it)) b->model = b->model ? b->model : it->valuestring;
-        else {
+        const cJSON **slot = !strcmp(it->string, "defaults") ? &defaults
+                             : !strcmp(it->string, "jobs")   ? &jobs
+                             : !strcmp(it->string, "model") && cJSON_IsString(it) ? &model
+                                                                                  : NULL;
+        if (slot && *slot) {
+            cli_error("%s: top-level key '%s' given twice", b->path, it->string);
+            return -1;
+        }
+        if (slot) {
+            *slot = it;
+        } else {
             cli_error("%s: unknown top-level key '%s' or wrong type (\"model\": string, \"defaults\": object, "
                       "\"jobs\": array)", b->path, it->string);
             return -1;
         }
     }
+    if (model && !b->model) b->model = model->valuestring; /* -m wins */
     if (!cJSON_IsArray(jobs) || cJSON_GetArraySize(jobs) < 1) {
         cli_error("%s: needs \"jobs\": a non-empty array of objects", b->path);
         return -1;
@@ -188,24 +216,43 @@ static int load_jobs(batch *b) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Two generations writing one file would lose the first silently. */
-static int check_outputs(batch *b) {
+/* Before the model loads: each job's first file can be created. */
+static int check_writable(batch *b) {
+    for (int i = 0; i < b->n_jobs; i++)
+        if (gen_job_check_writable(&b->jobs[i].job)) return dg_error_wrap("%s job %d: ", b->path, i + 1);
+    return DG_OK;
+}
+
+/* path with its folder resolved (the folder exists: check_writable made a file there), so that
+ * "f.png" and "./f.png" are seen to be one file. */
+static int canonical_path(const char *path, char *out, size_t size) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096], real[PATH_MAX];
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+    DG_CHECK(n >= 0 && (size_t)n < sizeof dir, "'%s': path too long", path);
+    DG_CHECK(realpath(dir[0] ? dir : "/", real), "cannot resolve the folder of '%s': %s", path, strerror(errno));
+    n = snprintf(out, size, "%s/%s", real, slash ? slash + 1 : path);
+    DG_CHECK(n >= 0 && (size_t)n < size, "'%s': path too long", path);
+    return DG_OK;
+}
+
+/* After the jobs are resolved (frame counts known): two generations writing one file, a frame
+ * of a pattern included, would lose the first silently. */
+static int check_distinct(batch *b) {
     size_t n = 0, k = 0;
-    for (int i = 0; i < b->n_jobs; i++) n += (size_t)b->jobs[i].job.count;
+    for (int i = 0; i < b->n_jobs; i++) n += (size_t)b->jobs[i].job.count * gen_job_files(&b->jobs[i].job);
     char **paths = calloc(n, sizeof *paths);
     DG_CHECK(paths, "out of memory for %zu output paths", n);
     int rc = DG_OK;
     for (int i = 0; i < b->n_jobs && rc == DG_OK; i++) {
         const gen_job *j = &b->jobs[i].job;
-        if ((rc = gen_job_check_writable(j))) {
-            dg_error_wrap("%s job %d: ", b->path, i + 1);
-            break;
-        }
-        for (int c = 0; c < j->count && rc == DG_OK; c++) {
-            char out[4096];
-            rc = gen_job_output_path(j, c, out, sizeof out);
-            if (rc == DG_OK && !(paths[k++] = strdup(out))) rc = dg_error("out of memory for the output paths");
-        }
+        for (int c = 0; c < j->count && rc == DG_OK; c++)
+            for (int f = 0; f < gen_job_files(j) && rc == DG_OK; f++) {
+                char file[4096], canon[4096 + PATH_MAX];
+                rc = gen_job_file(j, c, f, file, sizeof file);
+                if (rc == DG_OK) rc = canonical_path(file, canon, sizeof canon);
+                if (rc == DG_OK && !(paths[k++] = strdup(canon))) rc = dg_error("out of memory for the output paths");
+            }
     }
     if (rc == DG_OK) {
         qsort(paths, k, sizeof *paths, cmp_str);
@@ -271,16 +318,28 @@ static int job_text(batch *b, dg_pipeline *p, batch_job *bj) {
 }
 
 /* After the model loads: every job's final values and embeddings, before any denoising. */
+/* The last error, on one line prefixed with the job. */
+static void job_error(const batch_job *bj) {
+    cli_error_context(bj->ctx);
+    cli_error("%s", dg_last_error());
+    cli_error_context("batch");
+}
+
 static int prepare(batch *b, dg_pipeline *p, const char *configs) {
-    for (int i = 0; i < b->n_jobs; i++) {
-        batch_job *bj = &b->jobs[i];
-        if (gen_job_resolve(&bj->job, p, configs) || job_text(b, p, bj)) {
-            cli_error_context(bj->ctx);
-            cli_error("%s", dg_last_error());
-            cli_error_context("batch");
+    for (int i = 0; i < b->n_jobs; i++)
+        if (gen_job_resolve(&b->jobs[i].job, p, configs)) {
+            job_error(&b->jobs[i]);
             return -1;
         }
+    if (check_distinct(b)) {
+        cli_error("%s", dg_last_error());
+        return -1;
     }
+    for (int i = 0; i < b->n_jobs; i++)
+        if (job_text(b, p, &b->jobs[i])) {
+            job_error(&b->jobs[i]);
+            return -1;
+        }
     dg_pipeline_release_text_encoder(p);
     return 0;
 }
@@ -296,9 +355,7 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
         int neg = bj->negative;
         if (gen_job_run(j, p, configs, t->emb[bj->text], t->len[bj->text], neg >= 0 ? t->emb[neg] : NULL,
                         neg >= 0 ? t->len[neg] : 0)) {
-            cli_error_context(bj->ctx);
-            cli_error("%s", dg_last_error());
-            cli_error_context("batch");
+            job_error(bj);
             failed++;
         } else {
             generations += j->count;
@@ -340,7 +397,7 @@ static int parse_args(int argc, char **argv, batch *b) {
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; b->threads = (int)iv; break;
         case 'h': usage(stdout); return 1;
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
-        default: cli_error("unknown option '%s' (see ditgen batch --help)", argv[optind - 1]); return -1;
+        default: cli_error("unknown option '%s' (see ditgen batch --help)", cli_refused_option(argv)); return -1;
         }
     }
     if (optind >= argc) {
@@ -366,7 +423,7 @@ int cmd_batch(int argc, char **argv) {
     }
     if (!b.model) b.model = DG_DEFAULT_MODEL;
     for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model;
-    if (check_outputs(&b)) {
+    if (check_writable(&b)) {
         cli_error("%s", dg_last_error());
         batch_free(&b);
         return 1;

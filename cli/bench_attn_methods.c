@@ -104,7 +104,7 @@ static int parse(int argc, char **argv, sweep_opts *o) {
         case 9: o->device = optarg; break;
         case 'h': usage(stdout); return 1;
         case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
-        default: fprintf(stderr, "ditgen bench attention: unknown option '%s' with --method\n", argv[optind - 1]); return -1;
+        default: fprintf(stderr, "ditgen bench attention: unknown option '%s' with --method\n", cli_refused_option(argv)); return -1;
         }
         if (bad) return -1;
     }

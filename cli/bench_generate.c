@@ -226,7 +226,7 @@ static int parse(int argc, char **argv, bg_opts *o) {
         case 'h': usage(stdout); return 1;
         case ':': fprintf(stderr, "ditgen bench generate: %s needs a value\n", argv[optind - 1]); return -1;
         default:
-            fprintf(stderr, "ditgen bench generate: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            fprintf(stderr, "ditgen bench generate: unknown option '%s' (see --help)\n", cli_refused_option(argv));
             return -1;
         }
         if (bad) return -1;

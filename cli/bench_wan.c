@@ -70,7 +70,7 @@ int bench_wan(int argc, char **argv) {
         case 6: device = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':': fprintf(stderr, "ditgen bench wan: %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "ditgen bench wan: unknown option '%s'\n", argv[optind - 1]); return 2;
+        default: fprintf(stderr, "ditgen bench wan: unknown option '%s'\n", cli_refused_option(argv)); return 2;
         }
         if (bad) return 2;
     }

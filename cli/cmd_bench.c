@@ -83,7 +83,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             break;
         case 'h': usage(stdout); return 1;
         case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
-        default: fprintf(stderr, "ditgen bench attention: unknown option '%s'\n", argv[optind - 1]); return -1;
+        default: fprintf(stderr, "ditgen bench attention: unknown option '%s'\n", cli_refused_option(argv)); return -1;
         }
         if (bad) return -1;
     }

@@ -1,5 +1,6 @@
 #include "cli/gen_job.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,14 @@ static int parse_heads(gen_job *j, const char *arg) {
     const char *c = arg;
     for (int i = 0; i < n; i++) {
         char *end;
-        long layer = strtol(c, &end, 10), head = -1;
-        int ok = end != c && *end == ':' && layer >= 0 && layer < 100000;
+        long layer = isdigit((unsigned char)*c) ? strtol(c, &end, 10) : -1, head = -1;
+        int ok = layer >= 0 && layer < 100000 && *end == ':';
         if (ok && end[1] == '*') {
             end += 2;
         } else if (ok) {
             c = end + 1;
-            head = strtol(c, &end, 10);
-            ok = end != c && head >= 0 && head < 100000;
+            head = isdigit((unsigned char)*c) ? strtol(c, &end, 10) : -1;
+            ok = head >= 0 && head < 100000;
         }
         if (!ok || (*end != ',' && *end != 0)) {
             cli_error("--pag-heads '%s': expected LAYER:HEAD pairs counted from 0, '*' for a whole layer "
@@ -96,7 +97,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0};
     opterr = 0;
     optind = 1;
-    int c;
+    int c, pag_u_given = 0;
     int64_t iv;
     while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:p:n:b:h", longs, NULL)) != -1) {
         switch (c) {
@@ -121,7 +122,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &j->shift)) return -1; break;
         case 12: if (cli_parse_double("--pag-scale", optarg, 0.0, 100.0, &j->pag_scale)) return -1; break;
         case 13: if (parse_heads(j, optarg)) return -1; break;
-        case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; break;
+        case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
         case 5:
             if (!strcmp(optarg, "unipc")) j->sampler = DG_SAMPLE_UNIPC;
             else if (!strcmp(optarg, "euler")) j->sampler = DG_SAMPLE_EULER;
@@ -137,7 +138,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
         default:
         unknown:
-            cli_error("unknown option '%s' (see ditgen generate --help)", argv[optind - 1]);
+            cli_error("unknown option '%s' (see ditgen generate --help)", cli_refused_option(argv));
             return -1;
         }
     }
@@ -154,8 +155,13 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         cli_error("-n needs -p (with --context the negative comes from the file)");
         return -1;
     }
-    if ((j->pag_scale > 0) != (j->pag_heads != NULL)) {
-        cli_error(j->pag_heads ? "--pag-heads needs --pag-scale > 0" : "--pag-scale needs --pag-heads (LAYER:HEAD,...)");
+    if ((j->pag_scale > 0) != (j->pag_heads != NULL) || (pag_u_given && !j->pag_heads)) {
+        cli_error(j->pag_scale > 0 ? "--pag-scale needs --pag-heads (LAYER:HEAD,...)"
+                                   : "--pag-heads and --pag-u need --pag-scale > 0");
+        return -1;
+    }
+    if (j->seed >= 0 && j->count - 1 > INT64_MAX - j->seed) {
+        cli_error("--seed %lld with --batch-count %d runs past the largest seed", (long long)j->seed, j->count);
         return -1;
     }
     return parse_output(j);
@@ -180,6 +186,14 @@ static int frame_path(char *buf, size_t size, const char *pattern, int f) {
     return DG_OK;
 }
 
+int gen_job_files(const gen_job *j) { return j->frame_pattern ? j->frames : 1; }
+
+int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size) {
+    char out[4096];
+    DG_TRY(gen_job_output_path(j, i, j->frame_pattern ? out : buf, j->frame_pattern ? sizeof out : size));
+    return j->frame_pattern ? frame_path(buf, size, out, f) : DG_OK;
+}
+
 static int check_writable(const char *path) {
     dg_atomic_file f;
     DG_TRY(dg_atomic_open(&f, path));
@@ -189,12 +203,20 @@ static int check_writable(const char *path) {
 
 int gen_job_check_writable(const gen_job *j) {
     for (int i = 0; i < j->count; i++) {
-        char out[4096], first[4096];
-        DG_TRY(gen_job_output_path(j, i, out, sizeof out));
-        if (j->frame_pattern) DG_TRY(frame_path(first, sizeof first, out, 0));
-        DG_TRY(check_writable(j->frame_pattern ? first : out));
+        char first[4096];
+        DG_TRY(gen_job_file(j, i, 0, first, sizeof first));
+        DG_TRY(check_writable(first));
     }
     return DG_OK;
+}
+
+/* The job as pipeline parameters; text embeddings are added by the caller. */
+static dg_gen_params job_params(const gen_job *j) {
+    return (dg_gen_params){.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
+                           .cfg_scale = (float)j->cfg, .flow_shift = j->shift,
+                           .sampler = (dg_sample_method)j->sampler, .seed = j->base_seed,
+                           .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
+                           .n_pag_heads = j->n_pag_heads};
 }
 
 int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
@@ -214,11 +236,10 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
              "%d frames into one .png: use .mp4 or a pattern like out_%%03d.png", j->frames);
     DG_CHECK(info->pixel_space || info->has_vae || j->kind == GEN_OUT_LATENTS,
              "%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", j->output);
-    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames, .pag_scale = (float)j->pag_scale,
-                       .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads, .n_pag_heads = j->n_pag_heads};
+    dg_gen_params g = job_params(j);
     DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
-    DG_TRY(dg_pipeline_check_pag(p, &g));
-    return dg_pipeline_set_attention(p, j->attention, configs_dir);
+    DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
+    return dg_pipeline_check(p, &g);
 }
 
 int gen_job_text(const gen_job *j, dg_pipeline *p, float **ctx, int *ctx_len, float **neg, int *neg_len) {
@@ -329,11 +350,8 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
 int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
                 const float *neg, int neg_len) {
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
-    dg_gen_params g = {.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
-                       .cfg_scale = (float)j->cfg, .flow_shift = j->shift, .sampler = (dg_sample_method)j->sampler,
-                       .context = ctx, .context_len = ctx_len, .negative = neg, .negative_len = neg_len,
-                       .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
-                       .n_pag_heads = j->n_pag_heads};
+    dg_gen_params g = job_params(j);
+    g.context = ctx, g.context_len = ctx_len, g.negative = neg, g.negative_len = neg_len;
     const int64_t *s = j->shape;
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]);
     float *lat = malloc(n * sizeof(float));

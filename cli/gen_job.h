@@ -38,6 +38,10 @@ void gen_job_free(gen_job *j);
 /* The path generation i writes (a frame pattern stays a pattern): the output itself, or with
  * --batch-count > 1 the output with _i before its extension (out.png -> out_0.png, out_1.png). */
 int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size);
+/* After gen_job_resolve: how many files each generation writes (its frames for a pattern, else 1),
+ * and file f of generation i. */
+int gen_job_files(const gen_job *j);
+int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size);
 /* Every output of the job can be created: checked before minutes of compute, not after. */
 int gen_job_check_writable(const gen_job *j);
 /* Unset values from the model's defaults, the seed drawn, then the checks that need the final

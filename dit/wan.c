@@ -238,9 +238,14 @@ dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int 
                               .heads = c->heads, .head_dim = c->head_dim};
 }
 
-static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
+/* q [nq, heads x hd] against k [nk, heads x hd], rows packed. */
+static dg_attn_shape attn_shape(const dg_tensor *q, const dg_tensor *k, int heads) {
     int hd = (int)(q->shape[1] / heads);
-    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+    return (dg_attn_shape){q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+}
+
+static int attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
+    dg_attn_shape s = attn_shape(q, k, heads);
 #ifdef DG_HAVE_CUDA
     if (o->backend->kind == DG_BACKEND_CUDA) return dg_attention_dense_cuda(o->data, q->data, k->data, v->data, &s);
 #endif
@@ -260,8 +265,7 @@ static int run_method(dg_attn_method *m, const dg_backend *be, float *o, const f
 static int self_attention_dispatch(const dg_wan_run *r, int layer, dg_tensor *o, const dg_tensor *q,
                                    const dg_tensor *k, const dg_tensor *v, int heads) {
     if (!r || !r->plan) return attention(o, q, k, v, heads);
-    int hd = (int)(q->shape[1] / heads);
-    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+    dg_attn_shape s = attn_shape(q, k, heads);
     dg_attn_method *first = dg_attn_plan_method(r->plan, r->step, r->steps, layer, 0);
     int shared = 1;
     for (int h = 1; h < heads && shared; h++)
@@ -270,7 +274,7 @@ static int self_attention_dispatch(const dg_wan_run *r, int layer, dg_tensor *o,
     s.heads = 1;
     for (int h = 0; h < heads; h++) {
         dg_attn_method *mh = dg_attn_plan_method(r->plan, r->step, r->steps, layer, h);
-        size_t off = (size_t)h * hd;
+        size_t off = (size_t)h * s.head_dim;
         DG_TRY(run_method(mh, o->backend, (float *)o->data + off, (const float *)q->data + off,
                           (const float *)k->data + off, (const float *)v->data + off, &s));
     }
@@ -284,8 +288,7 @@ static int perturb_heads(const dg_wan_run *r, int layer, dg_tensor *o, const dg_
     int any = 0;
     for (int h = 0; h < heads; h++) any |= u[h] != 0.0f;
     if (!any) return DG_OK;
-    int hd = (int)(q->shape[1] / heads);
-    dg_attn_shape s = {q->shape[0], k->shape[0], heads, hd, q->shape[1], k->shape[1], 1.0f / sqrtf((float)hd)};
+    dg_attn_shape s = attn_shape(q, k, heads);
 #ifdef DG_HAVE_CUDA
     if (o->backend->kind == DG_BACKEND_CUDA) return dg_attn_perturb_heads_cuda(o->data, v->data, &s, u);
 #endif

@@ -88,8 +88,10 @@ int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const 
 int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape[4], int vae_tile, float *frames);
 /* Validate width/height/frames against the model and give the latent [C, F, H, W]. */
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]);
-/* Check g's perturbation guidance fields (heads against the model, blend range); DG_OK when off. */
-int dg_pipeline_check_pag(const dg_pipeline *p, const dg_gen_params *g);
+/* Everything about g that needs no text, before any work: the size (latent shape, the model's RoPE
+ * range, memory on a CPU run), steps, shift, the perturbation-guidance fields, and the attention
+ * plan prepared for this geometry. dg_pipeline_generate runs it too. */
+int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.
  * latents receives [C, F, H, W] floats (pixels in [-1, 1] for pixel-space models). */
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,

@@ -108,7 +108,23 @@ refused "unknown attention preset" "nosuch" first.png batch at.json
 printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, {"prompt": "\xff\xfe", "output": "b.png"}]}' "$MODEL" > utf.json
 refused "invalid UTF-8 prompt" "job 2" first.png batch utf.json
 job '{"prompt": "x", "output": "b.png"}' valid.json
+printf '{"model": "%s", "jobs": [{"prompt": "a", "frames": 5, "output": "first_%%d.png"}, {"prompt": "b", "output": "first_2.png"}]}' "$MODEL" > fp.json
+refused "a pattern's frame clashes" "two generations write '.*first_2.png'" first batch fp.json
+printf '{"model": "%s", "jobs": [{"prompt": "a", "output": "first.png"}, {"prompt": "b", "output": "./first.png"}]}' "$MODEL" > dot.json
+refused "same file, other spelling" "two generations write '.*/first.png'" first batch dot.json
+printf '{"model": "%s", "model": "%s", "jobs": [{"prompt": "a", "output": "first.png"}]}' "$MODEL" "$MODEL" > twice.json
+refused "top-level key twice" "'model' given twice" first batch twice.json
+job '{"prompt": "x", "width": 4096, "height": 4096, "output": "b.png"}' rope.json
+refused "grid beyond RoPE, before job 1 runs" "job 2: .*rope_max_seq_len" first.png batch rope.json
+job '{"prompt": "x", "attention": "grat_x", "output": "b.png"}' grat.json
+refused "plan that does not fit the size" "job 2: .*grat" first.png batch grat.json
+printf '{"jobs": [{"context": "%s", "width": 64, "height": 48, "frames": 9, "steps": 2, "output": "first.safetensors"}]}' \
+    "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" > noneg.json
+refused "context file without negative embeddings" "negative_prompt_embeds" first batch -m "$TESTS/fixtures/wan_tiny" noneg.json
 refused "missing model" "neither" first.png batch -m "$WORK/nothing" valid.json
+printf '{"model": "%s", "defaults": {"pag-scale": 2, "pag-heads": "1:*", "steps": 4}, "jobs": [{"prompt": "a", "output": "np.png", "pag-scale": 0}, {"prompt": "b", "output": "wp.png"}]}' "$MODEL" > pagoff.json
+ok "a job turns default PAG off" batch pagoff.json
+[ "$(grep -c "PAG 2 on 1 head entry" err)" -eq 1 ] || { echo "FAIL expected PAG on job 2 only: $(grep generating err)"; fail=1; }
 ok "help" batch --help
 
 [ $fail -eq 0 ] && echo "all batch CLI checks passed"

@@ -59,7 +59,7 @@ refused "negative steps" "--steps" "$O" "${BASE[@]}" --steps -3 -o "$O"
 refused "bad number" "--cfg-scale" "$O" "${BASE[@]}" --cfg-scale 5x -o "$O"
 refused "zero batch count" "--batch-count" "$O" "${BASE[@]}" -b 0 -o "$O"
 refused "pag scale without heads" "--pag-scale needs --pag-heads" "$O" "${BASE[@]}" --pag-scale 2 -o "$O"
-refused "pag heads without scale" "--pag-heads needs --pag-scale" "$O" "${BASE[@]}" --pag-heads 0:1 -o "$O"
+refused "pag heads without scale" "--pag-heads and --pag-u need --pag-scale" "$O" "${BASE[@]}" --pag-heads 0:1 -o "$O"
 for heads in "1-2" "a:b" "1:" "1:2," ":3" "1:*x" "0:1,,1:0"; do
     refused "pag heads '$heads'" "LAYER:HEAD pairs" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads "$heads" -o "$O"
 done
@@ -112,6 +112,15 @@ refused "unsupported scheduler" "DDIMScheduler" "$O" generate -m "$D" -p "x" -o 
 printf '{"_class_name": "FlowMatchEulerDiscreteScheduler"}' > "$D/scheduler/scheduler_config.json"
 printf '{"_ditgen_defaults": {"num_frames": 0}}' > "$D/model_index.json"
 refused "bad folder default" "num_frames" "$O" generate -m "$D" -p "x" -o "$O"
+
+# a size the RoPE range allows but the memory does not: refused before anything is allocated
+R=$WORK/bigrope; mkdir -p "$R"
+sed 's/"rope_max_seq_len": 32/"rope_max_seq_len": 100000/' "$MODEL/transformer/config.json" > "$R/config.json"
+ln -s "$MODEL/transformer/diffusion_pytorch_model.safetensors" "$R/"
+refused "size beyond memory" "GiB" "$O" generate -m "$R" --context "$CTX" -W 16384 -H 16384 --frames 9997 -o "$O"
+refused "unknown short option in a cluster" "unknown option '-x'" "$O" "${BASE[@]}" -xo "$O"
+refused "seed past the end" "largest seed" "$O" "${BASE[@]}" -s 9223372036854775807 -b 2 -o "$O"
+refused "pag-u alone" "need --pag-scale" "$O" "${BASE[@]}" --pag-u 0.5 -o "$O"
 
 # hostile checkpoints for inspect
 printf 'abc' > "$WORK/short.safetensors"

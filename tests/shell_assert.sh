@@ -5,8 +5,10 @@
 
 ok() {
     local name=$1; shift
-    if ! "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"; then
-        echo "FAIL $name: exit $? ($(tail -1 "$WORK/err"))"; fail=1
+    "$DITGEN" "$@" >"$WORK/out" 2>"$WORK/err"
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "FAIL $name: exit $rc ($(tail -1 "$WORK/err"))"; fail=1
     else
         echo "ok   $name"
     fi
