@@ -130,7 +130,7 @@ static void check_model(void) {
     CHECK_OK(dg_json_load(path, &held));
     dg_pipeline *p = NULL;
     snprintf(path, sizeof path, "%s/../assets/shapes-tiny", DG_TEST_DIR);
-    CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));
+    CHECK_OK(dg_pipeline_open(&p, path, NULL, 1)); /* ctest runs tests side by side: one thread each */
     const cJSON *items = held ? cJSON_GetObjectItemCaseSensitive(held, "eval_prompts") : NULL;
     CHECK(cJSON_IsArray(items), "heldout.json: no eval_prompts array");
     float *neg = NULL;
