@@ -17,9 +17,9 @@ SYS=/tmp/dg-sysroot
 LIB=$SYS/usr/lib/x86_64-linux-gnu
 mkdir -p "$SYS"
 for f in .gpu-debs/*.deb; do dpkg -x "$f" "$SYS" || { echo "cannot unpack $f (run scripts/gpu_fetch_debs.sh here and carry .gpu-debs)"; exit 1; }; done
-export PKG_CONFIG_PATH=$LIB/pkgconfig:$LIB/openblas-pthread/pkgconfig
+export PKG_CONFIG_PATH=$LIB/pkgconfig:$LIB/openblas-openmp/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$SYS
-export LD_LIBRARY_PATH=$LIB:$LIB/openblas-pthread:${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH=$LIB:$LIB/openblas-openmp:${LD_LIBRARY_PATH:-}
 PKG=$(command -v pkg-config || echo "$SYS/usr/bin/pkgconf")
 step() { echo "== $1 ($(date +%T))" | tee -a "$OUT/summary.txt"; }
 

@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gpu-debs
 cd .gpu-debs
-apt-get download libopenblas0-pthread libopenblas-pthread-dev libopenblas-dev libopenblas0 libgfortran5 \
+apt-get download libopenblas0-openmp libopenblas-openmp-dev libopenblas-dev libopenblas0 libgfortran5 \
     libcjson1 libcjson-dev libstb0 libstb-dev pkgconf pkgconf-bin libpkgconf3 2>&1 | grep -v "^W: Download is performed unsandboxed" || true
 ls -1 *.deb | wc -l | xargs echo "debs in .gpu-debs:"
