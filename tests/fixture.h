@@ -18,6 +18,15 @@ static inline const float *fixture_f32(const dg_safetensors *st, const char *nam
     return t->dtype == DG_F32 ? t->data : NULL;
 }
 
+/* Open tests/fixtures/<name> (a failed check when it cannot be read). */
+static inline int fixture_open(dg_safetensors *st, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/fixtures/%s", DG_TEST_DIR, name);
+    int rc = dg_safetensors_open(st, path);
+    CHECK(rc == 0, "fixture %s: %s", name, dg_last_error());
+    return rc;
+}
+
 /* Compare n floats against a reference; tolerance relative to max|ref|. */
 static inline void check_close(const char *what, const float *got, const float *ref, size_t n, double rel_tol) {
     double err, scale;

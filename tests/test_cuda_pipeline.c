@@ -26,12 +26,9 @@ int main(void) {
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) TEST_SKIP("no CUDA device");
     char path[512];
     dg_safetensors pipe_io, pag_io, ctx;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_pipeline.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&pipe_io, path));
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_pag.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&pag_io, path));
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_context.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&ctx, path));
+    fixture_open(&pipe_io, "wan_tiny_pipeline.safetensors");
+    fixture_open(&pag_io, "wan_tiny_pag.safetensors");
+    fixture_open(&ctx, "wan_tiny_context.safetensors");
     dg_pipeline *p = NULL;
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
     CHECK_OK(dg_pipeline_open(&p, path, "cuda", 0));

@@ -3,10 +3,10 @@
  * toward identity in a third pass, v = v_u + cfg (v_c - v_u) + s (v_c - v_p), 4 steps of UniPC with
  * CFG or Euler without. Tolerance: max abs error <= 1e-4 x max|reference|. Bad head lists and
  * blends are refused with the flag named. */
-#include <string.h>
 
 #include "ditgen.h"
 #include "tests/fixture.h"
+#include "tests/pipeline_refusal.h"
 
 static dg_gen_params base_params(const float *pe, const float *ne) {
     return (dg_gen_params){.width = 64, .height = 48, .frames = 9, .steps = 4, .flow_shift = 3.0, .context = pe,
@@ -31,20 +31,11 @@ static void run(dg_pipeline *p, const dg_safetensors *io, const char *name, dg_g
     free(lat), free(plain);
 }
 
-static void expect_refused(dg_pipeline *p, dg_gen_params g, const char *want) {
-    float lat[16 * 3 * 24 * 32];
-    int rc = dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL);
-    CHECK(rc != 0 && strstr(dg_last_error(), want), "expected an error mentioning '%s', got '%s'", want,
-          rc ? dg_last_error() : "success");
-}
-
 int main(void) {
     char path[512];
     dg_safetensors io, ctx;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_pag.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&io, path));
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_context.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&ctx, path));
+    fixture_open(&io, "wan_tiny_pag.safetensors");
+    fixture_open(&ctx, "wan_tiny_context.safetensors");
     dg_pipeline *p;
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
     CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));

@@ -9,6 +9,7 @@
 #include "ditgen.h"
 #include "tests/fixture.h"
 #include "tests/generate_rgb.h"
+#include "tests/pipeline_refusal.h"
 
 static void run(dg_pipeline *p, const dg_safetensors *io, const dg_safetensors *ctx, const char *name,
                 dg_sample_method method, double shift) {
@@ -129,22 +130,11 @@ static void check_prompt_cache(void) {
     rmdir(dir);
 }
 
-static void expect_refused(dg_pipeline *p, dg_gen_params g, const char *want) {
-    int64_t shape[4];
-    float lat[1];
-    int rc = dg_pipeline_latent_shape(p, &g, shape);
-    if (rc == 0) rc = dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL);
-    CHECK(rc != 0 && strstr(dg_last_error(), want), "expected an error mentioning '%s', got '%s'", want,
-          rc ? dg_last_error() : "success");
-}
-
 int main(void) {
     char path[512];
     dg_safetensors io, ctx;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_pipeline.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&io, path));
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_context.safetensors", DG_TEST_DIR);
-    CHECK_OK(dg_safetensors_open(&ctx, path));
+    fixture_open(&io, "wan_tiny_pipeline.safetensors");
+    fixture_open(&ctx, "wan_tiny_context.safetensors");
     dg_pipeline *p;
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
     CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));
