@@ -3,7 +3,6 @@
  * toward identity in a third pass, v = v_u + cfg (v_c - v_u) + s (v_c - v_p), 4 steps of UniPC with
  * CFG or Euler without. Tolerance: max abs error <= 1e-4 x max|reference|. Bad head lists and
  * blends are refused with the flag named. */
-
 #include "ditgen.h"
 #include "tests/fixture.h"
 #include "tests/pipeline_refusal.h"
