@@ -5,6 +5,8 @@
 int cmd_generate(int argc, char **argv);
 /* many generate jobs from a JSON file, one model load */
 int cmd_batch(int argc, char **argv);
+/* prompt -> embeddings file for --context */
+int cmd_encode(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* bench sub-benchmarks dispatched by cmd_bench */

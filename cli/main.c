@@ -23,6 +23,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  generate   run the denoising loop and write an image, video or latents\n"
             "  batch      many generations from a JSON file with one model load\n"
+            "  encode     prompt -> text embeddings file (generate --context)\n"
             "  inspect    show a checkpoint's config, tensors and validation result\n"
             "  bench      benchmarks (bench attention)\n"
             "  version    build features (also --version)\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "batch")) return cmd_batch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "encode")) return cmd_encode(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "ditgen: unknown command '%s' (try 'ditgen --help')\n", cmd);

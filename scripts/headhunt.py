@@ -1,7 +1,8 @@
 """HeadHunter head search (guidance-and-clip-parallel.md A5) for ditgen's PAG / SoftPAG guidance.
 
 Greedy rounds: every candidate head is tried together with the heads chosen so far (ditgen
---pag-heads), each prompt x seed is generated through `ditgen batch` (one model load per candidate),
+--pag-heads), each prompt x seed is generated through `ditgen batch` (one model load per candidate;
+the prompts are encoded once beforehand with `ditgen encode`, so the text encoder is not reloaded),
 the images are scored, and the best --per-round heads join the selection. Prints each candidate's
 objective and, at the end, the --pag-heads value to use.
 
@@ -80,8 +81,17 @@ def command_objective(cmd, items, files, work):
 
 
 class Search:
-    def __init__(self, a, items, gen_flags):
-        self.a, self.items, self.gen_flags = a, items, gen_flags
+    def __init__(self, a, items, gen_flags, work):
+        self.a, self.items, self.gen_flags = a, items, dict(gen_flags)
+        negative = self.gen_flags.pop("negative-prompt", None)
+        self.context = {}
+        for p in sorted({it["prompt"] for it in items}):
+            out = os.path.join(work, f"ctx{len(self.context)}.safetensors")
+            cmd = [a.ditgen, "encode", "-m", a.model, "-p", p, "-o", out] + (["-n", negative] if negative else [])
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"ditgen encode failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+            self.context[p] = out
 
     def objective(self, heads, work):
         """Generate every prompt x seed with these PAG heads (none: plain) and score the images."""
@@ -90,7 +100,8 @@ class Search:
             for i, it in enumerate(self.items):
                 frames = it.get("frames", 1)
                 out = os.path.join(work, f"s{s}_{i}_%d.png")
-                job = {"prompt": it["prompt"], "seed": a.seed + 1000 * s + i, "frames": frames, "output": out}
+                job = {"context": self.context[it["prompt"]], "seed": a.seed + 1000 * s + i, "frames": frames,
+                       "output": out}
                 if heads:
                     job.update({"pag-scale": a.pag_scale, "pag-heads": ",".join(heads), "pag-u": a.pag_u})
                 jobs.append(job)
@@ -151,9 +162,9 @@ def main():
         with open(os.path.join(a.model, "transformer", "config.json")) as f:
             cfg = json.load(f)
         pool = [f"{l}:{h}" for l in range(cfg["num_layers"]) for h in range(cfg["num_attention_heads"])]
-    search = Search(a, items, gen_defaults(gen))
     chosen = []
     with tempfile.TemporaryDirectory() as work:
+        search = Search(a, items, gen_defaults(gen), work)
         obj, note = search.objective([], work)
         print(f"no PAG: objective {obj:.4f}  {note}", flush=True)
         for r in range(a.rounds):

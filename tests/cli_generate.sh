@@ -44,6 +44,15 @@ else
 fi
 ok "shipped default model (README command)" generate -p "a red circle on a blue background" -o "$WORK/shipped.png"
 [ -s "$WORK/shipped.png" ] || { echo "FAIL no PNG from the shipped model"; fail=1; }
+# encode once, generate from the file: the same latents as from the prompt
+ok "encode" encode -p "a red circle on a blue background" -n "blurry" -o "$WORK/emb.safetensors"
+ok "generate from a prompt" generate -p "a red circle on a blue background" -n "blurry" -s 3 -o "$WORK/from_p.safetensors"
+ok "generate from its embeddings" generate --context "$WORK/emb.safetensors" -s 3 -o "$WORK/from_e.safetensors"
+cmp -s "$WORK/from_p.safetensors" "$WORK/from_e.safetensors" || { echo "FAIL --context from encode differs from -p"; fail=1; }
+refused "encode without output" "give -p PROMPT and -o" "" encode -p "x"
+refused "encode to a png" "must end in .safetensors" "$WORK/e.png" encode -p "x" -o "$WORK/e.png"
+refused "encode unwritable" "cannot write" "" encode -p "x" -o /nonexistent-dir/e.safetensors
+refused "encode without a text encoder" "tokenizer" "$WORK/e2.safetensors" encode -m "$MODEL/transformer" -p "x" -o "$WORK/e2.safetensors"
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
