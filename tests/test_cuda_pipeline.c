@@ -4,21 +4,13 @@
  * GPU sums in another order, and 4 steps of the sampler carry the difference along.
  * Without a CUDA build or device: "skipped: no CUDA device", exit 77. */
 #include "ditgen.h"
-#include "tests/fixture.h"
+#include "tests/pipeline_checks.h"
 
 #ifdef DG_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
 static void run(dg_pipeline *p, const dg_safetensors *io, const char *name, dg_gen_params g) {
-    char key[64];
-    int64_t n;
-    snprintf(key, sizeof key, "%s.latents", name);
-    const float *ref = fixture_f32(io, key, &n);
-    if (!ref) return;
-    float *lat = malloc((size_t)n * sizeof(float));
-    CHECK_OK(dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL));
-    if (!test_failures) check_close(name, lat, ref, (size_t)n, 1e-3);
-    free(lat);
+    free(check_generation(p, io, name, &g, 1e-3, NULL));
 }
 
 int main(void) {

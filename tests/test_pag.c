@@ -5,7 +5,7 @@
  * blends are refused with the flag named. */
 #include "ditgen.h"
 #include "tests/fixture.h"
-#include "tests/pipeline_refusal.h"
+#include "tests/pipeline_checks.h"
 
 static dg_gen_params base_params(const float *pe, const float *ne) {
     return (dg_gen_params){.width = 64, .height = 48, .frames = 9, .steps = 4, .flow_shift = 3.0, .context = pe,
@@ -13,21 +13,17 @@ static dg_gen_params base_params(const float *pe, const float *ne) {
 }
 
 static void run(dg_pipeline *p, const dg_safetensors *io, const char *name, dg_gen_params g) {
-    char key[64];
     int64_t n;
-    snprintf(key, sizeof key, "%s.latents", name);
-    const float *ref = fixture_f32(io, key, &n);
-    if (!ref) return;
-    float *lat = malloc((size_t)n * sizeof(float)), *plain = malloc((size_t)n * sizeof(float));
-    CHECK_OK(dg_pipeline_generate(p, &g, lat, NULL, NULL, NULL));
-    check_close(name, lat, ref, (size_t)n, 1e-4);
-    /* and the guidance did something: without it the latents are far from the reference */
+    float *guided = check_generation(p, io, name, &g, 1e-4, &n);
+    if (!guided) return;
+    /* and the guidance did something: without it the latents are far from the guided ones */
     g.pag_scale = 0.0f;
+    float *plain = malloc((size_t)n * sizeof(float));
     CHECK_OK(dg_pipeline_generate(p, &g, plain, NULL, NULL, NULL));
     double err, scale;
-    test_max_err(plain, ref, (size_t)n, &err, &scale);
+    test_max_err(plain, guided, (size_t)n, &err, &scale);
     CHECK(err > 0.05 * scale, "%s: PAG changed the latents by only %g", name, err);
-    free(lat), free(plain);
+    free(guided), free(plain);
 }
 
 int main(void) {
