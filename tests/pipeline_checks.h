@@ -8,6 +8,15 @@
 #include "ditgen.h"
 #include "tests/fixture.h"
 
+/* The tiny Wan fixture model (tests/fixtures/wan_tiny) on device (NULL: the CPU); NULL on failure. */
+static inline dg_pipeline *wan_tiny_open(const char *device) {
+    char path[512];
+    dg_pipeline *p = NULL;
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
+    CHECK_OK(dg_pipeline_open(&p, path, device, 0));
+    return test_failures ? NULL : p;
+}
+
 /* Generate g and compare with io's "<name>.latents" (max abs error <= rel_tol x max|ref|). Returns the
  * latents (the caller frees them; *numel their count), or NULL when the fixture or the run failed. */
 static inline float *check_generation(dg_pipeline *p, const dg_safetensors *io, const char *name,

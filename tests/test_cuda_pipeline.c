@@ -16,15 +16,12 @@ static void run(dg_pipeline *p, const dg_safetensors *io, const char *name, dg_g
 int main(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) TEST_SKIP("no CUDA device");
-    char path[512];
     dg_safetensors pipe_io, pag_io, ctx;
     fixture_open(&pipe_io, "wan_tiny_pipeline.safetensors");
     fixture_open(&pag_io, "wan_tiny_pag.safetensors");
     fixture_open(&ctx, "wan_tiny_context.safetensors");
-    dg_pipeline *p = NULL;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
-    CHECK_OK(dg_pipeline_open(&p, path, "cuda", 0));
-    if (test_failures) return TEST_END();
+    dg_pipeline *p = wan_tiny_open("cuda");
+    if (!p) return TEST_END();
     const float *pe = fixture_f32(&ctx, "prompt_embeds", NULL), *ne = fixture_f32(&ctx, "negative_prompt_embeds", NULL);
     if (!pe || !ne) return TEST_END();
     const dg_gen_params base = {.width = 64, .height = 48, .frames = 9, .steps = 4, .flow_shift = 3.0, .context = pe,

@@ -27,14 +27,11 @@ static void run(dg_pipeline *p, const dg_safetensors *io, const char *name, dg_g
 }
 
 int main(void) {
-    char path[512];
     dg_safetensors io, ctx;
     fixture_open(&io, "wan_tiny_pag.safetensors");
     fixture_open(&ctx, "wan_tiny_context.safetensors");
-    dg_pipeline *p;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
-    CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));
-    if (test_failures) return TEST_END();
+    dg_pipeline *p = wan_tiny_open(NULL);
+    if (!p) return TEST_END();
     const float *pe = fixture_f32(&ctx, "prompt_embeds", NULL), *ne = fixture_f32(&ctx, "negative_prompt_embeds", NULL);
     if (!pe || !ne) return TEST_END();
 

@@ -122,14 +122,11 @@ static void check_prompt_cache(void) {
 }
 
 int main(void) {
-    char path[512];
     dg_safetensors io, ctx;
     fixture_open(&io, "wan_tiny_pipeline.safetensors");
     fixture_open(&ctx, "wan_tiny_context.safetensors");
-    dg_pipeline *p;
-    snprintf(path, sizeof path, "%s/fixtures/wan_tiny", DG_TEST_DIR);
-    CHECK_OK(dg_pipeline_open(&p, path, NULL, 0));
-    if (test_failures) return TEST_END();
+    dg_pipeline *p = wan_tiny_open(NULL);
+    if (!p) return TEST_END();
     run(p, &io, &ctx, "unipc", DG_SAMPLE_UNIPC, 3.0);
     run(p, &io, &ctx, "euler", DG_SAMPLE_EULER, 3.0);
     run(p, &io, &ctx, "unipc_nocfg", DG_SAMPLE_UNIPC, 5.0);
