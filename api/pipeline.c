@@ -255,7 +255,7 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     const dg_wan_config *c = &p->wan.cfg;
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
-    size_t tokens = (size_t)(shape[1] / c->patch[0] * (shape[2] / c->patch[1]) * (shape[3] / c->patch[2]));
+    size_t tokens = dg_wan_tokens(c, shape[1], shape[2], shape[3]);
     double bytes = (double)dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512) +
                    8.0 * n * sizeof(float) + (g->pag_scale > 0 ? (double)tokens * c->dim * sizeof(float) : 0.0);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -319,7 +319,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     if (use_pag) {
         /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (run.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, run.fork_layer)) run.fork_layer++;
-        size_t tokens = (size_t)(shape[1] / c->patch[0] * (shape[2] / c->patch[1]) * (shape[3] / c->patch[2]));
+        size_t tokens = dg_wan_tokens(c, shape[1], shape[2], shape[3]);
         if (run.fork_layer > 0 && !(fork = malloc(tokens * c->dim * sizeof(float)))) {
             dg_error("out of memory for the shared prefix of the PAG passes (%zu floats)", tokens * c->dim);
             goto done;

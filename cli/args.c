@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *error_ctx;
 
@@ -18,6 +19,11 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
     if (error_ctx) fprintf(stderr, "ditgen %s: %s\n", error_ctx, msg);
     else fprintf(stderr, "ditgen: %s\n", msg);
+}
+
+int cli_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 const char *cli_refused_option(char **argv) {

@@ -16,6 +16,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (also one inside a cluster like -xp, where argv does not point at it). */
 const char *cli_refused_option(char **argv);
 
+/* s ends with suffix (".png", ".safetensors", ...). */
+int cli_ends_with(const char *s, const char *suffix);
+
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
 int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
 

@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -62,8 +61,7 @@ int cmd_encode(int argc, char **argv) {
         cli_error("give -p PROMPT and -o OUT.safetensors");
         return 2;
     }
-    size_t n = strlen(out);
-    if (n < 12 || strcmp(out + n - 12, ".safetensors")) {
+    if (!cli_ends_with(out, ".safetensors")) {
         cli_error("--output '%s' must end in .safetensors", out);
         return 2;
     }

@@ -15,18 +15,13 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static int parse_output(gen_job *j) {
-    if (ends_with(j->output, ".png")) {
+    if (cli_ends_with(j->output, ".png")) {
         j->kind = GEN_OUT_PNG;
         if ((j->frame_pattern = cli_frame_pattern("--output", j->output)) < 0) return -1;
-    } else if (ends_with(j->output, ".mp4")) {
+    } else if (cli_ends_with(j->output, ".mp4")) {
         j->kind = GEN_OUT_MP4;
-    } else if (ends_with(j->output, ".safetensors")) {
+    } else if (cli_ends_with(j->output, ".safetensors")) {
         j->kind = GEN_OUT_LATENTS;
     } else {
         cli_error("--output '%s' must end in .png, .mp4 or .safetensors", j->output);

@@ -215,8 +215,12 @@ void dg_wan_free(dg_wan_model *m) {
 
 /* ---- forward ----------------------------------------------------------- */
 
+size_t dg_wan_tokens(const dg_wan_config *c, int64_t F, int64_t H, int64_t W) {
+    return (size_t)(F / c->patch[0]) * (size_t)(H / c->patch[1]) * (size_t)(W / c->patch[2]);
+}
+
 size_t dg_wan_arena_bytes(const dg_wan_config *c, int F, int H, int W, int L) {
-    size_t N = (size_t)(F / c->patch[0]) * (H / c->patch[1]) * (W / c->patch[2]);
+    size_t N = dg_wan_tokens(c, F, H, W);
     size_t D = (size_t)c->dim, pk = (size_t)c->patch[0] * c->patch[1] * c->patch[2];
     size_t wide = D > (size_t)c->ffn_dim ? D : (size_t)c->ffn_dim;
     if (wide < pk * c->in_channels) wide = pk * c->in_channels;

@@ -69,6 +69,8 @@ typedef struct dg_wan_run {
     double attn_seconds; /* accumulated wall time of self-attention (profiling) */
 } dg_wan_run;
 
+/* Tokens after patchify of a latent of F x H x W. */
+size_t dg_wan_tokens(const dg_wan_config *cfg, int64_t F, int64_t H, int64_t W);
 /* The self-attention geometry of a latent of F x H x W (tokens after patchify). */
 dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *cfg, int F, int H, int W);
 

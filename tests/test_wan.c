@@ -109,9 +109,7 @@ static void fork_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     if (!x || !ctx) return;
     dg_tensor xin, zeros, cin, out;
     dg_arena ar;
-    const int *pt = m->cfg.patch;
-    size_t n = (size_t)(xt->nbytes / 4),
-           tokens = (size_t)(xt->shape[1] / pt[0] * (xt->shape[2] / pt[1]) * (xt->shape[3] / pt[2]));
+    size_t n = (size_t)(xt->nbytes / 4), tokens = dg_wan_tokens(&m->cfg, xt->shape[1], xt->shape[2], xt->shape[3]);
     float *zx = calloc(n, sizeof(float)), *hidden = malloc(tokens * m->cfg.dim * sizeof(float));
     CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
     CHECK_OK(dg_tensor_view(&zeros, m->be, DG_F32, 4, xt->shape, zx));
