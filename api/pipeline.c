@@ -129,6 +129,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
 void dg_pipeline_close(dg_pipeline *p) {
     if (!p) return;
     dg_pipeline_text_free(p);
+    if (p->sized.arena.base) dg_wan_sized_free(&p->sized);
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
@@ -160,6 +161,7 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
 }
 
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
+    if (p->sized.arena.base) dg_wan_sized_free(&p->sized); /* it was prepared with the old plan */
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     p->has_plan = 0;
     if (!preset_or_path || !strcmp(preset_or_path, "dense")) return DG_OK;
@@ -255,9 +257,9 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     const dg_wan_config *c = &p->wan.cfg;
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
-    size_t tokens = dg_wan_tokens(c, shape[1], shape[2], shape[3]);
-    double bytes = (double)dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512) +
-                   8.0 * n * sizeof(float) + (g->pag_scale > 0 ? (double)tokens * c->dim * sizeof(float) : 0.0);
+    double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512,
+                                              g->pag_scale > 0) +
+                   8.0 * n * sizeof(float);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
     DG_CHECK(ram == 0 || bytes <= ram,
@@ -276,7 +278,18 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_TRY(check_memory(p, g, shape));
     if (!p->has_plan) return DG_OK;
     dg_attn_geometry geom = dg_wan_attn_geometry(&p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3]);
-    return dg_attn_plan_prepare(&p->plan, &geom);
+    return dg_attn_plan_prepare(&p->plan, &geom, p->dit_be);
+}
+
+/* The transformer prepared for this size (kept from the last generation when it fits). */
+static int prepare_size(dg_pipeline *p, const int64_t shape[4], int max_text, int with_fork) {
+    dg_wan_sized *s = &p->sized;
+    if (s->arena.base && s->F == shape[1] && s->H == shape[2] && s->W == shape[3] && s->max_text >= max_text &&
+        (s->fork_hidden.data || !with_fork))
+        return DG_OK;
+    if (s->arena.base) dg_wan_sized_free(s);
+    return dg_wan_sized_init(s, &p->wan, (int)shape[1], (int)shape[2], (int)shape[3], max_text,
+                             p->has_plan ? &p->plan : NULL, with_fork);
 }
 
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
@@ -293,9 +306,13 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
 
     dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
-    dg_arena ar = {0};
     dg_scheduler sch = {0};
-    float *vh = NULL, *vuh = NULL, *vph = NULL, *fork = NULL;
+    float *vh = NULL, *vuh = NULL, *vph = NULL;
+    dg_wan_call call = {.steps = g->steps};
+    dg_wan_stats stats = {0};
+    if (use_pag) /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
+        while (call.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, call.fork_layer)) call.fork_layer++;
+    const int fork = use_pag && call.fork_layer > 0;
     int rc = DG_ERR;
     int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
     dg_backend *be = p->dit_be;
@@ -304,7 +321,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         (use_pag && dg_tensor_alloc(&vp, be, DG_F32, 4, shape)) ||
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
-        dg_arena_init(&ar, be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
+        prepare_size(p, shape, maxL, fork) ||
         dg_scheduler_init(&sch, g->sampler == DG_SAMPLE_EULER ? DG_SAMPLER_EULER : DG_SAMPLER_UNIPC, g->steps,
                           g->flow_shift, n))
         goto done;
@@ -315,17 +332,6 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
-    dg_wan_run run = {.plan = p->has_plan ? &p->plan : NULL, .steps = g->steps}; /* prepared by the check */
-    if (use_pag) {
-        /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
-        while (run.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, run.fork_layer)) run.fork_layer++;
-        size_t tokens = dg_wan_tokens(c, shape[1], shape[2], shape[3]);
-        if (run.fork_layer > 0 && !(fork = malloc(tokens * c->dim * sizeof(float)))) {
-            dg_error("out of memory for the shared prefix of the PAG passes (%zu floats)", tokens * c->dim);
-            goto done;
-        }
-        run.fork_hidden = fork;
-    }
     /* torch.randn(shape, generator=Generator().manual_seed(seed)), as diffusers' prepare_latents on the CPU */
     dg_rng rng;
     dg_rng_init(&rng, g->seed);
@@ -335,21 +341,22 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     for (int i = 0; i < g->steps; i++) {
         float t = dg_scheduler_timestep(&sch, i);
         double m0 = now_s();
-        run.step = i;
-        run.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
-        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &v, &run) ||
+        call.step = i;
+        call.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
+        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &p->sized, &x, t, &ctx, &v, &call, &stats) ||
             dg_tensor_download(&v, vh))
             goto done;
-        run.fork = DG_WAN_FORK_NONE;
-        if (use_cfg && (dg_wan_forward(&p->wan, &ar, &x, t, &neg, &vu, &run) || dg_tensor_download(&vu, vuh)))
+        call.fork = DG_WAN_FORK_NONE;
+        if (use_cfg &&
+            (dg_wan_forward(&p->wan, &p->sized, &x, t, &neg, &vu, &call, &stats) || dg_tensor_download(&vu, vuh)))
             goto done;
         if (use_pag) {
-            run.perturb = pag_u;
-            run.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
-            int prc = dg_wan_forward(&p->wan, &ar, &x, t, &ctx, &vp, &run);
-            run.perturb = NULL;
-            run.fork = DG_WAN_FORK_NONE;
-            if (prc || dg_tensor_download(&vp, vph)) goto done;
+            dg_wan_call perturbed = call;
+            perturbed.perturb = pag_u;
+            perturbed.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
+            if (dg_wan_forward(&p->wan, &p->sized, &x, t, &ctx, &vp, &perturbed, &stats) ||
+                dg_tensor_download(&vp, vph))
+                goto done;
         }
         model_s += now_s() - m0;
         float *guided = vh; /* vh stays the cond prediction, which PAG needs after CFG */
@@ -367,13 +374,12 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     if (timing) {
         timing->denoise_s = now_s() - t0;
         timing->model_s = model_s;
-        timing->attention_s = run.attn_seconds;
+        timing->attention_s = stats.attn_seconds;
     }
     rc = DG_OK;
 done:
-    free(vh), free(vuh), free(vph), free(pag_u), free(fork);
+    free(vh), free(vuh), free(vph), free(pag_u);
     dg_scheduler_free(&sch);
-    dg_arena_free(&ar);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),
         dg_tensor_free(&neg);
     return rc;

@@ -30,6 +30,7 @@ struct dg_pipeline {
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
+    dg_wan_sized sized; /* the transformer prepared for the last generation's size (arena.base NULL: none) */
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     int has_plan;
     int cache_next;

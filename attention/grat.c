@@ -301,7 +301,6 @@ static void grat_destroy(dg_attn_method *m) {
 static const dg_attn_method_ops grat_ops = {
     .name = "grat",
     .prepare = grat_prepare,
-    .run = dg_attn_layout_run,
     .density = dg_attn_layout_density,
     .allow = grat_allow,
     .destroy = grat_destroy,

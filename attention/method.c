@@ -1,10 +1,13 @@
 /* The method registry (name -> constructor), creation and destruction, the
  * "dense" method, and helpers shared by the method files. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/methods_internal.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
+#include "core/ops.h"
 
 static const struct {
     const char *name;
@@ -41,6 +44,39 @@ void dg_attn_method_free(dg_attn_method *m) {
     free(m);
 }
 
+int dg_attn_method_prepare(dg_attn_method *m, const dg_attn_geometry *g, dg_backend *be) {
+    DG_TRY(m->ops->prepare(m, g));
+    return m->layout.row_start ? dg_block_layout_upload(&m->layout, be) : DG_OK;
+}
+
+int dg_attn_method_run(dg_attn_method *m, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                       int heads, const dg_attn_opts *opts) {
+    dg_attn_opts op = opts ? *opts : (dg_attn_opts){0};
+    DG_CHECK(m->geom.heads > 0, "%s: run before prepare", m->ops->name);
+    if (!m->ops->run) {
+        /* The layout depends on the tokens only: any subset of heads may run it (per-head plan overrides). */
+        op.layout = m->layout.row_start ? &m->layout : NULL;
+        return dg_attention(o, q, k, v, heads, &op);
+    }
+    DG_CHECK(o->backend->kind == DG_BACKEND_CPU && q->backend == o->backend && k->backend == o->backend &&
+                 v->backend == o->backend,
+             "attention method '%s' runs on the CPU backend only", m->ops->name);
+    DG_CHECK(!op.lse, "attention method '%s' gives no log-sum-exp", m->ops->name);
+    DG_CHECK(q->ndim == 2 && k->ndim == 2 && o->ndim == 2 && v->ndim == 2 && heads >= 1 && q->shape[1] % heads == 0,
+             "attention method '%s': q, k, v, o must be [tokens, heads*head_dim]", m->ops->name);
+    const int hd = (int)(q->shape[1] / heads), h0 = op.head_begin, hn = op.head_count ? op.head_count : heads - h0;
+    DG_CHECK(h0 >= 0 && hn >= 1 && h0 + hn <= heads, "attention method '%s': heads [%d, %d) outside the %d heads",
+             m->ops->name, h0, h0 + hn, heads);
+    const dg_attn_shape s = {q->shape[0], k->shape[0], hn, hd, q->shape[1], k->shape[1],
+                             op.scale != 0.0f ? op.scale : 1.0f / sqrtf((float)hd)};
+    const int64_t off = (int64_t)h0 * hd;
+    float *od = (float *)o->data + off;
+    const float *vd = (const float *)v->data + off;
+    DG_TRY(m->ops->run(m, od, (const float *)q->data + off, (const float *)k->data + off, vd, &s));
+    if (op.perturb) dg_attn_perturb_heads(od, vd, &s, op.perturb + h0);
+    return DG_OK;
+}
+
 int dg_attn_params_check_keys(const cJSON *params, const char *ctx, const char *const *keys) {
     if (!params) return DG_OK;
     DG_CHECK(cJSON_IsObject(params), "%s: params must be a JSON object", ctx);
@@ -62,13 +98,6 @@ int dg_attn_geometry_check(const dg_attn_geometry *g, const char *method) {
     return DG_OK;
 }
 
-int dg_attn_layout_run(dg_attn_method *m, float *o, const float *q, const float *k, const float *v,
-                       const dg_attn_shape *s) {
-    /* The layout depends on the tokens only: any subset of heads may run it (per-head plan overrides). */
-    DG_CHECK(m->layout.row_start != NULL, "%s: run before prepare", m->ops->name);
-    return dg_attention_sparse_cpu(o, q, k, v, s, &m->layout);
-}
-
 double dg_attn_layout_density(const dg_attn_method *m) { return dg_block_layout_density(&m->layout); }
 
 /* "dense": no layout; the dense kernel directly. */
@@ -78,16 +107,11 @@ static int dense_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     return DG_OK;
 }
 
-static int dense_run(dg_attn_method *m, float *o, const float *q, const float *k, const float *v,
-                     const dg_attn_shape *s) {
-    return dg_attention_dense_cpu(o, q, k, v, s);
-}
-
 static double dense_density(const dg_attn_method *m) { return 1.0; }
 
 static int dense_allow(const dg_attn_method *m, int64_t i, int64_t j) { return 1; }
 
-static const dg_attn_method_ops dense_ops = {"dense", dense_prepare, dense_run, dense_density, dense_allow, NULL};
+static const dg_attn_method_ops dense_ops = {"dense", dense_prepare, NULL, dense_density, dense_allow, NULL};
 
 int dg_attn_dense_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
     static const char *const keys[] = {NULL};

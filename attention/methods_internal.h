@@ -36,11 +36,7 @@ static inline int64_t dg_attn_video_index(const dg_attn_geometry *g, int64_t i) 
     return i < nv ? i : -1;
 }
 
-/* ops->run and ops->density for methods that only build m->layout: the
- * engine on the prepared layout, refusing a shape that does not match the
- * prepared geometry. */
-int dg_attn_layout_run(dg_attn_method *m, float *o, const float *q, const float *k, const float *v,
-                       const dg_attn_shape *s);
+/* ops->density for methods that only build m->layout. */
 double dg_attn_layout_density(const dg_attn_method *m);
 
 #endif

@@ -72,7 +72,7 @@ static int natten_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     return dg_attn_sep_method_finish(m, g, p->tile);
 }
 
-static const dg_attn_method_ops natten_ops = {"natten", natten_prepare, dg_attn_layout_run, dg_attn_layout_density,
+static const dg_attn_method_ops natten_ops = {"natten", natten_prepare, NULL, dg_attn_layout_density,
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 /* "causal": an array of 1..3 booleans for the trailing axes. */

@@ -165,13 +165,21 @@ int dg_attn_plan_check(const dg_attn_plan *p, int num_layers, int num_heads) {
     return DG_OK;
 }
 
-int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g) {
+static int same_geometry(const dg_attn_geometry *a, const dg_attn_geometry *b) {
+    return a->T == b->T && a->H == b->H && a->W == b->W && a->text_tokens == b->text_tokens &&
+           a->text_first == b->text_first && a->heads == b->heads && a->head_dim == b->head_dim;
+}
+
+int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g, dg_backend *be) {
+    if (p->prepared_on == be && same_geometry(&p->prepared, g)) return DG_OK;
+    p->prepared_on = NULL; /* until every method is prepared */
     dg_attn_method *all[2] = {p->base, p->dense};
     for (int i = 0; i < 2; i++)
-        if (all[i]->ops->prepare(all[i], g) != DG_OK) return dg_error_wrap("%s: ", p->source);
+        if (dg_attn_method_prepare(all[i], g, be) != DG_OK) return dg_error_wrap("%s: ", p->source);
     for (int r = 0; r < p->n_rules; r++)
-        if (p->rules[r].method->ops->prepare(p->rules[r].method, g) != DG_OK)
+        if (dg_attn_method_prepare(p->rules[r].method, g, be) != DG_OK)
             return dg_error_wrap("%s: overrides[%d]: ", p->source, r);
+    p->prepared = *g, p->prepared_on = be;
     return DG_OK;
 }
 
@@ -193,6 +201,20 @@ dg_attn_method *dg_attn_plan_method(dg_attn_plan *p, int step, int steps, int la
             return ru->method;
     }
     return p->base;
+}
+
+int dg_attn_plan_run(dg_attn_plan *p, int step, int steps, int layer, dg_tensor *o, const dg_tensor *q,
+                     const dg_tensor *k, const dg_tensor *v, int heads, const dg_attn_opts *opts) {
+    dg_attn_opts op = opts ? *opts : (dg_attn_opts){0};
+    for (int h0 = 0; h0 < heads;) {
+        dg_attn_method *m = dg_attn_plan_method(p, step, steps, layer, h0);
+        int h1 = h0 + 1;
+        while (h1 < heads && dg_attn_plan_method(p, step, steps, layer, h1) == m) h1++;
+        op.head_begin = h0, op.head_count = h1 - h0;
+        DG_TRY(dg_attn_method_run(m, o, q, k, v, heads, &op));
+        h0 = h1;
+    }
+    return DG_OK;
 }
 
 void dg_attn_plan_free(dg_attn_plan *p) {

@@ -1,8 +1,8 @@
 /* Attention plans: which method runs at which denoising step, layer and head
- * (architecture.md "One attention interface"), loaded from JSON, e.g.
+ * (docs/attention.md), loaded from JSON, e.g.
  * configs/attention/radial_wan.json:
  *   {
- *     "description": "Radial attention on Wan2.1 (spec §2(b))",
+ *     "description": "Radial attention on Wan2.1",
  *     "method": "radial", "params": {"decay_factor": 0.2},
  *     "dense_steps": 12,            first 12 steps dense (integer), or
  *     "dense_fraction": 0.24,       steps i < round(0.24 * steps) dense
@@ -37,6 +37,8 @@ typedef struct dg_attn_plan {
     int n_dense_layers;
     dg_attn_plan_rule *rules;
     int n_rules;
+    dg_attn_geometry prepared;     /* the geometry and backend of the last prepare (NULL: none) */
+    dg_backend *prepared_on;
 } dg_attn_plan;
 
 /* preset_or_path: a preset name ([a-z0-9_]+, read from
@@ -48,11 +50,16 @@ int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *c
 int dg_attn_plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src);
 /* Refuse plans naming layers or heads the model lacks. */
 int dg_attn_plan_check(const dg_attn_plan *p, int num_layers, int num_heads);
-/* Prepare every method of the plan for a token geometry. */
-int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g);
+/* Prepare every method of the plan for a token geometry, its layouts uploaded to be: done once per
+ * size, not per call (preparing again for the same geometry and backend does nothing). */
+int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g, dg_backend *be);
 /* The method for (step of steps, layer, head). Heads that share a method get
  * the same object, so the caller can batch them. */
 dg_attn_method *dg_attn_plan_method(dg_attn_plan *p, int step, int steps, int layer, int head);
+/* Self-attention of one layer at (step of steps) through the plan: each run of consecutive heads that
+ * share a method is one call (dg_attn_method_run); opts (NULL: none) carries the perturbation. */
+int dg_attn_plan_run(dg_attn_plan *p, int step, int steps, int layer, dg_tensor *o, const dg_tensor *q,
+                     const dg_tensor *k, const dg_tensor *v, int heads, const dg_attn_opts *opts);
 void dg_attn_plan_free(dg_attn_plan *p);
 
 #endif

@@ -179,7 +179,6 @@ static void radial_destroy(dg_attn_method *m) {
 static const dg_attn_method_ops radial_ops = {
     .name = "radial",
     .prepare = radial_prepare,
-    .run = dg_attn_layout_run,
     .density = dg_attn_layout_density,
     .allow = radial_allow,
     .destroy = radial_destroy,

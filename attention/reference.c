@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "attention/attention.h"
+#include "attention/reference.h"
 #include "core/error.h"
 
 int dg_attention_reference(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s) {

@@ -51,7 +51,7 @@ static int sta_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     return dg_attn_sep_method_finish(m, g, p->tile);
 }
 
-static const dg_attn_method_ops sta_ops = {"sta", sta_prepare, dg_attn_layout_run, dg_attn_layout_density,
+static const dg_attn_method_ops sta_ops = {"sta", sta_prepare, NULL, dg_attn_layout_density,
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx) {

@@ -34,7 +34,7 @@ static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     return dg_attn_sep_method_finish(m, g, NULL);
 }
 
-static const dg_attn_method_ops vdit_ops = {"vdit_tile", vdit_prepare, dg_attn_layout_run, dg_attn_layout_density,
+static const dg_attn_method_ops vdit_ops = {"vdit_tile", vdit_prepare, NULL, dg_attn_layout_density,
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char *ctx) {

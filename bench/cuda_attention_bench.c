@@ -1,5 +1,5 @@
-/* Times dense CUDA flash attention (attention/cuda) on one shape, with CUDA
- * events around each call. Driven by bench/bench_cuda_attention.py, which
+/* Times the CUDA backend's dense flash attention op on one shape, the stream
+ * drained around each call. Driven by bench/bench_cuda_attention.py, which
  * documents the build command:
  *   cuda_attention_bench NQ NK HEADS HEAD_DIM REPS [QKV.f32 OUT.f32]
  * Inputs are random in [-1, 1) unless QKV.f32 is given: raw f32 q [NQ, H*D]
@@ -11,25 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cuda_runtime_api.h>
-
+#include "cli/timing.h"
+#include "core/backend.h"
 #include "core/cpu/blas_tune.h"
-#include "attention/cuda/attention_cuda.h"
 #include "core/error.h"
+#include "core/ops.h"
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+static int fail(const char *what) {
+    fprintf(stderr, "cuda_attention_bench: %s: %s\n", what, dg_last_error());
+    return 1;
 }
-
-#define CU(call)                                                                                      \
-    do {                                                                                              \
-        cudaError_t e_ = (call);                                                                      \
-        if (e_ != cudaSuccess) {                                                                      \
-            fprintf(stderr, "cuda_attention_bench: %s failed: %s\n", #call, cudaGetErrorString(e_)); \
-            return 1;                                                                                 \
-        }                                                                                             \
-    } while (0)
 
 int main(int argc, char **argv) {
     dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
@@ -44,9 +35,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const int64_t width = (int64_t)heads * hd, nqf = nq * width, nkf = nk * width;
-    dg_attn_shape s = {nq, nk, heads, hd, width, width, 1.0f / sqrtf((float)hd)};
     float *h = malloc((size_t)(nqf + 2 * nkf) * sizeof(float));
-    float *times = malloc((size_t)reps * sizeof(float));
+    double *times = malloc((size_t)reps * sizeof(double));
     if (!h || !times) {
         fprintf(stderr, "cuda_attention_bench: out of memory\n");
         return 1;
@@ -66,29 +56,21 @@ int main(int argc, char **argv) {
             h[i] = (float)((double)(st >> 40) / (double)(1 << 23) - 1.0);
         }
     }
-    float *q, *k, *v, *o;
-    CU(cudaMalloc((void **)&q, (size_t)nqf * sizeof(float)));
-    CU(cudaMalloc((void **)&o, (size_t)nqf * sizeof(float)));
-    CU(cudaMalloc((void **)&k, (size_t)nkf * sizeof(float)));
-    CU(cudaMalloc((void **)&v, (size_t)nkf * sizeof(float)));
-    CU(cudaMemcpy(q, h, (size_t)nqf * sizeof(float), cudaMemcpyHostToDevice));
-    CU(cudaMemcpy(k, h + nqf, (size_t)nkf * sizeof(float), cudaMemcpyHostToDevice));
-    CU(cudaMemcpy(v, h + nqf + nkf, (size_t)nkf * sizeof(float), cudaMemcpyHostToDevice));
-    cudaEvent_t e0, e1;
-    CU(cudaEventCreate(&e0));
-    CU(cudaEventCreate(&e1));
+    dg_backend be;
+    dg_tensor q, k, v, o;
+    const int64_t qs[2] = {nq, width}, ks[2] = {nk, width};
+    if (dg_backend_cuda_init(&be, 0)) return fail("device");
+    if (dg_tensor_alloc(&q, &be, DG_F32, 2, qs) || dg_tensor_alloc(&o, &be, DG_F32, 2, qs) ||
+        dg_tensor_alloc(&k, &be, DG_F32, 2, ks) || dg_tensor_alloc(&v, &be, DG_F32, 2, ks) ||
+        dg_tensor_upload(&q, h) || dg_tensor_upload(&k, h + nqf) || dg_tensor_upload(&v, h + nqf + nkf))
+        return fail("inputs");
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        CU(cudaEventRecord(e0, 0));
-        if (dg_attention_dense_cuda(o, q, k, v, &s) != DG_OK) {
-            fprintf(stderr, "cuda_attention_bench: %s\n", dg_last_error());
-            return 1;
-        }
-        CU(cudaEventRecord(e1, 0));
-        CU(cudaEventSynchronize(e1));
-        if (r >= 0) CU(cudaEventElapsedTime(&times[r], e0, e1));
+        double t0 = cli_now_s();
+        if (dg_attention(&o, &q, &k, &v, heads, NULL) || dg_backend_sync(&be)) return fail("attention");
+        if (r >= 0) times[r] = (cli_now_s() - t0) * 1e3;
     }
     if (argc == 8) {
-        CU(cudaMemcpy(h, o, (size_t)nqf * sizeof(float), cudaMemcpyDeviceToHost));
+        if (dg_tensor_download(&o, h)) return fail("download");
         FILE *f = fopen(argv[7], "wb");
         if (!f || fwrite(h, sizeof(float), (size_t)nqf, f) != (size_t)nqf) {
             fprintf(stderr, "cuda_attention_bench: cannot write %s\n", argv[7]);
@@ -96,11 +78,14 @@ int main(int argc, char **argv) {
         }
         fclose(f);
     }
-    qsort(times, (size_t)reps, sizeof(float), cmp_float);
+    const double med = cli_median(times, reps);
+    double best = times[0];
+    for (int r = 1; r < reps; r++) best = times[r] < best ? times[r] : best;
     const double flop = 4.0 * (double)nq * (double)nk * hd * heads;
     printf("seq=%lld kv_seq=%lld heads=%d head_dim=%d median_ms=%.3f best_ms=%.3f tflops=%.1f\n", (long long)nq,
-           (long long)nk, heads, hd, times[reps / 2], times[0], flop / (times[reps / 2] * 1e-3) / 1e12);
-    cudaFree(q), cudaFree(k), cudaFree(v), cudaFree(o);
+           (long long)nk, heads, hd, med, best, flop / (med * 1e-3) / 1e12);
+    dg_tensor_free(&q), dg_tensor_free(&k), dg_tensor_free(&v), dg_tensor_free(&o);
+    dg_backend_free(&be);
     free(h), free(times);
     return 0;
 }

@@ -155,18 +155,17 @@ static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const
         snprintf(r->error, sizeof r->error, "--params is not valid JSON");
         return;
     }
-    const int64_t n = dg_attn_geometry_tokens(g), width = o->heads * o->head_dim;
-    dg_attn_shape s = {.nq = n, .nk = n, .heads = g->heads, .head_dim = g->head_dim, .q_stride = width,
-                       .kv_stride = width, .scale = 1.0f / sqrtf((float)g->head_dim)};
-    if (dg_attn_method_create(&m, name, pj, "--params") != DG_OK || m->ops->prepare(m, g) != DG_OK) {
+    const int64_t n = dg_attn_geometry_tokens(g), shape[2] = {n, o->heads * o->head_dim};
+    dg_tensor tq, tk, tv, to;
+    if (dg_tensor_view(&tq, be, DG_F32, 2, shape, (void *)q) || dg_tensor_view(&tk, be, DG_F32, 2, shape, (void *)k) ||
+        dg_tensor_view(&tv, be, DG_F32, 2, shape, (void *)v) || dg_tensor_view(&to, be, DG_F32, 2, shape, out) ||
+        dg_attn_method_create(&m, name, pj, "--params") != DG_OK || dg_attn_method_prepare(m, g, be) != DG_OK) {
         snprintf(r->error, sizeof r->error, "%s", dg_last_error());
         goto done;
     }
     for (int64_t i = 0; i < o->warmup + o->reps; i++) {
         double t0 = cli_now_s();
-        int rc = be->kind == DG_BACKEND_CUDA ? dg_attn_method_run_cuda(m, out, q, k, v, &s)
-                                             : m->ops->run(m, out, q, k, v, &s);
-        if (rc != DG_OK || dg_backend_sync(be) != DG_OK) {
+        if (dg_attn_method_run(m, &to, &tq, &tk, &tv, g->heads, NULL) != DG_OK || dg_backend_sync(be) != DG_OK) {
             snprintf(r->error, sizeof r->error, "%s", dg_last_error());
             goto done;
         }

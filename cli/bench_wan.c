@@ -94,12 +94,12 @@ int bench_wan(int argc, char **argv) {
     int F = (int)(frames - 1) / 4 + 1, h = (int)H / 8, w = (int)W / 8;
     int64_t xs[4] = {m.cfg.in_channels, F, h, w}, cs[2] = {L, m.cfg.text_dim};
     dg_tensor x = {0}, ctx = {0}, out = {0};
-    dg_arena ar = {0};
+    dg_wan_sized sized = {0};
     double *times = calloc((size_t)reps, sizeof(double));
     int rc = 1;
     if (!times || dg_tensor_alloc(&x, &be, DG_F32, 4, xs) || dg_tensor_alloc(&out, &be, DG_F32, 4, xs) ||
         dg_tensor_alloc(&ctx, &be, DG_F32, 2, cs) ||
-        dg_arena_init(&ar, &be, dg_wan_arena_bytes(&m.cfg, F, h, w, (int)L))) {
+        dg_wan_sized_init(&sized, &m, F, h, w, (int)L, NULL, 0)) {
         fprintf(stderr, "ditgen: %s\n", times ? dg_last_error() : "out of memory");
         goto done;
     }
@@ -119,7 +119,7 @@ int bench_wan(int argc, char **argv) {
     free(hx), free(hc);
     for (int64_t i = 0; i < warmup + reps; i++) {
         double t0 = cli_now_s();
-        if (dg_wan_forward(&m, &ar, &x, 500.0f, &ctx, &out, NULL) || dg_backend_sync(&be)) {
+        if (dg_wan_forward(&m, &sized, &x, 500.0f, &ctx, &out, NULL, NULL) || dg_backend_sync(&be)) {
             fprintf(stderr, "ditgen: %s\n", dg_last_error());
             goto done;
         }
@@ -148,7 +148,7 @@ int bench_wan(int argc, char **argv) {
     rc = 0;
 done:
     free(times);
-    dg_arena_free(&ar);
+    dg_wan_sized_free(&sized);
     dg_tensor_free(&x), dg_tensor_free(&out), dg_tensor_free(&ctx);
     dg_wan_free(&m);
     dg_backend_free(&be);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention/attention.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/cpu/blas_tune.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -135,7 +135,7 @@ static int time_attention(const bench_opts *o, double *times, timing *tm) {
     fill_random(q, nqf, 1), fill_random(k, nkf, 2), fill_random(v, nkf, 3);
     for (int64_t r = 0; r < o->warmup + o->reps; r++) {
         double t0 = cli_now_s();
-        if (dg_attention_dense_cpu(out, q, k, v, &s) != DG_OK) goto done;
+        if (dg_attention_dense_cpu(out, q, k, v, &s, NULL, 0) != DG_OK) goto done;
         if (r >= o->warmup) times[r - o->warmup] = cli_now_s() - t0;
     }
     *tm = summarize(times, o->reps);

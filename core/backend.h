@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "core/attention.h"
 #include "core/tensor.h"
 
 typedef enum { DG_BACKEND_CPU = 0, DG_BACKEND_CUDA = 1 } dg_backend_kind;
@@ -19,6 +20,8 @@ typedef struct dg_backend_ops {
     void (*free)(dg_backend *be, void *ptr);
     int (*upload)(dg_backend *be, void *dst, const void *host_src, size_t bytes);
     int (*download)(dg_backend *be, void *host_dst, const void *src, size_t bytes);
+    /* Between two buffers of this backend, queued in order with the ops. */
+    int (*copy)(dg_backend *be, void *dst, const void *src, size_t bytes);
     /* Release the backend's private state (be->ctx and what it holds); called by dg_backend_free. */
     void (*destroy)(dg_backend *be);
     /* Wait for the queued work to finish (timers, memory figures); NULL when ops run synchronously. */
@@ -42,6 +45,15 @@ typedef struct dg_backend_ops {
     int (*patchify)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int patch[3]);
     /* y[N, pt*ph*pw*C] (C fastest) -> x[C,F,H,W]. */
     int (*unpatchify)(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
+    /* o[nq, heads*hd] = softmax(q k^T * scale) v per head (q, o [nq, heads*hd]; k, v [nk, heads*hd]),
+     * dense or over opts->layout's blocks, then the optional SoftPAG blend; opts->lse receives the rows'
+     * log-sum-exp. Online softmax (flash), f32 accumulation. */
+    int (*attention)(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                     int heads, const dg_attn_opts *opts);
+    /* The backend's copy of a block layout (made once per prepared size) and its release; NULL when the
+     * attention kernels read the host layout. */
+    int (*layout_upload)(dg_backend *be, const dg_block_layout *l, void **copy);
+    void (*layout_release)(dg_backend *be, void *copy);
 } dg_backend_ops;
 
 struct dg_backend {

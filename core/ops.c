@@ -28,6 +28,14 @@ static int check_vec(const dg_tensor *v, int64_t n, const char *op) {
     return DG_OK;
 }
 
+int dg_tensor_copy(dg_tensor *dst, const dg_tensor *src) {
+    DG_CHECK(dst->data != NULL && src->data != NULL, "copy: %s or %s has no storage", tname(dst), tname(src));
+    DG_CHECK(dst->dtype == src->dtype, "copy: %s is %s, %s is %s", tname(dst), dg_dtype_name(dst->dtype), tname(src),
+             dg_dtype_name(src->dtype));
+    DG_TRY(check_same(dst, src, "copy"));
+    return dst->backend->ops->copy(dst->backend, dst->data, src->data, dg_tensor_nbytes(src));
+}
+
 int dg_linear(dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b) {
     DG_TRY(check_f32(y, "linear"));
     DG_TRY(check_f32(x, "linear"));
@@ -137,6 +145,50 @@ int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]) {
     DG_TRY(check_f32(x, "unpatchify"));
     DG_TRY(check_patch(x, y, patch, "unpatchify"));
     return x->backend->ops->unpatchify(x->backend, x, y, patch);
+}
+
+int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads,
+                 const dg_attn_opts *opts) {
+    const dg_tensor *all[4] = {o, q, k, v};
+    for (int i = 0; i < 4; i++) {
+        DG_TRY(check_f32(all[i], "attention"));
+        DG_CHECK(all[i]->ndim == 2, "attention: %s must be 2-D [tokens, heads*head_dim]", tname(all[i]));
+        DG_CHECK(all[i]->backend == o->backend, "attention: %s and %s live on different backends", tname(o),
+                 tname(all[i]));
+    }
+    DG_TRY(check_same(o, q, "attention"));
+    DG_TRY(check_same(k, v, "attention"));
+    const int64_t C = q->shape[1];
+    DG_CHECK(heads >= 1 && C % heads == 0, "attention: %lld channels do not split into %d heads", (long long)C, heads);
+    DG_CHECK(k->shape[1] == C, "attention: %s has %lld channels, %s %lld", tname(k), (long long)k->shape[1], tname(q),
+             (long long)C);
+    DG_CHECK(o->data != k->data && o->data != v->data, "attention: output aliases the keys or values");
+    dg_attn_opts def = {0};
+    if (!opts) opts = &def;
+    const int h0 = opts->head_begin, hn = opts->head_count ? opts->head_count : heads - h0;
+    DG_CHECK(h0 >= 0 && hn >= 1 && h0 + hn <= heads, "attention: heads [%d, %d) outside the %d heads", h0, h0 + hn,
+             heads);
+    DG_CHECK(opts->scale == 0.0f || isfinite(opts->scale), "attention: scale must be finite");
+    if (opts->layout) {
+        const dg_block_layout *l = opts->layout;
+        DG_CHECK(l->row_start != NULL, "attention: block layout not built");
+        DG_CHECK(q->shape[0] == l->n && k->shape[0] == l->n,
+                 "attention: block layout is for %lld tokens, got %lld queries and %lld keys", (long long)l->n,
+                 (long long)q->shape[0], (long long)k->shape[0]);
+        DG_CHECK(!o->backend->ops->layout_upload || l->device_backend == o->backend,
+                 "attention: block layout not uploaded to the %s backend", o->backend->ops->name);
+    }
+    if (opts->perturb)
+        DG_CHECK(q->shape[0] == k->shape[0], "attention: perturbation needs self-attention (%lld queries, %lld keys)",
+                 (long long)q->shape[0], (long long)k->shape[0]);
+    if (opts->lse) {
+        DG_TRY(check_f32(opts->lse, "attention"));
+        DG_CHECK(opts->lse->backend == o->backend && opts->lse->ndim == 2 && opts->lse->shape[0] == q->shape[0] &&
+                     opts->lse->shape[1] == heads,
+                 "attention: lse must be [%lld, %d] on the %s backend", (long long)q->shape[0], heads,
+                 o->backend->ops->name);
+    }
+    return o->backend->ops->attention(o->backend, o, q, k, v, heads, opts);
 }
 
 void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, float freq_shift) {

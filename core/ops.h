@@ -7,6 +7,8 @@
 
 #include "core/backend.h"
 
+/* dst = src: same shape, dtype and backend. */
+int dg_tensor_copy(dg_tensor *dst, const dg_tensor *src);
 int dg_linear(dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);
 int dg_layernorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, const dg_tensor *beta, float eps);
 int dg_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, float eps);
@@ -18,6 +20,11 @@ int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_patchify(dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]);
+/* Attention of heads query/key/value rows (see dg_attn_opts; opts NULL = dense, every head):
+ * q, o [nq, C], k, v [nk, C], C = heads * head_dim. Checks the shapes, the head range, that a
+ * layout fits nq = nk = layout->n and is uploaded to this backend, and the lse tensor. */
+int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads,
+                 const dg_attn_opts *opts);
 
 /* Host-side helpers shared by models (tiny tensors, not worth a kernel). */
 /* diffusers get_timestep_embedding(flip_sin_to_cos=True, shift=0) for one t. */

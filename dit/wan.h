@@ -1,7 +1,6 @@
 /* WanTransformer3DModel (Wan2.1 T2V): config, weight binding by diffusers
  * tensor name with shape checks, and the forward pass. Checkpoints in the
- * original Wan layout (WanModel config, original tensor names) load too.
- * See ../shared/specs/model-architectures.md §1.1-1.6. */
+ * original Wan layout (WanModel config, original tensor names) load too. */
 #ifndef DG_DIT_WAN_H
 #define DG_DIT_WAN_H
 
@@ -46,28 +45,38 @@ typedef struct dg_wan_model {
     dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
 } dg_wan_model;
 
-/* Per-call options and counters of a forward (NULL = dense attention, no observer).
- * tap observes intermediate activations (tests, debugging): called with
- * "patch", "temb", "tproj", "ctx", "block0", "block1", ...
- * plan chooses the self-attention method per (step, layer, head); it must
- * have been prepared for this geometry (dg_attn_plan_prepare). */
-typedef struct dg_wan_run {
-    void (*tap)(void *user, const char *name, const dg_tensor *t);
-    void *user;
-    dg_attn_plan *plan;
-    /* SoftPAG (guidance-and-clip-parallel.md A3): [num_layers x heads] blend toward identity per
-     * self-attention head, o_h = (1-u) o_h + u v_h; NULL or u = 0: unperturbed. Host memory. */
+/* What the forwards at one latent size share and never change: the activation arena (sized from the
+ * list of tensors it holds), the RoPE tables on the model's backend, the attention plan prepared for
+ * the size (its layouts uploaded once), and the hidden state kept for the perturbed pass. */
+typedef struct dg_wan_sized {
+    int F, H, W, max_text; /* latent frames/height/width, and the longest text context it takes */
+    dg_arena arena;
+    dg_tensor rope_cos, rope_sin; /* [tokens, head_dim] */
+    dg_tensor fork_hidden;        /* [tokens, dim] when made with_fork, else empty */
+    dg_attn_plan *plan;           /* borrowed; NULL = dense attention */
+} dg_wan_sized;
+
+/* Per-call options of a forward (NULL: dense step, no perturbation, no observer). */
+typedef struct dg_wan_call {
+    int step, steps; /* where in the sampler loop, for the plan */
+    /* SoftPAG: [num_layers x heads] blend of each self-attention head toward identity,
+     * o_h = (1-u) o_h + u v_h (host memory); NULL: unperturbed. */
     const float *perturb;
-    /* The prompt's pass and its perturbed pass are identical up to the first perturbed block, so
-     * the perturbed one can start there (guidance-and-clip-parallel.md A4): DG_WAN_FORK_SAVE
-     * copies the hidden state entering block fork_layer to fork_hidden (host, tokens x dim floats),
-     * DG_WAN_FORK_RESUME starts the pass from it at that block instead of at the patch embedding. */
+    /* The prompt's pass and its perturbed pass are identical up to the first perturbed block, so the
+     * perturbed one can start there: DG_WAN_FORK_SAVE keeps the hidden state entering block fork_layer
+     * in sized->fork_hidden, DG_WAN_FORK_RESUME starts the pass from it at that block. */
     enum { DG_WAN_FORK_NONE, DG_WAN_FORK_SAVE, DG_WAN_FORK_RESUME } fork;
     int fork_layer;
-    float *fork_hidden;
-    int step, steps;
-    double attn_seconds; /* accumulated wall time of self-attention (profiling) */
-} dg_wan_run;
+    /* Observer of intermediate activations (tests, debugging): "patch", "temb", "tproj", "ctx",
+     * "block0", "block1", ... */
+    void (*tap)(void *user, const char *name, const dg_tensor *t);
+    void *user;
+} dg_wan_call;
+
+/* What a forward measured (accumulated over calls). */
+typedef struct dg_wan_stats {
+    double attn_seconds; /* wall time of self-attention, backend drained around it */
+} dg_wan_stats;
 
 /* Tokens after patchify of a latent of F x H x W. */
 size_t dg_wan_tokens(const dg_wan_config *cfg, int64_t F, int64_t H, int64_t W);
@@ -91,12 +100,18 @@ const char *dg_wan_original_name(const char *diffusers_name, char *buf, size_t l
 int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path);
 void dg_wan_free(dg_wan_model *m);
 
-/* Arena bytes one forward needs for a latent of F x H x W and L text tokens. */
-size_t dg_wan_arena_bytes(const dg_wan_config *cfg, int F, int H, int W, int L);
+/* Backend bytes dg_wan_sized_init takes for a latent of F x H x W and up to L text tokens. */
+size_t dg_wan_sized_bytes(const dg_wan_config *cfg, int F, int H, int W, int L, int with_fork);
+/* Prepare m for latents of F x H x W and text contexts of up to max_text tokens: checks the size
+ * against the patch size and RoPE range, prepares plan (may be NULL) for the geometry on m's backend. */
+int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
+                      int with_fork);
+void dg_wan_sized_free(dg_wan_sized *s);
 
-/* One forward pass for one sample. x and out are [C, F, H, W] and ctx is
- * [L, text_dim], all backend tensors; t is the scheduler timestep. */
-int dg_wan_forward(dg_wan_model *m, dg_arena *arena, const dg_tensor *x, float t, const dg_tensor *ctx,
-                   dg_tensor *out, dg_wan_run *run);
+/* One forward pass for one sample at the prepared size. x and out are [C, F, H, W] and ctx is
+ * [L, text_dim] (L <= max_text), all tensors of m's backend; t is the scheduler timestep.
+ * stats (may be NULL) accumulates timings. */
+int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t, const dg_tensor *ctx,
+                   dg_tensor *out, const dg_wan_call *call, dg_wan_stats *stats);
 
 #endif

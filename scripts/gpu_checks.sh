@@ -27,7 +27,7 @@ step "build"
 cmake -B build-gpu -DCMAKE_BUILD_TYPE=Release -DDG_WITH_FFMPEG=OFF -DDG_NATIVE=OFF \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DPKG_CONFIG_EXECUTABLE="$PKG" -DSTB_INCLUDE_DIR="$SYS/usr/include/stb" \
     >"$OUT/build.log" 2>&1 &&
-    cmake --build build-gpu -j"$(nproc)" --target ditgen test_cuda_ops test_cuda_attention test_cuda_pipeline cuda_attention_bench \
+    cmake --build build-gpu -j"$(nproc)" --target ditgen test_cuda_ops test_backend_ops test_cuda_wan test_cuda_pipeline cuda_attention_bench \
     >>"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/summary.txt"
 

@@ -1,4 +1,4 @@
-/* Test oracle for mask-based attention methods (sparse-attention.md §6): a
+/* Test oracle for mask-based attention methods (docs/attention.md): a
  * dense attention with a boolean mask taken from the method's allow(), in
  * double, softmax over allowed keys only (a row with none gives zeros), and a
  * check that runs a prepared method's fast path (block-sparse engine) against
@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "attention/method.h"
+#include "attention/reference.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 #include "tests/test.h"
 
@@ -67,6 +69,15 @@ static inline void mref_attention(float *o, const float *q, const float *k, cons
     free(acc);
 }
 
+/* A prepared method's fast path on host memory with any strides: its own algorithm, or the CPU
+ * backend's sparse or dense kernel on its layout (what the attention op runs). */
+static inline int mref_run(dg_attn_method *m, float *o, const float *q, const float *k, const float *v,
+                           const dg_attn_shape *s) {
+    if (m->ops->run) return m->ops->run(m, o, q, k, v, s);
+    return m->layout.row_start ? dg_attention_sparse_cpu(o, q, k, v, s, &m->layout, NULL, 0)
+                               : dg_attention_dense_cpu(o, q, k, v, s, NULL, 0);
+}
+
 /* Prepares m for g, runs the engine on random Q, K, V (q and o with 3 floats
  * of padding per token) and compares with the masked reference: max error
  * <= 1e-5 * max|ref|. Also checks the layout's exact pair count and density
@@ -95,7 +106,7 @@ static inline double mref_check(dg_attn_method *m, const dg_attn_geometry *g, co
           (double)allowed / ((double)n * n));
     memset(o, 0, (size_t)(n * s.q_stride) * sizeof(float));
     memset(ref, 0, (size_t)(n * s.q_stride) * sizeof(float));
-    CHECK_OK(m->ops->run(m, o, q, k, v, &s));
+    CHECK_OK(mref_run(m, o, q, k, v, &s));
     mref_attention(ref, q, k, v, &s, allow);
     double e, r;
     test_max_err(o, ref, (size_t)(n * s.q_stride), &e, &r);

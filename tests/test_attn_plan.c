@@ -12,6 +12,8 @@
 
 static const char *configs = DG_TEST_DIR "/../configs";
 
+static dg_backend be;
+
 static void check_presets(void) {
     static const struct {
         const char *name, *method;
@@ -28,7 +30,7 @@ static void check_presets(void) {
             continue;
         }
         CHECK_OK(dg_attn_plan_check(&p, 30, 12));
-        CHECK_OK(dg_attn_plan_prepare(&p, &geom));
+        CHECK_OK(dg_attn_plan_prepare(&p, &geom, &be));
         dg_attn_method *late = dg_attn_plan_method(&p, 49, 50, 5, 3);
         CHECK(!strcmp(late->ops->name, presets[i].method), "%s: step 49 runs %s", presets[i].name, late->ops->name);
         if (presets[i].dense_steps) {
@@ -126,8 +128,10 @@ static void check_refusals(void) {
 }
 
 int main(void) {
+    if (dg_backend_cpu_init(&be, 1) != DG_OK) return 1;
     check_presets();
     check_selection();
     check_refusals();
+    dg_backend_free(&be);
     return TEST_END();
 }

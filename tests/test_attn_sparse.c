@@ -12,6 +12,7 @@
 
 #include "attention/method.h"
 #include "attention/separable.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 #include "tests/test.h"
 
@@ -104,8 +105,8 @@ static void check_engine_dense(int64_t n, int heads, int D, int bq, int bk, int 
     dg_block_layout l;
     CHECK_OK(dg_block_layout_from_predicate(&l, n, bq, bk, perm, allow_all, NULL));
     CHECK(l.allowed_pairs == n * n, "allowed pairs %lld", (long long)l.allowed_pairs);
-    CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l));
-    CHECK_OK(dg_attention_dense_cpu(d, q, k, v, &s));
+    CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l, NULL, 0));
+    CHECK_OK(dg_attention_dense_cpu(d, q, k, v, &s, NULL, 0));
     if (bk == 128 && !use_perm)
         CHECK(!memcmp(o, d, (size_t)(n * width) * sizeof(float)), "n=%lld bq=%d: not bit-identical to dense",
               (long long)n, bq);
@@ -128,7 +129,7 @@ static void check_engine_masked(int64_t n, int D, int bq, int bk, int (*allow)(c
     int32_t *perm = use_perm ? random_perm(n) : NULL;
     dg_block_layout l;
     CHECK_OK(dg_block_layout_from_predicate(&l, n, bq, bk, perm, allow, NULL));
-    CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l));
+    CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l, NULL, 0));
     masked_reference(r, q, k, v, &s, allow, NULL);
     double e = rel_err(o, r, n * width);
     CHECK(e <= 1e-5, "random mask n=%lld: rel err %.3g", (long long)n, e);
@@ -155,17 +156,23 @@ static dg_attn_method *make(const char *name, const char *json) {
     return m;
 }
 
+static dg_backend cpu;
+
 static void check_method(const char *name, const char *json, dg_attn_geometry g) {
     dg_attn_method *m = make(name, json);
     if (!m) return;
     g.heads = 2, g.head_dim = 12;
-    CHECK_OK(m->ops->prepare(m, &g));
-    const int64_t n = dg_attn_geometry_tokens(&g), width = (int64_t)g.heads * g.head_dim;
+    CHECK_OK(dg_attn_method_prepare(m, &g, &cpu));
+    const int64_t n = dg_attn_geometry_tokens(&g), width = (int64_t)g.heads * g.head_dim, shape[2] = {n, width};
     dg_attn_shape s = {.nq = n, .nk = n, .heads = g.heads, .head_dim = g.head_dim, .q_stride = width,
                        .kv_stride = width, .scale = 1.0f / sqrtf((float)g.head_dim)};
     float *q = random_buf(n * width), *k = random_buf(n * width), *v = random_buf(n * width);
     float *o = malloc((size_t)(n * width) * sizeof(float)), *r = malloc((size_t)(n * width) * sizeof(float));
-    CHECK_OK(m->ops->run(m, o, q, k, v, &s));
+    /* through the method interface and the CPU backend's attention op, as a model runs it */
+    dg_tensor tq, tk, tv, to;
+    CHECK_OK(dg_tensor_view(&tq, &cpu, DG_F32, 2, shape, q) || dg_tensor_view(&tk, &cpu, DG_F32, 2, shape, k) ||
+             dg_tensor_view(&tv, &cpu, DG_F32, 2, shape, v) || dg_tensor_view(&to, &cpu, DG_F32, 2, shape, o));
+    CHECK_OK(dg_attn_method_run(m, &to, &tq, &tk, &tv, g.heads, NULL));
     masked_reference(r, q, k, v, &s, method_pred, m);
     int64_t pairs = 0;
     for (int64_t i = 0; i < n; i++)
@@ -364,6 +371,7 @@ static void check_refused(const char *name, const char *json, const dg_attn_geom
 }
 
 int main(void) {
+    if (dg_backend_cpu_init(&cpu, 0) != DG_OK) return 1;
     /* Engine vs dense with every block listed. */
     check_engine_dense(300, 2, 64, 64, 128, 0);
     check_engine_dense(513, 1, 128, 128, 128, 0);
@@ -427,5 +435,6 @@ int main(void) {
     check_refused("vdit_tile", "{\"global_frames\":-1}", NULL, "global_frames");
     check_refused("dense", "{\"x\":1}", NULL, "unknown parameter 'x'");
     check_refused("nosuch", NULL, NULL, "unknown attention method 'nosuch'");
+    dg_backend_free(&cpu);
     return TEST_END();
 }

@@ -48,23 +48,22 @@ static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *pref
     if (!x || !ctx || !t || !ref) return;
 
     dg_tensor xin, cin, out;
-    dg_arena ar;
+    dg_wan_sized sized;
     CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     int64_t oshape[4] = {m->cfg.out_channels, xt->shape[1], xt->shape[2], xt->shape[3]};
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, oshape));
-    CHECK_OK(dg_arena_init(&ar, m->be,
-                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
-                                              (int)ct->shape[0])));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
+                               NULL, 0));
     tap_ctx tc = {io, prefix, 0};
-    dg_wan_run tap = {.tap = on_tap, .user = &tc};
-    CHECK_OK(dg_wan_forward(m, &ar, &xin, t[0], &cin, &out, taps ? &tap : NULL));
+    dg_wan_call tap = {.tap = on_tap, .user = &tc};
+    CHECK_OK(dg_wan_forward(m, &sized, &xin, t[0], &cin, &out, taps ? &tap : NULL, NULL));
     if (taps) CHECK(tc.seen == 4 + m->cfg.num_layers, "%s: only %d taps seen", prefix, tc.seen);
     snprintf(key, sizeof key, "%s.out", prefix);
     CHECK(nout == dg_tensor_numel(&out), "output size");
     check_close(key, out.data, ref, (size_t)nout, TOL);
     if (keep && nout == dg_tensor_numel(&out)) memcpy(keep, out.data, (size_t)nout * sizeof(float));
-    dg_arena_free(&ar);
+    dg_wan_sized_free(&sized);
     dg_tensor_free(&out);
 }
 
@@ -83,20 +82,17 @@ static void plan_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     CHECK_OK(dg_attn_plan_from_json(&plan, root, "plan_case"));
     cJSON_Delete(root);
     if (test_failures) return;
-    dg_attn_geometry g = dg_wan_attn_geometry(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3]);
-    CHECK_OK(dg_attn_plan_prepare(&plan, &g));
     dg_tensor xin, cin, out;
-    dg_arena ar;
+    dg_wan_sized sized;
     CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
-    CHECK_OK(dg_arena_init(&ar, m->be,
-                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
-                                              (int)ct->shape[0])));
-    dg_wan_run run = {.plan = &plan, .step = 0, .steps = 1};
-    CHECK_OK(dg_wan_forward(m, &ar, &xin, 937.0f, &cin, &out, &run));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
+                               &plan, 0));
+    dg_wan_call call = {.step = 0, .steps = 1};
+    CHECK_OK(dg_wan_forward(m, &sized, &xin, 937.0f, &cin, &out, &call, NULL));
     if (!test_failures) check_close("per-head plan video.out", out.data, dense_out, (size_t)dg_tensor_numel(&out), 1e-5);
-    dg_arena_free(&ar);
+    dg_wan_sized_free(&sized);
     dg_tensor_free(&out);
     dg_attn_plan_free(&plan);
 }
@@ -108,29 +104,29 @@ static void fork_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     const dg_st_tensor *xt = dg_safetensors_find(io, "video.x"), *ct = dg_safetensors_find(io, "video.context");
     if (!x || !ctx) return;
     dg_tensor xin, zeros, cin, out;
-    dg_arena ar;
-    size_t n = (size_t)(xt->nbytes / 4), tokens = dg_wan_tokens(&m->cfg, xt->shape[1], xt->shape[2], xt->shape[3]);
-    float *zx = calloc(n, sizeof(float)), *hidden = malloc(tokens * m->cfg.dim * sizeof(float));
+    dg_wan_sized sized;
+    size_t n = (size_t)(xt->nbytes / 4);
+    float *zx = calloc(n, sizeof(float));
     CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
     CHECK_OK(dg_tensor_view(&zeros, m->be, DG_F32, 4, xt->shape, zx));
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
-    CHECK_OK(dg_arena_init(&ar, m->be,
-                           dg_wan_arena_bytes(&m->cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3],
-                                              (int)ct->shape[0])));
-    dg_wan_run run = {.fork = DG_WAN_FORK_SAVE, .fork_layer = 1, .fork_hidden = hidden, .steps = 1};
-    CHECK_OK(dg_wan_forward(m, &ar, &xin, 937.0f, &cin, &out, &run));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
+                               NULL, 1));
+    dg_wan_call run = {.fork = DG_WAN_FORK_SAVE, .fork_layer = 1, .steps = 1};
+    CHECK_OK(dg_wan_forward(m, &sized, &xin, 937.0f, &cin, &out, &run, NULL));
     CHECK(!test_failures && !memcmp(out.data, dense_out, n * sizeof(float)), "saving the fork changed the output");
     memset(out.data, 0, n * sizeof(float));
     run.fork = DG_WAN_FORK_RESUME;
-    CHECK_OK(dg_wan_forward(m, &ar, &zeros, 937.0f, &cin, &out, &run));
+    CHECK_OK(dg_wan_forward(m, &sized, &zeros, 937.0f, &cin, &out, &run, NULL));
     CHECK(!test_failures && !memcmp(out.data, dense_out, n * sizeof(float)), "the resumed pass differs");
     run.fork_layer = 2;
-    CHECK(dg_wan_forward(m, &ar, &zeros, 937.0f, &cin, &out, &run) != DG_OK, "fork layer 2 of 2 blocks accepted");
+    CHECK(dg_wan_forward(m, &sized, &zeros, 937.0f, &cin, &out, &run, NULL) != DG_OK,
+          "fork layer 2 of 2 blocks accepted");
     printf("fork at block 1: save and resume give the dense output bit for bit\n");
-    dg_arena_free(&ar);
+    dg_wan_sized_free(&sized);
     dg_tensor_free(&out);
-    free(zx), free(hidden);
+    free(zx);
 }
 
 /* Expect a refusal whose message contains want. */
@@ -226,14 +222,14 @@ int main(void) {
         const float *x = fixture_f32(&io, "video.x", NULL), *ctx = fixture_f32(&io, "video.context", NULL);
         const dg_st_tensor *xt = dg_safetensors_find(&io, "video.x"), *ct = dg_safetensors_find(&io, "video.context");
         dg_tensor xin, cin, out;
-        dg_arena ar;
+        dg_wan_sized sized;
         CHECK_OK(dg_tensor_view(&xin, &be, DG_F32, 4, xt->shape, (void *)x));
         CHECK_OK(dg_tensor_view(&cin, &be, DG_F32, 2, ct->shape, (void *)ctx));
         CHECK_OK(dg_tensor_alloc(&out, &be, DG_F32, 4, xt->shape));
-        CHECK_OK(dg_arena_init(&ar, &be, dg_wan_arena_bytes(&m.cfg, 3, 6, 10, 7)));
-        CHECK_OK(dg_wan_forward(&m, &ar, &xin, 937.0f, &cin, &out, NULL));
+        CHECK_OK(dg_wan_sized_init(&sized, &m, 3, 6, 10, 7, NULL, 0));
+        CHECK_OK(dg_wan_forward(&m, &sized, &xin, 937.0f, &cin, &out, NULL, NULL));
         if (ref) check_close("bf16 video.out", out.data, ref->data, ref->nbytes / 4, TOL);
-        dg_arena_free(&ar);
+        dg_wan_sized_free(&sized);
         dg_tensor_free(&out);
     }
     dg_wan_free(&m);

@@ -38,6 +38,7 @@ static const dg_backend_ops cpu_ops = {
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .copy = cpu_copy,
     .destroy = cpu_destroy,
     .linear = dg_cpu_linear,
     .layernorm = dg_cpu_layernorm,
@@ -50,6 +51,7 @@ static const dg_backend_ops cpu_ops = {
     .rope = dg_cpu_rope,
     .patchify = dg_cpu_patchify,
     .unpatchify = dg_cpu_unpatchify,
+    .attention = dg_cpu_attention,
 };
 
 int dg_backend_cpu_init(dg_backend *be, int threads) {

@@ -21,5 +21,23 @@ int dg_cpu_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const flo
 int dg_cpu_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_cpu_patchify(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_cpu_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
+int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                     int heads, const dg_attn_opts *opts);
+
+/* The attention kernels on raw host memory (layout of core/attention.h), also driven directly by the
+ * kernel tests and benchmarks. lse (may be NULL) receives row i, head h's natural-log sum of
+ * exp(scores) at lse[i * lse_stride + h] (h counted from the first head of the pointers). */
+/* Dense softmax(q k^T * scale) v: tiled, online softmax (flash-style), all OpenMP threads. No mask.
+ * o must not overlap k or v. */
+int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, float *lse,
+                           int64_t lse_stride);
+/* The block-sparse flash engine: same numerics as the dense kernel (online softmax, OpenMP over heads x
+ * query blocks); with block_k = 128 and every block listed it equals the dense kernel bit for bit. Needs
+ * nq = nk = l->n. Rows with no allowed key produce zeros (lse -inf). */
+int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                            const dg_block_layout *l, float *lse, int64_t lse_stride);
+/* Per-head perturbation post-op (SoftPAG): out_h = (1-u) out_h + u V_h for heads with u != 0 (one weight
+ * per head of s). */
+void dg_attn_perturb_heads(float *o, const float *v, const dg_attn_shape *s, const float *u);
 
 #endif

@@ -38,11 +38,15 @@ static int cuda_download(dg_backend *be, void *host_dst, const void *src, size_t
     return DG_OK;
 }
 
+static int cuda_copy(dg_backend *be, void *dst, const void *src, size_t bytes) {
+    dg_cuda_ctx *c = be->ctx;
+    DG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c->stream));
+    return DG_OK;
+}
+
 static int cuda_sync(dg_backend *be) {
     dg_cuda_ctx *c = be->ctx;
     DG_CUDA_CHECK(cudaStreamSynchronize(c->stream));
-    /* the attention kernels run on the legacy default stream (attention_cuda.h) */
-    DG_CUDA_CHECK(cudaStreamSynchronize(0));
     return DG_OK;
 }
 
@@ -83,6 +87,7 @@ static const dg_backend_ops cuda_ops = {
     .free = cuda_free,
     .upload = cuda_upload,
     .download = cuda_download,
+    .copy = cuda_copy,
     .destroy = cuda_destroy,
     .sync = cuda_sync,
     .linear = dg_cuda_linear,
@@ -96,6 +101,9 @@ static const dg_backend_ops cuda_ops = {
     .rope = dg_cuda_rope,
     .patchify = dg_cuda_patchify,
     .unpatchify = dg_cuda_unpatchify,
+    .attention = dg_cuda_attention,
+    .layout_upload = dg_cuda_layout_upload,
+    .layout_release = dg_cuda_layout_release,
 };
 
 static int init_ctx(dg_cuda_ctx *c, int device) {

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention/attention.h"
-#include "attention/flash_kernels.h"
+#include "core/cpu/flash_kernels.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
 #define SUB 4 /* query blocks per work item: each packed key/value block serves 4 * BQ queries */
@@ -62,9 +62,9 @@ static inline void prefetch_rows(const dg_attn_shape *s, const float *k, const f
     }
 }
 
-/* One head, queries [q0, q0 + rows), rows <= SUB * BQ; result into o. */
+/* One head, queries [q0, q0 + rows), rows <= SUB * BQ; result into o (and the rows' log-sum-exp into lse). */
 static void attend_block(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, int h,
-                         int64_t q0, int64_t rows, float qscale, scratch *sc) {
+                         int64_t q0, int64_t rows, float qscale, scratch *sc, float *lse, int64_t lse_stride) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D;
     const int64_t nsub = (rows + BQ - 1) / BQ;
     memset(sc->qt, 0, (size_t)(nsub * D * BQ) * sizeof(float)); /* padded query columns score 0, never written out */
@@ -100,10 +100,12 @@ static void attend_block(float *o, const float *q, const float *k, const float *
         float inv = 1.0f / sc->l[i]; /* l >= 1: the row maximum contributes exp2(0) */
         float *oi = o + (q0 + i) * s->q_stride + off;
         for (int64_t c = 0; c < D; c++) oi[c] = ot[c * BQ] * inv;
+        if (lse) lse[(q0 + i) * lse_stride + h] = (sc->m[i] + log2f(sc->l[i])) * (float)LN2;
     }
 }
 
-int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s) {
+int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, float *lse,
+                           int64_t lse_stride) {
     DG_TRY(dg_attn_shape_check(s));
     DG_CHECK(o && q && k && v, "attention: null input or output");
     const int64_t D = s->head_dim, Dp = round_up(D, MR), per = scratch_floats(D, Dp);
@@ -123,7 +125,7 @@ int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float
         #pragma omp for schedule(static)
         for (int64_t t = 0; t < items; t++) {
             int64_t q0 = (t % nqb) * qi, rows = s->nq - q0 < qi ? s->nq - q0 : qi;
-            attend_block(o, q, k, v, s, (int)(t / nqb), q0, rows, qscale, &sc);
+            attend_block(o, q, k, v, s, (int)(t / nqb), q0, rows, qscale, &sc, lse, lse_stride);
         }
     }
     free(ws);

@@ -1,5 +1,5 @@
-/* Flash-attention building blocks shared by the dense kernel (dense_cpu.c)
- * and the block-sparse engine (sparse_cpu.c), so both have one implementation
+/* Flash-attention building blocks shared by the dense kernel (attention_dense.c)
+ * and the block-sparse engine (attention_sparse.c), so both have one implementation
  * and the same numerics: with every block listed the engine reproduces the
  * dense kernel bit for bit.
  *
@@ -8,8 +8,8 @@
  * shape, C[rows x BQ] += A[rows x kc] B[kc x BQ]. Q is pre-multiplied by
  * scale*log2(e), which turns the softmax exponentials into exp2.
  * Code paths: AVX-512, AVX2+FMA, and portable C (correct anywhere, slow). */
-#ifndef DG_ATTENTION_FLASH_KERNELS_H
-#define DG_ATTENTION_FLASH_KERNELS_H
+#ifndef DG_CORE_CPU_FLASH_KERNELS_H
+#define DG_CORE_CPU_FLASH_KERNELS_H
 
 #include <math.h>
 #include <stdint.h>
@@ -20,6 +20,7 @@
 #define BQ 64  /* queries per micro-kernel call: its width (4 AVX-512 vectors) */
 #define BK 128 /* keys per block: S^T (BK x BQ) and a sub-block's Q^T stay within L1/L2 */
 #define MR 4   /* micro-kernel rows: 4x4 vector accumulators + 4 B vectors in registers */
+#define LN2 0.6931471805599453 /* log-sum-exp leaves the kernels' log2 domain */
 
 static inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

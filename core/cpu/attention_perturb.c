@@ -1,10 +1,10 @@
-/* Head-level perturbation (SoftPAG, guidance-and-clip-parallel.md A3): blending
+/* Head-level perturbation (SoftPAG): blending
  * a head's attention map toward identity, A' = (1-u) A + u I, is linear in A and
  * I V = V, so the fused form is a post-step on the output of that head:
  *   o_h = (1-u) o_h + u v_h
  * for every token (text rows too). Self-attention only: o and v have the same
  * tokens (nq rows of o, the first nq rows of v). */
-#include "attention/method.h"
+#include "core/cpu/ops_cpu.h"
 
 void dg_attn_perturb_heads(float *o, const float *v, const dg_attn_shape *s, const float *u) {
     const int64_t D = s->head_dim;

@@ -21,24 +21,27 @@
 // The key loop walks "ranges": dense = one range [0, nk); sparse = the key
 // blocks listed for this CTA's query block, each with an optional bit mask.
 // Keys past a range's end, and masked pairs, score -inf; a row that never sees
-// a key keeps l = 0 and is written as zeros.
+// a key keeps l = 0 and is written as zeros (log-sum-exp -inf).
+//
+// Everything runs on the backend's stream. A sparse call reads the layout's
+// device copy, made once when a plan is prepared for a size
+// (dg_block_layout_upload), never per call.
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-#include "attention/cuda/attention_cuda.h"
-
-extern "C" {
-#include "core/error.h"
-}
+#include "core/cuda/cuda_internal.h"
 
 #define BQ 64       // query rows per CTA
 #define BKT 64      // keys per tile
 #define THREADS 128 // 4 warps x 16 rows
 
-// Device copy of the block layout (all NULL for dense attention).
+// Device copy of the block layout (all NULL for dense attention): the layout
+// of a dg_block_layout's device_copy, whose first bytes are this struct.
 struct sparse_args {
     const int32_t *perm;        // permuted position -> original token; NULL = identity
     const int64_t *row_start;   // [n_qblocks + 1]; NULL = dense
@@ -93,7 +96,7 @@ static __device__ void load_tile(__nv_bfloat16 (*dst)[D + 8], __nv_bfloat16 (*ds
 template <int D>
 static __global__ void __launch_bounds__(THREADS)
     flash_kernel(float *o, const float *q, const float *k, const float *v, int64_t nq, int64_t nk, int64_t q_stride,
-                 int64_t kv_stride, int hd, float qscale, sparse_args sp) {
+                 int64_t kv_stride, int hd, float qscale, sparse_args sp, float *lse, int64_t lse_stride) {
     __shared__ __align__(16) __nv_bfloat16 ks[BKT][D + 8]; // K tile; first stages Q
     __shared__ __align__(16) __nv_bfloat16 vt[D][BKT + 8]; // V tile, transposed
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -190,96 +193,126 @@ static __global__ void __launch_bounds__(THREADS)
         const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
         const int64_t pos = q0 + warp * 16 + g + 8 * r;
         if (pos >= nq) continue;
-        float *orow = o + (sp.perm ? (int64_t)sp.perm[pos] : pos) * q_stride + off;
+        const int64_t tok = sp.perm ? (int64_t)sp.perm[pos] : pos;
+        if (lse && t == 0) // m[r] is the row's maximum on all 4 lanes of the row (log2 units)
+            lse[tok * lse_stride + blockIdx.y] = sum > 0.0f ? (m[r] + log2f(sum)) * 0.6931471805599453f : -INFINITY;
+        float *orow = o + tok * q_stride + off;
         for (int n = 0; n < D / 8; n++)
             if (8 * n + 2 * t < hd) // hd even: both columns in or both out
                 *(float2 *)(orow + 8 * n + 2 * t) = make_float2(oacc[n][2 * r] * inv, oacc[n][2 * r + 1] * inv);
     }
 }
 
-static int check_args(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
-                      const char *what) {
-    DG_TRY(dg_attn_shape_check(s));
-    DG_CHECK(o && q && k && v, "%s: null input or output", what);
-    DG_CHECK(s->head_dim % 4 == 0 && s->head_dim <= 128, "%s: head_dim must be a multiple of 4 up to 128 (got %d)",
-             what, s->head_dim);
-    DG_CHECK(s->q_stride % 4 == 0 && s->kv_stride % 4 == 0, "%s: strides %lld, %lld must be multiples of 4 floats",
-             what, (long long)s->q_stride, (long long)s->kv_stride);
+// What the kernel needs beyond the shape checks of dg_attention (core/ops.c).
+static int check_args(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s) {
+    DG_CHECK(s->head_dim % 4 == 0 && s->head_dim <= 128,
+             "attention (cuda): head_dim must be a multiple of 4 up to 128 (got %d)", s->head_dim);
+    DG_CHECK(s->q_stride % 4 == 0 && s->kv_stride % 4 == 0,
+             "attention (cuda): strides %lld, %lld must be multiples of 4 floats", (long long)s->q_stride,
+             (long long)s->kv_stride);
     DG_CHECK(((uintptr_t)o | (uintptr_t)q | (uintptr_t)k | (uintptr_t)v) % 16 == 0,
-             "%s: q, k, v and o must be 16-byte aligned", what);
-    DG_CHECK(s->heads <= 65535, "%s: %d heads exceed the grid", what, s->heads);
+             "attention (cuda): q, k, v and o must be 16-byte aligned");
+    DG_CHECK(s->heads <= 65535, "attention (cuda): %d heads exceed the grid", s->heads);
     return DG_OK;
 }
 
-static int launch(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
-                  const sparse_args &sp) {
+static int launch(cudaStream_t st, float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                  const sparse_args &sp, float *lse, int64_t lse_stride) {
     const dim3 grid((unsigned)((s->nq + BQ - 1) / BQ), (unsigned)s->heads);
     const float qscale = (float)((double)s->scale * 1.4426950408889634); // log2(e): softmax via exp2
-    const int hd = s->head_dim, D = hd <= 64 ? 64 : 128; // smaller head dims run zero-padded
-    if (D == 64)
-        flash_kernel<64><<<grid, THREADS>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale, sp);
-    else
-        flash_kernel<128><<<grid, THREADS>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale, sp);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        return dg_error("%s:%d: launching flash_kernel<%d> failed: %s", __FILE__, __LINE__, D,
-                        cudaGetErrorString(e));
+    const int hd = s->head_dim;
+    if (hd <= 64) { // smaller head dims run zero-padded
+        flash_kernel<64><<<grid, THREADS, 0, st>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale, sp,
+                                                   lse, lse_stride);
+        DG_CUDA_CHECK_LAUNCH("flash_kernel<64>");
+    } else {
+        flash_kernel<128><<<grid, THREADS, 0, st>>>(o, q, k, v, s->nq, s->nk, s->q_stride, s->kv_stride, hd, qscale,
+                                                    sp, lse, lse_stride);
+        DG_CUDA_CHECK_LAUNCH("flash_kernel<128>");
+    }
     return DG_OK;
-}
-
-extern "C" int dg_attention_dense_cuda(float *o, const float *q, const float *k, const float *v,
-                                       const dg_attn_shape *s) {
-    DG_TRY(check_args(o, q, k, v, s, "attention (cuda)"));
-    sparse_args sp = {};
-    return launch(o, q, k, v, s, sp);
 }
 
 static size_t pad8(size_t b) { return (b + 7) & ~(size_t)7; }
 
-extern "C" int dg_attention_sparse_cuda(float *o, const float *q, const float *k, const float *v,
-                                        const dg_attn_shape *s, const dg_block_layout *l) {
-    DG_TRY(check_args(o, q, k, v, s, "sparse attention (cuda)"));
-    DG_CHECK(l && l->row_start && l->block_q % 64 == 0 && l->block_q >= 64 && l->block_q <= 256 &&
-                 l->block_k >= 1 && l->block_k <= 128,
-             "sparse attention (cuda): layout not built");
-    DG_CHECK(s->nq == l->n && s->nk == l->n, "sparse attention (cuda): layout is for %lld tokens, got nq=%lld nk=%lld",
-             (long long)l->n, (long long)s->nq, (long long)s->nk);
+// A layout's device copy: one device allocation holding row_start, mask_offset, masks (8-byte
+// arrays), kblock and perm, and the kernel arguments pointing into it (kept on the host).
+struct cuda_layout {
+    sparse_args args;
+    char *dev;
+};
+
+extern "C" int dg_cuda_layout_upload(dg_backend *be, const dg_block_layout *l, void **copy) {
+    *copy = NULL;
+    DG_CHECK(l->block_q % 64 == 0 && l->block_q >= 64 && l->block_q <= 256 && l->block_k >= 1 && l->block_k <= 128,
+             "attention (cuda): block layout with block_q %d, block_k %d", l->block_q, l->block_k);
     const int64_t entries = l->row_start[l->n_qblocks];
     int64_t words = 0; // masks end after the last partial block's words
     for (int64_t e = 0; e < entries; e++)
         if (l->mask_offset[e] >= 0 && l->mask_offset[e] + (int64_t)l->block_k * (l->block_q / 64) > words)
             words = l->mask_offset[e] + (int64_t)l->block_k * (l->block_q / 64);
-    // One device buffer, 8-byte arrays first: row_start, mask_offset, masks, then kblock, perm.
     const size_t b_rows = (size_t)(l->n_qblocks + 1) * 8, b_moff = (size_t)entries * 8, b_masks = (size_t)words * 8,
                  b_kb = pad8((size_t)entries * 4), b_perm = l->perm ? (size_t)l->n * 4 : 0;
     const size_t total = b_rows + b_moff + b_masks + b_kb + b_perm;
-    char *d = NULL;
-    if (cudaMallocAsync((void **)&d, total, 0) != cudaSuccess) {
-        cudaGetLastError();
-        return dg_error("sparse attention (cuda): out of device memory for the layout (%zu bytes)", total);
+    cuda_layout *cl = (cuda_layout *)calloc(1, sizeof *cl);
+    char *host = (char *)malloc(total);
+    if (!cl || !host) {
+        free(cl), free(host);
+        return dg_error("attention (cuda): out of memory staging a block layout (%zu bytes)", total);
     }
+    if (cudaMalloc((void **)&cl->dev, total) != cudaSuccess) {
+        cudaGetLastError();
+        free(cl), free(host);
+        return dg_error("attention (cuda): out of device memory for a block layout (%zu bytes)", total);
+    }
+    char *d = cl->dev;
+    size_t at = 0;
+    cl->args.row_start = (const int64_t *)(d + at);
+    memcpy(host + at, l->row_start, b_rows), at += b_rows;
+    cl->args.mask_offset = (const int64_t *)(d + at);
+    memcpy(host + at, l->mask_offset, b_moff), at += b_moff;
+    cl->args.masks = (const uint64_t *)(d + at);
+    memcpy(host + at, l->masks, b_masks), at += b_masks;
+    cl->args.kblock = (const int32_t *)(d + at);
+    memcpy(host + at, l->kblock, (size_t)entries * 4), at += b_kb;
+    cl->args.perm = l->perm ? (const int32_t *)(d + at) : NULL;
+    if (l->perm) memcpy(host + at, l->perm, b_perm);
+    cl->args.block_q = l->block_q;
+    cl->args.block_k = l->block_k;
+    // Synchronous: the staging buffer is freed on return; this runs once per prepared size.
+    cudaError_t err = cudaMemcpyAsync(d, host, total, cudaMemcpyHostToDevice, dg_cuda_stream(be));
+    if (err == cudaSuccess) err = cudaStreamSynchronize(dg_cuda_stream(be));
+    free(host);
+    if (err != cudaSuccess) {
+        cudaFree(cl->dev);
+        free(cl);
+        return dg_error("%s:%d: copying a block layout to the device failed: %s", __FILE__, __LINE__,
+                        cudaGetErrorString(err));
+    }
+    *copy = cl;
+    return DG_OK;
+}
+
+extern "C" void dg_cuda_layout_release(dg_backend *be, void *copy) {
+    cuda_layout *cl = (cuda_layout *)copy;
+    cudaStreamSynchronize(dg_cuda_stream(be)); // kernels still queued may read it
+    cudaFree(cl->dev);
+    free(cl);
+}
+
+extern "C" int dg_cuda_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                                 const dg_tensor *v, int heads, const dg_attn_opts *opts) {
+    const int hd = (int)(q->shape[1] / heads), h0 = opts->head_begin;
+    const int hn = opts->head_count ? opts->head_count : heads - h0;
+    const dg_attn_shape s = {q->shape[0], k->shape[0], hn, hd, q->shape[1], k->shape[1],
+                             opts->scale != 0.0f ? opts->scale : 1.0f / sqrtf((float)hd)};
+    const int64_t off = (int64_t)h0 * hd;
+    float *od = (float *)o->data + off, *lse = opts->lse ? (float *)opts->lse->data + h0 : NULL;
+    const float *qd = (const float *)q->data + off, *kd = (const float *)k->data + off,
+                *vd = (const float *)v->data + off;
+    DG_TRY(check_args(od, qd, kd, vd, &s));
     sparse_args sp = {};
-    sp.row_start = (const int64_t *)d;
-    sp.mask_offset = (const int64_t *)(d + b_rows);
-    sp.masks = (const uint64_t *)(d + b_rows + b_moff);
-    sp.kblock = (const int32_t *)(d + b_rows + b_moff + b_masks);
-    sp.perm = l->perm ? (const int32_t *)(d + b_rows + b_moff + b_masks + b_kb) : NULL;
-    sp.block_q = l->block_q;
-    sp.block_k = l->block_k;
-    // Copies from pageable memory return once the host data is staged.
-    int rc = DG_ERR;
-    cudaError_t err;
-    if ((err = cudaMemcpyAsync((void *)sp.row_start, l->row_start, b_rows, cudaMemcpyHostToDevice, 0)) ||
-        (err = cudaMemcpyAsync((void *)sp.mask_offset, l->mask_offset, b_moff, cudaMemcpyHostToDevice, 0)) ||
-        (err = cudaMemcpyAsync((void *)sp.masks, l->masks, b_masks, cudaMemcpyHostToDevice, 0)) ||
-        (err = cudaMemcpyAsync((void *)sp.kblock, l->kblock, (size_t)entries * 4, cudaMemcpyHostToDevice, 0)) ||
-        (l->perm && (err = cudaMemcpyAsync((void *)sp.perm, l->perm, b_perm, cudaMemcpyHostToDevice, 0))))
-        dg_error("%s:%d: cudaMemcpyAsync of the layout failed: %s", __FILE__, __LINE__, cudaGetErrorString(err));
-    else
-        rc = launch(o, q, k, v, s, sp);
-    // Stream-ordered: the copy is released once the kernel has finished with it.
-    err = cudaFreeAsync(d, 0);
-    if (err != cudaSuccess && rc == DG_OK)
-        rc = dg_error("%s:%d: cudaFreeAsync failed: %s", __FILE__, __LINE__, cudaGetErrorString(err));
-    return rc;
+    if (opts->layout) sp = ((const cuda_layout *)opts->layout->device_copy)->args;
+    DG_TRY(launch(dg_cuda_stream(be), od, qd, kd, vd, &s, sp, lse, heads));
+    return opts->perturb ? dg_cuda_perturb_heads(be, od, vd, &s, opts->perturb + h0) : DG_OK;
 }

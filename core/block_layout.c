@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention/method.h"
+#include "core/attention.h"
+#include "core/backend.h"
 #include "core/error.h"
 
 void dg_block_layout_free(dg_block_layout *l) {
     if (!l) return;
+    if (l->device_copy) l->device_backend->ops->layout_release(l->device_backend, l->device_copy);
     free(l->perm);
     free(l->row_start);
     free(l->kblock);
@@ -161,4 +163,15 @@ done:
 int dg_block_layout_from_predicate(dg_block_layout *l, int64_t n, int block_q, int block_k, const int32_t *perm,
                                    int (*allow)(const void *ctx, int64_t i, int64_t j), const void *ctx) {
     return dg_block_layout_build(l, n, block_q, block_k, perm, allow, NULL, ctx);
+}
+
+int dg_block_layout_upload(dg_block_layout *l, dg_backend *be) {
+    DG_CHECK(l->row_start != NULL, "block layout: upload before build");
+    if (l->device_copy && l->device_backend == be) return DG_OK;
+    if (l->device_copy) l->device_backend->ops->layout_release(l->device_backend, l->device_copy);
+    l->device_copy = NULL, l->device_backend = NULL;
+    if (!be->ops->layout_upload) return DG_OK; /* the backend's kernels read the host layout */
+    DG_TRY(be->ops->layout_upload(be, l, &l->device_copy));
+    l->device_backend = be;
+    return DG_OK;
 }

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention/flash_kernels.h"
-#include "attention/method.h"
+#include "core/cpu/flash_kernels.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
 #define UNIT (4 * BQ) /* queries per work item at most, as in the dense kernel */
@@ -63,7 +63,8 @@ static void live_keys(const uint64_t *mask, int64_t nv, int64_t b, int64_t wq, i
  * visits exactly its own blocks in its own order, so the numerics are those of
  * one query block at a time. */
 static void attend_unit(float *o, const float *q, const float *kh, const float *vh, const dg_attn_shape *s,
-                        const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, scratch *sc) {
+                        const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, scratch *sc, float *lse,
+                        int64_t lse_stride) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D, n = l->n;
     const int64_t wq = l->block_q / BQ, q0 = qb0 * l->block_q;
     const int64_t rows = n - q0 < g * l->block_q ? n - q0 : g * l->block_q, nsub = (rows + BQ - 1) / BQ;
@@ -113,18 +114,22 @@ static void attend_unit(float *o, const float *q, const float *kh, const float *
 
     for (int64_t i = 0; i < rows; i++) {
         const float *ot = sc->ot + (i / BQ) * Dp * BQ + i % BQ;
-        float *oi = o + (perm ? perm[q0 + i] : q0 + i) * s->q_stride + off;
-        if (!started[i / BQ]) { /* no allowed key for any row of the sub-block */
+        const int64_t tok = perm ? perm[q0 + i] : q0 + i;
+        float *oi = o + tok * s->q_stride + off;
+        /* l = 0 (or a sub-block that saw no key): every key of this row was masked */
+        const int seen = started[i / BQ] && sc->l[i] > 0.0f;
+        if (lse) lse[tok * lse_stride + h] = seen ? (sc->m[i] + log2f(sc->l[i])) * (float)LN2 : -INFINITY;
+        if (!seen) {
             memset(oi, 0, (size_t)D * sizeof(float));
             continue;
         }
-        float inv = sc->l[i] > 0.0f ? 1.0f / sc->l[i] : 0.0f; /* l = 0: every key of this row was masked */
+        const float inv = 1.0f / sc->l[i];
         for (int64_t c = 0; c < D; c++) oi[c] = ot[c * BQ] * inv;
     }
 }
 
 int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
-                            const dg_block_layout *l) {
+                            const dg_block_layout *l, float *lse, int64_t lse_stride) {
     DG_TRY(dg_attn_shape_check(s));
     DG_CHECK(o && q && k && v && l, "sparse attention: null input, output or layout");
     DG_CHECK(l->row_start && l->block_q % BQ == 0 && l->block_q <= 4 * BQ && l->block_k >= 1 && l->block_k <= BK,
@@ -172,7 +177,8 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
         for (int64_t t = 0; t < items; t++) {
             const int h = (int)(t / nunits);
             const int64_t qb0 = t % nunits * g, gu = l->n_qblocks - qb0 < g ? l->n_qblocks - qb0 : g;
-            attend_unit(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * Dp, s, l, h, qb0, gu, qscale, &sc);
+            attend_unit(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * Dp, s, l, h, qb0, gu, qscale, &sc, lse,
+                        lse_stride);
         }
     }
     free(kh), free(vh), free(ws);

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "attention/attention.h"
+#include "core/attention.h"
 #include "core/error.h"
 
 int dg_attn_shape_check(const dg_attn_shape *s) {

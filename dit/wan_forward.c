@@ -1,0 +1,290 @@
+/* The Wan2.1 transformer's forward pass, and what it keeps per latent size. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "dit/wan.h"
+
+/* The activations of one forward, all f32 in the arena: the arena's size is
+ * the sum over this list, so the two cannot disagree. */
+typedef enum { ROWS_TOKENS, ROWS_TEXT, ROWS_ONE } act_rows;
+typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT } act_cols;
+enum {
+    PATCHES, HIDDEN, NORMED, Q, K, V, ATTN_OUT, FFN_HIDDEN, T_SINUSOID, TEMB, TEMB_SILU, TPROJ, MODULATION,
+    HEAD_MODULATION, CTX_HIDDEN, CTX, CROSS_K, CROSS_V, PROJ_OUT, N_ACTS
+};
+static const struct {
+    const char *name;
+    act_rows rows;
+    act_cols cols;
+} acts[N_ACTS] = {
+    [PATCHES] = {"patches", ROWS_TOKENS, COLS_PATCH_IN},
+    [HIDDEN] = {"hidden", ROWS_TOKENS, COLS_DIM},
+    [NORMED] = {"normed", ROWS_TOKENS, COLS_DIM},
+    [Q] = {"q", ROWS_TOKENS, COLS_DIM},
+    [K] = {"k", ROWS_TOKENS, COLS_DIM},
+    [V] = {"v", ROWS_TOKENS, COLS_DIM},
+    [ATTN_OUT] = {"attn_out", ROWS_TOKENS, COLS_DIM},
+    [FFN_HIDDEN] = {"ffn_hidden", ROWS_TOKENS, COLS_FFN},
+    [T_SINUSOID] = {"t_sinusoid", ROWS_ONE, COLS_FREQ},
+    [TEMB] = {"temb", ROWS_ONE, COLS_DIM},
+    [TEMB_SILU] = {"temb_silu", ROWS_ONE, COLS_DIM},
+    [TPROJ] = {"tproj", ROWS_ONE, COLS_DIM6},
+    [MODULATION] = {"modulation", ROWS_ONE, COLS_DIM6},
+    [HEAD_MODULATION] = {"head_modulation", ROWS_ONE, COLS_DIM2},
+    [CTX_HIDDEN] = {"ctx_hidden", ROWS_TEXT, COLS_DIM},
+    [CTX] = {"ctx", ROWS_TEXT, COLS_DIM},
+    [CROSS_K] = {"cross_k", ROWS_TEXT, COLS_DIM},
+    [CROSS_V] = {"cross_v", ROWS_TEXT, COLS_DIM},
+    [PROJ_OUT] = {"proj_out", ROWS_TOKENS, COLS_PATCH_OUT},
+};
+
+static int64_t patch_volume(const dg_wan_config *c) { return (int64_t)c->patch[0] * c->patch[1] * c->patch[2]; }
+
+static int64_t act_shape(const dg_wan_config *c, int id, int64_t N, int64_t L, int64_t shape[2]) {
+    const int64_t D = c->dim;
+    const int64_t cols[] = {[COLS_DIM] = D,         [COLS_DIM2] = 2 * D,
+                            [COLS_DIM6] = 6 * D,    [COLS_FFN] = c->ffn_dim,
+                            [COLS_FREQ] = c->freq_dim, [COLS_PATCH_IN] = patch_volume(c) * c->in_channels,
+                            [COLS_PATCH_OUT] = patch_volume(c) * c->out_channels};
+    shape[0] = acts[id].rows == ROWS_TOKENS ? N : acts[id].rows == ROWS_TEXT ? L : 1;
+    shape[1] = cols[acts[id].cols];
+    return shape[0] * shape[1];
+}
+
+static size_t arena_bytes(const dg_wan_config *c, int64_t N, int64_t L) {
+    size_t total = 0;
+    int64_t shape[2];
+    for (int id = 0; id < N_ACTS; id++)
+        total += ((size_t)act_shape(c, id, N, L, shape) * sizeof(float) + 63) & ~(size_t)63; /* as dg_arena_tensor */
+    return total;
+}
+
+size_t dg_wan_tokens(const dg_wan_config *c, int64_t F, int64_t H, int64_t W) {
+    return (size_t)(F / c->patch[0]) * (size_t)(H / c->patch[1]) * (size_t)(W / c->patch[2]);
+}
+
+dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int W) {
+    return (dg_attn_geometry){.T = F / c->patch[0], .H = H / c->patch[1], .W = W / c->patch[2],
+                              .heads = c->heads, .head_dim = c->head_dim};
+}
+
+size_t dg_wan_sized_bytes(const dg_wan_config *c, int F, int H, int W, int L, int with_fork) {
+    const size_t N = dg_wan_tokens(c, F, H, W);
+    return arena_bytes(c, (int64_t)N, L) + 2 * N * (size_t)c->head_dim * sizeof(float) +
+           (with_fork ? N * (size_t)c->dim * sizeof(float) : 0);
+}
+
+/* RoPE cos/sin over the patch grid, computed on the host once per size. */
+static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, int Wp) {
+    const int64_t N = (int64_t)Fp * Hp * Wp, hd = c->head_dim, shape[2] = {N, hd};
+    const int hw = 2 * (c->head_dim / 6), dims[3] = {c->head_dim - 2 * hw, hw, hw};
+    DG_TRY(dg_tensor_alloc(&s->rope_cos, s->arena.backend, DG_F32, 2, shape));
+    DG_TRY(dg_tensor_alloc(&s->rope_sin, s->arena.backend, DG_F32, 2, shape));
+    float *cs = malloc((size_t)(2 * N * hd) * sizeof(float));
+    DG_CHECK(cs != NULL, "out of memory building RoPE tables for %lld tokens", (long long)N);
+    int rc = dg_rope3d_tables(cs, cs + N * hd, Fp, Hp, Wp, dims, 10000.0);
+    if (rc == DG_OK) rc = dg_tensor_upload(&s->rope_cos, cs);
+    if (rc == DG_OK) rc = dg_tensor_upload(&s->rope_sin, cs + N * hd);
+    free(cs);
+    return rc;
+}
+
+int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
+                      int with_fork) {
+    const dg_wan_config *c = &m->cfg;
+    memset(s, 0, sizeof *s);
+    DG_CHECK(F >= 1 && H >= 1 && W >= 1 && F % c->patch[0] == 0 && H % c->patch[1] == 0 && W % c->patch[2] == 0,
+             "latent %dx%dx%d is not a positive multiple of the patch size %dx%dx%d", F, H, W, c->patch[0],
+             c->patch[1], c->patch[2]);
+    const int Fp = F / c->patch[0], Hp = H / c->patch[1], Wp = W / c->patch[2];
+    DG_CHECK(Fp <= c->rope_max_seq_len && Hp <= c->rope_max_seq_len && Wp <= c->rope_max_seq_len,
+             "latent grid %dx%dx%d exceeds rope_max_seq_len %d", Fp, Hp, Wp, c->rope_max_seq_len);
+    DG_CHECK(max_text >= 1, "text context length %d must be >= 1", max_text);
+    s->F = F, s->H = H, s->W = W, s->max_text = max_text, s->plan = plan;
+    const int64_t N = (int64_t)Fp * Hp * Wp, fork_shape[2] = {N, c->dim};
+    DG_TRY(dg_arena_init(&s->arena, m->be, arena_bytes(c, N, max_text)));
+    dg_attn_geometry g = dg_wan_attn_geometry(c, F, H, W);
+    if (rope_tables(s, c, Fp, Hp, Wp) != DG_OK ||
+        (with_fork && dg_tensor_alloc(&s->fork_hidden, m->be, DG_F32, 2, fork_shape) != DG_OK) ||
+        (plan && dg_attn_plan_prepare(plan, &g, m->be) != DG_OK)) {
+        dg_wan_sized_free(s);
+        return DG_ERR;
+    }
+    return DG_OK;
+}
+
+void dg_wan_sized_free(dg_wan_sized *s) {
+    if (s->arena.base) dg_arena_free(&s->arena);
+    dg_tensor_free(&s->rope_cos);
+    dg_tensor_free(&s->rope_sin);
+    dg_tensor_free(&s->fork_hidden);
+    memset(s, 0, sizeof *s);
+}
+
+static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
+    if (call && call->tap) call->tap(call->user, name, x);
+}
+
+/* Self-attention through the plan (dense without one), with the layer's SoftPAG blend. With stats,
+ * the backend is drained around the call so the time is the kernels'. */
+static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats *stats, int layer, dg_tensor *o,
+                          const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
+    dg_attn_opts opts = {.perturb = call && call->perturb ? call->perturb + (size_t)layer * heads : NULL};
+    if (stats) DG_TRY(dg_backend_sync(o->backend));
+    double t0 = omp_get_wtime();
+    if (s->plan)
+        DG_TRY(dg_attn_plan_run(s->plan, call ? call->step : 0, call ? call->steps : 1, layer, o, q, k, v, heads,
+                                &opts));
+    else
+        DG_TRY(dg_attention(o, q, k, v, heads, &opts));
+    if (stats) {
+        DG_TRY(dg_backend_sync(o->backend));
+        stats->attn_seconds += omp_get_wtime() - t0;
+    }
+    return DG_OK;
+}
+
+/* Offset into a backend f32 vector (a row of a modulation table). */
+static float *row(const dg_tensor *t, int i, int64_t D) { return (float *)t->data + (size_t)i * D; }
+
+/* Row i of a [.., D] f32 table as a [1, D] tensor. */
+static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
+    dg_tensor r = *t;
+    r.ndim = 2;
+    r.shape[0] = 1;
+    r.shape[1] = D;
+    r.data = row(t, i, D);
+    return r;
+}
+
+/* One transformer block on the hidden state a[HIDDEN]. */
+static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, const dg_wan_call *call,
+                 dg_wan_stats *stats) {
+    const dg_wan_config *c = &m->cfg;
+    const int64_t D = c->dim, N = a[HIDDEN].shape[0];
+    dg_wan_block *blk = &m->blocks[li];
+    dg_tensor *h = &a[HIDDEN], *n = &a[NORMED], *q = &a[Q], *k = &a[K], *v = &a[V], *o = &a[ATTN_OUT],
+              *mods = &a[MODULATION];
+    /* shift1, scale1, gate1, shift2, scale2, gate2 = table + projected temb */
+    DG_TRY(dg_add(mods, &blk->modulation, &a[TPROJ]));
+    /* 1. self-attention */
+    dg_wan_attn *sa = &blk->self_attn;
+    if (dg_layernorm(n, h, NULL, NULL, c->eps) || dg_modulate(n, n, row(mods, 0, D), row(mods, 1, D)) ||
+        dg_linear(q, n, &sa->q_w, &sa->q_b) || dg_rmsnorm(q, q, &sa->norm_q, c->eps) ||
+        dg_linear(k, n, &sa->k_w, &sa->k_b) || dg_rmsnorm(k, k, &sa->norm_k, c->eps) ||
+        dg_linear(v, n, &sa->v_w, &sa->v_b))
+        return DG_ERR;
+    dg_tensor q3 = *q, k3 = *k;
+    const int64_t s3[3] = {N, c->heads, c->head_dim};
+    if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &s->rope_cos, &s->rope_sin) ||
+        dg_rope(&k3, &s->rope_cos, &s->rope_sin) || self_attention(s, call, stats, li, o, q, k, v, c->heads) ||
+        dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
+        return DG_ERR;
+    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
+    dg_wan_attn *ca = &blk->cross_attn;
+    const int norm = c->cross_attn_norm;
+    if (dg_layernorm(n, h, norm ? &blk->norm2_w : NULL, norm ? &blk->norm2_b : NULL, c->eps) ||
+        dg_linear(q, n, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
+        dg_linear(&a[CROSS_K], &a[CTX], &ca->k_w, &ca->k_b) ||
+        dg_rmsnorm(&a[CROSS_K], &a[CROSS_K], &ca->norm_k, c->eps) ||
+        dg_linear(&a[CROSS_V], &a[CTX], &ca->v_w, &ca->v_b) ||
+        dg_attention(o, q, &a[CROSS_K], &a[CROSS_V], c->heads, NULL) || dg_linear(n, o, &ca->o_w, &ca->o_b) ||
+        dg_gated_add(h, n, NULL))
+        return DG_ERR;
+    /* 3. feed-forward */
+    dg_tensor *ff = &a[FFN_HIDDEN];
+    return dg_layernorm(n, h, NULL, NULL, c->eps) || dg_modulate(n, n, row(mods, 3, D), row(mods, 4, D)) ||
+                   dg_linear(ff, n, &blk->ffn1_w, &blk->ffn1_b) || dg_gelu_tanh(ff, ff) ||
+                   dg_linear(o, ff, &blk->ffn2_w, &blk->ffn2_b) || dg_gated_add(h, o, row(mods, 5, D))
+               ? DG_ERR
+               : DG_OK;
+}
+
+/* Everything after the arena tensors exist. */
+static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tensor *x, float t, const dg_tensor *ctx,
+                   dg_tensor *out, const dg_wan_call *call, dg_wan_stats *stats) {
+    const dg_wan_config *c = &m->cfg;
+    const int64_t D = c->dim;
+    /* patch embedding (a conv with kernel = stride is a linear over patches), or a saved prefix */
+    const int resume = call && call->fork == DG_WAN_FORK_RESUME, first = resume ? call->fork_layer : 0;
+    const int save = call && call->fork == DG_WAN_FORK_SAVE;
+    if (resume || save) {
+        DG_CHECK(call->fork_layer >= 0 && call->fork_layer < c->num_layers, "fork layer %d is not a block of this model",
+                 call->fork_layer);
+        DG_CHECK(s->fork_hidden.data != NULL, "fork layer %d: the size was prepared without a fork buffer",
+                 call->fork_layer);
+    }
+    if (resume) {
+        DG_TRY(dg_tensor_copy(&a[HIDDEN], &s->fork_hidden));
+    } else {
+        DG_TRY(dg_patchify(&a[PATCHES], x, c->patch));
+        DG_TRY(dg_linear(&a[HIDDEN], &a[PATCHES], &m->patch_w, &m->patch_b));
+        tap(call, "patch", &a[HIDDEN]);
+    }
+
+    /* condition embedder: the timestep sinusoid is a cheap host computation */
+    float *sinus = malloc((size_t)c->freq_dim * sizeof(float));
+    DG_CHECK_ALLOC(sinus);
+    dg_timestep_sinusoid(sinus, c->freq_dim, t, 1, 0.0f);
+    int rc = dg_tensor_upload(&a[T_SINUSOID], sinus);
+    free(sinus);
+    DG_TRY(rc);
+    if (dg_linear(&a[TEMB_SILU], &a[T_SINUSOID], &m->time1_w, &m->time1_b) || dg_silu(&a[TEMB_SILU], &a[TEMB_SILU]) ||
+        dg_linear(&a[TEMB], &a[TEMB_SILU], &m->time2_w, &m->time2_b) || dg_silu(&a[TEMB_SILU], &a[TEMB]) ||
+        dg_linear(&a[TPROJ], &a[TEMB_SILU], &m->tproj_w, &m->tproj_b))
+        return DG_ERR;
+    tap(call, "temb", &a[TEMB]);
+    tap(call, "tproj", &a[TPROJ]);
+    if (dg_linear(&a[CTX_HIDDEN], ctx, &m->text1_w, &m->text1_b) || dg_gelu_tanh(&a[CTX_HIDDEN], &a[CTX_HIDDEN]) ||
+        dg_linear(&a[CTX], &a[CTX_HIDDEN], &m->text2_w, &m->text2_b))
+        return DG_ERR;
+    tap(call, "ctx", &a[CTX]);
+
+    for (int li = first; li < c->num_layers; li++) {
+        if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
+        DG_TRY(block(m, s, li, a, call, stats));
+        char name[32];
+        snprintf(name, sizeof name, "block%d", li);
+        tap(call, name, &a[HIDDEN]);
+    }
+
+    /* head: shift, scale = table[2, D] + temb (pre-SiLU) on both rows */
+    for (int r = 0; r < 2; r++) {
+        dg_tensor dst = row_view(&a[HEAD_MODULATION], r, D), tab = row_view(&m->head_modulation, r, D);
+        DG_TRY(dg_add(&dst, &tab, &a[TEMB]));
+    }
+    dg_tensor *n = &a[NORMED];
+    return dg_layernorm(n, &a[HIDDEN], NULL, NULL, c->eps) ||
+                   dg_modulate(n, n, row(&a[HEAD_MODULATION], 0, D), row(&a[HEAD_MODULATION], 1, D)) ||
+                   dg_linear(&a[PROJ_OUT], n, &m->proj_out_w, &m->proj_out_b) ||
+                   dg_unpatchify(out, &a[PROJ_OUT], c->patch)
+               ? DG_ERR
+               : DG_OK;
+}
+
+int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t, const dg_tensor *ctx,
+                   dg_tensor *out, const dg_wan_call *call, dg_wan_stats *stats) {
+    const dg_wan_config *c = &m->cfg;
+    const int64_t xshape[4] = {c->in_channels, s->F, s->H, s->W}, oshape[4] = {c->out_channels, s->F, s->H, s->W};
+    DG_TRY(dg_tensor_expect_shape(x, "transformer input (the prepared size)", 4, xshape));
+    DG_TRY(dg_tensor_expect_shape(out, "transformer output", 4, oshape));
+    DG_CHECK(ctx->ndim == 2 && ctx->shape[1] == c->text_dim && ctx->shape[0] >= 1 && ctx->shape[0] <= s->max_text,
+             "text context must be [L, %d] with 1 <= L <= %d (the prepared length)", c->text_dim, s->max_text);
+    const int64_t N = (int64_t)dg_wan_tokens(c, s->F, s->H, s->W), L = ctx->shape[0];
+    dg_tensor a[N_ACTS];
+    const size_t mark = dg_arena_mark(&s->arena);
+    int rc = DG_OK;
+    for (int id = 0; id < N_ACTS && rc == DG_OK; id++) {
+        int64_t shape[2];
+        act_shape(c, id, N, L, shape);
+        rc = dg_arena_tensor(&s->arena, &a[id], acts[id].name, DG_F32, 2, shape);
+    }
+    if (rc == DG_OK) rc = forward(m, s, a, x, t, ctx, out, call, stats);
+    dg_arena_reset(&s->arena, mark);
+    return rc;
+}
