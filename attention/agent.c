@@ -22,7 +22,6 @@
 #include "attention/methods_internal.h"
 #include "core/cpu/ops_cpu.h"
 #include "core/error.h"
-#include "io/json.h"
 
 typedef struct agent_params {
     int side;          /* sqrt(agents) */
@@ -156,7 +155,7 @@ static const dg_attn_method_ops agent_ops = {
     .destroy = agent_destroy,
 };
 
-int dg_attn_agent_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_agent_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"agents", "agent_frames", "k_scale2", "k_shortcut", NULL};
     char where[256];
     snprintf(where, sizeof(where), "%s: agent", ctx ? ctx : "attention");
@@ -165,10 +164,10 @@ int dg_attn_agent_create(dg_attn_method *m, const cJSON *params, const char *ctx
     agent_params p = {.k_scale2 = 0.3, .k_shortcut = 0.075};
     DG_TRY(dg_attn_params_check_keys(params, where, keys));
     if (params) {
-        DG_TRY(dg_json_get_int(where, params, "agents", &agents, 0));
-        DG_TRY(dg_json_get_int(where, params, "agent_frames", &frames, 0));
-        DG_TRY(dg_json_get_double(where, params, "k_scale2", &p.k_scale2, 0));
-        DG_TRY(dg_json_get_double(where, params, "k_shortcut", &p.k_shortcut, 0));
+        DG_TRY(dg_attn_params_get_int(where, params, "agents", &agents));
+        DG_TRY(dg_attn_params_get_int(where, params, "agent_frames", &frames));
+        DG_TRY(dg_attn_params_get_double(where, params, "k_scale2", &p.k_scale2));
+        DG_TRY(dg_attn_params_get_double(where, params, "k_shortcut", &p.k_shortcut));
     }
     int64_t side = (int64_t)llround(sqrt((double)(agents > 0 ? agents : 0)));
     DG_CHECK(agents >= 1 && agents <= 65536 && side * side == agents,

@@ -23,7 +23,6 @@
 #include "attention/method.h"
 #include "attention/methods_internal.h"
 #include "core/error.h"
-#include "io/json.h"
 
 /* Query and key blocks of 128 tokens (FlexAttention's default in the official
  * code): default groups (256 tokens) are two whole blocks. */
@@ -307,9 +306,9 @@ static const dg_attn_method_ops grat_ops = {
 };
 
 /* A 3-integer parameter with a lower bound; the error names the element. */
-static int grat_get_triple(const char *ctx, const cJSON *params, const char *key, int out[3], int min) {
+static int grat_get_triple(const char *ctx, const dg_attn_params *params, const char *key, int out[3], int min) {
     int64_t v[3] = {out[0], out[1], out[2]};
-    DG_TRY(dg_json_get_int_array(ctx, params, key, v, 3, 0));
+    DG_TRY(dg_attn_params_get_int_array(ctx, params, key, v, 3));
     for (int x = 0; x < 3; x++) {
         DG_CHECK(v[x] >= min && v[x] <= 65536, "%s: %s[%d]=%lld out of range [%d, 65536]", ctx, key, x,
                  (long long)v[x], min);
@@ -318,7 +317,7 @@ static int grat_get_triple(const char *ctx, const cJSON *params, const char *key
     return DG_OK;
 }
 
-int dg_attn_grat_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_grat_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"variant", "group", "radius", "partial_groups", NULL};
     char where[256];
     snprintf(where, sizeof(where), "%s: grat", ctx ? ctx : "attention");
@@ -326,17 +325,17 @@ int dg_attn_grat_create(dg_attn_method *m, const cJSON *params, const char *ctx)
     if (params) {
         DG_TRY(dg_attn_params_check_keys(params, where, keys));
         const char *variant = NULL;
-        DG_TRY(dg_json_get_string(where, params, "variant", &variant, 0));
+        DG_TRY(dg_attn_params_get_string(where, params, "variant", &variant));
         if (variant) {
             DG_CHECK(!strcmp(variant, "criss_cross") || !strcmp(variant, "blocks"),
                      "%s: variant '%s' unknown (criss_cross or blocks)", where, variant);
             p.criss_cross = !strcmp(variant, "criss_cross");
         }
         DG_TRY(grat_get_triple(where, params, "group", p.group, 1));
-        DG_CHECK(!p.criss_cross || !cJSON_GetObjectItemCaseSensitive(params, "radius"),
+        DG_CHECK(!p.criss_cross || !dg_attn_params_find(params, "radius"),
                  "%s: radius applies only to variant 'blocks'", where);
         DG_TRY(grat_get_triple(where, params, "radius", p.radius, 0));
-        DG_TRY(dg_json_get_bool(where, params, "partial_groups", &p.partial_groups, 0));
+        DG_TRY(dg_attn_params_get_bool(where, params, "partial_groups", &p.partial_groups));
     }
     grat_params *heap = malloc(sizeof(*heap));
     DG_CHECK_ALLOC(heap);

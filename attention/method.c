@@ -11,19 +11,18 @@
 
 static const struct {
     const char *name;
-    int (*create)(dg_attn_method *m, const cJSON *params, const char *ctx);
+    int (*create)(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
 } registry[] = {
     {"dense", dg_attn_dense_create},   {"grat", dg_attn_grat_create},       {"radial", dg_attn_radial_create},
     {"sta", dg_attn_sta_create},       {"vdit_tile", dg_attn_vdit_tile_create}, {"natten", dg_attn_natten_create},
     {"agent", dg_attn_agent_create},
 };
 
-int dg_attn_method_create(dg_attn_method **out, const char *name, const cJSON *params, const char *ctx) {
+int dg_attn_method_create(dg_attn_method **out, const char *name, const dg_attn_params *params, const char *ctx) {
     *out = NULL;
     DG_CHECK(name != NULL, "%s: missing attention method name", ctx);
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
         if (strcmp(name, registry[i].name)) continue;
-        DG_CHECK(!params || cJSON_IsObject(params), "%s: params of method '%s' must be a JSON object", ctx, name);
         dg_attn_method *m = calloc(1, sizeof *m);
         DG_CHECK_ALLOC(m);
         if (registry[i].create(m, params, ctx) != DG_OK) {
@@ -77,17 +76,6 @@ int dg_attn_method_run(dg_attn_method *m, dg_tensor *o, const dg_tensor *q, cons
     return DG_OK;
 }
 
-int dg_attn_params_check_keys(const cJSON *params, const char *ctx, const char *const *keys) {
-    if (!params) return DG_OK;
-    DG_CHECK(cJSON_IsObject(params), "%s: params must be a JSON object", ctx);
-    for (const cJSON *it = params->child; it; it = it->next) {
-        int known = 0;
-        for (const char *const *k = keys; *k && !known; k++) known = !strcmp(it->string, *k);
-        DG_CHECK(known, "%s: unknown parameter '%s'", ctx, it->string);
-    }
-    return DG_OK;
-}
-
 int dg_attn_geometry_check(const dg_attn_geometry *g, const char *method) {
     DG_CHECK(g != NULL, "%s: missing geometry", method);
     DG_CHECK(g->T >= 1 && g->H >= 1 && g->W >= 1, "%s: geometry T, H, W must be >= 1 (got %dx%dx%d)", method, g->T,
@@ -113,7 +101,7 @@ static int dense_allow(const dg_attn_method *m, int64_t i, int64_t j) { return 1
 
 static const dg_attn_method_ops dense_ops = {"dense", dense_prepare, NULL, dense_density, dense_allow, NULL};
 
-int dg_attn_dense_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_dense_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {NULL};
     DG_TRY(dg_attn_params_check_keys(params, ctx, keys));
     m->ops = &dense_ops;

@@ -12,8 +12,7 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
+#include "attention/params.h"
 #include "core/backend.h"
 
 /* Token geometry of one self-attention call. Video tokens are raster ordered,
@@ -54,10 +53,10 @@ struct dg_attn_method {
 };
 
 /* Create by name ("dense", "grat", "radial", "sta", "vdit_tile", "natten",
- * "agent") from a JSON object of parameters (NULL = defaults). Unknown names,
+ * "agent") from its parameters (NULL = defaults). Unknown names,
  * unknown keys and out-of-range values are refused with the reason; ctx names
  * the file/field for messages. */
-int dg_attn_method_create(dg_attn_method **m, const char *name, const cJSON *params, const char *ctx);
+int dg_attn_method_create(dg_attn_method **m, const char *name, const dg_attn_params *params, const char *ctx);
 void dg_attn_method_free(dg_attn_method *m);
 
 /* Prepare m for a geometry and make its layout usable by be (uploaded once). */

@@ -6,24 +6,18 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "attention/method.h"
 
 /* Constructors: parse and range-check params (NULL = defaults), refusing
  * unknown keys; errors name ctx and the field. On failure m->params is freed
  * by the constructor (m itself by the caller). */
-int dg_attn_dense_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_natten_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_grat_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_radial_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-int dg_attn_agent_create(dg_attn_method *m, const cJSON *params, const char *ctx);
-
-/* params must be NULL or a JSON object whose keys are all in the
- * NULL-terminated list; otherwise an error naming ctx and the key. */
-int dg_attn_params_check_keys(const cJSON *params, const char *ctx, const char *const *keys);
+int dg_attn_dense_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_sta_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_vdit_tile_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_natten_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_grat_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_radial_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
+int dg_attn_agent_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx);
 
 /* Geometry sanity shared by every method (T, H, W >= 1, text_tokens >= 0,
  * heads and head_dim >= 1); errors name the method and the field. */

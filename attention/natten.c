@@ -76,20 +76,20 @@ static const dg_attn_method_ops natten_ops = {"natten", natten_prepare, NULL, dg
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
 /* "causal": an array of 1..3 booleans for the trailing axes. */
-static int parse_causal(const char *ctx, const cJSON *params, int out[3]) {
-    const cJSON *arr = params ? cJSON_GetObjectItemCaseSensitive(params, "causal") : NULL;
-    if (!arr || cJSON_IsNull(arr)) return DG_OK;
-    const int len = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+static int parse_causal(const char *ctx, const dg_attn_params *params, int out[3]) {
+    const dg_attn_value *arr = dg_attn_params_find(params, "causal");
+    if (!arr) return DG_OK;
+    const int len = arr->kind == DG_ATTN_ARRAY ? arr->n_items : 0;
     DG_CHECK(len >= 1 && len <= 3, "%s: 'causal' must be an array of 1 to 3 booleans", ctx);
     for (int i = 0; i < len; i++) {
-        const cJSON *e = cJSON_GetArrayItem(arr, i);
-        DG_CHECK(cJSON_IsBool(e), "%s: 'causal'[%d] must be true or false", ctx, i);
-        out[3 - len + i] = cJSON_IsTrue(e);
+        const dg_attn_value *e = &arr->items[i];
+        DG_CHECK(e->kind == DG_ATTN_BOOL, "%s: 'causal'[%d] must be true or false", ctx, i);
+        out[3 - len + i] = (int)e->number;
     }
     return DG_OK;
 }
 
-int dg_attn_natten_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_natten_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"kernel_size", "stride", "dilation", "causal", "tile", NULL};
     DG_TRY(dg_attn_params_check_keys(params, ctx, keys));
     natten_params *p = calloc(1, sizeof *p);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention/params_json.h"
 #include "attention/plan.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -49,8 +50,11 @@ static int make_method(const cJSON *obj, const char *ctx, dg_attn_method **m) {
     if (params && cJSON_IsNull(params)) params = NULL;
     char where[512];
     snprintf(where, sizeof where, "%s: params", ctx);
-    DG_CHECK(!params || cJSON_IsObject(params), "%s must be a JSON object", where);
-    return dg_attn_method_create(m, name, params, where);
+    dg_attn_params ps;
+    DG_TRY(dg_attn_params_from_json(&ps, params, where));
+    const int rc = dg_attn_method_create(m, name, &ps, where);
+    dg_attn_params_free(&ps);
+    return rc;
 }
 
 static int parse_rule(dg_attn_plan_rule *r, const cJSON *obj, const char *ctx) {
@@ -69,7 +73,7 @@ static int parse_rule(dg_attn_plan_rule *r, const cJSON *obj, const char *ctx) {
     return make_method(obj, ctx, &r->method);
 }
 
-int dg_attn_plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src) {
+static int plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src) {
     static const char *const keys[] = {"description", "method",       "params",   "dense_steps",
                                        "dense_fraction", "dense_layers", "overrides", NULL};
     memset(p, 0, sizeof *p);
@@ -142,7 +146,16 @@ int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *c
     }
     cJSON *root;
     DG_TRY(dg_json_load(path, &root));
-    int rc = dg_attn_plan_from_json(p, root, path);
+    int rc = plan_from_json(p, root, path);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int dg_attn_plan_parse(dg_attn_plan *p, const char *json_text, const char *src) {
+    memset(p, 0, sizeof *p);
+    cJSON *root;
+    DG_TRY(dg_json_parse(src, json_text, strlen(json_text), &root));
+    int rc = plan_from_json(p, root, src);
     cJSON_Delete(root);
     return rc;
 }

@@ -46,8 +46,8 @@ typedef struct dg_attn_plan {
  * keys and methods, out-of-range values and malformed JSON are refused with
  * the file and field named. */
 int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir);
-/* Parse a plan from a JSON object; src names it in messages. */
-int dg_attn_plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src);
+/* Parse a plan from JSON text; src names it in messages. */
+int dg_attn_plan_parse(dg_attn_plan *p, const char *json_text, const char *src);
 /* Refuse plans naming layers or heads the model lacks. */
 int dg_attn_plan_check(const dg_attn_plan *p, int num_layers, int num_heads);
 /* Prepare every method of the plan for a token geometry, its layouts uploaded to be: done once per

@@ -32,7 +32,6 @@
 #include "attention/method.h"
 #include "attention/methods_internal.h"
 #include "core/error.h"
-#include "io/json.h"
 
 typedef struct radial_params {
     double decay;
@@ -184,22 +183,22 @@ static const dg_attn_method_ops radial_ops = {
     .destroy = radial_destroy,
 };
 
-int dg_attn_radial_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_radial_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"decay_factor", "block", "sink", "threshold", NULL};
     char where[256];
     snprintf(where, sizeof(where), "%s: radial", ctx ? ctx : "attention");
     radial_params p = {.decay = 1.0, .block = 128, .sink = 1, .threshold = 128};
     if (params) {
         DG_TRY(dg_attn_params_check_keys(params, where, keys));
-        DG_TRY(dg_json_get_double(where, params, "decay_factor", &p.decay, 0));
+        DG_TRY(dg_attn_params_get_double(where, params, "decay_factor", &p.decay));
         DG_CHECK(p.decay > 0 && p.decay <= 1024, "%s: decay_factor=%g out of range (0, 1024]", where, p.decay);
         int64_t block = p.block, threshold = p.threshold;
-        DG_TRY(dg_json_get_int(where, params, "block", &block, 0));
+        DG_TRY(dg_attn_params_get_int(where, params, "block", &block));
         DG_CHECK(block >= 1 && block <= 4096, "%s: block=%lld out of range [1, 4096]", where, (long long)block);
-        DG_TRY(dg_json_get_int(where, params, "threshold", &threshold, 0));
+        DG_TRY(dg_attn_params_get_int(where, params, "threshold", &threshold));
         DG_CHECK(threshold >= 1 && threshold <= 65536, "%s: threshold=%lld out of range [1, 65536]", where,
                  (long long)threshold);
-        DG_TRY(dg_json_get_bool(where, params, "sink", &p.sink, 0));
+        DG_TRY(dg_attn_params_get_bool(where, params, "sink", &p.sink));
         p.block = (int)block;
         p.threshold = (int)threshold;
     }

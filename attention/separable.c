@@ -147,21 +147,20 @@ int dg_attn_tile_perm(const dg_attn_geometry *g, const int tile[3], int32_t **ou
     return DG_OK;
 }
 
-int dg_attn_parse_axes(const char *ctx, const cJSON *params, const char *key, int lo, int hi, int fill, int out[3],
+int dg_attn_parse_axes(const char *ctx, const dg_attn_params *params, const char *key, int lo, int hi, int fill, int out[3],
                        int *count) {
     *count = 0;
-    const cJSON *arr = params ? cJSON_GetObjectItemCaseSensitive(params, key) : NULL;
-    if (!arr || cJSON_IsNull(arr)) return DG_OK;
-    const int len = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    const dg_attn_value *arr = dg_attn_params_find(params, key);
+    if (!arr) return DG_OK;
+    const int len = arr->kind == DG_ATTN_ARRAY ? arr->n_items : 0;
     DG_CHECK(len >= 1 && len <= 3, "%s: '%s' must be an array of 1 to 3 integers (w; h, w; or t, h, w)", ctx, key);
     int v[3];
     for (int i = 0; i < len; i++) {
-        const cJSON *e = cJSON_GetArrayItem(arr, i);
-        DG_CHECK(cJSON_IsNumber(e) && e->valuedouble == (double)(int)e->valuedouble,
-                 "%s: '%s'[%d] must be an integer", ctx, key, i);
-        DG_CHECK(e->valuedouble >= lo && e->valuedouble <= hi, "%s: '%s'[%d] = %g is out of range %d..%d", ctx, key, i,
-                 e->valuedouble, lo, hi);
-        v[i] = (int)e->valuedouble;
+        int64_t x;
+        DG_CHECK(dg_attn_value_integer(&arr->items[i], &x), "%s: '%s'[%d] must be an integer", ctx, key, i);
+        /* range-checked before narrowing: a huge value must not reach the int cast */
+        DG_CHECK(x >= lo && x <= hi, "%s: '%s'[%d] = %lld is out of range %d..%d", ctx, key, i, (long long)x, lo, hi);
+        v[i] = (int)x;
     }
     for (int a = 0; a < 3; a++) out[a] = a < 3 - len ? fill : v[a - (3 - len)];
     *count = len;

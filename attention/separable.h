@@ -55,7 +55,7 @@ int dg_attn_tile_perm(const dg_attn_geometry *g, const int tile[3], int32_t **pe
 /* Parse an array of 1..3 integers in [lo, hi] naming the trailing axes
  * (w; h, w; t, h, w) into out[3]; missing leading entries are set to fill,
  * *count gets the array length. Absent key: out untouched, *count = 0. */
-int dg_attn_parse_axes(const char *ctx, const cJSON *params, const char *key, int lo, int hi, int fill, int out[3],
+int dg_attn_parse_axes(const char *ctx, const dg_attn_params *params, const char *key, int lo, int hi, int fill, int out[3],
                        int *count);
 
 #endif

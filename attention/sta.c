@@ -20,7 +20,6 @@
 #include "attention/methods_internal.h"
 #include "attention/separable.h"
 #include "core/error.h"
-#include "io/json.h"
 
 typedef struct {
     dg_attn_sep sep; /* first: the shared separable-method helpers use it */
@@ -54,7 +53,7 @@ static int sta_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
 static const dg_attn_method_ops sta_ops = {"sta", sta_prepare, NULL, dg_attn_layout_density,
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
-int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_sta_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"tile", "window", "partial_tiles", NULL};
     DG_TRY(dg_attn_params_check_keys(params, ctx, keys));
     sta_params *p = calloc(1, sizeof *p);
@@ -66,7 +65,7 @@ int dg_attn_sta_create(dg_attn_method *m, const cJSON *params, const char *ctx) 
     int cnt;
     if (dg_attn_parse_axes(ctx, params, "tile", 1, 1 << 16, 1, p->tile, &cnt) ||
         dg_attn_parse_axes(ctx, params, "window", 1, 1 << 16, 1, p->window, &cnt) ||
-        (params && dg_json_get_bool(ctx, params, "partial_tiles", &p->partial_tiles, 0)))
+        (params && dg_attn_params_get_bool(ctx, params, "partial_tiles", &p->partial_tiles)))
         goto fail;
     return DG_OK;
 fail:

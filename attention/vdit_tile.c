@@ -13,7 +13,6 @@
 #include "attention/methods_internal.h"
 #include "attention/separable.h"
 #include "core/error.h"
-#include "io/json.h"
 
 typedef struct {
     dg_attn_sep sep; /* first: the shared separable-method helpers use it */
@@ -37,7 +36,7 @@ static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
 static const dg_attn_method_ops vdit_ops = {"vdit_tile", vdit_prepare, NULL, dg_attn_layout_density,
                                           dg_attn_sep_method_allow, dg_attn_sep_method_destroy};
 
-int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char *ctx) {
+int dg_attn_vdit_tile_create(dg_attn_method *m, const dg_attn_params *params, const char *ctx) {
     static const char *const keys[] = {"global_frames", NULL};
     DG_TRY(dg_attn_params_check_keys(params, ctx, keys));
     vdit_params *p = calloc(1, sizeof *p);
@@ -45,7 +44,7 @@ int dg_attn_vdit_tile_create(dg_attn_method *m, const cJSON *params, const char 
     m->params = p;
     m->ops = &vdit_ops;
     p->global_frames = 2;
-    if (params && dg_json_get_int(ctx, params, "global_frames", &p->global_frames, 0) != DG_OK) goto fail;
+    if (params && dg_attn_params_get_int(ctx, params, "global_frames", &p->global_frames) != DG_OK) goto fail;
     if (p->global_frames < 0 || p->global_frames > 1 << 20) {
         dg_error("%s: 'global_frames' must be >= 0 (got %lld)", ctx, (long long)p->global_frames);
         goto fail;

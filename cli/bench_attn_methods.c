@@ -148,18 +148,18 @@ typedef struct {
 static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const char *params,
                     const dg_attn_geometry *g, const float *q, const float *k, const float *v, float *out,
                     double *times, row *r) {
-    cJSON *pj = NULL;
+    dg_attn_params ps = {0};
     dg_attn_method *m = NULL;
     r->error[0] = 0;
-    if (params && !(pj = cJSON_Parse(params))) {
-        snprintf(r->error, sizeof r->error, "--params is not valid JSON");
+    if (params && dg_attn_params_parse(&ps, params, "--params") != DG_OK) {
+        snprintf(r->error, sizeof r->error, "%s", dg_last_error());
         return;
     }
     const int64_t n = dg_attn_geometry_tokens(g), shape[2] = {n, o->heads * o->head_dim};
     dg_tensor tq, tk, tv, to;
     if (dg_tensor_view(&tq, be, DG_F32, 2, shape, (void *)q) || dg_tensor_view(&tk, be, DG_F32, 2, shape, (void *)k) ||
         dg_tensor_view(&tv, be, DG_F32, 2, shape, (void *)v) || dg_tensor_view(&to, be, DG_F32, 2, shape, out) ||
-        dg_attn_method_create(&m, name, pj, "--params") != DG_OK || dg_attn_method_prepare(m, g, be) != DG_OK) {
+        dg_attn_method_create(&m, name, params ? &ps : NULL, "--params") != DG_OK || dg_attn_method_prepare(m, g, be) != DG_OK) {
         snprintf(r->error, sizeof r->error, "%s", dg_last_error());
         goto done;
     }
@@ -177,7 +177,7 @@ static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const
     r->gflops = 4.0 * r->density * (double)n * (double)n * (double)(o->head_dim * o->heads) / med * 1e-9;
 done:
     dg_attn_method_free(m);
-    cJSON_Delete(pj);
+    dg_attn_params_free(&ps);
 }
 
 static void fill_random(float *p, size_t n, uint64_t seed) {

@@ -119,14 +119,14 @@ done:
 
 /* Creates a method from a JSON text (NULL: defaults); NULL on failure. */
 static inline dg_attn_method *mref_create(const char *name, const char *json) {
-    cJSON *params = json ? cJSON_Parse(json) : NULL;
+    dg_attn_params params = {0};
     dg_attn_method *m = NULL;
-    if (json && !params) {
-        CHECK(0, "bad test JSON %s", json);
+    if (json && dg_attn_params_parse(&params, json, "plan.json: params") != DG_OK) {
+        CHECK(0, "bad test JSON %s: %s", json, dg_last_error());
         return NULL;
     }
-    if (dg_attn_method_create(&m, name, params, "plan.json") != DG_OK) m = NULL;
-    cJSON_Delete(params);
+    if (dg_attn_method_create(&m, name, json ? &params : NULL, "plan.json") != DG_OK) m = NULL;
+    dg_attn_params_free(&params);
     return m;
 }
 

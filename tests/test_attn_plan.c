@@ -46,13 +46,7 @@ static void check_presets(void) {
     }
 }
 
-static int plan_from(dg_attn_plan *p, const char *json) {
-    cJSON *root = cJSON_Parse(json);
-    if (!root) return dg_error("test: bad JSON in test");
-    int rc = dg_attn_plan_from_json(p, root, "plan.json");
-    cJSON_Delete(root);
-    return rc;
-}
+static int plan_from(dg_attn_plan *p, const char *json) { return dg_attn_plan_parse(p, json, "plan.json"); }
 
 static void check_selection(void) {
     dg_attn_plan p;

@@ -149,10 +149,11 @@ static int method_pred(const void *ctx, int64_t i, int64_t j) {
 }
 
 static dg_attn_method *make(const char *name, const char *json) {
-    cJSON *p = json ? cJSON_Parse(json) : NULL;
+    dg_attn_params p = {0};
     dg_attn_method *m = NULL;
-    CHECK_OK(dg_attn_method_create(&m, name, p, "test"));
-    cJSON_Delete(p);
+    if (json) CHECK_OK(dg_attn_params_parse(&p, json, "test"));
+    CHECK_OK(dg_attn_method_create(&m, name, json ? &p : NULL, "test"));
+    dg_attn_params_free(&p);
     return m;
 }
 
@@ -360,14 +361,15 @@ static void check_perm_roundtrip(void) {
 }
 
 static void check_refused(const char *name, const char *json, const dg_attn_geometry *g, const char *want) {
-    cJSON *p = json ? cJSON_Parse(json) : NULL;
+    dg_attn_params p = {0};
     dg_attn_method *m = NULL;
-    int rc = dg_attn_method_create(&m, name, p, "plan.json: method");
+    int rc = json ? dg_attn_params_parse(&p, json, "plan.json: method: params") : DG_OK;
+    if (rc == DG_OK) rc = dg_attn_method_create(&m, name, json ? &p : NULL, "plan.json: method");
     if (rc == DG_OK && g) rc = m->ops->prepare(m, g);
     CHECK(rc == DG_ERR && strstr(dg_last_error(), want), "%s %s: expected error with '%s', got '%s'", name, json,
           want, rc == DG_ERR ? dg_last_error() : "success");
     dg_attn_method_free(m);
-    cJSON_Delete(p);
+    dg_attn_params_free(&p);
 }
 
 int main(void) {

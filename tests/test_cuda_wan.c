@@ -168,10 +168,8 @@ static void test_wan_plan(dg_backend *gpu) {
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny/transformer", DG_TEST_DIR);
     CHECK_OK(dg_wan_load(&mc, &cpu, path));
     CHECK_OK(dg_wan_load(&mg, gpu, path));
-    cJSON *root = cJSON_Parse(plan_json);
     dg_attn_plan plan;
-    CHECK_OK(dg_attn_plan_from_json(&plan, root, "plan"));
-    cJSON_Delete(root);
+    CHECK_OK(dg_attn_plan_parse(&plan, plan_json, "plan"));
     if (test_failures) return;
     const dg_st_tensor *xt = dg_safetensors_find(&io, "video.x");
     dg_attn_geometry g = dg_wan_attn_geometry(&mc.cfg, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3]);
