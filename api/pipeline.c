@@ -130,6 +130,8 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (!p) return;
     dg_pipeline_text_free(p);
     if (p->sized.arena.base) dg_wan_sized_free(&p->sized);
+    dg_comm_free(&p->device_comm);
+    dg_comm_free(&p->comm);
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
@@ -289,7 +291,28 @@ static int prepare_size(dg_pipeline *p, const int64_t shape[4], int max_text, in
         return DG_OK;
     if (s->arena.base) dg_wan_sized_free(s);
     return dg_wan_sized_init(s, &p->wan, (int)shape[1], (int)shape[2], (int)shape[3], max_text,
-                             p->has_plan ? &p->plan : NULL, with_fork);
+                             p->has_plan ? &p->plan : NULL, with_fork, p->forward_comm);
+}
+
+int dg_pipeline_set_parallel(dg_pipeline *p, const char *mode) {
+    if (p->sized.arena.base) dg_wan_sized_free(&p->sized); /* prepared for the old split */
+    p->forward_comm = NULL;
+    if (!mode || !strcmp(mode, "none")) return DG_OK;
+    DG_CHECK(!strcmp(mode, "exact"), "parallel mode '%s' unknown (exact or none)", mode);
+    if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
+    /* MPI moves host buffers; a GPU's activations go through NCCL */
+    if (p->dit_be->kind == DG_BACKEND_CPU) {
+        p->forward_comm = &p->comm;
+    } else {
+        if (!p->device_comm.ops) DG_TRY(dg_comm_nccl_init(&p->device_comm, &p->comm, p->dit_be));
+        p->forward_comm = &p->device_comm;
+    }
+    return DG_OK;
+}
+
+void dg_pipeline_rank(const dg_pipeline *p, int *rank, int *size) {
+    *rank = p->forward_comm ? p->forward_comm->rank : 0;
+    *size = p->forward_comm ? p->forward_comm->size : 1;
 }
 
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,

@@ -3,6 +3,7 @@
 #define DG_API_PIPELINE_INTERNAL_H
 
 #include "dit/wan.h"
+#include "parallel/comm.h"
 #include "ditgen.h"
 #include "text/t5_encoder.h"
 #include "text/tokenizer.h"
@@ -31,6 +32,9 @@ struct dg_pipeline {
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
     dg_wan_sized sized; /* the transformer prepared for the last generation's size (arena.base NULL: none) */
+    dg_comm comm;         /* MPI over the job's processes, once parallel generation was asked for */
+    dg_comm device_comm;  /* NCCL over the same processes, for a GPU transformer */
+    dg_comm *forward_comm; /* what the transformer's forward splits over; NULL: one process */
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     int has_plan;
     int cache_next;

@@ -72,6 +72,7 @@ int dg_attn_method_run(dg_attn_method *m, dg_tensor *o, const dg_tensor *q, cons
     float *od = (float *)o->data + off;
     const float *vd = (const float *)v->data + off;
     DG_TRY(m->ops->run(m, od, (const float *)q->data + off, (const float *)k->data + off, vd, &s));
+    DG_CHECK(!op.query_offset, "attention method '%s' takes every query (no query offset)", m->ops->name);
     if (op.perturb) dg_attn_perturb_heads(od, vd, &s, op.perturb + h0);
     return DG_OK;
 }

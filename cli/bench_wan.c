@@ -99,7 +99,7 @@ int bench_wan(int argc, char **argv) {
     int rc = 1;
     if (!times || dg_tensor_alloc(&x, &be, DG_F32, 4, xs) || dg_tensor_alloc(&out, &be, DG_F32, 4, xs) ||
         dg_tensor_alloc(&ctx, &be, DG_F32, 2, cs) ||
-        dg_wan_sized_init(&sized, &m, F, h, w, (int)L, NULL, 0)) {
+        dg_wan_sized_init(&sized, &m, F, h, w, (int)L, NULL, 0, NULL)) {
         fprintf(stderr, "ditgen: %s\n", times ? dg_last_error() : "out of memory");
         goto done;
     }

@@ -87,7 +87,8 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"keep-text-encoder", no_argument, 0, 8}, {"attention", required_argument, 0, 9},
         {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
         {"batch-count", required_argument, 0, 'b'}, {"pag-scale", required_argument, 0, 12},
-        {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14}, {0, 0, 0, 0}};
+        {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
+        {"parallel", required_argument, 0, 15}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0};
     opterr = 0;
@@ -104,6 +105,13 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 8: j->keep_text_encoder = 1; break;
         case 9: j->attention = optarg; break;
         case 11: j->device = optarg; break;
+        case 15:
+            if (strcmp(optarg, "exact") && strcmp(optarg, "none")) {
+                cli_error("--parallel must be exact or none, got '%s'", optarg);
+                return -1;
+            }
+            j->parallel = optarg;
+            break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; j->height = (int)iv; break;
@@ -321,10 +329,12 @@ done:
     return rc;
 }
 
-static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, float *lat, int i) {
+/* Under --parallel every rank generates the same latents; rank 0 reports and writes. */
+static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, float *lat, int i, int rank) {
     char out[4096];
     DG_TRY(gen_job_output_path(j, i, out, sizeof out));
     g->seed = j->base_seed + (uint64_t)i;
+    if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL);
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
@@ -345,6 +355,9 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
 int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
                 const float *neg, int neg_len) {
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
+    DG_TRY(dg_pipeline_set_parallel(p, j->parallel));
+    int rank, ranks;
+    dg_pipeline_rank(p, &rank, &ranks);
     dg_gen_params g = job_params(j);
     g.context = ctx, g.context_len = ctx_len, g.negative = neg, g.negative_len = neg_len;
     const int64_t *s = j->shape;
@@ -354,11 +367,13 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
     char pag[64] = "";
     if (j->pag_scale > 0) snprintf(pag, sizeof pag, ", PAG %g on %d head entr%s", j->pag_scale, j->n_pag_heads,
                                    j->n_pag_heads == 1 ? "y" : "ies");
-    fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
+    if (ranks > 1 && rank == 0) fprintf(stderr, "parallel: %s over %d ranks\n", j->parallel, ranks);
+    if (rank == 0)
+        fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
             j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift, pag);
     int rc = DG_OK;
-    for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i);
+    for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i, rank);
     free(lat);
     return rc;
 }

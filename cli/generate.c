@@ -1,6 +1,7 @@
 /* ditgen generate: one job from the command line -> pipeline -> PNG / MP4 / latents. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -46,6 +47,9 @@ static void usage(FILE *f) {
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
             "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
             "      --device D         cpu (default) or cuda[:N] for the transformer (builds with CUDA)\n"
+            "      --parallel MODE    under mpirun -np N: exact = each rank computes its share of the tokens,\n"
+            "                         same latents as one process (dense attention); rank 0 writes. With\n"
+            "                         --device cuda each rank takes the GPU of its local rank\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }
@@ -60,6 +64,12 @@ int cmd_generate(int argc, char **argv) {
     }
     double t0 = cli_now_s();
     dg_pipeline *p;
+    char device[32];
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (j.parallel && j.device && !strcmp(j.device, "cuda") && local) { /* one GPU per rank of a node */
+        snprintf(device, sizeof device, "cuda:%d", atoi(local));
+        j.device = device;
+    }
     if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
         cli_error("%s", dg_last_error());
         gen_job_free(&j);

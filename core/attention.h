@@ -81,8 +81,11 @@ typedef struct dg_attn_opts {
     float scale;                   /* softmax scale; 0: 1/sqrt(head_dim) */
     int head_begin, head_count;    /* the heads computed; head_count 0: every head */
     const dg_block_layout *layout; /* NULL: dense; else uploaded to the op's backend, nq = nk = layout->n */
+    /* The queries are rows [query_offset, query_offset + nq) of the key sequence (sequence parallelism:
+     * a rank's own tokens against every token); the perturbation blends in those rows of v. */
+    int64_t query_offset;
     /* SoftPAG: o_h = (1-u[h]) o_h + u[h] v_h after the attention, for the computed heads with u[h] != 0
-     * (u indexed by absolute head, host memory); NULL: none. Self-attention only (nq = nk). */
+     * (u indexed by absolute head, host memory); NULL: none. Self-attention only. */
     const float *perturb;
     /* Optional [nq, heads] f32 tensor on the op's backend: the natural-log sum of exp(scores) of each
      * row and computed head (-inf for a row that sees no key), so partial attentions over disjoint key

@@ -178,9 +178,12 @@ int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_
         DG_CHECK(!o->backend->ops->layout_upload || l->device_backend == o->backend,
                  "attention: block layout not uploaded to the %s backend", o->backend->ops->name);
     }
+    DG_CHECK(opts->query_offset >= 0 && (!opts->query_offset || !opts->layout),
+             "attention: a query offset of %lld (block layouts take every query)", (long long)opts->query_offset);
     if (opts->perturb)
-        DG_CHECK(q->shape[0] == k->shape[0], "attention: perturbation needs self-attention (%lld queries, %lld keys)",
-                 (long long)q->shape[0], (long long)k->shape[0]);
+        DG_CHECK(opts->query_offset + q->shape[0] <= k->shape[0],
+                 "attention: perturbation needs self-attention (queries %lld..%lld of %lld keys)",
+                 (long long)opts->query_offset, (long long)(opts->query_offset + q->shape[0]), (long long)k->shape[0]);
     if (opts->lse) {
         DG_TRY(check_f32(opts->lse, "attention"));
         DG_CHECK(opts->lse->backend == o->backend && opts->lse->ndim == 2 && opts->lse->shape[0] == q->shape[0] &&

@@ -9,6 +9,7 @@
 #include "core/backend.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "parallel/comm.h"
 
 typedef struct dg_wan_config {
     int patch[3]; /* t, h, w */
@@ -47,12 +48,19 @@ typedef struct dg_wan_model {
 
 /* What the forwards at one latent size share and never change: the activation arena (sized from the
  * list of tensors it holds), the RoPE tables on the model's backend, the attention plan prepared for
- * the size (its layouts uploaded once), and the hidden state kept for the perturbed pass. */
+ * the size (its layouts uploaded once), and the hidden state kept for the perturbed pass.
+ * With a communicator (exact sequence parallelism), this rank computes tokens [tok0, tok0 + ntok)
+ * through every layer; the keys and values of self-attention and the final projection are gathered
+ * from all ranks, so every rank ends with the whole output. */
 typedef struct dg_wan_sized {
     int F, H, W, max_text; /* latent frames/height/width, and the longest text context it takes */
+    dg_comm *comm;         /* NULL: one process */
+    int64_t tok0, ntok;    /* this rank's tokens */
+    int64_t *part_rows;    /* [comm->size] tokens per rank; part_floats: scratch for the counts */
+    int64_t *part_floats;
     dg_arena arena;
     dg_tensor rope_cos, rope_sin; /* [tokens, head_dim] */
-    dg_tensor fork_hidden;        /* [tokens, dim] when made with_fork, else empty */
+    dg_tensor fork_hidden;        /* [ntok, dim] when made with_fork, else empty */
     dg_attn_plan *plan;           /* borrowed; NULL = dense attention */
 } dg_wan_sized;
 
@@ -103,9 +111,10 @@ void dg_wan_free(dg_wan_model *m);
 /* Backend bytes dg_wan_sized_init takes for a latent of F x H x W and up to L text tokens. */
 size_t dg_wan_sized_bytes(const dg_wan_config *cfg, int F, int H, int W, int L, int with_fork);
 /* Prepare m for latents of F x H x W and text contexts of up to max_text tokens: checks the size
- * against the patch size and RoPE range, prepares plan (may be NULL) for the geometry on m's backend. */
+ * against the patch size and RoPE range, prepares plan (may be NULL) for the geometry on m's backend.
+ * comm (may be NULL) splits the tokens over its ranks (dense attention only: a plan is refused). */
 int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
-                      int with_fork);
+                      int with_fork, dg_comm *comm);
 void dg_wan_sized_free(dg_wan_sized *s);
 
 /* One forward pass for one sample at the prepared size. x and out are [C, F, H, W] and ctx is

@@ -10,8 +10,10 @@
 #include "dit/wan.h"
 
 /* The activations of one forward, all f32 in the arena: the arena's size is
- * the sum over this list, so the two cannot disagree. */
-typedef enum { ROWS_TOKENS, ROWS_TEXT, ROWS_ONE } act_rows;
+ * the sum over this list, so the two cannot disagree. ROWS_TOKENS hold every
+ * token (the patches, self-attention's keys and values, the final projection:
+ * gathered from all ranks under sequence parallelism), ROWS_LOCAL this rank's. */
+typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_TEXT, ROWS_ONE } act_rows;
 typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT } act_cols;
 enum {
     PATCHES, HIDDEN, NORMED, Q, K, V, ATTN_OUT, FFN_HIDDEN, T_SINUSOID, TEMB, TEMB_SILU, TPROJ, MODULATION,
@@ -23,13 +25,13 @@ static const struct {
     act_cols cols;
 } acts[N_ACTS] = {
     [PATCHES] = {"patches", ROWS_TOKENS, COLS_PATCH_IN},
-    [HIDDEN] = {"hidden", ROWS_TOKENS, COLS_DIM},
-    [NORMED] = {"normed", ROWS_TOKENS, COLS_DIM},
-    [Q] = {"q", ROWS_TOKENS, COLS_DIM},
+    [HIDDEN] = {"hidden", ROWS_LOCAL, COLS_DIM},
+    [NORMED] = {"normed", ROWS_LOCAL, COLS_DIM},
+    [Q] = {"q", ROWS_LOCAL, COLS_DIM},
     [K] = {"k", ROWS_TOKENS, COLS_DIM},
     [V] = {"v", ROWS_TOKENS, COLS_DIM},
-    [ATTN_OUT] = {"attn_out", ROWS_TOKENS, COLS_DIM},
-    [FFN_HIDDEN] = {"ffn_hidden", ROWS_TOKENS, COLS_FFN},
+    [ATTN_OUT] = {"attn_out", ROWS_LOCAL, COLS_DIM},
+    [FFN_HIDDEN] = {"ffn_hidden", ROWS_LOCAL, COLS_FFN},
     [T_SINUSOID] = {"t_sinusoid", ROWS_ONE, COLS_FREQ},
     [TEMB] = {"temb", ROWS_ONE, COLS_DIM},
     [TEMB_SILU] = {"temb_silu", ROWS_ONE, COLS_DIM},
@@ -45,22 +47,23 @@ static const struct {
 
 static int64_t patch_volume(const dg_wan_config *c) { return (int64_t)c->patch[0] * c->patch[1] * c->patch[2]; }
 
-static int64_t act_shape(const dg_wan_config *c, int id, int64_t N, int64_t L, int64_t shape[2]) {
+static int64_t act_shape(const dg_wan_config *c, int id, int64_t N, int64_t local, int64_t L, int64_t shape[2]) {
     const int64_t D = c->dim;
     const int64_t cols[] = {[COLS_DIM] = D,         [COLS_DIM2] = 2 * D,
                             [COLS_DIM6] = 6 * D,    [COLS_FFN] = c->ffn_dim,
                             [COLS_FREQ] = c->freq_dim, [COLS_PATCH_IN] = patch_volume(c) * c->in_channels,
                             [COLS_PATCH_OUT] = patch_volume(c) * c->out_channels};
-    shape[0] = acts[id].rows == ROWS_TOKENS ? N : acts[id].rows == ROWS_TEXT ? L : 1;
+    const int64_t rows[] = {[ROWS_TOKENS] = N, [ROWS_LOCAL] = local, [ROWS_TEXT] = L, [ROWS_ONE] = 1};
+    shape[0] = rows[acts[id].rows];
     shape[1] = cols[acts[id].cols];
     return shape[0] * shape[1];
 }
 
-static size_t arena_bytes(const dg_wan_config *c, int64_t N, int64_t L) {
+static size_t arena_bytes(const dg_wan_config *c, int64_t N, int64_t local, int64_t L) {
     size_t total = 0;
     int64_t shape[2];
     for (int id = 0; id < N_ACTS; id++)
-        total += ((size_t)act_shape(c, id, N, L, shape) * sizeof(float) + 63) & ~(size_t)63; /* as dg_arena_tensor */
+        total += ((size_t)act_shape(c, id, N, local, L, shape) * sizeof(float) + 63) & ~(size_t)63; /* as dg_arena_tensor */
     return total;
 }
 
@@ -75,7 +78,7 @@ dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int 
 
 size_t dg_wan_sized_bytes(const dg_wan_config *c, int F, int H, int W, int L, int with_fork) {
     const size_t N = dg_wan_tokens(c, F, H, W);
-    return arena_bytes(c, (int64_t)N, L) + 2 * N * (size_t)c->head_dim * sizeof(float) +
+    return arena_bytes(c, (int64_t)N, (int64_t)N, L) + 2 * N * (size_t)c->head_dim * sizeof(float) +
            (with_fork ? N * (size_t)c->dim * sizeof(float) : 0);
 }
 
@@ -95,7 +98,7 @@ static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, 
 }
 
 int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
-                      int with_fork) {
+                      int with_fork, dg_comm *comm) {
     const dg_wan_config *c = &m->cfg;
     memset(s, 0, sizeof *s);
     DG_CHECK(F >= 1 && H >= 1 && W >= 1 && F % c->patch[0] == 0 && H % c->patch[1] == 0 && W % c->patch[2] == 0,
@@ -105,9 +108,26 @@ int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int
     DG_CHECK(Fp <= c->rope_max_seq_len && Hp <= c->rope_max_seq_len && Wp <= c->rope_max_seq_len,
              "latent grid %dx%dx%d exceeds rope_max_seq_len %d", Fp, Hp, Wp, c->rope_max_seq_len);
     DG_CHECK(max_text >= 1, "text context length %d must be >= 1", max_text);
-    s->F = F, s->H = H, s->W = W, s->max_text = max_text, s->plan = plan;
-    const int64_t N = (int64_t)Fp * Hp * Wp, fork_shape[2] = {N, c->dim};
-    DG_TRY(dg_arena_init(&s->arena, m->be, arena_bytes(c, N, max_text)));
+    DG_CHECK(!comm || !plan, "sequence-parallel generation runs dense attention: attention plans are not split "
+                             "across ranks yet");
+    s->F = F, s->H = H, s->W = W, s->max_text = max_text, s->plan = plan, s->comm = comm;
+    const int64_t N = (int64_t)Fp * Hp * Wp;
+    s->tok0 = 0, s->ntok = N;
+    if (comm) {
+        DG_CHECK(N >= comm->size, "%lld tokens cannot be split over %d ranks", (long long)N, comm->size);
+        s->part_rows = malloc((size_t)comm->size * sizeof(int64_t));
+        s->part_floats = malloc((size_t)comm->size * sizeof(int64_t));
+        if (!s->part_rows || !s->part_floats) {
+            dg_wan_sized_free(s);
+            return dg_error("%s:%d: out of memory", __FILE__, __LINE__);
+        }
+        dg_comm_split(comm, N, 1, &s->tok0, &s->ntok, s->part_rows);
+    }
+    const int64_t fork_shape[2] = {s->ntok, c->dim};
+    if (dg_arena_init(&s->arena, m->be, arena_bytes(c, N, s->ntok, max_text)) != DG_OK) {
+        dg_wan_sized_free(s);
+        return DG_ERR;
+    }
     dg_attn_geometry g = dg_wan_attn_geometry(c, F, H, W);
     if (rope_tables(s, c, Fp, Hp, Wp) != DG_OK ||
         (with_fork && dg_tensor_alloc(&s->fork_hidden, m->be, DG_F32, 2, fork_shape) != DG_OK) ||
@@ -123,7 +143,24 @@ void dg_wan_sized_free(dg_wan_sized *s) {
     dg_tensor_free(&s->rope_cos);
     dg_tensor_free(&s->rope_sin);
     dg_tensor_free(&s->fork_hidden);
+    free(s->part_rows), free(s->part_floats);
     memset(s, 0, sizeof *s);
+}
+
+/* Rows [r0, r0 + n) of a 2-D tensor. */
+static dg_tensor rows_view(const dg_tensor *t, int64_t r0, int64_t n) {
+    dg_tensor v = *t;
+    v.shape[0] = n;
+    v.data = (char *)t->data + (size_t)(r0 * t->shape[1]) * dg_dtype_size(t->dtype);
+    return v;
+}
+
+/* Every rank's rows of t (this rank's already in place) on every rank. */
+static int gather_rows(dg_wan_sized *s, dg_tensor *t) {
+    if (!s->comm) return DG_OK;
+    for (int r = 0; r < s->comm->size; r++) s->part_floats[r] = s->part_rows[r] * t->shape[1];
+    DG_TRY(dg_backend_sync(t->backend)); /* the rows must be computed before they are sent */
+    return s->comm->ops->allgather_f32(s->comm, t->data, s->part_floats);
 }
 
 static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
@@ -134,7 +171,8 @@ static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
  * the backend is drained around the call so the time is the kernels'. */
 static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats *stats, int layer, dg_tensor *o,
                           const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
-    dg_attn_opts opts = {.perturb = call && call->perturb ? call->perturb + (size_t)layer * heads : NULL};
+    dg_attn_opts opts = {.perturb = call && call->perturb ? call->perturb + (size_t)layer * heads : NULL,
+                         .query_offset = s->tok0};
     if (stats) DG_TRY(dg_backend_sync(o->backend));
     double t0 = omp_get_wtime();
     if (s->plan)
@@ -166,24 +204,27 @@ static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
 static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, const dg_wan_call *call,
                  dg_wan_stats *stats) {
     const dg_wan_config *c = &m->cfg;
-    const int64_t D = c->dim, N = a[HIDDEN].shape[0];
+    const int64_t D = c->dim;
     dg_wan_block *blk = &m->blocks[li];
-    dg_tensor *h = &a[HIDDEN], *n = &a[NORMED], *q = &a[Q], *k = &a[K], *v = &a[V], *o = &a[ATTN_OUT],
-              *mods = &a[MODULATION];
+    dg_tensor *h = &a[HIDDEN], *n = &a[NORMED], *q = &a[Q], *o = &a[ATTN_OUT], *mods = &a[MODULATION];
+    /* this rank's keys and values, gathered from every rank before the attention */
+    dg_tensor k = rows_view(&a[K], s->tok0, s->ntok), v = rows_view(&a[V], s->tok0, s->ntok);
+    dg_tensor cos = rows_view(&s->rope_cos, s->tok0, s->ntok), sin = rows_view(&s->rope_sin, s->tok0, s->ntok);
     /* shift1, scale1, gate1, shift2, scale2, gate2 = table + projected temb */
     DG_TRY(dg_add(mods, &blk->modulation, &a[TPROJ]));
     /* 1. self-attention */
     dg_wan_attn *sa = &blk->self_attn;
     if (dg_layernorm(n, h, NULL, NULL, c->eps) || dg_modulate(n, n, row(mods, 0, D), row(mods, 1, D)) ||
         dg_linear(q, n, &sa->q_w, &sa->q_b) || dg_rmsnorm(q, q, &sa->norm_q, c->eps) ||
-        dg_linear(k, n, &sa->k_w, &sa->k_b) || dg_rmsnorm(k, k, &sa->norm_k, c->eps) ||
-        dg_linear(v, n, &sa->v_w, &sa->v_b))
+        dg_linear(&k, n, &sa->k_w, &sa->k_b) || dg_rmsnorm(&k, &k, &sa->norm_k, c->eps) ||
+        dg_linear(&v, n, &sa->v_w, &sa->v_b))
         return DG_ERR;
-    dg_tensor q3 = *q, k3 = *k;
-    const int64_t s3[3] = {N, c->heads, c->head_dim};
-    if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &s->rope_cos, &s->rope_sin) ||
-        dg_rope(&k3, &s->rope_cos, &s->rope_sin) || self_attention(s, call, stats, li, o, q, k, v, c->heads) ||
-        dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
+    dg_tensor q3 = *q, k3 = k;
+    const int64_t s3[3] = {s->ntok, c->heads, c->head_dim};
+    if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &cos, &sin) ||
+        dg_rope(&k3, &cos, &sin) || gather_rows(s, &a[K]) || gather_rows(s, &a[V]) ||
+        self_attention(s, call, stats, li, o, q, &a[K], &a[V], c->heads) || dg_linear(n, o, &sa->o_w, &sa->o_b) ||
+        dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
     /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
     dg_wan_attn *ca = &blk->cross_attn;
@@ -222,8 +263,9 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
     if (resume) {
         DG_TRY(dg_tensor_copy(&a[HIDDEN], &s->fork_hidden));
     } else {
+        const dg_tensor mine = rows_view(&a[PATCHES], s->tok0, s->ntok);
         DG_TRY(dg_patchify(&a[PATCHES], x, c->patch));
-        DG_TRY(dg_linear(&a[HIDDEN], &a[PATCHES], &m->patch_w, &m->patch_b));
+        DG_TRY(dg_linear(&a[HIDDEN], &mine, &m->patch_w, &m->patch_b));
         tap(call, "patch", &a[HIDDEN]);
     }
 
@@ -258,10 +300,10 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
         dg_tensor dst = row_view(&a[HEAD_MODULATION], r, D), tab = row_view(&m->head_modulation, r, D);
         DG_TRY(dg_add(&dst, &tab, &a[TEMB]));
     }
-    dg_tensor *n = &a[NORMED];
+    dg_tensor *n = &a[NORMED], y = rows_view(&a[PROJ_OUT], s->tok0, s->ntok);
     return dg_layernorm(n, &a[HIDDEN], NULL, NULL, c->eps) ||
                    dg_modulate(n, n, row(&a[HEAD_MODULATION], 0, D), row(&a[HEAD_MODULATION], 1, D)) ||
-                   dg_linear(&a[PROJ_OUT], n, &m->proj_out_w, &m->proj_out_b) ||
+                   dg_linear(&y, n, &m->proj_out_w, &m->proj_out_b) || gather_rows(s, &a[PROJ_OUT]) ||
                    dg_unpatchify(out, &a[PROJ_OUT], c->patch)
                ? DG_ERR
                : DG_OK;
@@ -281,7 +323,7 @@ int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t
     int rc = DG_OK;
     for (int id = 0; id < N_ACTS && rc == DG_OK; id++) {
         int64_t shape[2];
-        act_shape(c, id, N, L, shape);
+        act_shape(c, id, N, s->ntok, L, shape);
         rc = dg_arena_tensor(&s->arena, &a[id], acts[id].name, DG_F32, 2, shape);
     }
     if (rc == DG_OK) rc = forward(m, s, a, x, t, ctx, out, call, stats);

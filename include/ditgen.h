@@ -81,6 +81,15 @@ void dg_pipeline_release_text_encoder(dg_pipeline *p);
  * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
  * "dense" restores dense attention. The plan is checked against the model. */
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
+/* Split each generation over the processes of an MPI job (mpirun -np N ...): mode "exact" is
+ * sequence parallelism (each rank computes its share of the tokens through every layer and the
+ * keys/values of self-attention are gathered, so the latents equal a one-process run's up to float
+ * rounding; dense attention only), NULL or "none" turns it off. Every rank calls the same pipeline
+ * functions in the same order and ends with the same latents. CPU transformers exchange over MPI,
+ * GPU ones over NCCL (one GPU per rank). Refused, with the reason, in builds without MPI. */
+int dg_pipeline_set_parallel(dg_pipeline *p, const char *mode);
+/* This process's rank and the number of ranks generating together (0 and 1 when not parallel). */
+void dg_pipeline_rank(const dg_pipeline *p, int *rank, int *size);
 /* Frames [3, frames, height, width] in [-1, 1] from the final latents
  * [C, F, h, w]: the VAE decode (after latents mean/std) or, for a pixel-space
  * model, the latents themselves. vae_tile > 0 decodes in spatial tiles of that

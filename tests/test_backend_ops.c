@@ -260,7 +260,7 @@ static void test_patch(const target *t, int64_t C, int64_t F, int64_t H, int64_t
  * other heads keep o's previous contents; lse per (row, head); the SoftPAG blend for u != NULL. */
 static void attn_reference(double *o, double *lse, const float *o_before, const float *q, const float *k,
                            const float *v, int64_t nq, int64_t nk, int heads, int hd, int h0, int h1,
-                           const unsigned char *allow, const float *u) {
+                           const unsigned char *allow, const float *u, int64_t qoff) {
     const int64_t C = (int64_t)heads * hd;
     const double scale = 1.0 / sqrt((double)hd);
     double *row = malloc((size_t)nk * sizeof(double));
@@ -287,7 +287,7 @@ static void attn_reference(double *o, double *lse, const float *o_before, const 
             for (int c = 0; c < hd; c++) {
                 double *oc = &o[i * C + h * hd + c];
                 *oc = sum > 0 ? *oc / sum : 0.0;
-                if (u) *oc = (1.0 - u[h]) * *oc + u[h] * v[i * C + h * hd + c];
+                if (u) *oc = (1.0 - u[h]) * *oc + u[h] * v[(i + qoff) * C + h * hd + c];
             }
             lse[i * heads + h] = sum > 0 ? mx + log(sum) : -INFINITY;
         }
@@ -298,6 +298,7 @@ typedef struct {
     int64_t nq, nk;
     int heads, hd, h0, h1;
     const float *u;
+    int64_t qoff; /* the queries are key rows [qoff, qoff + nq) (sequence parallelism) */
     const char *what;
 } attn_case;
 
@@ -311,12 +312,12 @@ static void run_attention(const target *t, const attn_case *ac, dg_attn_method *
               O = put(t, DG_F32, 2, qs, before), L = put(t, DG_F32, 2, ls, lse_before);
     const int want_lse = !m || !m->ops->run;
     dg_attn_opts opts = {.head_begin = ac->h0, .head_count = ac->h1 - ac->h0, .perturb = ac->u,
-                         .lse = want_lse ? &L : NULL};
+                         .query_offset = ac->qoff, .lse = want_lse ? &L : NULL};
     const int rc = m ? dg_attn_method_run(m, &O, &Q, &K, &V, ac->heads, &opts) : dg_attention(&O, &Q, &K, &V,
                                                                                                 ac->heads, &opts);
     CHECK(rc == DG_OK, "%s %s: %s", t->name, ac->what, dg_last_error());
     double *ref = malloc((size_t)nqf * sizeof(double)), *lref = malloc((size_t)(ac->nq * ac->heads) * sizeof(double));
-    attn_reference(ref, lref, before, q, k, v, ac->nq, ac->nk, ac->heads, ac->hd, ac->h0, ac->h1, allow, ac->u);
+    attn_reference(ref, lref, before, q, k, v, ac->nq, ac->nk, ac->heads, ac->hd, ac->h0, ac->h1, allow, ac->u, ac->qoff);
     if (rc == DG_OK) {
         float *o = get(&O), *l = get(&L);
         report(t, "attention", ac->what, nmse(o, ref, nqf), t->cpu ? 1e-10 : 5e-4);
@@ -342,13 +343,14 @@ static void run_attention(const target *t, const attn_case *ac, dg_attn_method *
 static void test_attention_dense(const target *t) {
     static const float u[4] = {0.0f, 0.5f, 1.0f, -0.25f};
     const attn_case cases[] = {
-        {1, 1, 1, 64, 0, 1, NULL, "1 token"},
-        {63, 63, 3, 64, 0, 3, NULL, "63 tokens, 3 heads"},
-        {65, 129, 2, 128, 0, 2, NULL, "65 x 129 keys, d=128"},
-        {300, 200, 4, 32, 1, 3, NULL, "heads [1, 3) of 4"},
-        {517, 7, 6, 16, 0, 6, NULL, "cross: 517 x 7 text keys"},
-        {90, 90, 2, 12, 0, 2, NULL, "d=12 (wan_tiny)"},
-        {77, 77, 4, 16, 0, 4, u, "SoftPAG u = 0, .5, 1, -.25"},
+        {1, 1, 1, 64, 0, 1, NULL, 0, "1 token"},
+        {63, 63, 3, 64, 0, 3, NULL, 0, "63 tokens, 3 heads"},
+        {65, 129, 2, 128, 0, 2, NULL, 0, "65 x 129 keys, d=128"},
+        {300, 200, 4, 32, 1, 3, NULL, 0, "heads [1, 3) of 4"},
+        {517, 7, 6, 16, 0, 6, NULL, 0, "cross: 517 x 7 text keys"},
+        {90, 90, 2, 12, 0, 2, NULL, 0, "d=12 (wan_tiny)"},
+        {77, 77, 4, 16, 0, 4, u, 0, "SoftPAG u = 0, .5, 1, -.25"},
+        {40, 100, 4, 16, 0, 4, u, 30, "queries 30..70 of 100 keys, SoftPAG"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_attention(t, &cases[i], NULL, NULL);
 }
@@ -385,7 +387,7 @@ static void test_attention_methods(const target *t) {
             char what[64];
             snprintf(what, sizeof what, "%s %dx%dx%d+%d (density %.2f)", cases[i].name, g.T, g.H, g.W, g.text_tokens,
                      m->ops->density(m));
-            const attn_case ac = {n, n, g.heads, g.head_dim, cases[i].h0, cases[i].h1, NULL, what};
+            const attn_case ac = {n, n, g.heads, g.head_dim, cases[i].h0, cases[i].h1, NULL, 0, what};
             run_attention(t, &ac, m, allow);
         }
         free(allow);
@@ -432,9 +434,14 @@ static void test_attention_refusals(const target *t) {
     CHECK(dg_attention(&O, &A, &A, &A, 3, &bad_range) != DG_OK && strstr(dg_last_error(), "outside"),
           "heads [2, 4) of 3: %s", dg_last_error());
     CHECK(dg_attention(&O, &A, &A, &A, 3, &lse) != DG_OK && strstr(dg_last_error(), "lse"), "lse [8, 2] for 3 heads");
-    dg_attn_opts pert = {.perturb = h};
-    CHECK(dg_attention(&O, &A, &B, &B, 3, &pert) != DG_OK && strstr(dg_last_error(), "self-attention"),
+    /* the blend needs the queries' own rows of v: 9 queries cannot be among 8 keys, nor 8 from offset 2 of 9 */
+    dg_attn_opts pert = {.perturb = h}, shifted = {.perturb = h, .query_offset = 2};
+    dg_tensor O9 = put(t, DG_F32, 2, s2, h);
+    CHECK(dg_attention(&O9, &B, &A, &A, 3, &pert) != DG_OK && strstr(dg_last_error(), "self-attention"),
           "perturbation of cross-attention: %s", dg_last_error());
+    CHECK(dg_attention(&O, &A, &B, &B, 3, &shifted) != DG_OK && strstr(dg_last_error(), "self-attention"),
+          "perturbation past the keys: %s", dg_last_error());
+    dg_tensor_free(&O9);
     CHECK(dg_attention(&A, &A, &A, &O, 3, NULL) != DG_OK && strstr(dg_last_error(), "aliases"),
           "output aliasing the keys: %s", dg_last_error());
     free(h);

@@ -86,8 +86,7 @@ static void wan_case(dg_wan_model *m, const dg_safetensors *io, const dg_safeten
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, oshape));
     CHECK_OK(dg_tensor_upload(&xin, x));
     CHECK_OK(dg_tensor_upload(&cin, ctx));
-    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
-                               NULL, 0));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0], NULL, 0, NULL));
     tap_ctx tc = {ref_io, prefix, 0};
     dg_wan_call tap = {.tap = on_tap, .user = &tc};
     CHECK_OK(dg_wan_forward(m, &sized, &xin, t[0], &cin, &out, taps ? &tap : NULL, NULL));
@@ -143,8 +142,7 @@ static void forward_with_plan(dg_wan_model *m, const dg_safetensors *io, dg_attn
     CHECK_OK(dg_tensor_upload(&xin, x));
     CHECK_OK(dg_tensor_upload(&cin, ctx));
     /* prepares the plan on m's backend (its layouts uploaded there) */
-    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
-                               plan, 0));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0], plan, 0, NULL));
     dg_wan_call call = {.step = 0, .steps = 1};
     CHECK_OK(dg_wan_forward(m, &sized, &xin, t[0], &cin, &out, &call, NULL));
     CHECK_OK(dg_tensor_download(&out, host));

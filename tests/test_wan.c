@@ -53,8 +53,7 @@ static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *pref
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     int64_t oshape[4] = {m->cfg.out_channels, xt->shape[1], xt->shape[2], xt->shape[3]};
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, oshape));
-    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
-                               NULL, 0));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0], NULL, 0, NULL));
     tap_ctx tc = {io, prefix, 0};
     dg_wan_call tap = {.tap = on_tap, .user = &tc};
     CHECK_OK(dg_wan_forward(m, &sized, &xin, t[0], &cin, &out, taps ? &tap : NULL, NULL));
@@ -84,8 +83,7 @@ static void plan_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
-    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
-                               &plan, 0));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0], &plan, 0, NULL));
     dg_wan_call call = {.step = 0, .steps = 1};
     CHECK_OK(dg_wan_forward(m, &sized, &xin, 937.0f, &cin, &out, &call, NULL));
     if (!test_failures) check_close("per-head plan video.out", out.data, dense_out, (size_t)dg_tensor_numel(&out), 1e-5);
@@ -108,8 +106,7 @@ static void fork_case(dg_wan_model *m, const dg_safetensors *io, const float *de
     CHECK_OK(dg_tensor_view(&zeros, m->be, DG_F32, 4, xt->shape, zx));
     CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
     CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
-    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0],
-                               NULL, 1));
+    CHECK_OK(dg_wan_sized_init(&sized, m, (int)xt->shape[1], (int)xt->shape[2], (int)xt->shape[3], (int)ct->shape[0], NULL, 1, NULL));
     dg_wan_call run = {.fork = DG_WAN_FORK_SAVE, .fork_layer = 1, .steps = 1};
     CHECK_OK(dg_wan_forward(m, &sized, &xin, 937.0f, &cin, &out, &run, NULL));
     CHECK(!test_failures && !memcmp(out.data, dense_out, n * sizeof(float)), "saving the fork changed the output");
@@ -223,7 +220,7 @@ int main(void) {
         CHECK_OK(dg_tensor_view(&xin, &be, DG_F32, 4, xt->shape, (void *)x));
         CHECK_OK(dg_tensor_view(&cin, &be, DG_F32, 2, ct->shape, (void *)ctx));
         CHECK_OK(dg_tensor_alloc(&out, &be, DG_F32, 4, xt->shape));
-        CHECK_OK(dg_wan_sized_init(&sized, &m, 3, 6, 10, 7, NULL, 0));
+        CHECK_OK(dg_wan_sized_init(&sized, &m, 3, 6, 10, 7, NULL, 0, NULL));
         CHECK_OK(dg_wan_forward(&m, &sized, &xin, 937.0f, &cin, &out, NULL, NULL));
         if (ref) check_close("bf16 video.out", out.data, ref->data, ref->nbytes / 4, TOL);
         dg_wan_sized_free(&sized);

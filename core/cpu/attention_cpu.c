@@ -19,6 +19,6 @@ int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_
                 *vd = (const float *)v->data + off;
     DG_TRY(opts->layout ? dg_attention_sparse_cpu(od, qd, kd, vd, &s, opts->layout, lse, heads)
                         : dg_attention_dense_cpu(od, qd, kd, vd, &s, lse, heads));
-    if (opts->perturb) dg_attn_perturb_heads(od, vd, &s, opts->perturb + h0);
+    if (opts->perturb) dg_attn_perturb_heads(od, vd + opts->query_offset * s.kv_stride, &s, opts->perturb + h0);
     return DG_OK;
 }

@@ -314,5 +314,6 @@ extern "C" int dg_cuda_attention(dg_backend *be, dg_tensor *o, const dg_tensor *
     sparse_args sp = {};
     if (opts->layout) sp = ((const cuda_layout *)opts->layout->device_copy)->args;
     DG_TRY(launch(dg_cuda_stream(be), od, qd, kd, vd, &s, sp, lse, heads));
-    return opts->perturb ? dg_cuda_perturb_heads(be, od, vd, &s, opts->perturb + h0) : DG_OK;
+    return opts->perturb ? dg_cuda_perturb_heads(be, od, vd + opts->query_offset * s.kv_stride, &s, opts->perturb + h0)
+                         : DG_OK;
 }

@@ -1,0 +1,44 @@
+/* A communicator over the processes of one generation (rank 0 writes the
+ * outputs): the collectives the parallel modes need, on MPI (host buffers;
+ * runs anywhere OpenMPI does, CI included) or NCCL (device buffers of a CUDA
+ * backend, its unique id bootstrapped over MPI). No home-made transport. */
+#ifndef DG_PARALLEL_COMM_H
+#define DG_PARALLEL_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+
+typedef struct dg_comm dg_comm;
+
+typedef struct dg_comm_ops {
+    const char *name;
+    /* In place: rank r's part, counts[r] floats, already sits at offset sum(counts[0..r)) of buf; on
+     * return every rank's buf holds every part. buf is memory of the communicator's kind (host for MPI,
+     * device for NCCL). */
+    int (*allgather_f32)(dg_comm *c, float *buf, const int64_t *counts);
+    int (*barrier)(dg_comm *c);
+    void (*destroy)(dg_comm *c);
+} dg_comm_ops;
+
+struct dg_comm {
+    int rank, size;
+    const dg_comm_ops *ops;
+    void *ctx;
+};
+
+/* Whether this build has MPI (and NCCL); the reason when not. */
+int dg_comm_available(const char **why_not);
+/* All processes of the MPI job (MPI is initialised here when the caller has not; finalised by the
+ * last dg_comm_free of a communicator that initialised it). */
+int dg_comm_mpi_init(dg_comm *c);
+/* NCCL over the same processes as mpi, for device buffers on be's stream (one GPU per rank). */
+int dg_comm_nccl_init(dg_comm *c, dg_comm *mpi, dg_backend *be);
+void dg_comm_free(dg_comm *c);
+
+/* An even split of n items over the ranks: rank r owns [*begin, *begin + *count); counts (may be
+ * NULL) receives every rank's count times `per` (the floats per item). */
+void dg_comm_split(const dg_comm *c, int64_t n, int64_t per, int64_t *begin, int64_t *count, int64_t *counts);
+
+#endif
