@@ -50,6 +50,12 @@ typedef struct dg_backend_ops {
      * log-sum-exp. Online softmax (flash), f32 accumulation. */
     int (*attention)(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
                      int heads, const dg_attn_opts *opts);
+    /* Merge two partial attentions of the same queries over disjoint key sets, each group's logits
+     * shifted by a constant bias: o = (w o + w2 o2) / (w + w2) per row and head with
+     * w = exp(lse + bias), w2 = exp(lse2 + bias2); lse becomes log(w + w2). o, o2 [n, heads*hd];
+     * lse, lse2 [n, heads]; a row with no key in either group stays 0 (lse -inf). */
+    int (*attention_merge)(dg_backend *be, dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const dg_tensor *lse2,
+                           float bias, float bias2);
     /* The backend's copy of a block layout (made once per prepared size) and its release; NULL when the
      * attention kernels read the host layout. */
     int (*layout_upload)(dg_backend *be, const dg_block_layout *l, void **copy);

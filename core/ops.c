@@ -147,6 +147,23 @@ int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]) {
     return x->backend->ops->unpatchify(x->backend, x, y, patch);
 }
 
+int dg_attention_merge(dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const dg_tensor *lse2, float bias,
+                       float bias2) {
+    const dg_tensor *all[4] = {o, lse, o2, lse2};
+    for (int i = 0; i < 4; i++) {
+        DG_TRY(check_f32(all[i], "attention merge"));
+        DG_CHECK(all[i]->ndim == 2, "attention merge: %s must be 2-D", tname(all[i]));
+    }
+    DG_TRY(check_same(o, o2, "attention merge"));
+    DG_TRY(check_same(lse, lse2, "attention merge"));
+    DG_CHECK(lse->backend == o->backend && lse->shape[0] == o->shape[0] && lse->shape[1] >= 1 &&
+                 o->shape[1] % lse->shape[1] == 0,
+             "attention merge: %s must be [%lld, heads] with heads dividing %lld", tname(lse), (long long)o->shape[0],
+             (long long)o->shape[1]);
+    DG_CHECK(isfinite(bias) && isfinite(bias2), "attention merge: biases must be finite");
+    return o->backend->ops->attention_merge(o->backend, o, lse, o2, lse2, bias, bias2);
+}
+
 int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads,
                  const dg_attn_opts *opts) {
     const dg_tensor *all[4] = {o, q, k, v};

@@ -20,6 +20,9 @@ int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_patchify(dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]);
+/* See dg_backend_ops.attention_merge. */
+int dg_attention_merge(dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const dg_tensor *lse2, float bias,
+                       float bias2);
 /* Attention of heads query/key/value rows (see dg_attn_opts; opts NULL = dense, every head):
  * q, o [nq, C], k, v [nk, C], C = heads * head_dim. Checks the shapes, the head range, that a
  * layout fits nq = nk = layout->n and is uploaded to this backend, and the lse tensor. */

@@ -422,6 +422,58 @@ static void test_attention_agent(const target *t) {
     dg_attn_method_free(m);
 }
 
+/* Attention over keys [0, split) and over [split, nk) merged by log-sum-exp, each group's logits
+ * shifted by its bias, against one softmax over all keys with those shifts (what clip parallelism's
+ * dual-scope attention computes); a group that saw no key leaves the other's result. */
+static void test_attention_merge(const target *t, float bias, float bias2) {
+    const int64_t nq = 50, nk = 90, split = 37, heads = 2, hd = 16, C = heads * hd;
+    const int64_t qs[2] = {nq, C}, k1s[2] = {split, C}, k2s[2] = {nk - split, C}, ls[2] = {nq, heads};
+    float *q = rand_host(nq * C, 2.0f), *k = rand_host(nk * C, 2.0f), *v = rand_host(nk * C, 1.0f);
+    dg_tensor Q = put(t, DG_F32, 2, qs, q), K1 = put(t, DG_F32, 2, k1s, k), V1 = put(t, DG_F32, 2, k1s, v),
+              K2 = put(t, DG_F32, 2, k2s, k + split * C), V2 = put(t, DG_F32, 2, k2s, v + split * C), O1, O2, L1, L2;
+    CHECK_OK(dg_tensor_alloc(&O1, t->be, DG_F32, 2, qs) || dg_tensor_alloc(&O2, t->be, DG_F32, 2, qs) ||
+             dg_tensor_alloc(&L1, t->be, DG_F32, 2, ls) || dg_tensor_alloc(&L2, t->be, DG_F32, 2, ls));
+    dg_attn_opts o1 = {.lse = &L1}, o2 = {.lse = &L2};
+    CHECK_OK(dg_attention(&O1, &Q, &K1, &V1, (int)heads, &o1));
+    CHECK_OK(dg_attention(&O2, &Q, &K2, &V2, (int)heads, &o2));
+    float *alone = get(&O1);
+    CHECK_OK(dg_attention_merge(&O1, &L1, &O2, &L2, bias, bias2));
+    float *got = get(&O1);
+    double *ref = malloc((size_t)(nq * C) * sizeof(double)), *w = malloc((size_t)nk * sizeof(double));
+    const double scale = 1.0 / sqrt((double)hd);
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < nq; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < nk; j++) {
+                double dot = 0;
+                for (int64_t c = 0; c < hd; c++) dot += (double)q[i * C + h * hd + c] * k[j * C + h * hd + c];
+                w[j] = dot * scale + (j < split ? bias : bias2);
+                mx = w[j] > mx ? w[j] : mx;
+            }
+            for (int64_t j = 0; j < nk; j++) sum += w[j] = exp(w[j] - mx);
+            for (int64_t c = 0; c < hd; c++) {
+                double acc = 0;
+                for (int64_t j = 0; j < nk; j++) acc += w[j] * v[j * C + h * hd + c];
+                ref[i * C + h * hd + c] = acc / sum;
+            }
+        }
+    char d[64];
+    snprintf(d, sizeof d, "37 + 53 keys, biases %g / %g", bias, bias2);
+    report(t, "attn merge", d, nmse(got, ref, nq * C), t->cpu ? 1e-10 : 5e-4);
+    /* an empty second group (lse -inf) leaves the first group's output */
+    float *inf = malloc((size_t)(nq * heads) * sizeof(float));
+    for (int64_t i = 0; i < nq * heads; i++) inf[i] = -INFINITY;
+    dg_tensor Linf = put(t, DG_F32, 2, ls, inf), O3 = put(t, DG_F32, 2, qs, alone);
+    CHECK_OK(dg_attention(&O3, &Q, &K1, &V1, (int)heads, &o1));
+    CHECK_OK(dg_attention_merge(&O3, &L1, &O2, &Linf, bias, bias2));
+    float *same = get(&O3);
+    for (int64_t i = 0; i < nq * C; i++) ref[i] = alone[i];
+    report(t, "attn merge", "empty second group", nmse(same, ref, nq * C), 1e-12);
+    free(q), free(k), free(v), free(alone), free(got), free(ref), free(w), free(inf), free(same);
+    dg_tensor *all[] = {&Q, &K1, &V1, &K2, &V2, &O1, &O2, &L1, &L2, &Linf, &O3};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dg_tensor_free(all[i]);
+}
+
 /* Bad calls are refused with the reason, on every backend. */
 static void test_attention_refusals(const target *t) {
     const int64_t s[2] = {8, 12}, s2[2] = {9, 12}, l[2] = {8, 2};
@@ -473,6 +525,9 @@ static void run_all(const target *t) {
     test_attention_dense(t);
     test_attention_methods(t);
     test_attention_agent(t);
+    test_attention_merge(t, 0.0f, 0.0f);
+    test_attention_merge(t, 10.0f, 0.0f);
+    test_attention_merge(t, -1.5f, 3.0f);
     test_attention_refusals(t);
 }
 

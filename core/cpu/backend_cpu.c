@@ -52,6 +52,7 @@ static const dg_backend_ops cpu_ops = {
     .patchify = dg_cpu_patchify,
     .unpatchify = dg_cpu_unpatchify,
     .attention = dg_cpu_attention,
+    .attention_merge = dg_cpu_attention_merge,
 };
 
 int dg_backend_cpu_init(dg_backend *be, int threads) {

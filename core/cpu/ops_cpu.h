@@ -21,6 +21,8 @@ int dg_cpu_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const flo
 int dg_cpu_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_cpu_patchify(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_cpu_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
+int dg_cpu_attention_merge(dg_backend *be, dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const dg_tensor *lse2,
+                           float bias, float bias2);
 int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
                      int heads, const dg_attn_opts *opts);
 

@@ -102,6 +102,7 @@ static const dg_backend_ops cuda_ops = {
     .patchify = dg_cuda_patchify,
     .unpatchify = dg_cuda_unpatchify,
     .attention = dg_cuda_attention,
+    .attention_merge = dg_cuda_attention_merge,
     .layout_upload = dg_cuda_layout_upload,
     .layout_release = dg_cuda_layout_release,
 };

@@ -68,6 +68,8 @@ int dg_cuda_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const i
  * against the f32 CPU kernels); head_dim a multiple of 4 up to 128. */
 int dg_cuda_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
                       int heads, const dg_attn_opts *opts);
+int dg_cuda_attention_merge(dg_backend *be, dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const dg_tensor *lse2,
+                            float bias, float bias2);
 int dg_cuda_layout_upload(dg_backend *be, const dg_block_layout *l, void **copy);
 void dg_cuda_layout_release(dg_backend *be, void *copy);
 /* o_h = (1-u[h]) o_h + u[h] v_h on device memory for the heads of s with u[h] != 0 (u on the host). */
