@@ -278,6 +278,9 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(isfinite(g->cfg_scale), "--cfg-scale must be a finite number");
     DG_TRY(check_pag(p, g));
     DG_TRY(check_memory(p, g, shape));
+    DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
+    DG_CHECK(!p->split.comm || !p->has_plan,
+             "parallel generation runs dense attention: attention plans are not split across ranks yet");
     if (!p->has_plan) return DG_OK;
     dg_attn_geometry geom = dg_wan_attn_geometry(&p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3]);
     return dg_attn_plan_prepare(&p->plan, &geom, p->dit_be);
@@ -291,28 +294,39 @@ static int prepare_size(dg_pipeline *p, const int64_t shape[4], int max_text, in
         return DG_OK;
     if (s->arena.base) dg_wan_sized_free(s);
     return dg_wan_sized_init(s, &p->wan, (int)shape[1], (int)shape[2], (int)shape[3], max_text,
-                             p->has_plan ? &p->plan : NULL, with_fork, p->forward_comm);
+                             p->has_plan ? &p->plan : NULL, with_fork, &p->split);
 }
 
-int dg_pipeline_set_parallel(dg_pipeline *p, const char *mode) {
+int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts) {
     if (p->sized.arena.base) dg_wan_sized_free(&p->sized); /* prepared for the old split */
-    p->forward_comm = NULL;
+    memset(&p->split, 0, sizeof p->split);
+    const char *mode = opts ? opts->mode : NULL;
     if (!mode || !strcmp(mode, "none")) return DG_OK;
-    DG_CHECK(!strcmp(mode, "exact"), "parallel mode '%s' unknown (exact or none)", mode);
+    DG_CHECK(!strcmp(mode, "exact") || !strcmp(mode, "clip"), "parallel mode '%s' unknown (exact, clip or none)",
+             mode);
+    if (!strcmp(mode, "clip")) {
+        DG_CHECK(opts->halo >= 0 && opts->global >= 0, "clip parallelism: halo %d and global %d must be >= 0",
+                 opts->halo, opts->global);
+        DG_CHECK(isfinite(opts->phase_t) && isfinite(opts->phase_bias) && fabsf(opts->phase_bias) <= 1e4f,
+                 "clip parallelism: phase %g and bias %g must be finite (|bias| <= 1e4)", (double)opts->phase_t,
+                 (double)opts->phase_bias);
+        p->split = (dg_wan_split){.clip = 1, .halo = opts->halo, .global = opts->global, .phase_t = opts->phase_t,
+                                  .phase_bias = opts->phase_bias};
+    }
     if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
     /* MPI moves host buffers; a GPU's activations go through NCCL */
     if (p->dit_be->kind == DG_BACKEND_CPU) {
-        p->forward_comm = &p->comm;
+        p->split.comm = &p->comm;
     } else {
         if (!p->device_comm.ops) DG_TRY(dg_comm_nccl_init(&p->device_comm, &p->comm, p->dit_be));
-        p->forward_comm = &p->device_comm;
+        p->split.comm = &p->device_comm;
     }
     return DG_OK;
 }
 
 void dg_pipeline_rank(const dg_pipeline *p, int *rank, int *size) {
-    *rank = p->forward_comm ? p->forward_comm->rank : 0;
-    *size = p->forward_comm ? p->forward_comm->size : 1;
+    *rank = p->split.comm ? p->split.comm->rank : 0;
+    *size = p->split.comm ? p->split.comm->size : 1;
 }
 
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,

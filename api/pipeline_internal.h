@@ -34,7 +34,7 @@ struct dg_pipeline {
     dg_wan_sized sized; /* the transformer prepared for the last generation's size (arena.base NULL: none) */
     dg_comm comm;         /* MPI over the job's processes, once parallel generation was asked for */
     dg_comm device_comm;  /* NCCL over the same processes, for a GPU transformer */
-    dg_comm *forward_comm; /* what the transformer's forward splits over; NULL: one process */
+    dg_wan_split split;   /* how the transformer's forward is split (split.comm NULL: one process) */
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     int has_plan;
     int cache_next;

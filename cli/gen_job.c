@@ -88,13 +88,18 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"vae-tile", required_argument, 0, 10}, {"device", required_argument, 0, 11},
         {"batch-count", required_argument, 0, 'b'}, {"pag-scale", required_argument, 0, 12},
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
-        {"parallel", required_argument, 0, 15}, {0, 0, 0, 0}};
+        {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
+        {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
+        {"clip-bias", required_argument, 0, 19}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
-                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0};
+                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0,
+                   /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
+                   .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
     opterr = 0;
     optind = 1;
     int c, pag_u_given = 0;
     int64_t iv;
+    double dv;
     while ((c = getopt_long(argc, argv, ":m:W:H:s:o:t:p:n:b:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': j->model = optarg; break;
@@ -106,12 +111,16 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 9: j->attention = optarg; break;
         case 11: j->device = optarg; break;
         case 15:
-            if (strcmp(optarg, "exact") && strcmp(optarg, "none")) {
-                cli_error("--parallel must be exact or none, got '%s'", optarg);
+            if (strcmp(optarg, "exact") && strcmp(optarg, "clip") && strcmp(optarg, "none")) {
+                cli_error("--parallel must be exact, clip or none, got '%s'", optarg);
                 return -1;
             }
-            j->parallel = optarg;
+            j->parallel.mode = optarg;
             break;
+        case 16: if (cli_parse_int("--clip-halo", optarg, 0, 1024, &iv)) return -1; j->parallel.halo = (int)iv; break;
+        case 17: if (cli_parse_int("--clip-global", optarg, 0, 1024, &iv)) return -1; j->parallel.global = (int)iv; break;
+        case 18: if (cli_parse_double("--clip-phase", optarg, -1e6, 1e6, &dv)) return -1; j->parallel.phase_t = (float)dv; break;
+        case 19: if (cli_parse_double("--clip-bias", optarg, -1e4, 1e4, &dv)) return -1; j->parallel.phase_bias = (float)dv; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; j->height = (int)iv; break;
@@ -355,7 +364,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
 int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
                 const float *neg, int neg_len) {
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
-    DG_TRY(dg_pipeline_set_parallel(p, j->parallel));
+    DG_TRY(dg_pipeline_set_parallel(p, j->parallel.mode ? &j->parallel : NULL));
     int rank, ranks;
     dg_pipeline_rank(p, &rank, &ranks);
     dg_gen_params g = job_params(j);
@@ -367,7 +376,7 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
     char pag[64] = "";
     if (j->pag_scale > 0) snprintf(pag, sizeof pag, ", PAG %g on %d head entr%s", j->pag_scale, j->n_pag_heads,
                                    j->n_pag_heads == 1 ? "y" : "ies");
-    if (ranks > 1 && rank == 0) fprintf(stderr, "parallel: %s over %d ranks\n", j->parallel, ranks);
+    if (ranks > 1 && rank == 0) fprintf(stderr, "parallel: %s over %d ranks\n", j->parallel.mode, ranks);
     if (rank == 0)
         fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],

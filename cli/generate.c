@@ -47,9 +47,13 @@ static void usage(FILE *f) {
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
             "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
             "      --device D         cpu (default) or cuda[:N] for the transformer (builds with CUDA)\n"
-            "      --parallel MODE    under mpirun -np N: exact = each rank computes its share of the tokens,\n"
-            "                         same latents as one process (dense attention); rank 0 writes. With\n"
-            "                         --device cuda each rank takes the GPU of its local rank\n"
+            "      --parallel MODE    under mpirun -np N, rank 0 writes; with --device cuda each rank takes the\n"
+            "                         GPU of its local rank. exact: each rank computes its share of the\n"
+            "                         tokens, same latents as one process. clip: long videos, each rank owns\n"
+            "                         contiguous latent frames and sees its neighbours' --clip-halo frames\n"
+            "                         (default 2) and --clip-global frames of every rank (default 1); the\n"
+            "                         global scope weighs e^B more at timesteps >= --clip-phase T, the local\n"
+            "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }
@@ -66,7 +70,7 @@ int cmd_generate(int argc, char **argv) {
     dg_pipeline *p;
     char device[32];
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    if (j.parallel && j.device && !strcmp(j.device, "cuda") && local) { /* one GPU per rank of a node */
+    if (j.parallel.mode && j.device && !strcmp(j.device, "cuda") && local) { /* one GPU per rank of a node */
         snprintf(device, sizeof device, "cuda:%d", atoi(local));
         j.device = device;
     }

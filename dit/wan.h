@@ -46,16 +46,34 @@ typedef struct dg_wan_model {
     dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
 } dg_wan_model;
 
+/* How a forward's tokens are split over the ranks of a communicator.
+ * exact: sequence parallelism; each rank computes its share of the tokens through every layer and
+ *   self-attention sees every token (keys and values are gathered), as one process would.
+ * clip: clip parallelism (Video-Infinity's dual-scope attention on a DiT): each rank owns contiguous
+ *   latent frames; its queries attend to a local scope (its frames and `halo` frames from each
+ *   neighbour) and a global scope (`global` frames shared by every rank at uniform stride), merged by
+ *   log-sum-exp with `phase_bias` added to the global logits at timesteps >= phase_t and to the local
+ *   ones below. Keys carry their true RoPE positions. */
+typedef struct dg_wan_split {
+    dg_comm *comm; /* NULL: one process */
+    int clip;
+    int halo, global;
+    float phase_t, phase_bias;
+} dg_wan_split;
+
 /* What the forwards at one latent size share and never change: the activation arena (sized from the
  * list of tensors it holds), the RoPE tables on the model's backend, the attention plan prepared for
  * the size (its layouts uploaded once), and the hidden state kept for the perturbed pass.
- * With a communicator (exact sequence parallelism), this rank computes tokens [tok0, tok0 + ntok)
- * through every layer; the keys and values of self-attention and the final projection are gathered
- * from all ranks, so every rank ends with the whole output. */
+ * Split over ranks, this rank computes tokens [tok0, tok0 + ntok) through every layer; the final
+ * projection is gathered from all ranks, so every rank ends with the whole output. */
 typedef struct dg_wan_sized {
     int F, H, W, max_text; /* latent frames/height/width, and the longest text context it takes */
-    dg_comm *comm;         /* NULL: one process */
+    dg_wan_split split;    /* split.comm NULL: one process */
+    dg_comm *comm;         /* split.comm */
     int64_t tok0, ntok;    /* this rank's tokens */
+    int64_t frame_tokens;  /* tokens per latent frame (patch units) */
+    int64_t kv_rows, kv_local; /* rows of the key/value buffers, and where this rank's own rows start */
+    int64_t halo_prev, halo_next; /* clip: halo rows from each neighbour (0 at the ends) */
     int64_t *part_rows;    /* [comm->size] tokens per rank; part_floats: scratch for the counts */
     int64_t *part_floats;
     dg_arena arena;
@@ -110,11 +128,14 @@ void dg_wan_free(dg_wan_model *m);
 
 /* Backend bytes dg_wan_sized_init takes for a latent of F x H x W and up to L text tokens. */
 size_t dg_wan_sized_bytes(const dg_wan_config *cfg, int F, int H, int W, int L, int with_fork);
+/* Whether split can take latents of F x H x W (perturbed: with perturbation guidance). */
+int dg_wan_split_check(const dg_wan_split *split, const dg_wan_config *cfg, int F, int H, int W, int perturbed);
 /* Prepare m for latents of F x H x W and text contexts of up to max_text tokens: checks the size
  * against the patch size and RoPE range, prepares plan (may be NULL) for the geometry on m's backend.
- * comm (may be NULL) splits the tokens over its ranks (dense attention only: a plan is refused). */
+ * split (NULL: one process) spreads the tokens over ranks (dense attention only: a plan is refused;
+ * clip: every rank needs at least max(halo, global, 1) latent frames). */
 int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
-                      int with_fork, dg_comm *comm);
+                      int with_fork, const dg_wan_split *split);
 void dg_wan_sized_free(dg_wan_sized *s);
 
 /* One forward pass for one sample at the prepared size. x and out are [C, F, H, W] and ctx is

@@ -10,14 +10,17 @@
 #include "dit/wan.h"
 
 /* The activations of one forward, all f32 in the arena: the arena's size is
- * the sum over this list, so the two cannot disagree. ROWS_TOKENS hold every
- * token (the patches, self-attention's keys and values, the final projection:
- * gathered from all ranks under sequence parallelism), ROWS_LOCAL this rank's. */
-typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_TEXT, ROWS_ONE } act_rows;
-typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT } act_cols;
+ * the sum over this list, so the two cannot disagree. Rows: ROWS_TOKENS every
+ * token (the patches and the final projection, gathered from all ranks when
+ * split), ROWS_LOCAL this rank's tokens, ROWS_KV self-attention's keys and
+ * values (every token under exact sequence parallelism; the local scope under
+ * clip parallelism), ROWS_GLOBAL and ROWS_CLIP the global scope and the second
+ * partial attention of clip parallelism (no rows otherwise). */
+typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_KV, ROWS_GLOBAL, ROWS_CLIP, ROWS_TEXT, ROWS_ONE, N_ROWS } act_rows;
+typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT, COLS_HEADS } act_cols;
 enum {
     PATCHES, HIDDEN, NORMED, Q, K, V, ATTN_OUT, FFN_HIDDEN, T_SINUSOID, TEMB, TEMB_SILU, TPROJ, MODULATION,
-    HEAD_MODULATION, CTX_HIDDEN, CTX, CROSS_K, CROSS_V, PROJ_OUT, N_ACTS
+    HEAD_MODULATION, CTX_HIDDEN, CTX, CROSS_K, CROSS_V, PROJ_OUT, GLOBAL_K, GLOBAL_V, ATTN_OUT2, LSE, LSE2, N_ACTS
 };
 static const struct {
     const char *name;
@@ -28,8 +31,8 @@ static const struct {
     [HIDDEN] = {"hidden", ROWS_LOCAL, COLS_DIM},
     [NORMED] = {"normed", ROWS_LOCAL, COLS_DIM},
     [Q] = {"q", ROWS_LOCAL, COLS_DIM},
-    [K] = {"k", ROWS_TOKENS, COLS_DIM},
-    [V] = {"v", ROWS_TOKENS, COLS_DIM},
+    [K] = {"k", ROWS_KV, COLS_DIM},
+    [V] = {"v", ROWS_KV, COLS_DIM},
     [ATTN_OUT] = {"attn_out", ROWS_LOCAL, COLS_DIM},
     [FFN_HIDDEN] = {"ffn_hidden", ROWS_LOCAL, COLS_FFN},
     [T_SINUSOID] = {"t_sinusoid", ROWS_ONE, COLS_FREQ},
@@ -43,28 +46,41 @@ static const struct {
     [CROSS_K] = {"cross_k", ROWS_TEXT, COLS_DIM},
     [CROSS_V] = {"cross_v", ROWS_TEXT, COLS_DIM},
     [PROJ_OUT] = {"proj_out", ROWS_TOKENS, COLS_PATCH_OUT},
+    [GLOBAL_K] = {"global_k", ROWS_GLOBAL, COLS_DIM},
+    [GLOBAL_V] = {"global_v", ROWS_GLOBAL, COLS_DIM},
+    [ATTN_OUT2] = {"attn_out_global", ROWS_CLIP, COLS_DIM},
+    [LSE] = {"lse_local", ROWS_CLIP, COLS_HEADS},
+    [LSE2] = {"lse_global", ROWS_CLIP, COLS_HEADS},
 };
 
 static int64_t patch_volume(const dg_wan_config *c) { return (int64_t)c->patch[0] * c->patch[1] * c->patch[2]; }
 
-static int64_t act_shape(const dg_wan_config *c, int id, int64_t N, int64_t local, int64_t L, int64_t shape[2]) {
+/* rows[kind]: the row count of each kind for a size and split. */
+static int64_t act_shape(const dg_wan_config *c, int id, const int64_t rows[N_ROWS], int64_t shape[2]) {
     const int64_t D = c->dim;
     const int64_t cols[] = {[COLS_DIM] = D,         [COLS_DIM2] = 2 * D,
                             [COLS_DIM6] = 6 * D,    [COLS_FFN] = c->ffn_dim,
                             [COLS_FREQ] = c->freq_dim, [COLS_PATCH_IN] = patch_volume(c) * c->in_channels,
-                            [COLS_PATCH_OUT] = patch_volume(c) * c->out_channels};
-    const int64_t rows[] = {[ROWS_TOKENS] = N, [ROWS_LOCAL] = local, [ROWS_TEXT] = L, [ROWS_ONE] = 1};
+                            [COLS_PATCH_OUT] = patch_volume(c) * c->out_channels, [COLS_HEADS] = c->heads};
     shape[0] = rows[acts[id].rows];
     shape[1] = cols[acts[id].cols];
     return shape[0] * shape[1];
 }
 
-static size_t arena_bytes(const dg_wan_config *c, int64_t N, int64_t local, int64_t L) {
+static size_t arena_bytes(const dg_wan_config *c, const int64_t rows[N_ROWS]) {
     size_t total = 0;
     int64_t shape[2];
     for (int id = 0; id < N_ACTS; id++)
-        total += ((size_t)act_shape(c, id, N, local, L, shape) * sizeof(float) + 63) & ~(size_t)63; /* as dg_arena_tensor */
+        total += ((size_t)act_shape(c, id, rows, shape) * sizeof(float) + 63) & ~(size_t)63; /* as dg_arena_tensor */
     return total;
+}
+
+/* The row counts of a prepared size; L text tokens. */
+static void sized_rows(const dg_wan_sized *s, int64_t N, int64_t L, int64_t rows[N_ROWS]) {
+    const dg_wan_split *sp = &s->split;
+    const int64_t G = sp->comm && sp->clip ? (int64_t)sp->global * sp->comm->size * s->frame_tokens : 0;
+    rows[ROWS_TOKENS] = N, rows[ROWS_LOCAL] = s->ntok, rows[ROWS_KV] = s->kv_rows, rows[ROWS_GLOBAL] = G;
+    rows[ROWS_CLIP] = G ? s->ntok : 0, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
 }
 
 size_t dg_wan_tokens(const dg_wan_config *c, int64_t F, int64_t H, int64_t W) {
@@ -78,7 +94,9 @@ dg_attn_geometry dg_wan_attn_geometry(const dg_wan_config *c, int F, int H, int 
 
 size_t dg_wan_sized_bytes(const dg_wan_config *c, int F, int H, int W, int L, int with_fork) {
     const size_t N = dg_wan_tokens(c, F, H, W);
-    return arena_bytes(c, (int64_t)N, (int64_t)N, L) + 2 * N * (size_t)c->head_dim * sizeof(float) +
+    const int64_t rows[N_ROWS] = {[ROWS_TOKENS] = (int64_t)N, [ROWS_LOCAL] = (int64_t)N, [ROWS_KV] = (int64_t)N,
+                                  [ROWS_TEXT] = L, [ROWS_ONE] = 1};
+    return arena_bytes(c, rows) + 2 * N * (size_t)c->head_dim * sizeof(float) +
            (with_fork ? N * (size_t)c->dim * sizeof(float) : 0);
 }
 
@@ -97,8 +115,50 @@ static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, 
     return rc;
 }
 
+/* This rank's share: tokens for exact sequence parallelism, whole latent frames (with their halos)
+ * for clip parallelism. */
+static int split_tokens(dg_wan_sized *s, int64_t Fp) {
+    const dg_wan_split *sp = &s->split;
+    dg_comm *comm = sp->comm;
+    const int64_t N = Fp * s->frame_tokens;
+    s->part_rows = malloc((size_t)comm->size * sizeof(int64_t));
+    s->part_floats = malloc((size_t)comm->size * sizeof(int64_t));
+    DG_CHECK(s->part_rows && s->part_floats, "%s:%d: out of memory", __FILE__, __LINE__);
+    if (!sp->clip) {
+        dg_comm_split(comm, N, 1, &s->tok0, &s->ntok, s->part_rows);
+        s->kv_rows = N, s->kv_local = s->tok0;
+        return DG_OK;
+    }
+    int64_t f0, nf;
+    dg_comm_split(comm, Fp, s->frame_tokens, &f0, &nf, s->part_rows);
+    s->tok0 = f0 * s->frame_tokens, s->ntok = nf * s->frame_tokens;
+    s->halo_prev = comm->rank > 0 ? sp->halo * s->frame_tokens : 0;
+    s->halo_next = comm->rank + 1 < comm->size ? sp->halo * s->frame_tokens : 0;
+    s->kv_rows = s->halo_prev + s->ntok + s->halo_next, s->kv_local = s->halo_prev;
+    return DG_OK;
+}
+
+int dg_wan_split_check(const dg_wan_split *sp, const dg_wan_config *c, int F, int H, int W, int perturbed) {
+    if (!sp || !sp->comm) return DG_OK;
+    const int64_t Fp = F / c->patch[0], N = Fp * (H / c->patch[1]) * (W / c->patch[2]);
+    const int size = sp->comm->size;
+    if (!sp->clip) {
+        DG_CHECK(N >= size, "%lld tokens cannot be split over %d ranks", (long long)N, size);
+        return DG_OK;
+    }
+    DG_CHECK(!perturbed, "clip parallelism does not combine with perturbation guidance yet");
+    DG_CHECK(sp->halo >= 0 && sp->global >= 0 && isfinite(sp->phase_t) && isfinite(sp->phase_bias),
+             "clip parallelism: halo %d and global %d frames must be >= 0, the phase finite", sp->halo, sp->global);
+    const int64_t need = sp->halo > sp->global ? (sp->halo > 1 ? sp->halo : 1) : (sp->global > 1 ? sp->global : 1);
+    DG_CHECK(Fp / size >= need,
+             "clip parallelism: %lld latent frames over %d ranks leave fewer than the %lld each rank needs "
+             "(halo %d, global %d): use fewer ranks or more frames",
+             (long long)Fp, size, (long long)need, sp->halo, sp->global);
+    return DG_OK;
+}
+
 int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int max_text, dg_attn_plan *plan,
-                      int with_fork, dg_comm *comm) {
+                      int with_fork, const dg_wan_split *split) {
     const dg_wan_config *c = &m->cfg;
     memset(s, 0, sizeof *s);
     DG_CHECK(F >= 1 && H >= 1 && W >= 1 && F % c->patch[0] == 0 && H % c->patch[1] == 0 && W % c->patch[2] == 0,
@@ -108,23 +168,23 @@ int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int
     DG_CHECK(Fp <= c->rope_max_seq_len && Hp <= c->rope_max_seq_len && Wp <= c->rope_max_seq_len,
              "latent grid %dx%dx%d exceeds rope_max_seq_len %d", Fp, Hp, Wp, c->rope_max_seq_len);
     DG_CHECK(max_text >= 1, "text context length %d must be >= 1", max_text);
-    DG_CHECK(!comm || !plan, "sequence-parallel generation runs dense attention: attention plans are not split "
-                             "across ranks yet");
-    s->F = F, s->H = H, s->W = W, s->max_text = max_text, s->plan = plan, s->comm = comm;
+    const int parallel = split && split->comm;
+    DG_CHECK(!parallel || !plan, "parallel generation runs dense attention: attention plans are not split across "
+                                 "ranks yet");
+    DG_TRY(dg_wan_split_check(split, c, F, H, W, 0));
+    s->F = F, s->H = H, s->W = W, s->max_text = max_text, s->plan = plan;
+    if (parallel) s->split = *split, s->comm = split->comm;
+    s->frame_tokens = (int64_t)Hp * Wp;
     const int64_t N = (int64_t)Fp * Hp * Wp;
-    s->tok0 = 0, s->ntok = N;
-    if (comm) {
-        DG_CHECK(N >= comm->size, "%lld tokens cannot be split over %d ranks", (long long)N, comm->size);
-        s->part_rows = malloc((size_t)comm->size * sizeof(int64_t));
-        s->part_floats = malloc((size_t)comm->size * sizeof(int64_t));
-        if (!s->part_rows || !s->part_floats) {
-            dg_wan_sized_free(s);
-            return dg_error("%s:%d: out of memory", __FILE__, __LINE__);
-        }
-        dg_comm_split(comm, N, 1, &s->tok0, &s->ntok, s->part_rows);
+    s->tok0 = 0, s->ntok = N, s->kv_rows = N;
+    if (parallel && split_tokens(s, Fp) != DG_OK) {
+        dg_wan_sized_free(s);
+        return DG_ERR;
     }
     const int64_t fork_shape[2] = {s->ntok, c->dim};
-    if (dg_arena_init(&s->arena, m->be, arena_bytes(c, N, s->ntok, max_text)) != DG_OK) {
+    int64_t rows[N_ROWS];
+    sized_rows(s, N, max_text, rows);
+    if (dg_arena_init(&s->arena, m->be, arena_bytes(c, rows)) != DG_OK) {
         dg_wan_sized_free(s);
         return DG_ERR;
     }
@@ -167,19 +227,67 @@ static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
     if (call && call->tap) call->tap(call->user, name, x);
 }
 
-/* Self-attention through the plan (dense without one), with the layer's SoftPAG blend. With stats,
- * the backend is drained around the call so the time is the kernels'. */
-static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats *stats, int layer, dg_tensor *o,
-                          const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads) {
+/* Clip parallelism's key exchange for one of K, V (this rank's rows in place): the halo frames of
+ * each neighbour into the local scope's ends, and every rank's sampled frames into the global scope. */
+static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global) {
+    const dg_wan_split *sp = &s->split;
+    dg_comm *comm = sp->comm;
+    const int64_t C = kv->shape[1], ft = s->frame_tokens, halo = sp->halo * ft * C;
+    float *d = kv->data, *own = d + s->kv_local * C;
+    DG_TRY(dg_backend_sync(kv->backend)); /* the rows must be computed before they are sent */
+    if (halo)
+        DG_TRY(comm->ops->exchange_f32(comm, own, own + s->ntok * C - halo, d, own + s->ntok * C, halo));
+    if (!sp->global) return DG_OK;
+    const int64_t nf = s->ntok / ft, stride = nf / sp->global;
+    for (int j = 0; j < sp->global; j++) { /* frames 0, stride, 2 stride, ... of this rank's clip */
+        dg_tensor src = rows_view(kv, s->kv_local + j * stride * ft, ft);
+        dg_tensor dst = rows_view(global, ((int64_t)comm->rank * sp->global + j) * ft, ft);
+        DG_TRY(dg_tensor_copy(&dst, &src));
+    }
+    DG_TRY(dg_backend_sync(kv->backend));
+    for (int r = 0; r < comm->size; r++) s->part_floats[r] = sp->global * ft * C;
+    return comm->ops->allgather_f32(comm, global->data, s->part_floats);
+}
+
+/* What this rank's queries attend to, from every rank's keys and values. */
+static int share_keys(dg_wan_sized *s, dg_tensor *a) {
+    if (!s->comm) return DG_OK;
+    if (!s->split.clip) return gather_rows(s, &a[K]) || gather_rows(s, &a[V]) ? DG_ERR : DG_OK;
+    return share_clip(s, &a[K], &a[GLOBAL_K]) || share_clip(s, &a[V], &a[GLOBAL_V]) ? DG_ERR : DG_OK;
+}
+
+/* Clip parallelism's dual-scope attention: the local scope and the global scope attended apart, then
+ * merged by log-sum-exp with the phase bias on one of them (t: the step's timestep). */
+static int dual_scope(dg_wan_sized *s, dg_tensor *a, int heads, float t) {
+    const dg_wan_split *sp = &s->split;
+    dg_attn_opts local = {.query_offset = s->kv_local, .lse = sp->global ? &a[LSE] : NULL}, global = {.lse = &a[LSE2]};
+    DG_TRY(dg_attention(&a[ATTN_OUT], &a[Q], &a[K], &a[V], heads, &local));
+    if (!sp->global) return DG_OK; /* the local scope alone: nothing to merge */
+    DG_TRY(dg_attention(&a[ATTN_OUT2], &a[Q], &a[GLOBAL_K], &a[GLOBAL_V], heads, &global));
+    const int early = t >= sp->phase_t;
+    return dg_attention_merge(&a[ATTN_OUT], &a[LSE], &a[ATTN_OUT2], &a[LSE2], early ? 0.0f : sp->phase_bias,
+                              early ? sp->phase_bias : 0.0f);
+}
+
+/* Self-attention through the plan (dense without one), with the layer's SoftPAG blend; under clip
+ * parallelism the dual-scope attention. With stats, the backend is drained around the call so the
+ * time is the kernels'. */
+static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats *stats, int layer, dg_tensor *a,
+                          int heads, float t) {
+    dg_tensor *o = &a[ATTN_OUT], *q = &a[Q], *k = &a[K], *v = &a[V];
     dg_attn_opts opts = {.perturb = call && call->perturb ? call->perturb + (size_t)layer * heads : NULL,
-                         .query_offset = s->tok0};
+                         .query_offset = s->kv_local};
     if (stats) DG_TRY(dg_backend_sync(o->backend));
     double t0 = omp_get_wtime();
-    if (s->plan)
+    if (s->comm && s->split.clip) {
+        DG_CHECK(!opts.perturb, "clip parallelism does not combine with perturbation guidance yet");
+        DG_TRY(dual_scope(s, a, heads, t));
+    } else if (s->plan) {
         DG_TRY(dg_attn_plan_run(s->plan, call ? call->step : 0, call ? call->steps : 1, layer, o, q, k, v, heads,
                                 &opts));
-    else
+    } else {
         DG_TRY(dg_attention(o, q, k, v, heads, &opts));
+    }
     if (stats) {
         DG_TRY(dg_backend_sync(o->backend));
         stats->attn_seconds += omp_get_wtime() - t0;
@@ -201,14 +309,14 @@ static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
 }
 
 /* One transformer block on the hidden state a[HIDDEN]. */
-static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, const dg_wan_call *call,
+static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t, const dg_wan_call *call,
                  dg_wan_stats *stats) {
     const dg_wan_config *c = &m->cfg;
     const int64_t D = c->dim;
     dg_wan_block *blk = &m->blocks[li];
     dg_tensor *h = &a[HIDDEN], *n = &a[NORMED], *q = &a[Q], *o = &a[ATTN_OUT], *mods = &a[MODULATION];
-    /* this rank's keys and values, gathered from every rank before the attention */
-    dg_tensor k = rows_view(&a[K], s->tok0, s->ntok), v = rows_view(&a[V], s->tok0, s->ntok);
+    /* this rank's keys and values, shared with the other ranks before the attention */
+    dg_tensor k = rows_view(&a[K], s->kv_local, s->ntok), v = rows_view(&a[V], s->kv_local, s->ntok);
     dg_tensor cos = rows_view(&s->rope_cos, s->tok0, s->ntok), sin = rows_view(&s->rope_sin, s->tok0, s->ntok);
     /* shift1, scale1, gate1, shift2, scale2, gate2 = table + projected temb */
     DG_TRY(dg_add(mods, &blk->modulation, &a[TPROJ]));
@@ -222,9 +330,8 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, const d
     dg_tensor q3 = *q, k3 = k;
     const int64_t s3[3] = {s->ntok, c->heads, c->head_dim};
     if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &cos, &sin) ||
-        dg_rope(&k3, &cos, &sin) || gather_rows(s, &a[K]) || gather_rows(s, &a[V]) ||
-        self_attention(s, call, stats, li, o, q, &a[K], &a[V], c->heads) || dg_linear(n, o, &sa->o_w, &sa->o_b) ||
-        dg_gated_add(h, n, row(mods, 2, D)))
+        dg_rope(&k3, &cos, &sin) || share_keys(s, a) || self_attention(s, call, stats, li, a, c->heads, t) ||
+        dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
     /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
     dg_wan_attn *ca = &blk->cross_attn;
@@ -289,7 +396,7 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
 
     for (int li = first; li < c->num_layers; li++) {
         if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
-        DG_TRY(block(m, s, li, a, call, stats));
+        DG_TRY(block(m, s, li, a, t, call, stats));
         char name[32];
         snprintf(name, sizeof name, "block%d", li);
         tap(call, name, &a[HIDDEN]);
@@ -321,9 +428,11 @@ int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t
     dg_tensor a[N_ACTS];
     const size_t mark = dg_arena_mark(&s->arena);
     int rc = DG_OK;
+    int64_t rows[N_ROWS];
+    sized_rows(s, N, L, rows);
     for (int id = 0; id < N_ACTS && rc == DG_OK; id++) {
         int64_t shape[2];
-        act_shape(c, id, N, s->ntok, L, shape);
+        act_shape(c, id, rows, shape);
         rc = dg_arena_tensor(&s->arena, &a[id], acts[id].name, DG_F32, 2, shape);
     }
     if (rc == DG_OK) rc = forward(m, s, a, x, t, ctx, out, call, stats);

@@ -81,13 +81,27 @@ void dg_pipeline_release_text_encoder(dg_pipeline *p);
  * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
  * "dense" restores dense attention. The plan is checked against the model. */
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
-/* Split each generation over the processes of an MPI job (mpirun -np N ...): mode "exact" is
- * sequence parallelism (each rank computes its share of the tokens through every layer and the
- * keys/values of self-attention are gathered, so the latents equal a one-process run's up to float
- * rounding; dense attention only), NULL or "none" turns it off. Every rank calls the same pipeline
- * functions in the same order and ends with the same latents. CPU transformers exchange over MPI,
- * GPU ones over NCCL (one GPU per rank). Refused, with the reason, in builds without MPI. */
-int dg_pipeline_set_parallel(dg_pipeline *p, const char *mode);
+/* How generations are split over the processes of an MPI job (mpirun -np N ...).
+ * mode "exact": sequence parallelism; each rank computes its share of the tokens through every layer
+ *   and the keys/values of self-attention are gathered, so the latents equal a one-process run's up
+ *   to float rounding.
+ * mode "clip": clip parallelism for long videos (Video-Infinity's dual-scope attention on a DiT);
+ *   each rank owns contiguous latent frames and its queries see its own frames plus `halo` frames of
+ *   each neighbour (local scope) and `global` frames of every rank taken at uniform stride (global
+ *   scope), merged with `phase_bias` added to the global logits at timesteps >= phase_t (early,
+ *   noisy steps: layout) and to the local ones after (detail). Each rank holds only its scopes' keys.
+ * mode NULL or "none": one process. Both modes run dense attention; clip does not combine with
+ * perturbation guidance yet. */
+typedef struct dg_parallel_opts {
+    const char *mode;
+    int halo, global;          /* clip: latent frames (after the temporal patch) */
+    float phase_t, phase_bias; /* clip: e.g. 800 and 10 as Video-Infinity */
+} dg_parallel_opts;
+
+/* Every rank calls the same pipeline functions in the same order and ends with the same latents. CPU
+ * transformers exchange over MPI, GPU ones over NCCL (one GPU per rank). Refused, with the reason, in
+ * builds without MPI. opts NULL: one process. */
+int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts);
 /* This process's rank and the number of ranks generating together (0 and 1 when not parallel). */
 void dg_pipeline_rank(const dg_pipeline *p, int *rank, int *size);
 /* Frames [3, frames, height, width] in [-1, 1] from the final latents

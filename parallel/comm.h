@@ -18,6 +18,11 @@ typedef struct dg_comm_ops {
      * return every rank's buf holds every part. buf is memory of the communicator's kind (host for MPI,
      * device for NCCL). */
     int (*allgather_f32)(dg_comm *c, float *buf, const int64_t *counts);
+    /* Swap n floats with each neighbour: to_prev goes to rank-1 and arrives in its from_next, to_next to
+     * rank+1 (its from_prev). The first rank has no previous and the last no next: those buffers are not
+     * touched (may be NULL). */
+    int (*exchange_f32)(dg_comm *c, const float *to_prev, const float *to_next, float *from_prev, float *from_next,
+                        int64_t n);
     int (*barrier)(dg_comm *c);
     void (*destroy)(dg_comm *c);
 } dg_comm_ops;

@@ -33,6 +33,19 @@ static int mpi_allgather(dg_comm *c, float *buf, const int64_t *counts) {
     return rc == MPI_SUCCESS ? DG_OK : mpi_error(rc, "MPI_Allgatherv");
 }
 
+static int mpi_exchange(dg_comm *c, const float *to_prev, const float *to_next, float *from_prev, float *from_next,
+                        int64_t n) {
+    DG_CHECK(n >= 0 && n <= INT_MAX, "MPI: a halo of %lld floats exceeds MPI's int counts", (long long)n);
+    const int prev = c->rank > 0 ? c->rank - 1 : MPI_PROC_NULL, next = c->rank + 1 < c->size ? c->rank + 1 : MPI_PROC_NULL;
+    /* both directions pair every send with the neighbour's receive, so neither can deadlock */
+    int rc = MPI_Sendrecv(to_prev, (int)n, MPI_FLOAT, prev, 1, from_next, (int)n, MPI_FLOAT, next, 1, MPI_COMM_WORLD,
+                          MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Sendrecv(to_next, (int)n, MPI_FLOAT, next, 2, from_prev, (int)n, MPI_FLOAT, prev, 2, MPI_COMM_WORLD,
+                          MPI_STATUS_IGNORE);
+    return rc == MPI_SUCCESS ? DG_OK : mpi_error(rc, "MPI_Sendrecv");
+}
+
 static int mpi_barrier(dg_comm *c) {
     (void)c;
     const int rc = MPI_Barrier(MPI_COMM_WORLD);
@@ -46,7 +59,7 @@ static void mpi_destroy(dg_comm *c) {
     free(m->counts), free(m->displs), free(m);
 }
 
-static const dg_comm_ops mpi_ops = {"mpi", mpi_allgather, mpi_barrier, mpi_destroy};
+static const dg_comm_ops mpi_ops = {"mpi", mpi_allgather, mpi_exchange, mpi_barrier, mpi_destroy};
 
 int dg_comm_mpi_init(dg_comm *c) {
     int inited = 0, rc;

@@ -39,6 +39,26 @@ static int nccl_allgather(dg_comm *c, float *buf, const int64_t *counts) {
     return DG_OK;
 }
 
+static int nccl_exchange(dg_comm *c, const float *to_prev, const float *to_next, float *from_prev, float *from_next,
+                         int64_t n) {
+    nccl_ctx *x = c->ctx;
+    /* one group: the bidirectional swaps cannot deadlock */
+    DG_NCCL_CHECK(ncclGroupStart());
+    ncclResult_t rc = ncclSuccess;
+    if (c->rank > 0) {
+        if (rc == ncclSuccess) rc = ncclSend(to_prev, (size_t)n, ncclFloat, c->rank - 1, x->nccl, x->stream);
+        if (rc == ncclSuccess) rc = ncclRecv(from_prev, (size_t)n, ncclFloat, c->rank - 1, x->nccl, x->stream);
+    }
+    if (c->rank + 1 < c->size) {
+        if (rc == ncclSuccess) rc = ncclSend(to_next, (size_t)n, ncclFloat, c->rank + 1, x->nccl, x->stream);
+        if (rc == ncclSuccess) rc = ncclRecv(from_next, (size_t)n, ncclFloat, c->rank + 1, x->nccl, x->stream);
+    }
+    const ncclResult_t end = ncclGroupEnd();
+    if (rc != ncclSuccess || end != ncclSuccess)
+        return dg_error("NCCL: halo exchange failed: %s", ncclGetErrorString(rc != ncclSuccess ? rc : end));
+    return DG_OK;
+}
+
 static int nccl_barrier(dg_comm *c) {
     nccl_ctx *n = c->ctx;
     DG_CUDA_CHECK(cudaStreamSynchronize(n->stream));
@@ -51,7 +71,7 @@ static void nccl_destroy(dg_comm *c) {
     free(n);
 }
 
-static const dg_comm_ops nccl_ops = {"nccl", nccl_allgather, nccl_barrier, nccl_destroy};
+static const dg_comm_ops nccl_ops = {"nccl", nccl_allgather, nccl_exchange, nccl_barrier, nccl_destroy};
 
 int dg_comm_nccl_init(dg_comm *c, dg_comm *mpi, dg_backend *be) {
     DG_CHECK(be->kind == DG_BACKEND_CUDA, "NCCL: needs a CUDA backend (got %s)", be->ops->name);

@@ -22,7 +22,8 @@ static float *both_ways(dg_pipeline *p, const dg_gen_params *g, const char *what
     const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
     float *par = malloc((size_t)n * sizeof(float)), *one = malloc((size_t)n * sizeof(float));
     int rank, size;
-    CHECK_OK(dg_pipeline_set_parallel(p, "exact"));
+    const dg_parallel_opts exact = {.mode = "exact"};
+    CHECK_OK(dg_pipeline_set_parallel(p, &exact));
     dg_pipeline_rank(p, &rank, &size);
     CHECK_OK(dg_pipeline_generate(p, g, par, NULL, NULL, NULL));
     CHECK_OK(dg_pipeline_set_parallel(p, NULL));
@@ -69,7 +70,8 @@ int main(void) {
     free(both_ways(p, &odd, "80 tokens, no CFG", &n));
 
     /* a sparse plan is refused before any work */
-    CHECK_OK(dg_pipeline_set_parallel(p, "exact"));
+    const dg_parallel_opts exact = {.mode = "exact"};
+    CHECK_OK(dg_pipeline_set_parallel(p, &exact));
     char plan[512];
     snprintf(plan, sizeof plan, "%s/../configs/attention/radial_wan.json", DG_TEST_DIR);
     CHECK_OK(dg_pipeline_set_attention(p, plan, NULL));
