@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
+#include "core/error.h"
 #include "io/json.h"
 
 static int exists(const char *path) {

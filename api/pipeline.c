@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "dit/wan.h"
 #include "api/pipeline_internal.h"

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
+#include "core/error.h"
 #include "io/json.h"
 #include "text/prompt_clean.h"
 

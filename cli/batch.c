@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "ditgen.h"
 #include "io/json.h"
 

@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "ditgen.h"
 #include "io/atomic_file.h"

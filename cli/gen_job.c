@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "io/atomic_file.h"
 #include "io/frames.h"

@@ -1,12 +1,13 @@
 /* ditgen public C API: load a model once, generate many times.
- * All functions return 0 on success and -1 on error; dg_last_error() gives
- * one line naming the file, tensor or parameter at fault. */
+ * All functions return DG_OK (0) on success and DG_ERR (-1) on error;
+ * dg_last_error() gives one line naming the file, tensor or parameter at fault
+ * (ditgen_error.h). This header and ditgen_error.h are all an API user needs. */
 #ifndef DITGEN_H
 #define DITGEN_H
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "ditgen_error.h"
 
 typedef struct dg_pipeline dg_pipeline;
 
