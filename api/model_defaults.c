@@ -7,6 +7,7 @@
 #include "api/pipeline_internal.h"
 #include "core/error.h"
 #include "io/json.h"
+#include "sampler/scheduler.h"
 
 static int exists(const char *path) {
     struct stat st;
@@ -20,22 +21,17 @@ static int read_scheduler(const char *root, dg_model_defaults *d) {
     if (!exists(path)) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    const char *cls = NULL;
+    const char *cls = NULL, *shift_key = NULL;
     int rc = dg_json_get_string(path, j, "_class_name", &cls, 1);
-    if (rc == DG_OK && !strcmp(cls, "UniPCMultistepScheduler")) {
+    if (rc == DG_OK && dg_sample_method_from_class(cls, &d->sampler, &shift_key) != DG_OK)
+        rc = dg_error_wrap("%s: ", path);
+    if (rc == DG_OK && d->sampler == DG_SAMPLE_UNIPC) {
         const char *pred = "flow_prediction";
         rc = dg_json_get_string(path, j, "prediction_type", &pred, 0);
         if (rc == DG_OK && strcmp(pred, "flow_prediction"))
             rc = dg_error("%s: prediction_type '%s' is not supported (flow_prediction)", path, pred);
-        d->sampler = DG_SAMPLE_UNIPC;
-        if (rc == DG_OK) rc = dg_json_get_double(path, j, "flow_shift", &d->flow_shift, 0);
-    } else if (rc == DG_OK && !strcmp(cls, "FlowMatchEulerDiscreteScheduler")) {
-        d->sampler = DG_SAMPLE_EULER;
-        rc = dg_json_get_double(path, j, "shift", &d->flow_shift, 0);
-    } else if (rc == DG_OK) {
-        rc = dg_error("%s: scheduler '%s' is not supported (UniPCMultistepScheduler, "
-                      "FlowMatchEulerDiscreteScheduler)", path, cls);
     }
+    if (rc == DG_OK) rc = dg_json_get_double(path, j, shift_key, &d->flow_shift, 0);
     cJSON_Delete(j);
     DG_TRY(rc);
     DG_CHECK(d->flow_shift > 0, "%s: the flow shift must be positive", path);

@@ -306,8 +306,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
         dg_arena_init(&ar, be, dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL)) ||
-        dg_scheduler_init(&sch, g->sampler == DG_SAMPLE_EULER ? DG_SAMPLER_EULER : DG_SAMPLER_UNIPC, g->steps,
-                          g->flow_shift, n))
+        dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, n))
         goto done;
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;

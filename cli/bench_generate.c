@@ -16,6 +16,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/param_flags.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
 #include "core/error.h"
@@ -209,10 +210,8 @@ static int parse(int argc, char **argv, bg_opts *o) {
         case 4: bad = cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &o->cfg); break;
         case 5: bad = cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &o->shift); break;
         case 6:
-            if (!strcmp(optarg, "unipc") || !strcmp(optarg, "euler")) {
-                o->sampler = strcmp(optarg, "euler") ? DG_SAMPLE_UNIPC : DG_SAMPLE_EULER;
-            } else {
-                fprintf(stderr, "ditgen bench generate: --sampler must be unipc or euler, got '%s'\n", optarg);
+            if (dg_sample_method_parse(optarg, &o->sampler)) {
+                cli_library_error();
                 bad = -1;
             }
             break;
@@ -372,7 +371,7 @@ static void describe(const bg_run *run, char *buf, size_t n) {
     char th[32];
     snprintf(th, sizeof th, o->threads ? "%d thread(s)" : "all cores", o->threads);
     snprintf(buf, n, "%dx%d, %d frame(s), %d steps (%s, cfg %g, shift %g), seed %llu, %s", o->width, o->height,
-             o->frames, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, o->shift,
+             o->frames, o->steps, dg_sample_method_name(o->sampler), o->cfg, o->shift,
              (unsigned long long)run->seed, th);
 }
 
@@ -418,7 +417,7 @@ static void print_json(const bg_run *run) {
     json_str(stdout, o->model);
     printf(", \"width\": %d, \"height\": %d, \"frames\": %d, \"steps\": %d, \"sampler\": \"%s\", \"cfg_scale\": %g, "
            "\"flow_shift\": %g, \"seed\": %llu, \"threads\": %d, \"compare\": \"%s\"",
-           o->width, o->height, o->frames, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg,
+           o->width, o->height, o->frames, o->steps, dg_sample_method_name(o->sampler), o->cfg,
            o->shift, (unsigned long long)run->seed, o->threads, run->pixels ? "pixels" : "latents");
     if (!run->pixels) json_num(stdout, "latent_range", run->latent_range);
     json_num(stdout, "text_s", run->text_s);

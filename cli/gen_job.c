@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/param_flags.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
 #include "core/error.h"
@@ -90,7 +91,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"batch-count", required_argument, 0, 'b'}, {"pag-scale", required_argument, 0, 12},
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
-                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0};
+                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0};
     opterr = 0;
     optind = 1;
     int c, pag_u_given = 0;
@@ -120,12 +121,11 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 13: if (parse_heads(j, optarg)) return -1; break;
         case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
         case 5:
-            if (!strcmp(optarg, "unipc")) j->sampler = DG_SAMPLE_UNIPC;
-            else if (!strcmp(optarg, "euler")) j->sampler = DG_SAMPLE_EULER;
-            else {
-                cli_error("--sampler must be unipc or euler, got '%s'", optarg);
+            if (dg_sample_method_parse(optarg, &j->sampler)) {
+                cli_library_error();
                 return -1;
             }
+            j->sampler_given = 1;
             break;
         case 'h':
             if (!usage) goto unknown;
@@ -210,7 +210,7 @@ int gen_job_check_writable(const gen_job *j) {
 static dg_gen_params job_params(const gen_job *j) {
     return (dg_gen_params){.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
                            .cfg_scale = (float)j->cfg, .flow_shift = j->shift,
-                           .sampler = (dg_sample_method)j->sampler, .seed = j->base_seed,
+                           .sampler = j->sampler, .seed = j->base_seed,
                            .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
                            .n_pag_heads = j->n_pag_heads};
 }
@@ -225,7 +225,7 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     if (j->fps < 0) j->fps = d->fps;
     if (j->cfg < 0) j->cfg = d->cfg_scale;
     if (j->shift < 0) j->shift = d->flow_shift;
-    if (j->sampler < 0) j->sampler = (int)d->sampler;
+    if (!j->sampler_given) j->sampler = d->sampler;
     if (!j->negative && j->prompt) j->negative = d->negative_prompt;
     j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;
     DG_CHECK(j->kind != GEN_OUT_PNG || j->frames == 1 || j->frame_pattern,
@@ -270,7 +270,7 @@ static char *infotext(const gen_job *j, uint64_t seed) {
                       "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
 #define INFOTEXT_ARGS                                                                                          \
     j->prompt ? j->prompt : ctx_note, j->negative ? j->negative : "", j->steps,                                \
-        j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, pag, (unsigned long long)seed, j->width,  \
+        dg_sample_method_name(j->sampler), j->cfg, pag, (unsigned long long)seed, j->width,  \
         j->height, j->frames, j->shift, j->attention ? j->attention : "dense", j->model
     int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
     char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
@@ -357,7 +357,7 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
                                    j->n_pag_heads == 1 ? "y" : "ies");
     fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
-            j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift, pag);
+            j->steps, dg_sample_method_name(j->sampler), j->cfg, j->shift, pag);
     int rc = DG_OK;
     for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i);
     free(lat);

@@ -13,6 +13,11 @@ typedef struct dg_pipeline dg_pipeline;
 
 typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
 
+/* The names "unipc" and "euler", used by flags, job files and image metadata alike. parse
+ * fails naming the parameter "sampler" and the known names. */
+int dg_sample_method_parse(const char *name, dg_sample_method *m);
+const char *dg_sample_method_name(dg_sample_method m);
+
 /* Generation defaults of a model folder: diffusers' WanPipeline defaults,
  * the sampler and shift of scheduler/scheduler_config.json, then an optional
  * "_ditgen_defaults" object in model_index.json (width, height, num_frames,
