@@ -61,7 +61,7 @@ static int read_index_defaults(const char *root, dg_model_defaults *d, char **ne
         const char *neg = NULL;
         rc = get_int_in(path, o, "width", &d->width, 1, 16384) || get_int_in(path, o, "height", &d->height, 1, 16384) ||
              get_int_in(path, o, "num_frames", &d->frames, 1, 100000) ||
-             get_int_in(path, o, "num_inference_steps", &d->steps, 1, 10000) ||
+             get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
              get_int_in(path, o, "fps", &d->fps, 1, 240) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;

@@ -270,7 +270,8 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
 int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     int64_t shape[4];
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
-    DG_CHECK(g->steps > 0 && g->steps <= 10000, "--steps %d must be in 1..10000", g->steps);
+    DG_CHECK(g->steps > 0 && g->steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", g->steps,
+             DG_SCHEDULER_MAX_STEPS);
     DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
     DG_CHECK(isfinite(g->cfg_scale), "--cfg-scale must be a finite number");
     DG_TRY(check_pag(p, g));

@@ -30,6 +30,7 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "io/svg_chart.h"
+#include "sampler/scheduler.h"
 
 #define MAX_METHODS 32
 #define NAME_MAX_LEN 64
@@ -204,7 +205,7 @@ static int parse(int argc, char **argv, bg_opts *o) {
         case 'W': bad = cli_parse_int("--width", optarg, 1, 16384, &v); o->width = (int)v; break;
         case 'H': bad = cli_parse_int("--height", optarg, 1, 16384, &v); o->height = (int)v; break;
         case 2: bad = cli_parse_int("--frames", optarg, 1, 100000, &v); o->frames = (int)v; break;
-        case 3: bad = cli_parse_int("--steps", optarg, 1, 10000, &v); o->steps = (int)v; break;
+        case 3: bad = cli_parse_int("--steps", optarg, 1, DG_SCHEDULER_MAX_STEPS, &v); o->steps = (int)v; break;
         case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &v); o->threads = (int)v; break;
         case 's': bad = cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &o->seed); break;
         case 4: bad = cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &o->cfg); break;

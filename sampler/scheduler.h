@@ -13,7 +13,10 @@
 
 #include "ditgen.h" /* dg_sample_method, its name parser and printer */
 
-#define DG_SCHEDULER_MAX_STEPS 1000 /* num_train_timesteps: more would repeat timesteps */
+/* The most denoising steps: the schedules sample num_train_timesteps (1000) training
+ * timesteps, and more steps would repeat them. The one limit on steps: the pipeline
+ * check, the CLI and the model-folder defaults use it. */
+#define DG_SCHEDULER_MAX_STEPS 1000
 
 typedef struct dg_scheduler {
     dg_sample_method method;
