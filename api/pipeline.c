@@ -149,7 +149,7 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
         return DG_OK;
     }
     DG_CHECK(p->info.has_vae, "this model folder has no vae/: only latents (.safetensors) can be written");
-    DG_CHECK(vae_tile >= 0, "--vae-tile %d must be >= 0", vae_tile);
+    DG_CHECK(vae_tile >= 0, "vae_tile %d must be >= 0", vae_tile);
     float *z = malloc(n * sizeof(float));
     DG_CHECK_ALLOC(z);
     memcpy(z, latents, n * sizeof(float));
@@ -177,14 +177,14 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
     const dg_model_info *i = &p->info;
     int sh = i->spatial_factor * i->patch[1], sw = i->spatial_factor * i->patch[2], tf = i->temporal_factor;
     DG_CHECK(g->width > 0 && g->height > 0 && g->width <= 16384 && g->height <= 16384,
-             "--width/--height %dx%d out of range 1..16384", g->width, g->height);
-    DG_CHECK(g->width % sw == 0, "--width %d is not a multiple of %d (VAE factor x patch)", g->width, sw);
-    DG_CHECK(g->height % sh == 0, "--height %d is not a multiple of %d (VAE factor x patch)", g->height, sh);
-    DG_CHECK(g->frames >= 1 && g->frames <= 100000, "--frames %d out of range", g->frames);
-    DG_CHECK((g->frames - 1) % tf == 0, "--frames %d: this model needs %dk+1 frames (e.g. %d or %d)", g->frames, tf,
+             "width/height %dx%d out of range 1..16384", g->width, g->height);
+    DG_CHECK(g->width % sw == 0, "width %d is not a multiple of %d (VAE factor x patch)", g->width, sw);
+    DG_CHECK(g->height % sh == 0, "height %d is not a multiple of %d (VAE factor x patch)", g->height, sh);
+    DG_CHECK(g->frames >= 1 && g->frames <= 100000, "frames %d out of range 1..100000", g->frames);
+    DG_CHECK((g->frames - 1) % tf == 0, "frames %d: this model needs %dk+1 frames (e.g. %d or %d)", g->frames, tf,
              (g->frames - 1) / tf * tf + 1, ((g->frames - 1) / tf + 1) * tf + 1);
     int64_t F = (g->frames - 1) / tf + 1;
-    DG_CHECK(F % i->patch[0] == 0, "--frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
+    DG_CHECK(F % i->patch[0] == 0, "frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
              g->frames, (long long)F, i->patch[0]);
     shape[0] = i->in_channels;
     shape[1] = F;
@@ -193,7 +193,7 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
     int64_t grid[3] = {F / i->patch[0], shape[2] / i->patch[1], shape[3] / i->patch[2]}, most = 0;
     for (int a = 0; a < 3; a++) most = grid[a] > most ? grid[a] : most;
     DG_CHECK(most <= p->wan.cfg.rope_max_seq_len,
-             "--width/--height/--frames %dx%dx%d give a %lldx%lldx%lld token grid; this model's RoPE covers %d "
+             "width/height/frames %dx%dx%d give a %lldx%lldx%lld token grid; this model's RoPE covers %d "
              "positions per axis (rope_max_seq_len)", g->width, g->height, g->frames, (long long)grid[0],
              (long long)grid[1], (long long)grid[2], p->wan.cfg.rope_max_seq_len);
     return DG_OK;
@@ -203,25 +203,25 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
 static int check_text(const dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(g->context && g->context_len > 0, "no text context given");
     DG_CHECK(g->cfg_scale <= 1.0f || (g->negative && g->negative_len > 0),
-             "--cfg-scale %g needs negative text embeddings", (double)g->cfg_scale);
+             "cfg_scale %g needs negative text embeddings", (double)g->cfg_scale);
     DG_CHECK(p->info.in_channels == p->info.out_channels, "model in/out channels differ (%d vs %d)",
              p->info.in_channels, p->info.out_channels);
     return DG_OK;
 }
 
 static int check_pag(const dg_pipeline *p, const dg_gen_params *g) {
-    DG_CHECK(isfinite(g->pag_scale), "--pag-scale must be a finite number");
+    DG_CHECK(isfinite(g->pag_scale), "pag_scale must be a finite number");
     if (g->pag_scale <= 0.0f) return DG_OK;
     const dg_wan_config *c = &p->wan.cfg;
-    DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "--pag-scale %g needs heads to perturb (--pag-heads)",
+    DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "pag_scale %g needs heads to perturb (pag_heads)",
              (double)g->pag_scale);
-    DG_CHECK(g->pag_u > 0.0f && g->pag_u <= 1.0f, "--pag-u %g must be in (0, 1]", (double)g->pag_u);
+    DG_CHECK(g->pag_u > 0.0f && g->pag_u <= 1.0f, "pag_u %g must be in (0, 1]", (double)g->pag_u);
     for (int i = 0; i < g->n_pag_heads; i++) {
         const dg_head *hd = &g->pag_heads[i];
         char head[16] = "*";
         if (hd->head != -1) snprintf(head, sizeof head, "%d", hd->head);
         DG_CHECK(hd->layer >= 0 && hd->layer < c->num_layers && hd->head >= -1 && hd->head < c->heads,
-                 "--pag-heads: %d:%s is not a head of this model (%d blocks of %d heads, counted from 0)", hd->layer,
+                 "pag_heads: %d:%s is not a head of this model (%d blocks of %d heads, counted from 0)", hd->layer,
                  head, c->num_layers, c->heads);
     }
     return DG_OK;
@@ -262,7 +262,7 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
     DG_CHECK(ram == 0 || bytes <= ram,
-             "--width/--height/--frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
+             "width/height/frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
              "than this machine's %.1f GiB", g->width, g->height, g->frames, bytes / 1073741824.0, ram / 1073741824.0);
     return DG_OK;
 }
@@ -272,8 +272,8 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
     DG_CHECK(g->steps > 0 && g->steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", g->steps,
              DG_SCHEDULER_MAX_STEPS);
-    DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
-    DG_CHECK(isfinite(g->cfg_scale), "--cfg-scale must be a finite number");
+    DG_CHECK(g->flow_shift > 0, "flow_shift %g must be positive", g->flow_shift);
+    DG_CHECK(isfinite(g->cfg_scale), "cfg_scale must be a finite number");
     DG_TRY(check_pag(p, g));
     DG_TRY(check_memory(p, g, shape));
     if (!p->has_plan) return DG_OK;

@@ -36,12 +36,12 @@ static int read_max_len(const char *tok_dir, int *out) {
 
 static int load_text(dg_pipeline *p) {
     if (p->text_loaded) return DG_OK;
-    DG_CHECK(p->root, "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or use --context)");
+    DG_CHECK(p->root, "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or give text embeddings)");
     char tdir[4200], edir[4200];
     snprintf(tdir, sizeof tdir, "%s/tokenizer", p->root);
     snprintf(edir, sizeof edir, "%s/text_encoder", p->root);
-    DG_CHECK(is_dir(tdir), "model folder '%s' has no tokenizer/ (needed for a prompt; or use --context)", p->root);
-    DG_CHECK(is_dir(edir), "model folder '%s' has no text_encoder/ (needed for a prompt; or use --context)",
+    DG_CHECK(is_dir(tdir), "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)", p->root);
+    DG_CHECK(is_dir(edir), "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)",
              p->root);
     DG_TRY(read_max_len(tdir, &p->max_text_len));
     DG_TRY(dg_tokenizer_load(&p->tok, tdir));

@@ -320,7 +320,7 @@ static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_r
         rc = compare(run, r);
     }
     r->ok = rc == DG_OK;
-    if (!r->ok) snprintf(r->error, sizeof r->error, "%s", dg_last_error());
+    if (!r->ok) cli_params_as_flags(dg_last_error(), r->error, sizeof r->error);
     if (r->ok) fprintf(stderr, " (%.2f s)\n", r->total_s);
     else fprintf(stderr, "\r  %-14s failed: %s\n", r->name, r->error);
 }
@@ -565,11 +565,12 @@ static int write_markdown(const bg_run *run, int argc, char **argv, const char *
 }
 
 int bench_generate(int argc, char **argv) {
+    cli_error_context("bench generate");
     bg_opts o;
     int pr = parse(argc, argv, &o);
     if (pr) return pr > 0 ? 0 : 2;
     if (prepare_out_dir(o.out_dir)) {
-        fprintf(stderr, "ditgen bench generate: %s\n", dg_last_error());
+        cli_library_error();
         return 1;
     }
     bg_run *run = calloc(1, sizeof *run);
@@ -614,7 +615,8 @@ int bench_generate(int argc, char **argv) {
     if (failed) fprintf(stderr, "ditgen bench generate: %d method(s) failed (see the table)\n", failed);
     goto out;
 fail:
-    fprintf(stderr, "ditgen bench generate: %s\n", run ? dg_last_error() : "out of memory");
+    if (run) cli_library_error();
+    else cli_error("out of memory");
 out:
     for (int m = 0; run && m < MAX_METHODS; m++) free(run->r[m].lat), free(run->r[m].rgb);
     free(run), free(ctx), free(neg);

@@ -144,9 +144,9 @@ int main(void) {
                         .context = pe, .context_len = 7};
     dg_gen_params g = ok;
     g.width = 72;
-    expect_refused(p, g, "--width 72");
+    expect_refused(p, g, "width 72");
     g = ok, g.height = 40;
-    expect_refused(p, g, "--height 40");
+    expect_refused(p, g, "height 40");
     g = ok, g.frames = 8;
     expect_refused(p, g, "4k+1");
     g = ok, g.steps = 0;
@@ -157,7 +157,7 @@ int main(void) {
     g = ok, g.cfg_scale = 5.0f;
     expect_refused(p, g, "negative");
     g = ok, g.flow_shift = -1.0;
-    expect_refused(p, g, "--flow-shift");
+    expect_refused(p, g, "flow_shift");
 
     dg_pipeline_close(p);
     dg_safetensors_close(&io);

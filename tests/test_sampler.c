@@ -139,9 +139,9 @@ static void test_errors(void) {
     expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 0, 5.0, 8), "steps 0");
     expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, -3, 5.0, 8), "steps -3");
     expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, DG_SCHEDULER_MAX_STEPS + 1, 5.0, 8), "steps 1001");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, -1.0, 8), "--shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 0.0, 8), "--shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, NAN, 8), "--shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, -1.0, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 0.0, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, NAN, 8), "flow_shift");
     expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 3.0, 0), "no elements");
     dg_scheduler_free(&s); /* safe after a failed init */
 
