@@ -59,8 +59,9 @@ static int read_index_defaults(const char *root, dg_model_defaults *d, char **ne
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;
-        rc = get_int_in(path, o, "width", &d->width, 1, 16384) || get_int_in(path, o, "height", &d->height, 1, 16384) ||
-             get_int_in(path, o, "num_frames", &d->frames, 1, 100000) ||
+        rc = get_int_in(path, o, "width", &d->width, 1, DG_MAX_SIDE) ||
+             get_int_in(path, o, "height", &d->height, 1, DG_MAX_SIDE) ||
+             get_int_in(path, o, "num_frames", &d->frames, 1, DG_MAX_FRAMES) ||
              get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
              get_int_in(path, o, "fps", &d->fps, 1, 240) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);

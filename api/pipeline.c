@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "dit/wan.h"
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 #include "sampler/guidance.h"
@@ -29,11 +30,11 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* VAE compression factors from vae/config.json (Wan defaults 4 and 8). */
+/* VAE compression factors from vae/config.json (else the Wan VAE's). */
 static int read_vae_factors(const char *root, dg_model_info *info) {
     char path[4096];
     snprintf(path, sizeof path, "%s/vae/config.json", root);
-    int64_t t = 4, s = 8;
+    int64_t t = DG_WAN_VAE_TEMPORAL_FACTOR, s = DG_WAN_VAE_SPATIAL_FACTOR;
     if (is_file(path)) {
         cJSON *j;
         DG_TRY(dg_json_load(path, &j));
@@ -175,28 +176,10 @@ int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const 
 
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]) {
     const dg_model_info *i = &p->info;
-    int sh = i->spatial_factor * i->patch[1], sw = i->spatial_factor * i->patch[2], tf = i->temporal_factor;
-    DG_CHECK(g->width > 0 && g->height > 0 && g->width <= 16384 && g->height <= 16384,
-             "width/height %dx%d out of range 1..16384", g->width, g->height);
-    DG_CHECK(g->width % sw == 0, "width %d is not a multiple of %d (VAE factor x patch)", g->width, sw);
-    DG_CHECK(g->height % sh == 0, "height %d is not a multiple of %d (VAE factor x patch)", g->height, sh);
-    DG_CHECK(g->frames >= 1 && g->frames <= 100000, "frames %d out of range 1..100000", g->frames);
-    DG_CHECK((g->frames - 1) % tf == 0, "frames %d: this model needs %dk+1 frames (e.g. %d or %d)", g->frames, tf,
-             (g->frames - 1) / tf * tf + 1, ((g->frames - 1) / tf + 1) * tf + 1);
-    int64_t F = (g->frames - 1) / tf + 1;
-    DG_CHECK(F % i->patch[0] == 0, "frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
-             g->frames, (long long)F, i->patch[0]);
-    shape[0] = i->in_channels;
-    shape[1] = F;
-    shape[2] = g->height / i->spatial_factor;
-    shape[3] = g->width / i->spatial_factor;
-    int64_t grid[3] = {F / i->patch[0], shape[2] / i->patch[1], shape[3] / i->patch[2]}, most = 0;
-    for (int a = 0; a < 3; a++) most = grid[a] > most ? grid[a] : most;
-    DG_CHECK(most <= p->wan.cfg.rope_max_seq_len,
-             "width/height/frames %dx%dx%d give a %lldx%lldx%lld token grid; this model's RoPE covers %d "
-             "positions per axis (rope_max_seq_len)", g->width, g->height, g->frames, (long long)grid[0],
-             (long long)grid[1], (long long)grid[2], p->wan.cfg.rope_max_seq_len);
-    return DG_OK;
+    dg_video_grid grid = {.channels = i->in_channels, .temporal_factor = i->temporal_factor,
+                          .spatial_factor = i->spatial_factor, .rope_max_seq_len = p->wan.cfg.rope_max_seq_len};
+    memcpy(grid.patch, i->patch, sizeof grid.patch);
+    return dg_video_latent_shape(&grid, g->width, g->height, g->frames, shape);
 }
 
 /* The text arguments and the model: what dg_pipeline_check cannot see. */

@@ -202,9 +202,9 @@ static int parse(int argc, char **argv, bg_opts *o) {
         case 1: o->context = optarg; break;
         case 7: methods = optarg; break;
         case 8: o->out_dir = optarg; break;
-        case 'W': bad = cli_parse_int("--width", optarg, 1, 16384, &v); o->width = (int)v; break;
-        case 'H': bad = cli_parse_int("--height", optarg, 1, 16384, &v); o->height = (int)v; break;
-        case 2: bad = cli_parse_int("--frames", optarg, 1, 100000, &v); o->frames = (int)v; break;
+        case 'W': bad = cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &v); o->width = (int)v; break;
+        case 'H': bad = cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &v); o->height = (int)v; break;
+        case 2: bad = cli_parse_int("--frames", optarg, 1, DG_MAX_FRAMES, &v); o->frames = (int)v; break;
         case 3: bad = cli_parse_int("--steps", optarg, 1, DG_SCHEDULER_MAX_STEPS, &v); o->steps = (int)v; break;
         case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &v); o->threads = (int)v; break;
         case 's': bad = cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &o->seed); break;

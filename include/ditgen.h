@@ -45,6 +45,12 @@ typedef struct dg_head {
     int layer, head;
 } dg_head;
 
+/* Bounds on any generation's size, whatever the model (which adds its own rules: multiples of
+ * its VAE factor x patch, 4k+1 frames for the Wan VAE, its RoPE range): they keep every size
+ * product in range. dg_pipeline_check refuses sizes outside them. */
+#define DG_MAX_SIDE 16384    /* width and height in pixels */
+#define DG_MAX_FRAMES 100000
+
 typedef struct dg_gen_params {
     int width, height, frames, steps;
     float cfg_scale;      /* <= 1 disables classifier-free guidance */
