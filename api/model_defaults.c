@@ -2,23 +2,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* The sampler and its shift from scheduler/scheduler_config.json. */
-static int read_scheduler(const char *root, dg_model_defaults *d) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", root);
-    if (!exists(path)) return DG_OK;
+static int read_scheduler(const char *path, dg_model_defaults *d) {
+    if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const char *cls = NULL, *shift_key = NULL;
@@ -47,10 +39,8 @@ static int get_int_in(const char *path, const cJSON *o, const char *key, int *ou
 }
 
 /* model_index.json's optional "_ditgen_defaults" object. */
-static int read_index_defaults(const char *root, dg_model_defaults *d, char **negative) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/model_index.json", root);
-    if (!exists(path)) return DG_OK;
+static int read_index_defaults(const char *path, dg_model_defaults *d, char **negative) {
+    if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
@@ -72,14 +62,13 @@ static int read_index_defaults(const char *root, dg_model_defaults *d, char **ne
     return rc ? DG_ERR : DG_OK;
 }
 
-int dg_model_defaults_load(dg_pipeline *p, const char *root) {
+int dg_model_defaults_load(dg_pipeline *p) {
     dg_model_defaults *d = &p->info.defaults;
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
                              .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = ""};
-    if (!root) return DG_OK;
-    DG_TRY(read_scheduler(root, d));
-    DG_TRY(read_index_defaults(root, d, &p->default_negative));
+    DG_TRY(read_scheduler(p->folder->scheduler_config, d));
+    DG_TRY(read_index_defaults(p->folder->model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;
     return DG_OK;
 }

@@ -1,10 +1,9 @@
-/* The generation pipeline behind include/ditgen.h: model folder resolution,
+/* The generation pipeline behind include/ditgen.h: opening a model folder's parts,
  * geometry checks, seeded noise and the guided sampler loop. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,15 +13,11 @@
 #include "dit/wan.h"
 #include "api/pipeline_internal.h"
 #include "api/video_size.h"
+#include "io/model_folder.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 #include "sampler/guidance.h"
 
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -31,11 +26,11 @@ static double now_s(void) {
 }
 
 /* VAE compression factors from vae/config.json (else the Wan VAE's). */
-static int read_vae_factors(const char *root, dg_model_info *info) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/vae/config.json", root);
+static int read_vae_factors(const char *vae_dir, dg_model_info *info) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", vae_dir);
     int64_t t = DG_WAN_VAE_TEMPORAL_FACTOR, s = DG_WAN_VAE_SPATIAL_FACTOR;
-    if (is_file(path)) {
+    if (*vae_dir) {
         cJSON *j;
         DG_TRY(dg_json_load(path, &j));
         int rc = dg_json_get_int(path, j, "scale_factor_temporal", &t, 0) ||
@@ -53,35 +48,37 @@ static int read_vae_factors(const char *root, dg_model_info *info) {
 int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, int threads) {
     *out = NULL;
     DG_CHECK(model && *model, "no model path given");
-    char tdir[4096], cfg[4200];
-    snprintf(tdir, sizeof tdir, "%s/transformer", model);
-    snprintf(cfg, sizeof cfg, "%s/config.json", tdir);
-    int root = is_file(cfg);
-    if (!root) {
-        snprintf(cfg, sizeof cfg, "%s/config.json", model);
-        DG_CHECK(is_file(cfg) || is_file(model), "'%s' is neither a diffusers model folder (transformer/config.json), "
-                 "a transformer folder (config.json) nor a .safetensors file", model);
-        snprintf(tdir, sizeof tdir, "%s", model);
+    dg_model_folder *folder = malloc(sizeof *folder);
+    DG_CHECK_ALLOC(folder);
+    if (dg_model_folder_resolve(folder, model) != DG_OK ||
+        (folder->layout == DG_MODEL_TRANSFORMER_DIR && !folder->transformer_config[0])) {
+        free(folder);
+        return dg_error("'%s' is neither a diffusers model folder (transformer/config.json), a transformer folder "
+                        "(config.json) nor a .safetensors file", model);
     }
     dg_pipeline *p = calloc(1, sizeof *p);
-    DG_CHECK_ALLOC(p);
+    if (!p) {
+        free(folder);
+        return dg_error("out of memory opening '%s'", model);
+    }
+    p->folder = folder;
     p->dit_be = &p->be;
     if (dg_backend_cpu_init(&p->be, threads) != DG_OK) {
-        free(p);
+        free(folder), free(p);
         return DG_ERR;
     }
     if (device && strcmp(device, "cpu")) {
         if (dg_backend_init_device(&p->gpu, device, threads) != DG_OK) {
             dg_backend_free(&p->be);
-            free(p);
+            free(folder), free(p);
             return DG_ERR;
         }
         p->dit_be = &p->gpu;
     }
-    if (dg_wan_load(&p->wan, p->dit_be, tdir) != DG_OK) {
+    if (dg_wan_load(&p->wan, p->dit_be, folder->transformer) != DG_OK) {
         if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
         dg_backend_free(&p->be);
-        free(p);
+        free(folder), free(p);
         return DG_ERR;
     }
     dg_model_info *i = &p->info;
@@ -92,19 +89,16 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
     memcpy(i->patch, c->patch, sizeof i->patch);
     i->num_layers = c->num_layers;
     i->dim = c->dim;
-    char vae[4200];
-    snprintf(vae, sizeof vae, "%s/vae/config.json", model);
-    i->has_vae = root && is_file(vae);
+    i->has_vae = folder->vae[0] != 0;
     i->pixel_space = c->in_channels == 3 && c->out_channels == 3 && !i->has_vae;
     if (i->pixel_space) {
         i->temporal_factor = i->spatial_factor = 1;
-    } else if (read_vae_factors(root ? model : tdir, i) != DG_OK) {
+    } else if (read_vae_factors(folder->vae, i) != DG_OK) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
     if (i->has_vae) {
-        snprintf(vae, sizeof vae, "%s/vae", model);
-        if (dg_wan_vae_load(&p->vae, &p->be, vae) != DG_OK) {
+        if (dg_wan_vae_load(&p->vae, &p->be, folder->vae) != DG_OK) {
             i->has_vae = 0;
             dg_pipeline_close(p);
             return DG_ERR;
@@ -116,11 +110,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
             return DG_ERR;
         }
     }
-    if (root && !(p->root = strdup(model))) {
-        dg_pipeline_close(p);
-        return dg_error("out of memory");
-    }
-    if (dg_model_defaults_load(p, p->root) != DG_OK) {
+    if (dg_model_defaults_load(p) != DG_OK) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
@@ -134,7 +124,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
-    free(p->root);
+    free(p->folder);
     dg_wan_free(&p->wan);
     if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
     dg_backend_free(&p->be);
