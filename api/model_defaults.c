@@ -67,8 +67,8 @@ int dg_model_defaults_load(dg_pipeline *p) {
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
                              .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = ""};
-    DG_TRY(read_scheduler(p->folder->scheduler_config, d));
-    DG_TRY(read_index_defaults(p->folder->model_index, d, &p->default_negative));
+    DG_TRY(read_scheduler(p->folder.scheduler_config, d));
+    DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;
     return DG_OK;
 }

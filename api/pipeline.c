@@ -48,29 +48,24 @@ static int read_vae_factors(const char *vae_dir, dg_model_info *info) {
 int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, int threads) {
     *out = NULL;
     DG_CHECK(model && *model, "no model path given");
-    dg_model_folder *folder = malloc(sizeof *folder);
-    DG_CHECK_ALLOC(folder);
-    if (dg_model_folder_resolve(folder, model) != DG_OK ||
+    dg_pipeline *p = calloc(1, sizeof *p);
+    DG_CHECK_ALLOC(p);
+    const dg_model_folder *folder = &p->folder;
+    if (dg_model_folder_resolve(&p->folder, model) != DG_OK ||
         (folder->layout == DG_MODEL_TRANSFORMER_DIR && !folder->transformer_config[0])) {
-        free(folder);
+        free(p);
         return dg_error("'%s' is neither a diffusers model folder (transformer/config.json), a transformer folder "
                         "(config.json) nor a .safetensors file", model);
     }
-    dg_pipeline *p = calloc(1, sizeof *p);
-    if (!p) {
-        free(folder);
-        return dg_error("out of memory opening '%s'", model);
-    }
-    p->folder = folder;
     p->dit_be = &p->be;
     if (dg_backend_cpu_init(&p->be, threads) != DG_OK) {
-        free(folder), free(p);
+        free(p);
         return DG_ERR;
     }
     if (device && strcmp(device, "cpu")) {
         if (dg_backend_init_device(&p->gpu, device, threads) != DG_OK) {
             dg_backend_free(&p->be);
-            free(folder), free(p);
+            free(p);
             return DG_ERR;
         }
         p->dit_be = &p->gpu;
@@ -78,7 +73,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
     if (dg_wan_load(&p->wan, p->dit_be, folder->transformer) != DG_OK) {
         if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
         dg_backend_free(&p->be);
-        free(folder), free(p);
+        free(p);
         return DG_ERR;
     }
     dg_model_info *i = &p->info;
@@ -124,7 +119,6 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
-    free(p->folder);
     dg_wan_free(&p->wan);
     if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
     dg_backend_free(&p->be);

@@ -23,7 +23,7 @@ struct dg_pipeline {
     dg_backend *dit_be;  /* &be or &gpu */
     dg_wan_model wan;
     dg_model_info info;
-    dg_model_folder *folder; /* the model path's parts (root "" for a bare transformer) */
+    dg_model_folder folder;  /* the model path's parts (root "" for a bare transformer) */
     int text_loaded;         /* tokenizer + encoder currently in memory */
     dg_tokenizer tok;
     dg_t5_encoder enc;

@@ -31,8 +31,9 @@ static int read_max_len(const char *tok_dir, int *out) {
 
 static int load_text(dg_pipeline *p) {
     if (p->text_loaded) return DG_OK;
-    const dg_model_folder *f = p->folder;
-    DG_CHECK(*f->root, "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or give text embeddings)");
+    const dg_model_folder *f = &p->folder;
+    DG_CHECK(*f->root,
+             "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or give text embeddings)");
     const char *tdir = f->tokenizer, *edir = f->text_encoder;
     DG_CHECK(*tdir, "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)", f->root);
     DG_CHECK(*edir, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)", f->root);

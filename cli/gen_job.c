@@ -111,7 +111,10 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;
         case 1: if (cli_parse_int("--frames", optarg, 1, DG_MAX_FRAMES, &iv)) return -1; j->frames = (int)iv; break;
-        case 2: if (cli_parse_int("--steps", optarg, 1, DG_SCHEDULER_MAX_STEPS, &iv)) return -1; j->steps = (int)iv; break;
+        case 2:
+            if (cli_parse_int("--steps", optarg, 1, DG_SCHEDULER_MAX_STEPS, &iv)) return -1;
+            j->steps = (int)iv;
+            break;
         case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; j->fps = (int)iv; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; j->threads = (int)iv; break;
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;

@@ -9,7 +9,8 @@
 
 int dg_scheduler_init(dg_scheduler *s, dg_sample_method method, int steps, double shift, size_t n) {
     memset(s, 0, sizeof(*s));
-    DG_CHECK(method == DG_SAMPLE_EULER || method == DG_SAMPLE_UNIPC, "scheduler: unknown sample method %d", (int)method);
+    DG_CHECK(method == DG_SAMPLE_EULER || method == DG_SAMPLE_UNIPC, "scheduler: unknown sample method %d",
+             (int)method);
     DG_CHECK(steps > 0 && steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", steps, DG_SCHEDULER_MAX_STEPS);
     DG_CHECK(isfinite(shift) && shift > 0, "flow_shift %g must be a positive number", shift);
     DG_CHECK(n > 0, "scheduler: latent has no elements");

@@ -151,8 +151,8 @@ static void test_errors(void) {
     CHECK_OK(dg_sample_method_parse("euler", &kind));
     CHECK(kind == DG_SAMPLE_EULER, "parse euler");
     expect_error(dg_sample_method_parse("ddim", &kind), "ddim");
-    CHECK(!strcmp(dg_sample_method_name(DG_SAMPLE_UNIPC), "unipc") && !strcmp(dg_sample_method_name(DG_SAMPLE_EULER), "euler"),
-          "names");
+    CHECK(!strcmp(dg_sample_method_name(DG_SAMPLE_UNIPC), "unipc") &&
+              !strcmp(dg_sample_method_name(DG_SAMPLE_EULER), "euler"), "names");
     const char *shift_key = NULL;
     CHECK_OK(dg_sample_method_from_class("FlowMatchEulerDiscreteScheduler", &kind, &shift_key));
     CHECK(kind == DG_SAMPLE_EULER && !strcmp(shift_key, "shift"), "euler's class and shift key");
