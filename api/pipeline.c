@@ -224,7 +224,8 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
     size_t tokens = dg_wan_tokens(c, shape[1], shape[2], shape[3]);
-    double bytes = (double)dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512) +
+    int text_len = maxL > 0 ? maxL : DG_WAN_TEXT_LEN;
+    double bytes = (double)dg_wan_arena_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len) +
                    8.0 * n * sizeof(float) + (g->pag_scale > 0 ? (double)tokens * c->dim * sizeof(float) : 0.0);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * page : 0;

@@ -7,25 +7,26 @@
 #include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "text/prompt_clean.h"
 
-/* Text slots: diffusers' max_sequence_length (512), lowered by the
- * tokenizer's model_max_length when a small model was trained with fewer. */
+/* Text slots: DG_WAN_TEXT_LEN, lowered by the tokenizer's model_max_length
+ * when a small model was trained with fewer. */
 static int read_max_len(const char *tok_dir, int *out) {
     char path[4200];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", tok_dir);
-    *out = 512;
+    *out = DG_WAN_TEXT_LEN;
     struct stat st;
     if (stat(path, &st) != 0) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    double v = 512;
+    double v = DG_WAN_TEXT_LEN;
     int rc = dg_json_get_double(path, j, "model_max_length", &v, 0);
     cJSON_Delete(j);
     DG_TRY(rc);
-    if (v >= 1 && v < 512) *out = (int)v;
+    if (v >= 1 && v < DG_WAN_TEXT_LEN) *out = (int)v;
     return DG_OK;
 }
 

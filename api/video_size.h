@@ -1,6 +1,7 @@
 /* A generation's size: the bounds every size must keep (DG_MAX_SIDE, DG_MAX_FRAMES in ditgen.h)
  * and the rules a model adds (pixels per latent cell, patch divisibility, RoPE range), checked in
- * one place as the size becomes a latent shape. Used by the pipeline and bench wan. */
+ * one place as the size becomes a latent shape; and the text length. Used by the pipeline and
+ * bench wan. */
 #ifndef DG_API_VIDEO_SIZE_H
 #define DG_API_VIDEO_SIZE_H
 
@@ -10,6 +11,10 @@
  * whose vae/config.json does not say, and of a bare transformer. */
 #define DG_WAN_VAE_TEMPORAL_FACTOR 4
 #define DG_WAN_VAE_SPATIAL_FACTOR 8
+
+/* Text slots of Wan's pipeline (diffusers' max_sequence_length): what a prompt encodes to (a
+ * tokenizer may lower it), and the text length a memory estimate assumes before any text. */
+#define DG_WAN_TEXT_LEN 512
 
 /* What a model imposes on a size. */
 typedef struct dg_video_grid {

@@ -43,7 +43,7 @@ int bench_wan(int argc, char **argv) {
     cli_error_context("bench wan");
     const char *model = NULL, *device = "cpu";
     int json = 0;
-    int64_t W = 832, H = 480, frames = 9, L = 512, reps = 3, warmup = 1, threads = 0;
+    int64_t W = 832, H = 480, frames = 9, L = DG_WAN_TEXT_LEN, reps = 3, warmup = 1, threads = 0;
     const bench_opt opts[] = {
         BENCH_STRING("model", 'm', &model, .required = 1),
         BENCH_INT64("width", 'W', &W, 1, DG_MAX_SIDE),
