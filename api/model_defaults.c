@@ -2,39 +2,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
+#include "core/error.h"
 #include "io/json.h"
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
+#include "sampler/scheduler.h"
 
 /* The sampler and its shift from scheduler/scheduler_config.json. */
-static int read_scheduler(const char *root, dg_model_defaults *d) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", root);
-    if (!exists(path)) return DG_OK;
+static int read_scheduler(const char *path, dg_model_defaults *d) {
+    if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    const char *cls = NULL;
+    const char *cls = NULL, *shift_key = NULL;
     int rc = dg_json_get_string(path, j, "_class_name", &cls, 1);
-    if (rc == DG_OK && !strcmp(cls, "UniPCMultistepScheduler")) {
+    if (rc == DG_OK && dg_sample_method_from_class(cls, &d->sampler, &shift_key) != DG_OK)
+        rc = dg_error_wrap("%s: ", path);
+    if (rc == DG_OK && d->sampler == DG_SAMPLE_UNIPC) {
         const char *pred = "flow_prediction";
         rc = dg_json_get_string(path, j, "prediction_type", &pred, 0);
         if (rc == DG_OK && strcmp(pred, "flow_prediction"))
             rc = dg_error("%s: prediction_type '%s' is not supported (flow_prediction)", path, pred);
-        d->sampler = DG_SAMPLE_UNIPC;
-        if (rc == DG_OK) rc = dg_json_get_double(path, j, "flow_shift", &d->flow_shift, 0);
-    } else if (rc == DG_OK && !strcmp(cls, "FlowMatchEulerDiscreteScheduler")) {
-        d->sampler = DG_SAMPLE_EULER;
-        rc = dg_json_get_double(path, j, "shift", &d->flow_shift, 0);
-    } else if (rc == DG_OK) {
-        rc = dg_error("%s: scheduler '%s' is not supported (UniPCMultistepScheduler, "
-                      "FlowMatchEulerDiscreteScheduler)", path, cls);
     }
+    if (rc == DG_OK) rc = dg_json_get_double(path, j, shift_key, &d->flow_shift, 0);
     cJSON_Delete(j);
     DG_TRY(rc);
     DG_CHECK(d->flow_shift > 0, "%s: the flow shift must be positive", path);
@@ -50,10 +39,8 @@ static int get_int_in(const char *path, const cJSON *o, const char *key, int *ou
 }
 
 /* model_index.json's optional "_ditgen_defaults" object. */
-static int read_index_defaults(const char *root, dg_model_defaults *d, char **negative) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/model_index.json", root);
-    if (!exists(path)) return DG_OK;
+static int read_index_defaults(const char *path, dg_model_defaults *d, char **negative) {
+    if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
@@ -62,9 +49,10 @@ static int read_index_defaults(const char *root, dg_model_defaults *d, char **ne
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;
-        rc = get_int_in(path, o, "width", &d->width, 1, 16384) || get_int_in(path, o, "height", &d->height, 1, 16384) ||
-             get_int_in(path, o, "num_frames", &d->frames, 1, 100000) ||
-             get_int_in(path, o, "num_inference_steps", &d->steps, 1, 10000) ||
+        rc = get_int_in(path, o, "width", &d->width, 1, DG_MAX_SIDE) ||
+             get_int_in(path, o, "height", &d->height, 1, DG_MAX_SIDE) ||
+             get_int_in(path, o, "num_frames", &d->frames, 1, DG_MAX_FRAMES) ||
+             get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
              get_int_in(path, o, "fps", &d->fps, 1, 240) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;
@@ -74,14 +62,13 @@ static int read_index_defaults(const char *root, dg_model_defaults *d, char **ne
     return rc ? DG_ERR : DG_OK;
 }
 
-int dg_model_defaults_load(dg_pipeline *p, const char *root) {
+int dg_model_defaults_load(dg_pipeline *p) {
     dg_model_defaults *d = &p->info.defaults;
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
                              .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = ""};
-    if (!root) return DG_OK;
-    DG_TRY(read_scheduler(root, d));
-    DG_TRY(read_index_defaults(root, d, &p->default_negative));
+    DG_TRY(read_scheduler(p->folder.scheduler_config, d));
+    DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;
     return DG_OK;
 }

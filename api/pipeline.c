@@ -1,26 +1,23 @@
-/* The generation pipeline behind include/ditgen.h: model folder resolution,
+/* The generation pipeline behind include/ditgen.h: opening a model folder's parts,
  * geometry checks, seeded noise and the guided sampler loop. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "dit/wan.h"
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
+#include "io/model_folder.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 #include "sampler/guidance.h"
 
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -28,12 +25,12 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* VAE compression factors from vae/config.json (Wan defaults 4 and 8). */
-static int read_vae_factors(const char *root, dg_model_info *info) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/vae/config.json", root);
-    int64_t t = 4, s = 8;
-    if (is_file(path)) {
+/* VAE compression factors from vae/config.json (else the Wan VAE's). */
+static int read_vae_factors(const char *vae_dir, dg_model_info *info) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", vae_dir);
+    int64_t t = DG_WAN_VAE_TEMPORAL_FACTOR, s = DG_WAN_VAE_SPATIAL_FACTOR;
+    if (*vae_dir) {
         cJSON *j;
         DG_TRY(dg_json_load(path, &j));
         int rc = dg_json_get_int(path, j, "scale_factor_temporal", &t, 0) ||
@@ -51,18 +48,15 @@ static int read_vae_factors(const char *root, dg_model_info *info) {
 int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, int threads) {
     *out = NULL;
     DG_CHECK(model && *model, "no model path given");
-    char tdir[4096], cfg[4200];
-    snprintf(tdir, sizeof tdir, "%s/transformer", model);
-    snprintf(cfg, sizeof cfg, "%s/config.json", tdir);
-    int root = is_file(cfg);
-    if (!root) {
-        snprintf(cfg, sizeof cfg, "%s/config.json", model);
-        DG_CHECK(is_file(cfg) || is_file(model), "'%s' is neither a diffusers model folder (transformer/config.json), "
-                 "a transformer folder (config.json) nor a .safetensors file", model);
-        snprintf(tdir, sizeof tdir, "%s", model);
-    }
     dg_pipeline *p = calloc(1, sizeof *p);
     DG_CHECK_ALLOC(p);
+    const dg_model_folder *folder = &p->folder;
+    if (dg_model_folder_resolve(&p->folder, model) != DG_OK ||
+        (folder->layout == DG_MODEL_TRANSFORMER_DIR && !folder->transformer_config[0])) {
+        free(p);
+        return dg_error("'%s' is neither a diffusers model folder (transformer/config.json), a transformer folder "
+                        "(config.json) nor a .safetensors file", model);
+    }
     p->dit_be = &p->be;
     if (dg_backend_cpu_init(&p->be, threads) != DG_OK) {
         free(p);
@@ -76,7 +70,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
         }
         p->dit_be = &p->gpu;
     }
-    if (dg_wan_load(&p->wan, p->dit_be, tdir) != DG_OK) {
+    if (dg_wan_load(&p->wan, p->dit_be, folder->transformer) != DG_OK) {
         if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
         dg_backend_free(&p->be);
         free(p);
@@ -90,19 +84,16 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
     memcpy(i->patch, c->patch, sizeof i->patch);
     i->num_layers = c->num_layers;
     i->dim = c->dim;
-    char vae[4200];
-    snprintf(vae, sizeof vae, "%s/vae/config.json", model);
-    i->has_vae = root && is_file(vae);
+    i->has_vae = folder->vae[0] != 0;
     i->pixel_space = c->in_channels == 3 && c->out_channels == 3 && !i->has_vae;
     if (i->pixel_space) {
         i->temporal_factor = i->spatial_factor = 1;
-    } else if (read_vae_factors(root ? model : tdir, i) != DG_OK) {
+    } else if (read_vae_factors(folder->vae, i) != DG_OK) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
     if (i->has_vae) {
-        snprintf(vae, sizeof vae, "%s/vae", model);
-        if (dg_wan_vae_load(&p->vae, &p->be, vae) != DG_OK) {
+        if (dg_wan_vae_load(&p->vae, &p->be, folder->vae) != DG_OK) {
             i->has_vae = 0;
             dg_pipeline_close(p);
             return DG_ERR;
@@ -114,11 +105,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
             return DG_ERR;
         }
     }
-    if (root && !(p->root = strdup(model))) {
-        dg_pipeline_close(p);
-        return dg_error("out of memory");
-    }
-    if (dg_model_defaults_load(p, p->root) != DG_OK) {
+    if (dg_model_defaults_load(p) != DG_OK) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
@@ -135,7 +122,6 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (p->has_plan) dg_attn_plan_free(&p->plan);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
-    free(p->root);
     dg_wan_free(&p->wan);
     if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
     dg_backend_free(&p->be);
@@ -151,7 +137,7 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
         return DG_OK;
     }
     DG_CHECK(p->info.has_vae, "this model folder has no vae/: only latents (.safetensors) can be written");
-    DG_CHECK(vae_tile >= 0, "--vae-tile %d must be >= 0", vae_tile);
+    DG_CHECK(vae_tile >= 0, "vae_tile %d must be >= 0", vae_tile);
     float *z = malloc(n * sizeof(float));
     DG_CHECK_ALLOC(z);
     memcpy(z, latents, n * sizeof(float));
@@ -178,53 +164,35 @@ int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const 
 
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]) {
     const dg_model_info *i = &p->info;
-    int sh = i->spatial_factor * i->patch[1], sw = i->spatial_factor * i->patch[2], tf = i->temporal_factor;
-    DG_CHECK(g->width > 0 && g->height > 0 && g->width <= 16384 && g->height <= 16384,
-             "--width/--height %dx%d out of range 1..16384", g->width, g->height);
-    DG_CHECK(g->width % sw == 0, "--width %d is not a multiple of %d (VAE factor x patch)", g->width, sw);
-    DG_CHECK(g->height % sh == 0, "--height %d is not a multiple of %d (VAE factor x patch)", g->height, sh);
-    DG_CHECK(g->frames >= 1 && g->frames <= 100000, "--frames %d out of range", g->frames);
-    DG_CHECK((g->frames - 1) % tf == 0, "--frames %d: this model needs %dk+1 frames (e.g. %d or %d)", g->frames, tf,
-             (g->frames - 1) / tf * tf + 1, ((g->frames - 1) / tf + 1) * tf + 1);
-    int64_t F = (g->frames - 1) / tf + 1;
-    DG_CHECK(F % i->patch[0] == 0, "--frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
-             g->frames, (long long)F, i->patch[0]);
-    shape[0] = i->in_channels;
-    shape[1] = F;
-    shape[2] = g->height / i->spatial_factor;
-    shape[3] = g->width / i->spatial_factor;
-    int64_t grid[3] = {F / i->patch[0], shape[2] / i->patch[1], shape[3] / i->patch[2]}, most = 0;
-    for (int a = 0; a < 3; a++) most = grid[a] > most ? grid[a] : most;
-    DG_CHECK(most <= p->wan.cfg.rope_max_seq_len,
-             "--width/--height/--frames %dx%dx%d give a %lldx%lldx%lld token grid; this model's RoPE covers %d "
-             "positions per axis (rope_max_seq_len)", g->width, g->height, g->frames, (long long)grid[0],
-             (long long)grid[1], (long long)grid[2], p->wan.cfg.rope_max_seq_len);
-    return DG_OK;
+    dg_video_grid grid = {.channels = i->in_channels, .temporal_factor = i->temporal_factor,
+                          .spatial_factor = i->spatial_factor, .rope_max_seq_len = p->wan.cfg.rope_max_seq_len};
+    memcpy(grid.patch, i->patch, sizeof grid.patch);
+    return dg_video_latent_shape(&grid, g->width, g->height, g->frames, shape);
 }
 
 /* The text arguments and the model: what dg_pipeline_check cannot see. */
 static int check_text(const dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(g->context && g->context_len > 0, "no text context given");
     DG_CHECK(g->cfg_scale <= 1.0f || (g->negative && g->negative_len > 0),
-             "--cfg-scale %g needs negative text embeddings", (double)g->cfg_scale);
+             "cfg_scale %g needs negative text embeddings", (double)g->cfg_scale);
     DG_CHECK(p->info.in_channels == p->info.out_channels, "model in/out channels differ (%d vs %d)",
              p->info.in_channels, p->info.out_channels);
     return DG_OK;
 }
 
 static int check_pag(const dg_pipeline *p, const dg_gen_params *g) {
-    DG_CHECK(isfinite(g->pag_scale), "--pag-scale must be a finite number");
+    DG_CHECK(isfinite(g->pag_scale), "pag_scale must be a finite number");
     if (g->pag_scale <= 0.0f) return DG_OK;
     const dg_wan_config *c = &p->wan.cfg;
-    DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "--pag-scale %g needs heads to perturb (--pag-heads)",
+    DG_CHECK(g->pag_heads && g->n_pag_heads > 0, "pag_scale %g needs heads to perturb (pag_heads)",
              (double)g->pag_scale);
-    DG_CHECK(g->pag_u > 0.0f && g->pag_u <= 1.0f, "--pag-u %g must be in (0, 1]", (double)g->pag_u);
+    DG_CHECK(g->pag_u > 0.0f && g->pag_u <= 1.0f, "pag_u %g must be in (0, 1]", (double)g->pag_u);
     for (int i = 0; i < g->n_pag_heads; i++) {
         const dg_head *hd = &g->pag_heads[i];
         char head[16] = "*";
         if (hd->head != -1) snprintf(head, sizeof head, "%d", hd->head);
         DG_CHECK(hd->layer >= 0 && hd->layer < c->num_layers && hd->head >= -1 && hd->head < c->heads,
-                 "--pag-heads: %d:%s is not a head of this model (%d blocks of %d heads, counted from 0)", hd->layer,
+                 "pag_heads: %d:%s is not a head of this model (%d blocks of %d heads, counted from 0)", hd->layer,
                  head, c->num_layers, c->heads);
     }
     return DG_OK;
@@ -259,13 +227,13 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     const dg_wan_config *c = &p->wan.cfg;
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
-    double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], maxL > 0 ? maxL : 512,
-                                              g->pag_scale > 0) +
+    double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3],
+                                              maxL > 0 ? maxL : DG_WAN_TEXT_LEN, g->pag_scale > 0) +
                    8.0 * n * sizeof(float);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
     DG_CHECK(ram == 0 || bytes <= ram,
-             "--width/--height/--frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
+             "width/height/frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
              "than this machine's %.1f GiB", g->width, g->height, g->frames, bytes / 1073741824.0, ram / 1073741824.0);
     return DG_OK;
 }
@@ -273,9 +241,10 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
 int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     int64_t shape[4];
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
-    DG_CHECK(g->steps > 0 && g->steps <= 10000, "--steps %d must be in 1..10000", g->steps);
-    DG_CHECK(g->flow_shift > 0, "--flow-shift %g must be positive", g->flow_shift);
-    DG_CHECK(isfinite(g->cfg_scale), "--cfg-scale must be a finite number");
+    DG_CHECK(g->steps > 0 && g->steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", g->steps,
+             DG_SCHEDULER_MAX_STEPS);
+    DG_CHECK(g->flow_shift > 0, "flow_shift %g must be positive", g->flow_shift);
+    DG_CHECK(isfinite(g->cfg_scale), "cfg_scale must be a finite number");
     DG_TRY(check_pag(p, g));
     DG_TRY(check_memory(p, g, shape));
     DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
@@ -358,9 +327,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         (use_pag && dg_tensor_alloc(&vp, be, DG_F32, 4, shape)) ||
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
-        prepare_size(p, shape, maxL, fork) ||
-        dg_scheduler_init(&sch, g->sampler == DG_SAMPLE_EULER ? DG_SAMPLER_EULER : DG_SAMPLER_UNIPC, g->steps,
-                          g->flow_shift, n))
+        prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, n))
         goto done;
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;

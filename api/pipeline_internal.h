@@ -5,6 +5,7 @@
 #include "dit/wan.h"
 #include "parallel/comm.h"
 #include "ditgen.h"
+#include "io/model_folder.h"
 #include "text/t5_encoder.h"
 #include "text/tokenizer.h"
 #include "vae/wan_vae.h"
@@ -19,15 +20,15 @@ typedef struct dg_prompt_cache_entry {
 
 struct dg_pipeline {
     dg_backend be;       /* CPU: text encoder, VAE, and the transformer unless on a GPU */
-    dg_backend gpu;      /* the transformer's backend with --device cuda */
+    dg_backend gpu;      /* the transformer's backend on a GPU device */
     dg_backend *dit_be;  /* &be or &gpu */
     dg_wan_model wan;
     dg_model_info info;
-    char *root;              /* diffusers folder; NULL when opened on a bare transformer folder */
+    dg_model_folder folder;  /* the model path's parts (root "" for a bare transformer) */
     int text_loaded;         /* tokenizer + encoder currently in memory */
     dg_tokenizer tok;
     dg_t5_encoder enc;
-    int max_text_len;        /* text slots (Wan: 512) */
+    int max_text_len;        /* text slots (DG_WAN_TEXT_LEN unless the tokenizer has fewer) */
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
@@ -40,8 +41,8 @@ struct dg_pipeline {
     int cache_next;
 };
 
-/* Fill p->info.defaults from the folder's configs (root NULL: built-in defaults). */
-int dg_model_defaults_load(dg_pipeline *p, const char *root);
+/* Fill p->info.defaults from the folder's configs (built-in defaults where it has none). */
+int dg_model_defaults_load(dg_pipeline *p);
 /* Free the prompt cache and the text encoder (pipeline close). */
 void dg_pipeline_text_free(dg_pipeline *p);
 

@@ -7,41 +7,37 @@
 #include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
+#include "core/error.h"
 #include "io/json.h"
 #include "text/prompt_clean.h"
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Text slots: diffusers' max_sequence_length (512), lowered by the
- * tokenizer's model_max_length when a small model was trained with fewer. */
+/* Text slots: DG_WAN_TEXT_LEN, lowered by the tokenizer's model_max_length
+ * when a small model was trained with fewer. */
 static int read_max_len(const char *tok_dir, int *out) {
     char path[4200];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", tok_dir);
-    *out = 512;
+    *out = DG_WAN_TEXT_LEN;
     struct stat st;
     if (stat(path, &st) != 0) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    double v = 512;
+    double v = DG_WAN_TEXT_LEN;
     int rc = dg_json_get_double(path, j, "model_max_length", &v, 0);
     cJSON_Delete(j);
     DG_TRY(rc);
-    if (v >= 1 && v < 512) *out = (int)v;
+    if (v >= 1 && v < DG_WAN_TEXT_LEN) *out = (int)v;
     return DG_OK;
 }
 
 static int load_text(dg_pipeline *p) {
     if (p->text_loaded) return DG_OK;
-    DG_CHECK(p->root, "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or use --context)");
-    char tdir[4200], edir[4200];
-    snprintf(tdir, sizeof tdir, "%s/tokenizer", p->root);
-    snprintf(edir, sizeof edir, "%s/text_encoder", p->root);
-    DG_CHECK(is_dir(tdir), "model folder '%s' has no tokenizer/ (needed for a prompt; or use --context)", p->root);
-    DG_CHECK(is_dir(edir), "model folder '%s' has no text_encoder/ (needed for a prompt; or use --context)",
-             p->root);
+    const dg_model_folder *f = &p->folder;
+    DG_CHECK(*f->root,
+             "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or give text embeddings)");
+    const char *tdir = f->tokenizer, *edir = f->text_encoder;
+    DG_CHECK(*tdir, "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)", f->root);
+    DG_CHECK(*edir, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)", f->root);
     DG_TRY(read_max_len(tdir, &p->max_text_len));
     DG_TRY(dg_tokenizer_load(&p->tok, tdir));
     if (dg_t5_load(&p->enc, &p->be, edir) != DG_OK) {
@@ -54,7 +50,7 @@ static int load_text(dg_pipeline *p) {
     else if (p->enc.cfg.d_model != p->info.text_dim) why = "the encoder width differs from the transformer's text_dim";
     else if (p->tok.pad_id < 0) why = "the tokenizer names no pad token";
     if (why) {
-        dg_error("%s: %s (tokenizer %d ids, encoder vocab %d, d_model %d, transformer text_dim %d)", p->root, why,
+        dg_error("%s: %s (tokenizer %d ids, encoder vocab %d, d_model %d, transformer text_dim %d)", f->root, why,
                  vocab, p->enc.cfg.vocab_size, p->enc.cfg.d_model, p->info.text_dim);
         dg_t5_free(&p->enc);
         dg_tokenizer_free(&p->tok);

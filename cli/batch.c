@@ -14,7 +14,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/gen_job.h"
+#include "cli/param_flags.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "ditgen.h"
 #include "io/json.h"
 
@@ -158,7 +160,7 @@ static int build_argv(batch_job *bj, const cJSON *defaults, const cJSON *job) {
 /* Reads the file and parses every job into gen_job; one line on stderr on error. */
 static int load_jobs(batch *b) {
     if (dg_json_load(b->path, &b->root)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         return -1;
     }
     const cJSON *defaults = NULL, *jobs = NULL, *model = NULL;
@@ -185,7 +187,7 @@ static int load_jobs(batch *b) {
         return -1;
     }
     if (defaults && check_keys(b, defaults, "defaults")) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         return -1;
     }
     b->n_jobs = cJSON_GetArraySize(jobs);
@@ -201,12 +203,12 @@ static int load_jobs(batch *b) {
         snprintf(where, sizeof where, "job %d", k + 1);
         snprintf(bj->ctx, sizeof bj->ctx, "batch: %s job %d", b->path, k + 1);
         if (check_keys(b, job, where)) {
-            cli_error("%s", dg_last_error());
+            cli_library_error();
             return -1;
         }
         cli_error_context(bj->ctx);
         int rc = build_argv(bj, defaults, job);
-        if (rc) cli_error("%s", dg_last_error());
+        if (rc) cli_library_error();
         else rc = gen_job_parse(bj->argc, bj->argv, &bj->job, NULL);
         cli_error_context("batch");
         if (rc) return -1;
@@ -321,7 +323,7 @@ static int job_text(batch *b, dg_pipeline *p, batch_job *bj) {
 /* The last error, on one line prefixed with the job. */
 static void job_error(const batch_job *bj) {
     cli_error_context(bj->ctx);
-    cli_error("%s", dg_last_error());
+    cli_library_error();
     cli_error_context("batch");
 }
 
@@ -332,7 +334,7 @@ static int prepare(batch *b, dg_pipeline *p, const char *configs) {
             return -1;
         }
     if (check_distinct(b)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         return -1;
     }
     for (int i = 0; i < b->n_jobs; i++)
@@ -424,14 +426,14 @@ int cmd_batch(int argc, char **argv) {
     if (!b.model) b.model = DG_DEFAULT_MODEL;
     for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model;
     if (check_writable(&b)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         batch_free(&b);
         return 1;
     }
     double t0 = cli_now_s();
     dg_pipeline *p;
     if (dg_pipeline_open(&p, b.model, b.device, b.threads)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         batch_free(&b);
         return 1;
     }

@@ -8,12 +8,7 @@ int cmd_batch(int argc, char **argv);
 /* prompt -> embeddings file for --context */
 int cmd_encode(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+/* the benchmarks of cli/bench/ */
 int cmd_bench(int argc, char **argv);
-/* bench sub-benchmarks dispatched by cmd_bench */
-int bench_wan(int argc, char **argv);
-/* bench attention --method ...: methods vs dense on video geometries */
-int bench_attn_methods(int argc, char **argv);
-/* bench generate: whole generations with dense and attention presets, compared */
-int bench_generate(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/param_flags.h"
 #include "ditgen.h"
 #include "io/safetensors.h"
 
@@ -67,7 +68,7 @@ int cmd_encode(int argc, char **argv) {
     }
     dg_pipeline *p;
     if (dg_pipeline_open(&p, model, NULL, threads)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         return 1;
     }
     if (!negative) negative = dg_pipeline_info(p)->defaults.negative_prompt;
@@ -80,7 +81,7 @@ int cmd_encode(int argc, char **argv) {
         const char *meta[] = {"prompt", prompt, "negative_prompt", negative, "model", model};
         if (dg_safetensors_save(out, e, 2, meta, 3) == DG_OK) rc = 0;
     }
-    if (rc) cli_error("%s", dg_last_error());
+    if (rc) cli_library_error();
     else fprintf(stderr, "wrote %s: %d + %d text slots of %lld\n", out, pl, nl, (long long)dg_pipeline_info(p)->text_dim);
     free(pe), free(ne);
     dg_pipeline_close(p);

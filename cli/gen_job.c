@@ -6,14 +6,17 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/param_flags.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "io/atomic_file.h"
 #include "io/frames.h"
 #include "io/mp4.h"
 #include "io/png.h"
 #include "io/safetensors.h"
+#include "sampler/scheduler.h"
 
 static int parse_output(gen_job *j) {
     if (cli_ends_with(j->output, ".png")) {
@@ -92,7 +95,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
-                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .sampler = -1, .count = 1, .pag_u = 1.0,
+                   .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
                    .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
     opterr = 0;
@@ -122,10 +125,13 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 18: if (cli_parse_double("--clip-phase", optarg, -1e6, 1e6, &dv)) return -1; j->parallel.phase_t = (float)dv; break;
         case 19: if (cli_parse_double("--clip-bias", optarg, -1e4, 1e4, &dv)) return -1; j->parallel.phase_bias = (float)dv; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
-        case 'W': if (cli_parse_int("--width", optarg, 1, 16384, &iv)) return -1; j->width = (int)iv; break;
-        case 'H': if (cli_parse_int("--height", optarg, 1, 16384, &iv)) return -1; j->height = (int)iv; break;
-        case 1: if (cli_parse_int("--frames", optarg, 1, 100000, &iv)) return -1; j->frames = (int)iv; break;
-        case 2: if (cli_parse_int("--steps", optarg, 1, 10000, &iv)) return -1; j->steps = (int)iv; break;
+        case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
+        case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;
+        case 1: if (cli_parse_int("--frames", optarg, 1, DG_MAX_FRAMES, &iv)) return -1; j->frames = (int)iv; break;
+        case 2:
+            if (cli_parse_int("--steps", optarg, 1, DG_SCHEDULER_MAX_STEPS, &iv)) return -1;
+            j->steps = (int)iv;
+            break;
         case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; j->fps = (int)iv; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; j->threads = (int)iv; break;
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
@@ -136,12 +142,11 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 13: if (parse_heads(j, optarg)) return -1; break;
         case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
         case 5:
-            if (!strcmp(optarg, "unipc")) j->sampler = DG_SAMPLE_UNIPC;
-            else if (!strcmp(optarg, "euler")) j->sampler = DG_SAMPLE_EULER;
-            else {
-                cli_error("--sampler must be unipc or euler, got '%s'", optarg);
+            if (dg_sample_method_parse(optarg, &j->sampler)) {
+                cli_library_error();
                 return -1;
             }
+            j->sampler_given = 1;
             break;
         case 'h':
             if (!usage) goto unknown;
@@ -226,7 +231,7 @@ int gen_job_check_writable(const gen_job *j) {
 static dg_gen_params job_params(const gen_job *j) {
     return (dg_gen_params){.width = j->width, .height = j->height, .frames = j->frames, .steps = j->steps,
                            .cfg_scale = (float)j->cfg, .flow_shift = j->shift,
-                           .sampler = (dg_sample_method)j->sampler, .seed = j->base_seed,
+                           .sampler = j->sampler, .seed = j->base_seed,
                            .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
                            .n_pag_heads = j->n_pag_heads};
 }
@@ -241,7 +246,7 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     if (j->fps < 0) j->fps = d->fps;
     if (j->cfg < 0) j->cfg = d->cfg_scale;
     if (j->shift < 0) j->shift = d->flow_shift;
-    if (j->sampler < 0) j->sampler = (int)d->sampler;
+    if (!j->sampler_given) j->sampler = d->sampler;
     if (!j->negative && j->prompt) j->negative = d->negative_prompt;
     j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;
     DG_CHECK(j->kind != GEN_OUT_PNG || j->frames == 1 || j->frame_pattern,
@@ -286,7 +291,7 @@ static char *infotext(const gen_job *j, uint64_t seed) {
                       "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
 #define INFOTEXT_ARGS                                                                                          \
     j->prompt ? j->prompt : ctx_note, j->negative ? j->negative : "", j->steps,                                \
-        j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, pag, (unsigned long long)seed, j->width,  \
+        dg_sample_method_name(j->sampler), j->cfg, pag, (unsigned long long)seed, j->width,  \
         j->height, j->frames, j->shift, j->attention ? j->attention : "dense", j->model
     int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
     char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
@@ -380,7 +385,7 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
     if (rank == 0)
         fprintf(stderr, "generating %dx%d, %d frame(s), latent %lldx%lldx%lldx%lld, %d steps (%s, cfg %g, shift %g%s)\n",
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
-            j->steps, j->sampler == (int)DG_SAMPLE_EULER ? "euler" : "unipc", j->cfg, j->shift, pag);
+            j->steps, dg_sample_method_name(j->sampler), j->cfg, j->shift, pag);
     int rc = DG_OK;
     for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i, rank);
     free(lat);

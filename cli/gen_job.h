@@ -20,7 +20,8 @@ typedef struct gen_job {
     int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
     double cfg, shift;                                        /* < 0: the model's default */
     int64_t seed;                                             /* negative: a random one */
-    int sampler;                                              /* -1: the model's default */
+    dg_sample_method sampler;
+    int sampler_given;                                        /* 0: the model's default */
     int count;         /* --batch-count: generations with seeds seed, seed+1, ... */
     double pag_scale, pag_u; /* SoftPAG / PAG guidance; pag_scale 0: off */
     const char *pag_heads_arg;

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/gen_job.h"
+#include "cli/param_flags.h"
 #include "cli/timing.h"
 #include "ditgen.h"
 
@@ -75,7 +76,7 @@ int cmd_generate(int argc, char **argv) {
         j.device = device;
     }
     if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
-        cli_error("%s", dg_last_error());
+        cli_library_error();
         gen_job_free(&j);
         return 1;
     }
@@ -90,7 +91,7 @@ int cmd_generate(int argc, char **argv) {
     if (gen_job_run(&j, p, configs, ctx, ctx_len, neg, neg_len)) goto out;
     rc = 0;
 out:
-    if (rc) cli_error("%s", dg_last_error());
+    if (rc) cli_library_error();
     free(ctx), free(neg);
     dg_pipeline_close(p);
     gen_job_free(&j);

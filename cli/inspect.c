@@ -1,12 +1,12 @@
 /* ditgen inspect: what a checkpoint holds and whether it loads. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "dit/wan.h"
+#include "io/model_folder.h"
 #include "io/safetensors.h"
 
 static void usage(FILE *f) {
@@ -16,11 +16,6 @@ static void usage(FILE *f) {
             "PATH: a .safetensors file, a *.safetensors.index.json, a transformer folder or a diffusers\n"
             "model folder (with transformer/). Prints the config, tensor count, parameters and dtypes,\n"
             "and validates every tensor against the config. Exit status 1 when validation fails.\n");
-}
-
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static void print_summary(const dg_safetensors *st) {
@@ -51,23 +46,17 @@ int cmd_inspect(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    const char *path = argv[1];
-    char tdir[4096], cfg[4200];
-    snprintf(tdir, sizeof tdir, "%s/transformer", path);
-    snprintf(cfg, sizeof cfg, "%s/config.json", tdir);
-    if (!is_file(cfg)) {
-        snprintf(tdir, sizeof tdir, "%s", path);
-        snprintf(cfg, sizeof cfg, "%s/config.json", path);
-    }
+    static dg_model_folder f;
     dg_safetensors st;
-    if (dg_safetensors_open(&st, tdir) != DG_OK) {
+    if (dg_model_folder_resolve(&f, argv[1]) != DG_OK || dg_safetensors_open(&st, f.transformer_weights) != DG_OK) {
         fprintf(stderr, "ditgen: %s\n", dg_last_error());
         return 1;
     }
-    printf("checkpoint: %s\n", tdir);
+    printf("checkpoint: %s\n", f.transformer_weights);
     print_summary(&st);
     dg_safetensors_close(&st);
-    if (!is_file(cfg)) {
+    const char *cfg = f.transformer_config;
+    if (!*cfg) {
         printf("config:     none (no config.json beside the weights; shapes not validated)\n");
         return 0;
     }
@@ -79,7 +68,7 @@ int cmd_inspect(int argc, char **argv) {
     printf("config:     %s\n", cfg);
     dg_backend be;
     dg_wan_model m;
-    if (dg_backend_cpu_init(&be, 1) != DG_OK || dg_wan_load(&m, &be, tdir) != DG_OK) {
+    if (dg_backend_cpu_init(&be, 1) != DG_OK || dg_wan_load(&m, &be, f.transformer) != DG_OK) {
         fprintf(stderr, "ditgen: validation failed: %s\n", dg_last_error());
         dg_backend_free(&be);
         return 1;

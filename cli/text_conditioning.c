@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "io/safetensors.h"
 
 /* Embeddings [1, L, D] or [L, D] as malloc'ed f32. */

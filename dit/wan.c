@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "io/model_folder.h"
 
 /* ---- weight binding ---------------------------------------------------- */
 
@@ -132,28 +133,6 @@ done:
     return rc;
 }
 
-static int is_file(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* The weights of a transformer folder: its only .safetensors file whatever its
- * name, else the folder itself (standard names, sharded sets). */
-static void weights_in(const char *dir, char *out, size_t len) {
-    snprintf(out, len, "%s", dir);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    int n = 0;
-    char only[1024] = "";
-    for (struct dirent *e; (e = readdir(d));) {
-        size_t l = strlen(e->d_name);
-        if (l > 12 && !strcmp(e->d_name + l - 12, ".safetensors") && n++ == 0)
-            snprintf(only, sizeof only, "%s", e->d_name);
-    }
-    closedir(d);
-    if (n == 1) snprintf(out, len, "%s/%s", dir, only);
-}
-
 /* Which tensor naming the checkpoint uses: original Wan (1) or diffusers (0). */
 static int detect_layout(const dg_safetensors *st, const char *path, int *original) {
     *original = dg_safetensors_find(st, "patch_embedding.weight") && dg_safetensors_find(st, "time_embedding.0.weight");
@@ -166,17 +145,12 @@ static int detect_layout(const dg_safetensors *st, const char *path, int *origin
 int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
     memset(m, 0, sizeof *m);
     m->be = be;
-    char cfg[4096], weights[4096];
-    int file = is_file(path);
-    if (file) {
-        const char *slash = strrchr(path, '/');
-        snprintf(cfg, sizeof cfg, "%.*sconfig.json", slash ? (int)(slash + 1 - path) : 0, path);
-        snprintf(weights, sizeof weights, "%s", path);
-    } else {
-        snprintf(cfg, sizeof cfg, "%s/config.json", path);
-        weights_in(path, weights, sizeof weights);
-    }
-    if (!file || is_file(cfg)) DG_TRY(dg_wan_config_load(&m->cfg, cfg));
+    dg_model_folder f; /* a folder needs its config.json; a lone file may have one beside it */
+    DG_TRY(dg_model_folder_resolve(&f, path));
+    DG_CHECK(f.transformer_config[0] || f.layout == DG_MODEL_TRANSFORMER_FILE, "%s/config.json: no such file",
+             f.transformer);
+    if (f.transformer_config[0]) DG_TRY(dg_wan_config_load(&m->cfg, f.transformer_config));
+    const char *weights = f.transformer_weights;
     int original;
     if (dg_safetensors_open(&m->st, weights) != DG_OK) return DG_ERR;
     if (detect_layout(&m->st, weights, &original) != DG_OK ||

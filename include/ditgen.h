@@ -1,16 +1,22 @@
 /* ditgen public C API: load a model once, generate many times.
- * All functions return 0 on success and -1 on error; dg_last_error() gives
- * one line naming the file, tensor or parameter at fault. */
+ * All functions return DG_OK (0) on success and DG_ERR (-1) on error;
+ * dg_last_error() gives one line naming the file, tensor or parameter at fault
+ * (ditgen_error.h). This header and ditgen_error.h are all an API user needs. */
 #ifndef DITGEN_H
 #define DITGEN_H
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "ditgen_error.h"
 
 typedef struct dg_pipeline dg_pipeline;
 
 typedef enum { DG_SAMPLE_UNIPC = 0, DG_SAMPLE_EULER = 1 } dg_sample_method;
+
+/* The names "unipc" and "euler", used by flags, job files and image metadata alike. parse
+ * fails naming the parameter "sampler" and the known names. */
+int dg_sample_method_parse(const char *name, dg_sample_method *m);
+const char *dg_sample_method_name(dg_sample_method m);
 
 /* Generation defaults of a model folder: diffusers' WanPipeline defaults,
  * the sampler and shift of scheduler/scheduler_config.json, then an optional
@@ -38,6 +44,12 @@ typedef struct dg_model_info {
 typedef struct dg_head {
     int layer, head;
 } dg_head;
+
+/* Bounds on any generation's size, whatever the model (which adds its own rules: multiples of
+ * its VAE factor x patch, 4k+1 frames for the Wan VAE, its RoPE range): they keep every size
+ * product in range. dg_pipeline_check refuses sizes outside them. */
+#define DG_MAX_SIDE 16384    /* width and height in pixels */
+#define DG_MAX_FRAMES 100000
 
 typedef struct dg_gen_params {
     int width, height, frames, steps;

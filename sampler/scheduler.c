@@ -7,32 +7,21 @@
 
 #include "core/error.h"
 
-int dg_sampler_kind_parse(const char *name, dg_sampler_kind *kind) {
-    if (name && strcmp(name, "euler") == 0) *kind = DG_SAMPLER_EULER;
-    else if (name && strcmp(name, "unipc") == 0) *kind = DG_SAMPLER_UNIPC;
-    else return dg_error("--sampler: unknown '%s' (expected euler or unipc)", name ? name : "(null)");
-    return DG_OK;
-}
-
-const char *dg_sampler_kind_name(dg_sampler_kind kind) {
-    return kind == DG_SAMPLER_EULER ? "euler" : "unipc";
-}
-
-int dg_scheduler_init(dg_scheduler *s, dg_sampler_kind kind, int steps, double shift, size_t n) {
+int dg_scheduler_init(dg_scheduler *s, dg_sample_method method, int steps, double shift, size_t n) {
     memset(s, 0, sizeof(*s));
-    DG_CHECK(kind == DG_SAMPLER_EULER || kind == DG_SAMPLER_UNIPC, "scheduler: unknown sampler kind %d", (int)kind);
-    DG_CHECK(steps > 0, "--steps must be positive (got %d)", steps);
-    DG_CHECK(steps <= DG_SCHEDULER_MAX_STEPS, "--steps must be at most %d (got %d)", DG_SCHEDULER_MAX_STEPS, steps);
-    DG_CHECK(isfinite(shift) && shift > 0, "--shift must be a positive number (got %g)", shift);
+    DG_CHECK(method == DG_SAMPLE_EULER || method == DG_SAMPLE_UNIPC, "scheduler: unknown sample method %d",
+             (int)method);
+    DG_CHECK(steps > 0 && steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", steps, DG_SCHEDULER_MAX_STEPS);
+    DG_CHECK(isfinite(shift) && shift > 0, "flow_shift %g must be a positive number", shift);
     DG_CHECK(n > 0, "scheduler: latent has no elements");
-    s->kind = kind;
+    s->method = method;
     s->steps = steps;
     s->shift = shift;
     s->n = n;
     s->sigmas = malloc(sizeof(float) * (size_t)(steps + 1));
     s->timesteps = malloc(sizeof(float) * (size_t)steps);
     if (!s->sigmas || !s->timesteps) goto oom;
-    if (kind == DG_SAMPLER_EULER) {
+    if (method == DG_SAMPLE_EULER) {
         dg_flow_euler_schedule(steps, shift, s->sigmas, s->timesteps);
     } else {
         dg_unipc_schedule(steps, shift, s->sigmas, s->timesteps);
@@ -64,7 +53,7 @@ float dg_scheduler_timestep(const dg_scheduler *s, int i) {
 
 int dg_scheduler_step(dg_scheduler *s, int i, const float *v, float *x) {
     DG_CHECK(i >= 0 && i < s->steps, "scheduler: step %d outside 0..%d", i, s->steps - 1);
-    if (s->kind == DG_SAMPLER_EULER) {
+    if (s->method == DG_SAMPLE_EULER) {
         dg_flow_euler_step(s, i, v, x);
         return DG_OK;
     }

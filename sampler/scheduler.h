@@ -1,6 +1,6 @@
 /* Flow-matching schedulers for Wan, matching diffusers step for step:
- *  - DG_SAMPLER_EULER: FlowMatchEulerDiscreteScheduler(shift=S)
- *  - DG_SAMPLER_UNIPC: UniPCMultistepScheduler(prediction_type="flow_prediction",
+ *  - DG_SAMPLE_EULER: FlowMatchEulerDiscreteScheduler(shift=S)
+ *  - DG_SAMPLE_UNIPC: UniPCMultistepScheduler(prediction_type="flow_prediction",
  *    use_flow_sigmas=True, flow_shift=S, solver_order=2, bh2, lower_order_final,
  *    final_sigmas_type="zero") — what the Wan diffusers pipeline ships.
  * Latents are host float arrays of n elements; the model output is the
@@ -11,12 +11,15 @@
 
 #include <stddef.h>
 
-typedef enum { DG_SAMPLER_EULER, DG_SAMPLER_UNIPC } dg_sampler_kind;
+#include "ditgen.h" /* dg_sample_method, its name parser and printer */
 
-#define DG_SCHEDULER_MAX_STEPS 1000 /* num_train_timesteps: more would repeat timesteps */
+/* The most denoising steps: the schedules sample num_train_timesteps (1000) training
+ * timesteps, and more steps would repeat them. The one limit on steps: the pipeline
+ * check, the CLI and the model-folder defaults use it. */
+#define DG_SCHEDULER_MAX_STEPS 1000
 
 typedef struct dg_scheduler {
-    dg_sampler_kind kind;
+    dg_sample_method method;
     int steps;
     double shift;
     size_t n;         /* elements per latent */
@@ -30,12 +33,12 @@ typedef struct dg_scheduler {
     float *last_sample;              /* sample before the previous predictor */
 } dg_scheduler;
 
-/* "euler" or "unipc". */
-int dg_sampler_kind_parse(const char *name, dg_sampler_kind *kind);
-const char *dg_sampler_kind_name(dg_sampler_kind kind);
+/* The method a diffusers scheduler class (scheduler_config.json's _class_name) runs, and the
+ * config key of its flow shift. */
+int dg_sample_method_from_class(const char *cls, dg_sample_method *m, const char **shift_key);
 
 /* steps in 1..DG_SCHEDULER_MAX_STEPS, shift > 0 (flow shift), n > 0. */
-int dg_scheduler_init(dg_scheduler *s, dg_sampler_kind kind, int steps, double shift, size_t n);
+int dg_scheduler_init(dg_scheduler *s, dg_sample_method method, int steps, double shift, size_t n);
 void dg_scheduler_free(dg_scheduler *s);
 
 /* The timestep the model receives at step i, 0 <= i < steps (diffusers passes

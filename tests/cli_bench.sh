@@ -3,7 +3,7 @@
 # line gets exit 2 and one line on stderr; no/unknown benchmark prints usage.
 # usage: cli_bench.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
-DITGEN=$1; WORK=$3/cli_bench.$$
+DITGEN=$1; TESTS=$2; WORK=$3/cli_bench.$$
 mkdir -p "$WORK"; trap 'rm -rf "$WORK"' EXIT
 fail=0
 
@@ -61,6 +61,10 @@ else
     echo "ok   sweep csv (sta density 0.125)"
 fi
 S=(bench attention --method sta --heads 1 --head-dim 8 --geometry 2x8x8)
+# bench wan checks a size with the pipeline's rules (multiples of VAE factor x patch, 4k+1 frames)
+WAN=(bench wan -m "$TESTS/fixtures/wan_tiny/transformer" --reps 1 --warmup 0)
+refused "bench wan width" "--width 72 is not a multiple of 16" "${WAN[@]}" -W 72 -H 48 --frames 5
+refused "bench wan frames" "--frames 4: this model needs 4k+1" "${WAN[@]}" -W 64 -H 48 --frames 4
 refused "unknown method" "unknown --method 'nope'" bench attention --method nope --heads 1 --head-dim 8
 refused "params with all" "single --method" bench attention --method all --params '{}' --heads 1 --head-dim 8
 refused "bad geometry" "--geometry expects TxHxW" "${S[@]}" --geometry 2x8

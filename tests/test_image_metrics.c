@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "io/image_metrics.h"
+#include "bench/lib/image_metrics.h"
 #include "test.h"
 
 static uint32_t lcg(uint32_t *s) {

@@ -52,17 +52,17 @@ int main(void) {
     const dg_head bad_layer[] = {{2, 0}}, bad_head[] = {{0, 2}}, bad_neg[] = {{0, -2}};
     g = base_params(pe, ne);
     g.cfg_scale = 1.0f, g.pag_scale = 2.0f, g.pag_u = 1.0f, g.pag_heads = bad_layer, g.n_pag_heads = 1;
-    expect_refused(p, g, "--pag-heads: 2:0");
+    expect_refused(p, g, "pag_heads: 2:0");
     g.pag_heads = bad_head;
-    expect_refused(p, g, "--pag-heads: 0:2");
+    expect_refused(p, g, "pag_heads: 0:2");
     g.pag_heads = bad_neg;
-    expect_refused(p, g, "--pag-heads: 0:-2");
+    expect_refused(p, g, "pag_heads: 0:-2");
     g.pag_heads = soft, g.n_pag_heads = 0;
-    expect_refused(p, g, "--pag-heads");
+    expect_refused(p, g, "pag_heads");
     g.n_pag_heads = 2, g.pag_u = 0.0f;
-    expect_refused(p, g, "--pag-u");
+    expect_refused(p, g, "pag_u");
     g.pag_u = 1.5f;
-    expect_refused(p, g, "--pag-u");
+    expect_refused(p, g, "pag_u");
 
     dg_pipeline_close(p);
     dg_safetensors_close(&io);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ditgen.h"
+#include "sampler/scheduler.h"
 #include "tests/fixture.h"
 #include "tests/generate_rgb.h"
 #include "tests/pipeline_checks.h"
@@ -143,17 +144,20 @@ int main(void) {
                         .context = pe, .context_len = 7};
     dg_gen_params g = ok;
     g.width = 72;
-    expect_refused(p, g, "--width 72");
+    expect_refused(p, g, "width 72");
     g = ok, g.height = 40;
-    expect_refused(p, g, "--height 40");
+    expect_refused(p, g, "height 40");
     g = ok, g.frames = 8;
     expect_refused(p, g, "4k+1");
     g = ok, g.steps = 0;
-    expect_refused(p, g, "--steps");
+    expect_refused(p, g, "steps 0");
+    g = ok, g.steps = DG_SCHEDULER_MAX_STEPS + 1; /* refused by the check, before any work, not by the scheduler */
+    CHECK(dg_pipeline_check(p, &g) != DG_OK && strstr(dg_last_error(), "steps 1001 must be in 1..1000"),
+          "dg_pipeline_check should refuse 1001 steps, got '%s'", dg_last_error());
     g = ok, g.cfg_scale = 5.0f;
     expect_refused(p, g, "negative");
     g = ok, g.flow_shift = -1.0;
-    expect_refused(p, g, "--flow-shift");
+    expect_refused(p, g, "flow_shift");
 
     dg_pipeline_close(p);
     dg_safetensors_close(&io);

@@ -17,12 +17,12 @@ static const struct { int steps; double shift; } trajectories[] = {{1, 5.0}, {2,
 #define N_ELEMS 120 /* 2x3x4x5 latent */
 static const float cfg_scales[] = {1.0f, 5.0f, 6.0f};
 
-static const dg_sampler_kind kinds[] = {DG_SAMPLER_EULER, DG_SAMPLER_UNIPC};
+static const dg_sample_method kinds[] = {DG_SAMPLE_EULER, DG_SAMPLE_UNIPC};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static void key(char *buf, size_t len, dg_sampler_kind kind, int steps, double shift, const char *what) {
-    snprintf(buf, len, "%s_n%d_s%g_%s", dg_sampler_kind_name(kind), steps, shift, what);
+static void key(char *buf, size_t len, dg_sample_method kind, int steps, double shift, const char *what) {
+    snprintf(buf, len, "%s_n%d_s%g_%s", dg_sample_method_name(kind), steps, shift, what);
 }
 
 /* A fixture tensor of exactly `n` floats, or NULL (with a failed check). */
@@ -93,7 +93,7 @@ static void test_trajectories(const dg_safetensors *st) {
             key(kx, sizeof kx, kinds[k], n, shift, "traj_x");
             key(kv, sizeof kv, kinds[k], n, shift, "traj_v");
             key(kt, sizeof kt, kinds[k], n, shift, "timesteps");
-            snprintf(name, sizeof name, "%s n=%d shift=%g", dg_sampler_kind_name(kinds[k]), n, shift);
+            snprintf(name, sizeof name, "%s n=%d shift=%g", dg_sample_method_name(kinds[k]), n, shift);
             const float *xs = get(st, kx, (int64_t)(n + 1) * N_ELEMS), *vs = get(st, kv, (int64_t)n * N_ELEMS),
                         *ts = get(st, kt, n);
             if (!xs || !vs || !ts) continue;
@@ -136,24 +136,32 @@ static void expect_error(int rc, const char *needle) {
 
 static void test_errors(void) {
     dg_scheduler s;
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_UNIPC, 0, 5.0, 8), "--steps");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_EULER, -3, 5.0, 8), "--steps");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_UNIPC, DG_SCHEDULER_MAX_STEPS + 1, 5.0, 8), "--steps");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_UNIPC, 4, -1.0, 8), "--shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_EULER, 4, 0.0, 8), "--shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_EULER, 4, NAN, 8), "--shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLER_EULER, 4, 3.0, 0), "no elements");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 0, 5.0, 8), "steps 0");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, -3, 5.0, 8), "steps -3");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, DG_SCHEDULER_MAX_STEPS + 1, 5.0, 8), "steps 1001");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, -1.0, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 0.0, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, NAN, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 3.0, 0), "no elements");
     dg_scheduler_free(&s); /* safe after a failed init */
 
-    dg_sampler_kind kind = DG_SAMPLER_EULER;
-    CHECK_OK(dg_sampler_kind_parse("unipc", &kind));
-    CHECK(kind == DG_SAMPLER_UNIPC, "parse unipc");
-    CHECK_OK(dg_sampler_kind_parse("euler", &kind));
-    CHECK(kind == DG_SAMPLER_EULER, "parse euler");
-    expect_error(dg_sampler_kind_parse("ddim", &kind), "ddim");
+    dg_sample_method kind = DG_SAMPLE_EULER;
+    CHECK_OK(dg_sample_method_parse("unipc", &kind));
+    CHECK(kind == DG_SAMPLE_UNIPC, "parse unipc");
+    CHECK_OK(dg_sample_method_parse("euler", &kind));
+    CHECK(kind == DG_SAMPLE_EULER, "parse euler");
+    expect_error(dg_sample_method_parse("ddim", &kind), "ddim");
+    CHECK(!strcmp(dg_sample_method_name(DG_SAMPLE_UNIPC), "unipc") &&
+              !strcmp(dg_sample_method_name(DG_SAMPLE_EULER), "euler"), "names");
+    const char *shift_key = NULL;
+    CHECK_OK(dg_sample_method_from_class("FlowMatchEulerDiscreteScheduler", &kind, &shift_key));
+    CHECK(kind == DG_SAMPLE_EULER && !strcmp(shift_key, "shift"), "euler's class and shift key");
+    CHECK_OK(dg_sample_method_from_class("UniPCMultistepScheduler", &kind, &shift_key));
+    CHECK(kind == DG_SAMPLE_UNIPC && !strcmp(shift_key, "flow_shift"), "unipc's class and shift key");
+    expect_error(dg_sample_method_from_class("DDIMScheduler", &kind, &shift_key), "DDIMScheduler");
 
     float x[8] = {0}, v[8] = {0};
-    CHECK_OK(dg_scheduler_init(&s, DG_SAMPLER_UNIPC, 4, 5.0, 8));
+    CHECK_OK(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, 5.0, 8));
     expect_error(dg_scheduler_step(&s, 4, v, x), "step 4");
     expect_error(dg_scheduler_step(&s, -1, v, x), "step -1");
     expect_error(dg_scheduler_step(&s, 1, v, x), "out of order"); /* multistep state starts at 0 */

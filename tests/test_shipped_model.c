@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ditgen.h"
-#include "io/image_metrics.h"
+#include "bench/lib/image_metrics.h"
 #include "tests/fixture.h"
 #include "tests/generate_rgb.h"
 

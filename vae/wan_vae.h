@@ -3,7 +3,8 @@
  * frame-causal decode that carries only the per-convolution feature caches
  * (2 frames each) from one latent frame to the next, optionally over spatial
  * tiles blended as diffusers' tiled_decode. CPU only for now.
- * See ../shared/specs/model-architectures.md §1.8. */
+ * The reference is diffusers' autoencoder_kl_wan.py; tests/test_wan_vae.c checks
+ * parity against fixtures made by tests/reference/. */
 #ifndef DG_VAE_WAN_VAE_H
 #define DG_VAE_WAN_VAE_H
 

@@ -66,30 +66,3 @@ int dg_backend_cpu_init(dg_backend *be, int threads) {
     DG_CHECK_ALLOC(be->ctx);
     return DG_OK;
 }
-
-void dg_backend_free(dg_backend *be) {
-    if (!be || !be->ctx) return;
-    be->ops->destroy(be);
-    be->ctx = NULL;
-}
-
-int dg_tensor_alloc(dg_tensor *t, dg_backend *be, dg_dtype dtype, int ndim, const int64_t *shape) {
-    DG_TRY(dg_tensor_view(t, be, dtype, ndim, shape, NULL));
-    size_t n = dg_tensor_nbytes(t);
-    t->data = be->ops->alloc(be, n ? n : 1);
-    DG_CHECK(t->data != NULL, "out of memory allocating %zu bytes on %s", n, be->ops->name);
-    return DG_OK;
-}
-
-void dg_tensor_free(dg_tensor *t) {
-    if (t && t->data && t->backend) t->backend->ops->free(t->backend, t->data);
-    if (t) t->data = NULL;
-}
-
-int dg_tensor_upload(dg_tensor *t, const void *host) {
-    return t->backend->ops->upload(t->backend, t->data, host, dg_tensor_nbytes(t));
-}
-
-int dg_tensor_download(const dg_tensor *t, void *host) {
-    return t->backend->ops->download(t->backend, host, t->data, dg_tensor_nbytes(t));
-}

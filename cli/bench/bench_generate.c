@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,20 +13,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench/lib/grid.h"
+#include "bench/lib/image_metrics.h"
+#include "bench/lib/svg_chart.h"
 #include "cli/args.h"
-#include "cli/commands.h"
+#include "cli/bench/bench_commands.h"
+#include "cli/bench/bench_opts.h"
+#include "cli/param_flags.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "ditgen.h"
 #include "io/atomic_file.h"
 #include "io/frames.h"
-#include "io/grid.h"
-#include "io/image_metrics.h"
 #include "io/mp4.h"
 #include "io/png.h"
 #include "io/safetensors.h"
-#include "io/svg_chart.h"
+#include "sampler/scheduler.h"
 
 #define MAX_METHODS 32
 #define NAME_MAX_LEN 64
@@ -109,24 +112,24 @@ static int valid_name(const char *name, size_t len) {
 
 static int add_method(bg_opts *o, const char *name, size_t len) {
     if (!valid_name(name, len)) {
-        fprintf(stderr, "ditgen bench generate: --methods: bad preset name '%.*s'\n", (int)len, name);
+        cli_error("--methods: bad preset name '%.*s'", (int)len, name);
         return -1;
     }
     for (int i = 0; i < o->n_methods; i++) {
         if (strlen(o->methods[i]) == len && !strncmp(o->methods[i], name, len)) {
             if (i == 0) return 0; /* dense is implied; naming it is fine */
-            fprintf(stderr, "ditgen bench generate: --methods: '%.*s' listed twice\n", (int)len, name);
+            cli_error("--methods: '%.*s' listed twice", (int)len, name);
             return -1;
         }
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/attention/%.*s.json", o->configs, (int)len, name);
     if (access(path, R_OK) != 0) {
-        fprintf(stderr, "ditgen bench generate: --methods: no preset '%.*s' (%s)\n", (int)len, name, path);
+        cli_error("--methods: no preset '%.*s' (%s)", (int)len, name, path);
         return -1;
     }
     if (o->n_methods == MAX_METHODS) {
-        fprintf(stderr, "ditgen bench generate: --methods: at most %d methods\n", MAX_METHODS);
+        cli_error("--methods: at most %d methods", MAX_METHODS);
         return -1;
     }
     memcpy(o->methods[o->n_methods], name, len);
@@ -142,7 +145,7 @@ static int add_all_methods(bg_opts *o) {
     snprintf(dir, sizeof dir, "%s/attention", o->configs);
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "ditgen bench generate: cannot list presets in %s: %s\n", dir, strerror(errno));
+        cli_error("cannot list presets in %s: %s", dir, strerror(errno));
         return -1;
     }
     struct dirent *e;
@@ -171,76 +174,40 @@ static int parse_methods(bg_opts *o, const char *list) {
     }
 }
 
+static int parse_sampler(const char *flag, const char *val, void *out) {
+    if (dg_sample_method_parse(val, out) == DG_OK) return 0;
+    cli_library_error();
+    return -1;
+}
+
 /* 0 to run, 1 after --help, -1 on a bad command line (one line on stderr). */
 static int parse(int argc, char **argv, bg_opts *o) {
-    static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'},   {"prompt", required_argument, 0, 'p'},
-        {"context", required_argument, 0, 1},   {"width", required_argument, 0, 'W'},
-        {"height", required_argument, 0, 'H'},  {"frames", required_argument, 0, 2},
-        {"steps", required_argument, 0, 3},     {"cfg-scale", required_argument, 0, 4},
-        {"flow-shift", required_argument, 0, 5}, {"sampler", required_argument, 0, 6},
-        {"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
-        {"methods", required_argument, 0, 7},   {"out-dir", required_argument, 0, 8},
-        {"format", required_argument, 0, 9},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const char *const formats[] = {"text", "json", NULL};
     const char *env = getenv("DITGEN_CONFIG_DIR");
     *o = (bg_opts){.out_dir = "bench_generate_out", .configs = env && *env ? env : DG_CONFIG_DIR, .width = 832,
                    .height = 480, .frames = 81, .steps = 50, .cfg = 5.0, .shift = 3.0, .seed = 42};
     const char *methods = "all";
-    opterr = 0;
-    optind = 1;
-    int c;
-    int64_t v;
-    while ((c = getopt_long(argc, argv, ":m:p:W:H:s:t:h", longs, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'p': o->prompt = optarg; break;
-        case 1: o->context = optarg; break;
-        case 7: methods = optarg; break;
-        case 8: o->out_dir = optarg; break;
-        case 'W': bad = cli_parse_int("--width", optarg, 1, 16384, &v); o->width = (int)v; break;
-        case 'H': bad = cli_parse_int("--height", optarg, 1, 16384, &v); o->height = (int)v; break;
-        case 2: bad = cli_parse_int("--frames", optarg, 1, 100000, &v); o->frames = (int)v; break;
-        case 3: bad = cli_parse_int("--steps", optarg, 1, 10000, &v); o->steps = (int)v; break;
-        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &v); o->threads = (int)v; break;
-        case 's': bad = cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &o->seed); break;
-        case 4: bad = cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &o->cfg); break;
-        case 5: bad = cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &o->shift); break;
-        case 6:
-            if (!strcmp(optarg, "unipc") || !strcmp(optarg, "euler")) {
-                o->sampler = strcmp(optarg, "euler") ? DG_SAMPLE_UNIPC : DG_SAMPLE_EULER;
-            } else {
-                fprintf(stderr, "ditgen bench generate: --sampler must be unipc or euler, got '%s'\n", optarg);
-                bad = -1;
-            }
-            break;
-        case 9:
-            if (!strcmp(optarg, "text") || !strcmp(optarg, "json")) {
-                o->json = !strcmp(optarg, "json");
-            } else {
-                fprintf(stderr, "ditgen bench generate: --format must be text or json, got '%s'\n", optarg);
-                bad = -1;
-            }
-            break;
-        case 'h': usage(stdout); return 1;
-        case ':': fprintf(stderr, "ditgen bench generate: %s needs a value\n", argv[optind - 1]); return -1;
-        default:
-            fprintf(stderr, "ditgen bench generate: unknown option '%s' (see --help)\n", cli_refused_option(argv));
-            return -1;
-        }
-        if (bad) return -1;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "ditgen bench generate: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    if (!o->model) {
-        fprintf(stderr, "ditgen bench generate: no model: pass -m DIR\n");
-        return -1;
-    }
+    const bench_opt opts[] = {
+        BENCH_STRING("model", 'm', &o->model, .required = 1),
+        BENCH_STRING("prompt", 'p', &o->prompt),
+        BENCH_STRING("context", 0, &o->context),
+        BENCH_INT("width", 'W', &o->width, 1, DG_MAX_SIDE),
+        BENCH_INT("height", 'H', &o->height, 1, DG_MAX_SIDE),
+        BENCH_INT("frames", 0, &o->frames, 1, DG_MAX_FRAMES),
+        BENCH_INT("steps", 0, &o->steps, 1, DG_SCHEDULER_MAX_STEPS),
+        BENCH_DOUBLE("cfg-scale", 0, &o->cfg, 0.0, 100.0),
+        BENCH_DOUBLE("flow-shift", 0, &o->shift, 1e-3, 1000.0),
+        BENCH_CUSTOM("sampler", 0, &o->sampler, parse_sampler),
+        BENCH_INT64("seed", 's', &o->seed, INT64_MIN, INT64_MAX),
+        BENCH_INT("threads", 't', &o->threads, 1, 1024),
+        BENCH_STRING("methods", 0, &methods),
+        BENCH_STRING("out-dir", 0, &o->out_dir),
+        BENCH_CHOICE("format", 0, &o->json, formats),
+        BENCH_END};
+    int rc = bench_opts_parse(argc, argv, opts, usage);
+    if (rc) return rc;
     if (!o->context == !o->prompt) {
-        fprintf(stderr, "ditgen bench generate: give exactly one of -p PROMPT and --context FILE.safetensors\n");
+        cli_error("give exactly one of -p PROMPT and --context FILE.safetensors");
         return -1;
     }
     return parse_methods(o, methods);
@@ -319,7 +286,7 @@ static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_r
         rc = compare(run, r);
     }
     r->ok = rc == DG_OK;
-    if (!r->ok) snprintf(r->error, sizeof r->error, "%s", dg_last_error());
+    if (!r->ok) cli_params_as_flags(dg_last_error(), r->error, sizeof r->error);
     if (r->ok) fprintf(stderr, " (%.2f s)\n", r->total_s);
     else fprintf(stderr, "\r  %-14s failed: %s\n", r->name, r->error);
 }
@@ -371,7 +338,7 @@ static void describe(const bg_run *run, char *buf, size_t n) {
     char th[32];
     snprintf(th, sizeof th, o->threads ? "%d thread(s)" : "all cores", o->threads);
     snprintf(buf, n, "%dx%d, %d frame(s), %d steps (%s, cfg %g, shift %g), seed %llu, %s", o->width, o->height,
-             o->frames, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg, o->shift,
+             o->frames, o->steps, dg_sample_method_name(o->sampler), o->cfg, o->shift,
              (unsigned long long)run->seed, th);
 }
 
@@ -417,7 +384,7 @@ static void print_json(const bg_run *run) {
     json_str(stdout, o->model);
     printf(", \"width\": %d, \"height\": %d, \"frames\": %d, \"steps\": %d, \"sampler\": \"%s\", \"cfg_scale\": %g, "
            "\"flow_shift\": %g, \"seed\": %llu, \"threads\": %d, \"compare\": \"%s\"",
-           o->width, o->height, o->frames, o->steps, o->sampler == DG_SAMPLE_EULER ? "euler" : "unipc", o->cfg,
+           o->width, o->height, o->frames, o->steps, dg_sample_method_name(o->sampler), o->cfg,
            o->shift, (unsigned long long)run->seed, o->threads, run->pixels ? "pixels" : "latents");
     if (!run->pixels) json_num(stdout, "latent_range", run->latent_range);
     json_num(stdout, "text_s", run->text_s);
@@ -564,11 +531,12 @@ static int write_markdown(const bg_run *run, int argc, char **argv, const char *
 }
 
 int bench_generate(int argc, char **argv) {
+    cli_error_context("bench generate");
     bg_opts o;
     int pr = parse(argc, argv, &o);
     if (pr) return pr > 0 ? 0 : 2;
     if (prepare_out_dir(o.out_dir)) {
-        fprintf(stderr, "ditgen bench generate: %s\n", dg_last_error());
+        cli_library_error();
         return 1;
     }
     bg_run *run = calloc(1, sizeof *run);
@@ -610,10 +578,11 @@ int bench_generate(int argc, char **argv) {
         goto fail;
     fprintf(stderr, "wrote %s, chart.svg, results.md in %s\n", grids, o.out_dir);
     rc = failed ? 1 : 0;
-    if (failed) fprintf(stderr, "ditgen bench generate: %d method(s) failed (see the table)\n", failed);
+    if (failed) cli_error("%d method(s) failed (see the table)", failed);
     goto out;
 fail:
-    fprintf(stderr, "ditgen bench generate: %s\n", run ? dg_last_error() : "out of memory");
+    if (run) cli_library_error();
+    else cli_error("out of memory");
 out:
     for (int m = 0; run && m < MAX_METHODS; m++) free(run->r[m].lat), free(run->r[m].rgb);
     free(run), free(ctx), free(neg);

@@ -1,7 +1,7 @@
 /* Grouped bar charts as a standalone SVG file: one or more panels stacked
  * vertically over the same categories, each with its own scale. */
-#ifndef DG_IO_SVG_CHART_H
-#define DG_IO_SVG_CHART_H
+#ifndef DG_BENCH_SVG_CHART_H
+#define DG_BENCH_SVG_CHART_H
 
 typedef struct dg_bar_series {
     const char *name, *color; /* legend text; any SVG colour ("#4e79a7") */

@@ -1,7 +1,7 @@
 /* Image comparison metrics for judging an approximation against a reference:
  * PSNR on 8-bit RGB or on floats, and SSIM (Wang et al. 2004) on luma. */
-#ifndef DG_IO_IMAGE_METRICS_H
-#define DG_IO_IMAGE_METRICS_H
+#ifndef DG_BENCH_IMAGE_METRICS_H
+#define DG_BENCH_IMAGE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* Side-by-side comparison grids: equally sized RGB tiles, each upscaled by
  * an integer factor and captioned with a built-in 5x7 bitmap font, on a dark
  * canvas ready for the PNG or MP4 writers. */
-#ifndef DG_IO_GRID_H
-#define DG_IO_GRID_H
+#ifndef DG_BENCH_GRID_H
+#define DG_BENCH_GRID_H
 
 #include <stdint.h>
 

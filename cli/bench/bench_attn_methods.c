@@ -5,7 +5,6 @@
  * density, speedup over dense, and speedup * density, the fraction of the
  * ideal 1/density speedup that is realised. */
 #define _POSIX_C_SOURCE 200809L
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +13,9 @@
 
 #include "attention/method.h"
 #include "cli/args.h"
-#include "cli/commands.h"
+#include "cli/bench/bench_commands.h"
+#include "cli/bench/bench_opts.h"
+#include "cli/param_flags.h"
 #include "cli/timing.h"
 #include "core/backend.h"
 #include "core/error.h"
@@ -59,72 +60,48 @@ static void usage(FILE *f) {
             MAX_GEOMS);
 }
 
+/* --geometry TxHxW, repeatable. */
+static int parse_geometry(const char *flag, const char *val, void *out) {
+    sweep_opts *o = out;
+    int t, h, w, len = 0;
+    if (o->ngeom == MAX_GEOMS) {
+        cli_error("at most %d %s", MAX_GEOMS, flag);
+        return -1;
+    }
+    if (sscanf(val, "%dx%dx%d%n", &t, &h, &w, &len) != 3 || val[len] || t < 1 || h < 1 || w < 1 ||
+        (int64_t)t * h * w > BENCH_MAX_TOKENS) {
+        cli_error("%s expects TxHxW (positive, <= %d tokens), got '%s'", flag, BENCH_MAX_TOKENS, val);
+        return -1;
+    }
+    o->geom[o->ngeom][0] = t, o->geom[o->ngeom][1] = h, o->geom[o->ngeom][2] = w, o->ngeom++;
+    return 0;
+}
+
 static int parse(int argc, char **argv, sweep_opts *o) {
-    static const struct option longs[] = {
-        {"method", required_argument, 0, 1},  {"params", required_argument, 0, 2},  {"geometry", required_argument, 0, 3},
-        {"heads", required_argument, 0, 4},   {"head-dim", required_argument, 0, 5}, {"threads", required_argument, 0, 't'},
-        {"reps", required_argument, 0, 6},    {"warmup", required_argument, 0, 7},  {"format", required_argument, 0, 8},
-        {"device", required_argument, 0, 9},  {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    static const char *const formats[] = {"text", "csv", "json", NULL};
     *o = (sweep_opts){.reps = 3, .warmup = 1, .device = "cpu"};
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":t:h", longs, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 1: o->method = optarg; break;
-        case 2: o->params = optarg; break;
-        case 3: {
-            int t, h, w, len = 0;
-            if (o->ngeom == MAX_GEOMS) {
-                fprintf(stderr, "ditgen bench attention: at most %d --geometry\n", MAX_GEOMS);
-                return -1;
-            }
-            if (sscanf(optarg, "%dx%dx%d%n", &t, &h, &w, &len) != 3 || optarg[len] || t < 1 || h < 1 || w < 1 ||
-                (int64_t)t * h * w > (1 << 20)) {
-                fprintf(stderr, "ditgen bench attention: --geometry expects TxHxW (positive, <= 2^20 tokens), got '%s'\n",
-                        optarg);
-                return -1;
-            }
-            o->geom[o->ngeom][0] = t, o->geom[o->ngeom][1] = h, o->geom[o->ngeom][2] = w, o->ngeom++;
-            break;
-        }
-        case 4: bad = cli_parse_int("--heads", optarg, 1, 1024, &o->heads); break;
-        case 5: bad = cli_parse_int("--head-dim", optarg, 1, 1024, &o->head_dim); break;
-        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &o->threads); break;
-        case 6: bad = cli_parse_int("--reps", optarg, 1, 10000, &o->reps); break;
-        case 7: bad = cli_parse_int("--warmup", optarg, 0, 10000, &o->warmup); break;
-        case 8:
-            o->format = !strcmp(optarg, "text") ? 0 : !strcmp(optarg, "csv") ? 1 : !strcmp(optarg, "json") ? 2 : -1;
-            if (o->format < 0) {
-                fprintf(stderr, "ditgen bench attention: --format must be text, csv or json\n");
-                return -1;
-            }
-            break;
-        case 9: o->device = optarg; break;
-        case 'h': usage(stdout); return 1;
-        case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
-        default: fprintf(stderr, "ditgen bench attention: unknown option '%s' with --method\n", cli_refused_option(argv)); return -1;
-        }
-        if (bad) return -1;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "ditgen bench attention: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    const char *missing = !o->method ? "--method" : !o->heads ? "--heads" : !o->head_dim ? "--head-dim" : NULL;
-    if (missing) {
-        fprintf(stderr, "ditgen bench attention: %s is required (try --help)\n", missing);
-        return -1;
-    }
+    const bench_opt opts[] = {
+        BENCH_STRING("method", 0, &o->method, .required = 1),
+        BENCH_STRING("params", 0, &o->params),
+        BENCH_CUSTOM("geometry", 0, o, parse_geometry),
+        BENCH_INT64("heads", 0, &o->heads, 1, 1024, .required = 1),
+        BENCH_INT64("head-dim", 0, &o->head_dim, 1, 1024, .required = 1),
+        BENCH_INT64("threads", 't', &o->threads, 1, 1024),
+        BENCH_INT64("reps", 0, &o->reps, 1, 10000),
+        BENCH_INT64("warmup", 0, &o->warmup, 0, 10000),
+        BENCH_CHOICE("format", 0, &o->format, formats),
+        BENCH_STRING("device", 0, &o->device),
+        BENCH_END};
+    int rc = bench_opts_parse(argc, argv, opts, usage);
+    if (rc) return rc;
     int known = !strcmp(o->method, "all") || !strcmp(o->method, "dense");
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) known |= !strcmp(o->method, methods[i].name);
     if (!known) {
-        fprintf(stderr, "ditgen bench attention: unknown --method '%s'\n", o->method);
+        cli_error("unknown --method '%s'", o->method);
         return -1;
     }
     if (o->params && !strcmp(o->method, "all")) {
-        fprintf(stderr, "ditgen bench attention: --params needs a single --method\n");
+        cli_error("--params needs a single --method");
         return -1;
     }
     if (!o->ngeom) {
@@ -213,13 +190,14 @@ static void print_row(const sweep_opts *o, const row *r, int first) {
 }
 
 int bench_attn_methods(int argc, char **argv) {
+    cli_error_context("bench attention");
     sweep_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? 0 : 2;
     const int all = !strcmp(o.method, "all");
     dg_backend be;
     if (dg_backend_init_device(&be, o.device, (int)o.threads) != DG_OK) {
-        fprintf(stderr, "ditgen bench attention: %s\n", dg_last_error());
+        cli_library_error();
         return 2;
     }
     const int threads = be.kind == DG_BACKEND_CPU ? be.threads : 0;
@@ -240,7 +218,8 @@ int bench_attn_methods(int argc, char **argv) {
         ok = !dg_tensor_upload(i == 0 ? &tq : i == 1 ? &tk : &tv, host);
     }
     if (!ok) {
-        fprintf(stderr, "ditgen bench attention: %s\n", host && times ? dg_last_error() : "out of memory");
+        if (host && times) cli_library_error();
+        else cli_error("out of memory");
         rc = 1;
         goto done;
     }

@@ -1,4 +1,4 @@
-#include "io/grid.h"
+#include "bench/lib/grid.h"
 
 #include <string.h>
 

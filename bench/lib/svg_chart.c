@@ -1,4 +1,4 @@
-#include "io/svg_chart.h"
+#include "bench/lib/svg_chart.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "io/image_metrics.h"
+#include "bench/lib/image_metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,9 +1,8 @@
-/* ditgen bench: micro-benchmarks. `bench attention` times the dense CPU flash
- * attention and, in the same run and with the same threads, OpenBLAS sgemm on
- * a 2048^3 square product as the machine's practical FLOP ceiling. */
+/* ditgen bench attention: times the dense CPU flash attention and, in the same
+ * run and with the same threads, OpenBLAS sgemm on a 2048^3 square product as
+ * the machine's practical FLOP ceiling. With --method: bench_attn_methods.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
-#include <getopt.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -12,22 +11,23 @@
 #include <string.h>
 
 #include "core/cpu/ops_cpu.h"
-#include "core/cpu/blas_tune.h"
 #include "cli/args.h"
-#include "cli/commands.h"
+#include "cli/bench/bench_commands.h"
+#include "cli/bench/bench_opts.h"
+#include "cli/param_flags.h"
 #include "cli/timing.h"
+#include "core/cpu/blas_tune.h"
 #include "core/error.h"
 
 /* OpenBLAS extensions; declared here too since not every cblas.h has them. */
 void openblas_set_num_threads(int);
-
 
 #define SGEMM_N 2048
 
 typedef struct {
     int64_t seq, kv_seq, heads, head_dim, threads, reps, warmup;
     int json;
-} bench_opts;
+} attention_opts;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -53,51 +53,22 @@ static void usage(FILE *f) {
 }
 
 /* Returns 0 to run, 1 when help was printed, -1 on a bad command line (one line on stderr). */
-static int parse_opts(int argc, char **argv, bench_opts *o) {
-    static const struct option longs[] = {{"seq", required_argument, 0, 1},      {"kv-seq", required_argument, 0, 2},
-                                          {"heads", required_argument, 0, 3},    {"head-dim", required_argument, 0, 4},
-                                          {"threads", required_argument, 0, 't'}, {"reps", required_argument, 0, 5},
-                                          {"warmup", required_argument, 0, 6},   {"format", required_argument, 0, 7},
-                                          {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    *o = (bench_opts){.reps = 5, .warmup = 1};
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":t:h", longs, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 1: bad = cli_parse_int("--seq", optarg, 1, 1 << 20, &o->seq); break;
-        case 2: bad = cli_parse_int("--kv-seq", optarg, 1, 1 << 20, &o->kv_seq); break;
-        case 3: bad = cli_parse_int("--heads", optarg, 1, 1024, &o->heads); break;
-        case 4: bad = cli_parse_int("--head-dim", optarg, 1, 1024, &o->head_dim); break;
-        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &o->threads); break;
-        case 5: bad = cli_parse_int("--reps", optarg, 1, 10000, &o->reps); break;
-        case 6: bad = cli_parse_int("--warmup", optarg, 0, 10000, &o->warmup); break;
-        case 7:
-            if (!strcmp(optarg, "json") || !strcmp(optarg, "text")) {
-                o->json = !strcmp(optarg, "json");
-            } else {
-                fprintf(stderr, "ditgen bench attention: --format must be text or json\n");
-                bad = -1;
-            }
-            break;
-        case 'h': usage(stdout); return 1;
-        case ':': fprintf(stderr, "ditgen bench attention: %s needs a value\n", argv[optind - 1]); return -1;
-        default: fprintf(stderr, "ditgen bench attention: unknown option '%s'\n", cli_refused_option(argv)); return -1;
-        }
-        if (bad) return -1;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "ditgen bench attention: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    const char *missing = !o->seq ? "--seq" : !o->heads ? "--heads" : !o->head_dim ? "--head-dim" : NULL;
-    if (missing) {
-        fprintf(stderr, "ditgen bench attention: %s is required (try --help)\n", missing);
-        return -1;
-    }
-    if (!o->kv_seq) o->kv_seq = o->seq;
-    return 0;
+static int parse_opts(int argc, char **argv, attention_opts *o) {
+    static const char *const formats[] = {"text", "json", NULL};
+    *o = (attention_opts){.reps = 5, .warmup = 1};
+    const bench_opt opts[] = {
+        BENCH_INT64("seq", 0, &o->seq, 1, BENCH_MAX_TOKENS, .required = 1),
+        BENCH_INT64("kv-seq", 0, &o->kv_seq, 1, BENCH_MAX_TOKENS),
+        BENCH_INT64("heads", 0, &o->heads, 1, 1024, .required = 1),
+        BENCH_INT64("head-dim", 0, &o->head_dim, 1, 1024, .required = 1),
+        BENCH_INT64("threads", 't', &o->threads, 1, 1024),
+        BENCH_INT64("reps", 0, &o->reps, 1, 10000),
+        BENCH_INT64("warmup", 0, &o->warmup, 0, 10000),
+        BENCH_CHOICE("format", 0, &o->json, formats),
+        BENCH_END};
+    int rc = bench_opts_parse(argc, argv, opts, usage);
+    if (rc == 0 && !o->kv_seq) o->kv_seq = o->seq;
+    return rc;
 }
 
 /* Median and best of n run times (seconds). The best is the least disturbed
@@ -120,7 +91,7 @@ static void fill_random(float *p, size_t n, uint64_t seed) {
 }
 
 /* DG_ERR on failure (message in dg_last_error). */
-static int time_attention(const bench_opts *o, double *times, timing *tm) {
+static int time_attention(const attention_opts *o, double *times, timing *tm) {
     int64_t width = o->heads * o->head_dim;
     dg_attn_shape s = {.nq = o->seq, .nk = o->kv_seq, .heads = (int)o->heads, .head_dim = (int)o->head_dim,
                        .q_stride = width, .kv_stride = width, .scale = 1.0f / sqrtf((float)o->head_dim)};
@@ -145,7 +116,7 @@ done:
     return result;
 }
 
-static int time_sgemm(const bench_opts *o, double *times, timing *tm) {
+static int time_sgemm(const attention_opts *o, double *times, timing *tm) {
     size_t n = (size_t)SGEMM_N * SGEMM_N;
     float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
     int result = DG_ERR;
@@ -167,10 +138,11 @@ done:
     return result;
 }
 
-static int bench_attention(int argc, char **argv) {
+int bench_attention(int argc, char **argv) {
+    cli_error_context("bench attention");
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--method") || !strncmp(argv[i], "--method=", 9)) return bench_attn_methods(argc, argv);
-    bench_opts o;
+    attention_opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc > 0 ? 0 : 2;
     int threads = o.threads ? (int)o.threads : omp_get_num_procs();
@@ -182,7 +154,8 @@ static int bench_attention(int argc, char **argv) {
     int ok = times && time_attention(&o, times, &attn) == DG_OK && time_sgemm(&o, times, &gemm) == DG_OK;
     free(times);
     if (!ok) {
-        fprintf(stderr, "ditgen bench attention: %s\n", times ? dg_last_error() : "out of memory");
+        if (times) cli_library_error();
+        else cli_error("out of memory");
         return 1;
     }
     const double attn_flop = 4.0 * o.seq * o.kv_seq * o.heads * o.head_dim;
@@ -213,32 +186,4 @@ static int bench_attention(int argc, char **argv) {
                100.0 * ratio_best);
     }
     return 0;
-}
-
-static void bench_usage(FILE *f) {
-    fprintf(f, "usage: ditgen bench <benchmark> [options]\n"
-               "\n"
-               "benchmarks:\n"
-               "  attention   dense CPU flash attention vs OpenBLAS sgemm; --method: sparse methods vs dense\n"
-               "  wan         one Wan transformer forward\n"
-               "  generate    a whole generation with dense and each attention preset: times, PSNR/SSIM, grid\n"
-               "\n"
-               "Run 'ditgen bench <benchmark> --help' for its options.\n");
-}
-
-int cmd_bench(int argc, char **argv) {
-    if (argc < 2) {
-        bench_usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        bench_usage(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "attention")) return bench_attention(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "wan")) return bench_wan(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "generate")) return bench_generate(argc - 1, argv + 1);
-    fprintf(stderr, "ditgen bench: unknown benchmark '%s'\n", argv[1]);
-    bench_usage(stderr);
-    return 2;
 }

@@ -2,19 +2,22 @@
  * CFG) of a Wan checkpoint at a given video size, warm-up then median, and the
  * memory it took (peak resident set on the CPU; device memory in use after the
  * runs minus before loading on the GPU: weights, activations, cuBLAS workspace). */
-#include <getopt.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/video_size.h"
 #include "cli/args.h"
-#include "cli/commands.h"
+#include "cli/bench/bench_commands.h"
+#include "cli/bench/bench_opts.h"
+#include "cli/param_flags.h"
 #include "cli/timing.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "dit/wan.h"
+#include "ditgen.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -26,7 +29,7 @@ static void usage(FILE *f) {
             "  -m, --model DIR     transformer folder (config.json + safetensors)\n"
             "  -W, --width N       video width in pixels (default 832)\n"
             "  -H, --height N      video height in pixels (default 480)\n"
-            "      --frames N      frames, 4k+1 (default 9); latents are /4 in time, /8 in space\n"
+            "      --frames N      frames, 4k+1 (default 9); latents are the Wan VAE's, /4 in time, /8 in space\n"
             "      --text-len N    text slots (default 512)\n"
             "      --reps N        timed repetitions (default 3)\n"
             "      --warmup N      untimed runs first (default 1)\n"
@@ -36,63 +39,50 @@ static void usage(FILE *f) {
 }
 
 int bench_wan(int argc, char **argv) {
-    static const struct option longs[] = {{"model", required_argument, 0, 'm'},  {"width", required_argument, 0, 'W'},
-                                          {"height", required_argument, 0, 'H'}, {"frames", required_argument, 0, 1},
-                                          {"text-len", required_argument, 0, 2}, {"reps", required_argument, 0, 3},
-                                          {"warmup", required_argument, 0, 4},   {"threads", required_argument, 0, 't'},
-                                          {"format", required_argument, 0, 5},   {"device", required_argument, 0, 6},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const char *const formats[] = {"text", "json", NULL};
+    cli_error_context("bench wan");
     const char *model = NULL, *device = "cpu";
     int json = 0;
-    int64_t W = 832, H = 480, frames = 9, L = 512, reps = 3, warmup = 1, threads = 0;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":m:W:H:t:h", longs, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'W': bad = cli_parse_int("--width", optarg, 16, 16384, &W); break;
-        case 'H': bad = cli_parse_int("--height", optarg, 16, 16384, &H); break;
-        case 1: bad = cli_parse_int("--frames", optarg, 1, 100000, &frames); break;
-        case 2: bad = cli_parse_int("--text-len", optarg, 1, 4096, &L); break;
-        case 3: bad = cli_parse_int("--reps", optarg, 1, 1000, &reps); break;
-        case 4: bad = cli_parse_int("--warmup", optarg, 0, 1000, &warmup); break;
-        case 't': bad = cli_parse_int("--threads", optarg, 1, 1024, &threads); break;
-        case 5:
-            if (!strcmp(optarg, "json")) json = 1;
-            else if (strcmp(optarg, "text")) {
-                fprintf(stderr, "ditgen bench wan: --format must be text or json\n");
-                return 2;
-            }
-            break;
-        case 6: device = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case ':': fprintf(stderr, "ditgen bench wan: %s needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "ditgen bench wan: unknown option '%s'\n", cli_refused_option(argv)); return 2;
-        }
-        if (bad) return 2;
-    }
-    if (!model || (frames - 1) % 4 || W % 16 || H % 16) {
-        fprintf(stderr, "ditgen bench wan: need -m DIR, --frames 4k+1 and sizes that are multiples of 16\n");
-        return 2;
-    }
+    int64_t W = 832, H = 480, frames = 9, L = DG_WAN_TEXT_LEN, reps = 3, warmup = 1, threads = 0;
+    const bench_opt opts[] = {
+        BENCH_STRING("model", 'm', &model, .required = 1),
+        BENCH_INT64("width", 'W', &W, 1, DG_MAX_SIDE),
+        BENCH_INT64("height", 'H', &H, 1, DG_MAX_SIDE),
+        BENCH_INT64("frames", 0, &frames, 1, DG_MAX_FRAMES),
+        BENCH_INT64("text-len", 0, &L, 1, 4096),
+        BENCH_INT64("reps", 0, &reps, 1, 1000),
+        BENCH_INT64("warmup", 0, &warmup, 0, 1000),
+        BENCH_INT64("threads", 't', &threads, 1, 1024),
+        BENCH_CHOICE("format", 0, &json, formats),
+        BENCH_STRING("device", 0, &device),
+        BENCH_END};
+    int pr = bench_opts_parse(argc, argv, opts, usage);
+    if (pr) return pr > 0 ? 0 : 2;
     dg_backend be;
     dg_wan_model m;
     size_t used0 = 0, used1 = 0, total = 0;
     if (dg_backend_init_device(&be, device, (int)threads)) {
-        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        cli_library_error();
         return 1;
     }
     int gpu = be.kind == DG_BACKEND_CUDA;
     if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model)) {
-        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        cli_library_error();
         dg_backend_free(&be);
         return 1;
     }
-    int F = (int)(frames - 1) / 4 + 1, h = (int)H / 8, w = (int)W / 8;
-    int64_t xs[4] = {m.cfg.in_channels, F, h, w}, cs[2] = {L, m.cfg.text_dim};
+    /* latents as the Wan VAE would give them, checked as the pipeline checks a size */
+    dg_video_grid grid = {.channels = m.cfg.in_channels, .temporal_factor = DG_WAN_VAE_TEMPORAL_FACTOR,
+                          .spatial_factor = DG_WAN_VAE_SPATIAL_FACTOR, .rope_max_seq_len = m.cfg.rope_max_seq_len};
+    memcpy(grid.patch, m.cfg.patch, sizeof grid.patch);
+    int64_t xs[4], cs[2] = {L, m.cfg.text_dim};
+    if (dg_video_latent_shape(&grid, (int)W, (int)H, (int)frames, xs)) {
+        cli_library_error();
+        dg_wan_free(&m);
+        dg_backend_free(&be);
+        return 2;
+    }
+    int F = (int)xs[1], h = (int)xs[2], w = (int)xs[3];
     dg_tensor x = {0}, ctx = {0}, out = {0};
     dg_wan_sized sized = {0};
     double *times = calloc((size_t)reps, sizeof(double));
@@ -100,7 +90,7 @@ int bench_wan(int argc, char **argv) {
     if (!times || dg_tensor_alloc(&x, &be, DG_F32, 4, xs) || dg_tensor_alloc(&out, &be, DG_F32, 4, xs) ||
         dg_tensor_alloc(&ctx, &be, DG_F32, 2, cs) ||
         dg_wan_sized_init(&sized, &m, F, h, w, (int)L, NULL, 0, NULL)) {
-        fprintf(stderr, "ditgen: %s\n", times ? dg_last_error() : "out of memory");
+        cli_error("%s", times ? dg_last_error() : "out of memory");
         goto done;
     }
     dg_rng rng;
@@ -112,7 +102,7 @@ int bench_wan(int argc, char **argv) {
         dg_randn(&rng, hc, (size_t)dg_tensor_numel(&ctx));
     }
     if (!hx || !hc || dg_tensor_upload(&x, hx) || dg_tensor_upload(&ctx, hc)) {
-        fprintf(stderr, "ditgen: %s\n", hx && hc ? dg_last_error() : "out of memory");
+        cli_error("%s", hx && hc ? dg_last_error() : "out of memory");
         free(hx), free(hc);
         goto done;
     }
@@ -120,13 +110,13 @@ int bench_wan(int argc, char **argv) {
     for (int64_t i = 0; i < warmup + reps; i++) {
         double t0 = cli_now_s();
         if (dg_wan_forward(&m, &sized, &x, 500.0f, &ctx, &out, NULL, NULL) || dg_backend_sync(&be)) {
-            fprintf(stderr, "ditgen: %s\n", dg_last_error());
+            cli_library_error();
             goto done;
         }
         if (i >= warmup) times[i - warmup] = cli_now_s() - t0;
     }
     if (gpu && dg_backend_cuda_memory(&be, &used1, &total)) {
-        fprintf(stderr, "ditgen: %s\n", dg_last_error());
+        cli_library_error();
         goto done;
     }
     struct rusage ru;
