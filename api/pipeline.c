@@ -102,7 +102,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
     }
     if (i->has_vae) {
         snprintf(vae, sizeof vae, "%s/vae", model);
-        if (dg_wan_vae_load(&p->vae, &p->be, vae) != DG_OK) {
+        if (dg_wan_vae_load(&p->vae, p->dit_be, vae) != DG_OK) {
             i->has_vae = 0;
             dg_pipeline_close(p);
             return DG_ERR;
