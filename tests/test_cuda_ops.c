@@ -166,7 +166,8 @@ static void test_patch(int64_t C, int64_t F, int64_t H, int64_t W, const int p[3
 static void test_conv3d(int64_t cin, int64_t cout, int64_t kt, int64_t k, int64_t T, int64_t H, int64_t W, int up,
                         int acc) {
     const int64_t Ho = up ? 2 * H : H, Wo = up ? 2 * W : W;
-    int64_t xs[4] = {cin, T, H, W}, ys[4] = {cout, T, Ho, Wo}, cs[4] = {cin, kt - 1, H, W}, ws[5] = {cout, cin, kt, k, k};
+    int64_t xs[4] = {cin, T, H, W}, ys[4] = {cout, T, Ho, Wo}, cs[4] = {cin, kt - 1, H, W};
+    int64_t ws[5] = {cout, cin, kt, k, k};
     pair x = pair_new(DG_F32, 4, xs, 1.0f), y = pair_new(DG_F32, 4, ys, 1.0f), w = pair_new(DG_F32, 5, ws, 0.1f);
     pair b = pair_new(DG_F32, 1, &cout, 1.0f), c = pair_new(DG_F32, 4, cs, 1.0f);
     CHECK_OK(dg_conv3d(&y.c, &x.c, kt > 1 ? &c.c : NULL, &w.c, &b.c, up, acc));

@@ -170,7 +170,8 @@ static void test_blend(int axis, int64_t n) {
         for (int64_t r = 0; r < 6; r++)
             for (int64_t c = 0; c < 7; c++) {
                 const int64_t i = axis == 2 ? r : c, yi = (p * 6 + r) * 7 + c;
-                const int64_t ai = axis == 2 ? (p * as[2] + as[2] - n + r) * 7 + c : (p * 6 + r) * as[3] + as[3] - n + c;
+                const int64_t ai =
+                    axis == 2 ? (p * as[2] + as[2] - n + r) * 7 + c : (p * 6 + r) * as[3] + as[3] - n + c;
                 const float w = (float)((double)i / n);
                 ref[yi] = i < n ? ad[ai] * (float)(1.0 - (double)i / n) + yd[yi] * w : yd[yi];
             }

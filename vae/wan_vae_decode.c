@@ -45,8 +45,9 @@ static int shaped(dg_tensor *t, const dg_tensor *store, int64_t offset, int64_t 
     const int64_t s[4] = {c, f, h, w};
     DG_TRY(dg_tensor_view(t, store->backend, DG_F32, 4, s, (float *)store->data + offset));
     t->name = store->name;
-    DG_CHECK(offset + dg_tensor_numel(t) <= dg_tensor_numel(store), "VAE decode: %s too small for [%lld, %lld, %lld, %lld]",
-             store->name, (long long)c, (long long)f, (long long)h, (long long)w);
+    DG_CHECK(offset + dg_tensor_numel(t) <= dg_tensor_numel(store),
+             "VAE decode: %s too small for [%lld, %lld, %lld, %lld]", store->name, (long long)c, (long long)f,
+             (long long)h, (long long)w);
     return DG_OK;
 }
 
@@ -283,10 +284,12 @@ static int decode_tiled(dg_wan_vae *v, decode_io *io, size_t mark, int64_t h, in
             const int64_t th = tile < h - ty ? tile : h - ty, tw = tile < w - tx ? tile : w - tx;
             const int64_t TH = th * s, TW = tw * s;
             dg_tensor tb, a;
-            if (shaped(&tb, &io->tile, 0, oc, To, TH, TW) || decode_region(v, io, mark, ty, tx, th, tw, &tb)) goto done;
+            if (shaped(&tb, &io->tile, 0, oc, To, TH, TW) || decode_region(v, io, mark, ty, tx, th, tw, &tb))
+                goto done;
             if (i > 0) { /* blend_v with the tile above (same width) */
                 const int64_t kept = above_h[j] < blend ? above_h[j] : blend;
-                if (shaped(&a, &io->above, j * strip, oc, To, kept, TW) || dg_blend_edge(&tb, &a, 2, kept < TH ? kept : TH))
+                if (shaped(&a, &io->above, j * strip, oc, To, kept, TW) ||
+                    dg_blend_edge(&tb, &a, 2, kept < TH ? kept : TH))
                     goto done;
             }
             if (j > 0) { /* blend_h with the tile to the left (same height) */

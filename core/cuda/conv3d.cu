@@ -17,7 +17,8 @@ typedef struct conv_geom {
 } conv_geom;
 
 static __global__ void conv_bias_kernel(float *y, const float *b, int64_t Cout, int64_t P, int acc) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < Cout * P; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t n = Cout * P;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const float bv = b ? b[i / P] : 0.0f;
         y[i] = acc ? y[i] + bv : bv;
     }
@@ -52,8 +53,9 @@ extern "C" int dg_cuda_conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, 
     g.kt = w->ndim == 5 ? w->shape[2] : 1, g.kh = w->shape[w->ndim - 2], g.kw = w->shape[w->ndim - 1];
     g.Ho = up ? 2 * g.H : g.H, g.Wo = up ? 2 * g.W : g.W, g.up = up;
     const int64_t Cout = w->shape[0], P = g.T * g.Ho * g.Wo, K = g.Cin * g.kt * g.kh * g.kw, Q = g.T * g.Ho;
-    DG_CHECK(P <= INT32_MAX && K <= INT32_MAX && Cout <= INT32_MAX, "conv3d %s: %lldx%lldx%lld exceeds cuBLAS int sizes",
-             w->name ? w->name : "", (long long)Cout, (long long)K, (long long)P);
+    DG_CHECK(P <= INT32_MAX && K <= INT32_MAX && Cout <= INT32_MAX,
+             "conv3d %s: %lldx%lldx%lld exceeds cuBLAS int sizes", w->name ? w->name : "", (long long)Cout,
+             (long long)K, (long long)P);
     if (P == 0 || Cout == 0) return DG_OK;
     float *yd = (float *)y->data;
     const float *wd = (const float *)w->data, *xd = (const float *)x->data;
