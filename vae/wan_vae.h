@@ -59,7 +59,7 @@ typedef struct dg_wan_vae {
     dg_wan_vae_up up[DG_WAN_VAE_MAX_LEVELS];
     dg_tensor norm_out;
     dg_weight_store weights; /* f32 copies of weights stored as bf16/f16 (f32 ones stay in the mmap) */
-    dg_arena state; /* decode state (caches, chunk buffers, tiles) on be; grown per geometry, kept between decodes */
+    dg_arena state; /* during a decode: its state (caches, chunk buffers, tiles) on be, sized for its geometry */
 } dg_wan_vae;
 
 /* Parse a diffusers vae/config.json; refuses the Wan2.2 VAE (is_residual,

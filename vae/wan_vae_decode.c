@@ -6,12 +6,11 @@
  * output frame 0 comes from latent frame 0 alone and time_conv sees zeros in
  * place of latent frame 0's features afterwards.
  *
- * All state lives in one arena on the VAE's backend, sized for the decode
- * geometry: the latents and frames (views of the caller's buffers on the
- * CPU), the tile buffers, then per region the conv caches and NBUF chunk
- * buffers. Every step is a backend op. */
+ * All state lives in one arena on the VAE's backend, allocated once per
+ * decode for its geometry: the latents and frames (views of the caller's
+ * buffers on the CPU), the tile buffers, then per region the conv caches and
+ * NBUF chunk buffers. Every step is a backend op. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -343,19 +342,34 @@ static int carve_io(dg_wan_vae *v, carver *cv, decode_io *io, const float *laten
     return take(cv, &io->left, "VAE tile columns left", 1, &ll);
 }
 
-/* Grow the decode state to what this geometry needs (kept for the next decode). */
-static int reserve_state(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
-                         int64_t tile) {
+/* Allocate the decode state this geometry needs, in one piece. */
+static int state_init(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
+                      int64_t tile) {
     carver cv = {NULL, v->be, 0};
     decode_io io;
     run r;
     DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
     DG_TRY(carve_region(v, &cv, &r, tile && tile < h ? tile : h, tile && tile < w ? tile : w));
-    if (v->state.base && v->state.size >= cv.bytes) return DG_OK;
-    dg_arena_free(&v->state);
     if (dg_arena_init(&v->state, v->be, cv.bytes) != DG_OK)
         return dg_error_wrap("VAE decode of %lldx%lldx%lld latents: ", (long long)F, (long long)h, (long long)w);
     return DG_OK;
+}
+
+/* Latents up, decode, clamp, frames down. */
+static int decode_all(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
+                      int64_t tile) {
+    carver cv = {&v->state, v->be, 0};
+    decode_io io;
+    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
+    const size_t mark = dg_arena_mark(&v->state);
+    const int on_host = v->be->kind == DG_BACKEND_CPU;
+    if (!on_host) DG_TRY(dg_tensor_upload(&io.lat, latents));
+    if (tile)
+        DG_TRY(decode_tiled(v, &io, mark, h, w, tile));
+    else
+        DG_TRY(decode_region(v, &io, mark, 0, 0, h, w, &io.frames));
+    DG_TRY(dg_clamp(&io.frames, &io.frames, -1.0f, 1.0f));
+    return on_host ? DG_OK : dg_tensor_download(&io.frames, frames);
 }
 
 int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile) {
@@ -363,18 +377,9 @@ int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, 
              w);
     DG_CHECK(tile >= 0, "VAE decode: tile %d must be >= 0", tile);
     const int64_t tl = tile && (h > tile || w > tile) ? tile : 0;
-    DG_TRY(reserve_state(v, latents, frames, F, h, w, tl));
-    dg_arena_reset(&v->state, 0);
-    carver cv = {&v->state, v->be, 0};
-    decode_io io;
-    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tl));
-    const size_t mark = dg_arena_mark(&v->state);
-    const int on_host = v->be->kind == DG_BACKEND_CPU;
-    if (!on_host) DG_TRY(dg_tensor_upload(&io.lat, latents));
-    if (tl)
-        DG_TRY(decode_tiled(v, &io, mark, h, w, tl));
-    else
-        DG_TRY(decode_region(v, &io, mark, 0, 0, h, w, &io.frames));
-    DG_TRY(dg_clamp(&io.frames, &io.frames, -1.0f, 1.0f));
-    return on_host ? DG_OK : dg_tensor_download(&io.frames, frames);
+    DG_TRY(state_init(v, latents, frames, F, h, w, tl));
+    const int rc = decode_all(v, latents, frames, F, h, w, tl);
+    /* freed at once: the state would otherwise sit next to the transformer's arena in the next job */
+    dg_arena_free(&v->state);
+    return rc;
 }
