@@ -4,7 +4,8 @@
  * LATENTS holds "z" [z_dim, F, h, w] (f32, already denormalized); OUT gets
  * the raw f32 frames for a parity check ("-": none); DEVICE as --device
  * (default cpu; on cuda the time includes the latents' upload and the
- * frames' download). Prints one line of key=value. */
+ * frames' download). Prints one line of key=value. In a CUDA build the peak
+ * RSS includes the mapped CUDA libraries (~150 MiB), as ditgen's does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
