@@ -44,9 +44,8 @@ typedef struct dg_backend_ops {
     int (*unpatchify)(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
     /* video VAE ops */
     /* Activations are channel-major [C, T, H, W] f32. */
-    /* y[Cout,T,H',W'] (+= when accumulate) causal conv of x[Cin,T,H,W] preceded by cache[Cin,kt-1,H,W]
-     * (NULL iff kt = 1), weight [Cout,Cin,kt,kh,kw] or [Cout,Cin,kh,kw], bias [Cout] or NULL; odd kh, kw
-     * zero-padded; upsample2x reads x through a nearest 2x spatial upsample (H' = 2H) without storing it. */
+    /* y[Cout,T,H',W'] = (+= if accumulate) b + causal conv of [cache[Cin,kt-1,H,W] (NULL iff kt=1), x[Cin,T,H,W]]
+     * by w[Cout,Cin,(kt,)kh,kw], odd kh, kw zero-padded; upsample2x: x read as nearest-2x upsampled (H' = 2H). */
     int (*conv3d)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
                   const dg_tensor *b, int upsample2x, int accumulate);
     /* Per position over dim 0: y = x / max(||x||_2, 1e-12) * sqrt(C) * gamma[C], then SiLU when silu. */
