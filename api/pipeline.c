@@ -93,7 +93,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
         return DG_ERR;
     }
     if (i->has_vae) {
-        if (dg_wan_vae_load(&p->vae, &p->be, folder->vae) != DG_OK) {
+        if (dg_wan_vae_load(&p->vae, p->dit_be, folder->vae) != DG_OK) {
             i->has_vae = 0;
             dg_pipeline_close(p);
             return DG_ERR;

@@ -1,5 +1,5 @@
-/* The VAE's 3x3x3 causal convolution at the Wan VAE decoder's widths: the
- * default path (direct AVX-512 kernel where built), the im2col + GEMM path,
+/* The video VAE's 3x3x3 causal convolution (dg_conv3d, CPU backend) at the
+ * Wan VAE decoder's widths: the default path (direct AVX-512 kernel where built), the im2col + GEMM path,
  * and, as the ceiling, OpenBLAS sgemm on a matrix product with the same
  * FLOPs (M = Cout, N = output positions, K = 27 Cin) in the same process.
  *   cmake --build build --target vae_conv_bench && ./build/vae_conv_bench [THREADS]
@@ -12,7 +12,8 @@
 #include "core/backend.h"
 #include "core/cpu/blas_tune.h"
 #include "core/error.h"
-#include "vae/vae_cpu.h"
+#include "core/cpu/video_cpu.h"
+#include "core/ops.h"
 
 enum { REPS = 5 };
 
@@ -24,7 +25,6 @@ static float *filled(size_t n) {
 
 typedef struct conv_io {
     dg_tensor x, y, w, b, cache;
-    dg_vae_scratch ws;
 } conv_io;
 
 /* Median seconds of one path; which: 0 default, 1 GEMM path, 2 plain sgemm. */
@@ -33,8 +33,8 @@ static double time_path(conv_io *c, int which, const float *A, const float *B, f
     for (int r = -1; r < REPS; r++) {
         double t0 = cli_now_s();
         int rc = 0;
-        if (which == 0) rc = dg_vae_conv3d_cpu(&c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0, &c->ws);
-        else if (which == 1) rc = dg_vae_conv3d_gemm_cpu(&c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0, &c->ws);
+        if (which == 0) rc = dg_conv3d(&c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0);
+        else if (which == 1) rc = dg_cpu_conv3d_gemm(c->y.backend, &c->y, &c->x, &c->cache, &c->w, &c->b, 0, 0);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
         if (rc) {
             fprintf(stderr, "vae_conv_bench: %s\n", dg_last_error());
@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "vae_conv_bench: out of memory\n");
             return 1;
         }
-        conv_io c = {.ws = {0}};
+        conv_io c;
         if (dg_tensor_view(&c.x, &be, DG_F32, 4, xs, x) || dg_tensor_view(&c.y, &be, DG_F32, 4, xs, y) ||
             dg_tensor_view(&c.w, &be, DG_F32, 5, ws, w) || dg_tensor_view(&c.b, &be, DG_F32, 1, bs, b) ||
             dg_tensor_view(&c.cache, &be, DG_F32, 4, cs, cache)) {
@@ -82,7 +82,6 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "%lld, %lldx%lldx%lld", (long long)C, (long long)T, (long long)H, (long long)W);
         printf("%-22s %7.0f GF %7.0f GF %7.0f GF %9.2f %9.2f\n", name, flop / td * 1e-9, flop / tg * 1e-9,
                flop / ts * 1e-9, tg / td, ts / td);
-        dg_vae_scratch_free(&c.ws);
         free(x), free(y), free(w), free(b), free(cache), free(B), free(Cm);
     }
     dg_backend_free(&be);

@@ -1,8 +1,11 @@
 /* Times one Wan VAE decode and reports the process's peak resident memory.
  * Driven by bench/bench_wan_vae.py (which documents the build command):
- *   wan_vae_bench VAE_DIR LATENTS.safetensors THREADS TILE [OUT.f32]
+ *   wan_vae_bench VAE_DIR LATENTS.safetensors THREADS TILE [OUT.f32 [DEVICE]]
  * LATENTS holds "z" [z_dim, F, h, w] (f32, already denormalized); OUT gets
- * the raw f32 frames for a parity check. Prints one line of key=value. */
+ * the raw f32 frames for a parity check ("-": none); DEVICE as --device
+ * (default cpu; on cuda the time includes the latents' upload and the
+ * frames' download). Prints one line of key=value. In a CUDA build the peak
+ * RSS includes the mapped CUDA libraries (~150 MiB), as ditgen's does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +31,13 @@ static double peak_mib(void) {
 int main(int argc, char **argv) {
     dg_blas_tune_process(argv); /* OpenBLAS kernels suited to this CPU, as ditgen does */
     if (argc < 5) {
-        fprintf(stderr, "usage: %s VAE_DIR LATENTS.safetensors THREADS TILE [OUT.f32]\n", argv[0]);
+        fprintf(stderr, "usage: %s VAE_DIR LATENTS.safetensors THREADS TILE [OUT.f32 [DEVICE]]\n", argv[0]);
         return 2;
     }
     dg_backend be;
     dg_wan_vae v;
     dg_safetensors st;
-    if (dg_backend_cpu_init(&be, atoi(argv[3])) || dg_safetensors_open(&st, argv[2]) ||
+    if (dg_backend_init_device(&be, argc > 6 ? argv[6] : NULL, atoi(argv[3])) || dg_safetensors_open(&st, argv[2]) ||
         dg_wan_vae_load(&v, &be, argv[1])) {
         fprintf(stderr, "error: %s\n", dg_last_error());
         return 1;
@@ -56,7 +59,7 @@ int main(int argc, char **argv) {
     double dt = cli_now_s() - t0;
     printf("seconds=%.2f peak_mib=%.0f frames=%zu\n", dt, peak_mib(),
            n / ((size_t)v.cfg.out_channels * h * v.cfg.scale_s * w * v.cfg.scale_s));
-    if (argc > 5) {
+    if (argc > 5 && strcmp(argv[5], "-")) {
         FILE *f = fopen(argv[5], "wb");
         if (!f || fwrite(out, sizeof(float), n, f) != n || fclose(f)) {
             fprintf(stderr, "error: cannot write %s\n", argv[5]);

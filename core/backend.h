@@ -60,6 +60,31 @@ typedef struct dg_backend_ops {
      * attention kernels read the host layout. */
     int (*layout_upload)(dg_backend *be, const dg_block_layout *l, void **copy);
     void (*layout_release)(dg_backend *be, void *copy);
+    /* video VAE ops */
+    /* Activations are channel-major [C, T, H, W] f32. */
+    /* y[Cout,T,H',W'] = (+= if accumulate) b + causal conv of [cache[Cin,kt-1,H,W] (NULL iff kt=1), x[Cin,T,H,W]]
+     * by w[Cout,Cin,(kt,)kh,kw], odd kh, kw zero-padded; upsample2x: x read as nearest-2x upsampled (H' = 2H). */
+    int (*conv3d)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                  const dg_tensor *b, int upsample2x, int accumulate);
+    /* Per position over dim 0: y = x / max(||x||_2, 1e-12) * sqrt(C) * gamma[C], then SiLU when silu. */
+    int (*channel_rmsnorm)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+    /* Single-head softmax attention among the H*W positions of each frame, scale 1/sqrt(C):
+     * qkv[3C,T,H,W] (q, k, v = channel thirds) -> out[C,T,H,W]. */
+    int (*spatial_attention)(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);
+    /* Causal feature cache: cache[C,n,H,W] = the last n frames of [cache, x[C,T,H,W]] along dim 1. */
+    int (*cache_push)(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
+    /* Channel groups become frames: x[g*C,T,H,W] -> y[C,g*T,H,W], y[c, g*t+i] = x[i*C+c, t]. */
+    int (*channels_to_frames)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+    /* dst[dst_at + i] = src[src_at + i] for i in the 4-D box `size` (bounds checked by dg_copy_box). */
+    int (*copy_box)(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src,
+                    const int64_t src_at[4], const int64_t size[4]);
+    /* Linear cross-fade along `axis` over its first n entries: y[..i..] = a[..L-n+i..] * (1 - i/n) + y[..i..] * i/n,
+     * a shaped as y except along axis (L >= n entries there; its last n are used). */
+    int (*blend_edge)(dg_backend *be, dg_tensor *y, const dg_tensor *a, int axis, int64_t n);
+    /* y = min(max(x, lo), hi). */
+    int (*clamp)(dg_backend *be, dg_tensor *y, const dg_tensor *x, float lo, float hi);
+    /* Every element of y = value. */
+    int (*fill)(dg_backend *be, dg_tensor *y, float value);
 } dg_backend_ops;
 
 struct dg_backend {

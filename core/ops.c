@@ -1,6 +1,7 @@
 #include "core/ops.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "core/error.h"
 
@@ -209,6 +210,148 @@ int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_
                  o->backend->ops->name);
     }
     return o->backend->ops->attention(o->backend, o, q, k, v, heads, opts);
+}
+
+/* video VAE ops */
+
+/* An f32 [C, T, H, W] activation. */
+static int check_vol(const dg_tensor *t, const char *op) {
+    DG_TRY(check_f32(t, op));
+    DG_CHECK(t->ndim == 4, "%s: %s must be [C, T, H, W], got rank %d", op, tname(t), t->ndim);
+    return DG_OK;
+}
+
+static int check_backend(const dg_tensor *a, const dg_tensor *b, const char *op) {
+    DG_CHECK(a->backend == b->backend, "%s: %s and %s live on different backends", op, tname(a), tname(b));
+    return DG_OK;
+}
+
+int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
+              int upsample2x, int accumulate) {
+    DG_TRY(check_vol(y, "conv3d"));
+    DG_TRY(check_vol(x, "conv3d"));
+    DG_TRY(check_f32(w, "conv3d"));
+    const char *wn = tname(w);
+    DG_CHECK(w->ndim == 5 || w->ndim == 4, "conv3d: weight %s must be [Cout, Cin, (kt,) kh, kw]", wn);
+    const int64_t Cin = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
+    const int64_t Cout = w->shape[0], kt = w->ndim == 5 ? w->shape[2] : 1;
+    const int64_t kh = w->shape[w->ndim - 2], kw = w->shape[w->ndim - 1];
+    DG_CHECK(w->shape[1] == Cin, "conv3d: weight %s expects %lld input channels, input %s has %lld", wn,
+             (long long)w->shape[1], tname(x), (long long)Cin);
+    DG_CHECK(kt >= 1 && kh % 2 == 1 && kw % 2 == 1, "conv3d: weight %s needs kt >= 1 and odd kh, kw", wn);
+    int64_t ys[4] = {Cout, T, upsample2x ? 2 * H : H, upsample2x ? 2 * W : W};
+    char what[160];
+    snprintf(what, sizeof what, "conv3d %s: output %s", wn, tname(y));
+    DG_TRY(dg_tensor_expect_shape(y, what, 4, ys));
+    DG_CHECK(y->data != x->data, "conv3d %s: output %s aliases input %s", wn, tname(y), tname(x));
+    DG_TRY(check_backend(y, x, "conv3d"));
+    DG_TRY(check_backend(y, w, "conv3d"));
+    if (kt > 1) {
+        DG_CHECK(cache != NULL, "conv3d %s: a causal conv with kt=%lld needs a cache", wn, (long long)kt);
+        DG_TRY(check_vol(cache, "conv3d"));
+        int64_t cs[4] = {Cin, kt - 1, H, W};
+        snprintf(what, sizeof what, "conv3d %s: cache %s", wn, tname(cache));
+        DG_TRY(dg_tensor_expect_shape(cache, what, 4, cs));
+        DG_TRY(check_backend(y, cache, "conv3d"));
+    } else {
+        DG_CHECK(cache == NULL, "conv3d %s: a cache given to a conv with kt=1", wn);
+    }
+    if (b) {
+        DG_TRY(check_f32(b, "conv3d"));
+        DG_TRY(check_vec(b, Cout, "conv3d"));
+        DG_TRY(check_backend(y, b, "conv3d"));
+    }
+    return y->backend->ops->conv3d(y->backend, y, x, cache, w, b, upsample2x, accumulate);
+}
+
+int dg_channel_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu) {
+    DG_TRY(check_f32(y, "channel_rmsnorm"));
+    DG_TRY(check_f32(x, "channel_rmsnorm"));
+    DG_TRY(check_f32(gamma, "channel_rmsnorm"));
+    DG_TRY(check_same(y, x, "channel_rmsnorm"));
+    DG_CHECK(x->ndim >= 1, "channel_rmsnorm: %s has no channel dim", tname(x));
+    DG_CHECK(dg_tensor_numel(gamma) == x->shape[0], "channel_rmsnorm: gamma %s has %lld elements, %s has %lld channels",
+             tname(gamma), (long long)dg_tensor_numel(gamma), tname(x), (long long)x->shape[0]);
+    DG_TRY(check_backend(y, gamma, "channel_rmsnorm"));
+    return y->backend->ops->channel_rmsnorm(y->backend, y, x, gamma, silu);
+}
+
+int dg_spatial_attention(dg_tensor *out, const dg_tensor *qkv) {
+    DG_TRY(check_vol(out, "spatial_attention"));
+    DG_TRY(check_vol(qkv, "spatial_attention"));
+    DG_CHECK(qkv->shape[0] % 3 == 0, "spatial_attention: %s has %lld channels, not 3C", tname(qkv),
+             (long long)qkv->shape[0]);
+    int64_t os[4] = {qkv->shape[0] / 3, qkv->shape[1], qkv->shape[2], qkv->shape[3]};
+    DG_TRY(dg_tensor_expect_shape(out, "spatial_attention output", 4, os));
+    DG_CHECK(out->data != qkv->data, "spatial_attention: output %s aliases %s", tname(out), tname(qkv));
+    DG_TRY(check_backend(out, qkv, "spatial_attention"));
+    return out->backend->ops->spatial_attention(out->backend, out, qkv);
+}
+
+int dg_cache_push(dg_tensor *cache, const dg_tensor *x) {
+    DG_TRY(check_vol(cache, "cache_push"));
+    DG_TRY(check_vol(x, "cache_push"));
+    int64_t cs[4] = {x->shape[0], cache->shape[1], x->shape[2], x->shape[3]};
+    DG_TRY(dg_tensor_expect_shape(cache, "cache_push: cache", 4, cs));
+    DG_TRY(check_backend(cache, x, "cache_push"));
+    return cache->backend->ops->cache_push(cache->backend, cache, x);
+}
+
+int dg_channels_to_frames(dg_tensor *y, const dg_tensor *x) {
+    DG_TRY(check_vol(y, "channels_to_frames"));
+    DG_TRY(check_vol(x, "channels_to_frames"));
+    const int64_t C = y->shape[0], T = x->shape[1];
+    DG_CHECK(C > 0 && T > 0 && x->shape[0] % C == 0, "channels_to_frames: %s channels are not groups of %s's %lld",
+             tname(x), tname(y), (long long)C);
+    int64_t ys[4] = {C, x->shape[0] / C * T, x->shape[2], x->shape[3]};
+    DG_TRY(dg_tensor_expect_shape(y, "channels_to_frames output", 4, ys));
+    DG_CHECK(y->data != x->data, "channels_to_frames: output %s aliases %s", tname(y), tname(x));
+    DG_TRY(check_backend(y, x, "channels_to_frames"));
+    return y->backend->ops->channels_to_frames(y->backend, y, x);
+}
+
+int dg_copy_box(dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src, const int64_t src_at[4],
+                const int64_t size[4]) {
+    DG_TRY(check_vol(dst, "copy_box"));
+    DG_TRY(check_vol(src, "copy_box"));
+    for (int d = 0; d < 4; d++)
+        DG_CHECK(size[d] >= 0 && dst_at[d] >= 0 && src_at[d] >= 0 && dst_at[d] + size[d] <= dst->shape[d] &&
+                     src_at[d] + size[d] <= src->shape[d],
+                 "copy_box: box of %lld at %lld (in %s) / %lld (in %s) leaves dim %d (sizes %lld, %lld)",
+                 (long long)size[d], (long long)dst_at[d], tname(dst), (long long)src_at[d], tname(src), d,
+                 (long long)dst->shape[d], (long long)src->shape[d]);
+    DG_CHECK(dst->data != src->data, "copy_box: %s and %s share storage", tname(dst), tname(src));
+    DG_TRY(check_backend(dst, src, "copy_box"));
+    return dst->backend->ops->copy_box(dst->backend, dst, dst_at, src, src_at, size);
+}
+
+int dg_blend_edge(dg_tensor *y, const dg_tensor *a, int axis, int64_t n) {
+    DG_TRY(check_f32(y, "blend_edge"));
+    DG_TRY(check_f32(a, "blend_edge"));
+    DG_CHECK(axis >= 0 && axis < y->ndim && a->ndim == y->ndim, "blend_edge: axis %d of %s / %s", axis, tname(y),
+             tname(a));
+    for (int d = 0; d < y->ndim; d++)
+        DG_CHECK(d == axis || a->shape[d] == y->shape[d], "blend_edge: %s and %s differ in dim %d", tname(y), tname(a),
+                 d);
+    DG_CHECK(n >= 0 && n <= y->shape[axis] && n <= a->shape[axis],
+             "blend_edge: %lld entries do not fit %s (%lld) and %s (%lld) along dim %d", (long long)n, tname(y),
+             (long long)y->shape[axis], tname(a), (long long)a->shape[axis], axis);
+    DG_CHECK(y->data != a->data, "blend_edge: %s and %s share storage", tname(y), tname(a));
+    DG_TRY(check_backend(y, a, "blend_edge"));
+    return y->backend->ops->blend_edge(y->backend, y, a, axis, n);
+}
+
+int dg_clamp(dg_tensor *y, const dg_tensor *x, float lo, float hi) {
+    DG_TRY(check_f32(y, "clamp"));
+    DG_TRY(check_f32(x, "clamp"));
+    DG_TRY(check_same(y, x, "clamp"));
+    DG_CHECK(lo <= hi, "clamp: bounds %g > %g", lo, hi);
+    return y->backend->ops->clamp(y->backend, y, x, lo, hi);
+}
+
+int dg_fill(dg_tensor *y, float value) {
+    DG_TRY(check_f32(y, "fill"));
+    return y->backend->ops->fill(y->backend, y, value);
 }
 
 void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, float freq_shift) {

@@ -28,6 +28,18 @@ int dg_attention_merge(dg_tensor *o, dg_tensor *lse, const dg_tensor *o2, const 
  * layout fits nq = nk = layout->n and is uploaded to this backend, and the lse tensor. */
 int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads,
                  const dg_attn_opts *opts);
+/* video VAE ops (semantics in core/backend.h) */
+int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
+              int upsample2x, int accumulate);
+int dg_channel_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+int dg_spatial_attention(dg_tensor *out, const dg_tensor *qkv);
+int dg_cache_push(dg_tensor *cache, const dg_tensor *x);
+int dg_channels_to_frames(dg_tensor *y, const dg_tensor *x);
+int dg_copy_box(dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src, const int64_t src_at[4],
+                const int64_t size[4]);
+int dg_blend_edge(dg_tensor *y, const dg_tensor *a, int axis, int64_t n);
+int dg_clamp(dg_tensor *y, const dg_tensor *x, float lo, float hi);
+int dg_fill(dg_tensor *y, float value);
 
 /* Host-side helpers shared by models (tiny tensors, not worth a kernel). */
 /* diffusers get_timestep_embedding(flip_sin_to_cos=True, shift=0) for one t. */

@@ -2,9 +2,11 @@
  * the same random inputs through dg_* on both backends, compared by
  * normalised mean squared error NMSE = sum (gpu-cpu)^2 / sum cpu^2, over
  * several shapes including odd and 1-sized ones. Thresholds per op:
- *   - copies (patchify, unpatchify): exact (NMSE 0);
- *   - elementwise, norms, rope, f32 linear: 1e-10 (float rounding and
- *     summation order only: ~1e-7 relative, NMSE ~1e-14);
+ *   - copies (patchify, unpatchify, cache_push, channels_to_frames,
+ *     copy_box, clamp, fill): exact (NMSE 0);
+ *   - elementwise, norms, rope, f32 linear, conv3d, spatial attention:
+ *     1e-10 (float rounding and summation order only: ~1e-7 relative, NMSE
+ *     ~1e-14); blend_edge 1e-12 (nvcc may fuse its multiply-add);
  *   - bf16-weight linear: 1e-4 (x rounded to bf16: 2^-9 relative per term,
  *     NMSE ~1e-6); f16-weight linear: 1e-5 (2^-12, NMSE ~1e-7).
  * Plus: an unknown device index is refused.
@@ -160,6 +162,66 @@ static void test_patch(int64_t C, int64_t F, int64_t H, int64_t W, const int p[3
     pair_free(&vol), pair_free(&tok), pair_free(&tok2);
 }
 
+/* Video VAE ops: a conv with its cache (kt 3), the 2x upsampling read, residual accumulation, pointwise. */
+static void test_conv3d(int64_t cin, int64_t cout, int64_t kt, int64_t k, int64_t T, int64_t H, int64_t W, int up,
+                        int acc) {
+    const int64_t Ho = up ? 2 * H : H, Wo = up ? 2 * W : W;
+    int64_t xs[4] = {cin, T, H, W}, ys[4] = {cout, T, Ho, Wo}, cs[4] = {cin, kt - 1, H, W};
+    int64_t ws[5] = {cout, cin, kt, k, k};
+    pair x = pair_new(DG_F32, 4, xs, 1.0f), y = pair_new(DG_F32, 4, ys, 1.0f), w = pair_new(DG_F32, 5, ws, 0.1f);
+    pair b = pair_new(DG_F32, 1, &cout, 1.0f), c = pair_new(DG_F32, 4, cs, 1.0f);
+    CHECK_OK(dg_conv3d(&y.c, &x.c, kt > 1 ? &c.c : NULL, &w.c, &b.c, up, acc));
+    CHECK_OK(dg_conv3d(&y.g, &x.g, kt > 1 ? &c.g : NULL, &w.g, &b.g, up, acc));
+    char what[48];
+    snprintf(what, sizeof what, "conv3d %lldx%lldx%lld%s%s", (long long)kt, (long long)k, (long long)k, up ? " up" : "",
+             acc ? " acc" : "");
+    check_pair(what, &y, 1e-10);
+    if (kt > 1) { /* the cache after this chunk */
+        CHECK_OK(dg_cache_push(&c.c, &x.c));
+        CHECK_OK(dg_cache_push(&c.g, &x.g));
+        check_pair("cache_push", &c, 0.0);
+    }
+    pair_free(&x), pair_free(&y), pair_free(&w), pair_free(&b), pair_free(&c);
+}
+
+static void test_video(int64_t C, int64_t T, int64_t H, int64_t W) {
+    int64_t s[4] = {C, T, H, W}, qs[4] = {3 * C, T, H, W}, fs[4] = {C / 2, 2 * T, H, W};
+    pair x = pair_new(DG_F32, 4, s, 3.0f), y = pair_new(DG_F32, 4, s, 1.0f), g = pair_new(DG_F32, 1, &C, 1.0f);
+    pair qkv = pair_new(DG_F32, 4, qs, 2.0f), f = pair_new(DG_F32, 4, fs, 1.0f);
+    CHECK_OK(dg_channel_rmsnorm(&y.c, &x.c, &g.c, 1));
+    CHECK_OK(dg_channel_rmsnorm(&y.g, &x.g, &g.g, 1));
+    check_pair("channel_rmsnorm silu", &y, 1e-10);
+    CHECK_OK(dg_channel_rmsnorm(&x.c, &x.c, &g.c, 0));
+    CHECK_OK(dg_channel_rmsnorm(&x.g, &x.g, &g.g, 0));
+    check_pair("channel_rmsnorm in place", &x, 1e-10);
+    CHECK_OK(dg_spatial_attention(&y.c, &qkv.c));
+    CHECK_OK(dg_spatial_attention(&y.g, &qkv.g));
+    check_pair("spatial_attention", &y, 1e-10);
+    if (C % 2 == 0) {
+        CHECK_OK(dg_channels_to_frames(&f.c, &x.c));
+        CHECK_OK(dg_channels_to_frames(&f.g, &x.g));
+        check_pair("channels_to_frames", &f, 0.0);
+    }
+    /* a box of y into qkv's second third */
+    const int64_t dat[4] = {C, 0, H / 2, 1}, sat[4] = {0, T - 1, 0, 0}, size[4] = {C, 1, H - H / 2, W - 1};
+    CHECK_OK(dg_copy_box(&qkv.c, dat, &y.c, sat, size));
+    CHECK_OK(dg_copy_box(&qkv.g, dat, &y.g, sat, size));
+    check_pair("copy_box", &qkv, 0.0);
+    CHECK_OK(dg_blend_edge(&x.c, &y.c, 2, H / 2));
+    CHECK_OK(dg_blend_edge(&x.g, &y.g, 2, H / 2));
+    check_pair("blend_edge H", &x, 1e-12);
+    CHECK_OK(dg_blend_edge(&x.c, &y.c, 3, W));
+    CHECK_OK(dg_blend_edge(&x.g, &y.g, 3, W));
+    check_pair("blend_edge W", &x, 1e-12);
+    CHECK_OK(dg_clamp(&x.c, &x.c, -0.5f, 0.5f));
+    CHECK_OK(dg_clamp(&x.g, &x.g, -0.5f, 0.5f));
+    check_pair("clamp", &x, 0.0);
+    CHECK_OK(dg_fill(&x.c, 0.75f));
+    CHECK_OK(dg_fill(&x.g, 0.75f));
+    check_pair("fill", &x, 0.0);
+    pair_free(&x), pair_free(&y), pair_free(&g), pair_free(&qkv), pair_free(&f);
+}
+
 int main(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) TEST_SKIP("no CUDA device");
@@ -187,6 +249,17 @@ int main(void) {
     test_patch(16, 3, 6, 10, p122);
     test_patch(3, 4, 5, 9, p213);
     test_patch(1, 1, 2, 2, p122);
+
+    /* cin, cout, kt, k, T, H, W, up, acc */
+    test_conv3d(5, 7, 3, 3, 1, 6, 70, 0, 0);
+    test_conv3d(4, 6, 3, 3, 3, 5, 9, 0, 1);
+    test_conv3d(6, 13, 1, 3, 2, 4, 25, 1, 0);
+    test_conv3d(8, 11, 1, 1, 2, 3, 17, 0, 1);
+    test_conv3d(6, 12, 3, 1, 2, 3, 9, 0, 0);
+    test_conv3d(3, 5, 3, 3, 1, 1, 1, 0, 0);
+    test_video(8, 2, 5, 7);
+    test_video(3, 1, 1, 1);
+    test_video(16, 1, 40, 52); /* N = 2080 positions */
 
     /* a device that does not exist */
     dg_backend bad;

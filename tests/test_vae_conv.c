@@ -1,4 +1,4 @@
-/* The VAE's causal 3D / 2D convolution (dg_vae_conv3d_cpu) against a direct
+/* The causal 3D / 2D convolution op (dg_conv3d, CPU backend) against a direct
  * seven-loop reference, on shapes chosen to reach every path of both
  * implementations: output widths ending in 1..4 partial 16-column vectors,
  * output channels that are not a multiple of the micro-kernel's 6, several
@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/cpu/video_cpu.h"
 #include "core/error.h"
+#include "core/ops.h"
 #include "tests/test.h"
-#include "vae/vae_cpu.h"
 
 static dg_backend be;
 
@@ -62,7 +63,7 @@ static void reference(const conv_case *k, float *y, const float *x, const float 
                 }
 }
 
-static void run_case(const char *name, conv_case k, dg_vae_scratch *ws) {
+static void run_case(const char *name, conv_case k) {
     const int64_t Ho = k.up ? 2 * k.h : k.h, Wo = k.up ? 2 * k.w : k.w;
     const size_t nx = (size_t)(k.cin * k.t * k.h * k.w), ny = (size_t)(k.cout * k.t * Ho * Wo);
     const size_t nw = (size_t)(k.cout * k.cin * k.kt * k.kh * k.kw), ncache = (size_t)(k.cin * (k.kt - 1) * k.h * k.w);
@@ -85,8 +86,8 @@ static void run_case(const char *name, conv_case k, dg_vae_scratch *ws) {
         for (int gemm = 0; gemm < 2; gemm++) {
             memcpy(y, y0, ny * sizeof(float));
             const dg_tensor *cp = k.kt > 1 ? &C : NULL;
-            CHECK_OK(gemm ? dg_vae_conv3d_gemm_cpu(&Y, &X, cp, &Wt, &B, k.up, k.acc, ws)
-                          : dg_vae_conv3d_cpu(&Y, &X, cp, &Wt, &B, k.up, k.acc, ws));
+            CHECK_OK(gemm ? dg_cpu_conv3d_gemm(&be, &Y, &X, cp, &Wt, &B, k.up, k.acc)
+                          : dg_conv3d(&Y, &X, cp, &Wt, &B, k.up, k.acc));
             double err, mag;
             test_max_err(y, ref, ny, &err, &mag);
             /* fp32 sums of up to ~3000 terms of size <= 0.25 */
@@ -98,22 +99,45 @@ static void run_case(const char *name, conv_case k, dg_vae_scratch *ws) {
     free(x), free(w), free(b), free(cache), free(y0), free(y), free(ref);
 }
 
+/* The wrapper refuses what the kernels would misread, naming the tensor. */
+static void refusals(void) {
+    float d[4 * 3 * 2 * 4 * 4] = {0};
+    dg_tensor X, Y, Wt, C;
+    int64_t xs[4] = {4, 2, 4, 4}, ys[4] = {3, 2, 4, 4}, ws[5] = {3, 4, 3, 3, 3}, cs[4] = {4, 1, 4, 4};
+    CHECK_OK(dg_tensor_view(&X, &be, DG_F32, 4, xs, d));
+    CHECK_OK(dg_tensor_view(&Y, &be, DG_F32, 4, ys, d + 128));
+    CHECK_OK(dg_tensor_view(&Wt, &be, DG_F32, 5, ws, d));
+    CHECK_OK(dg_tensor_view(&C, &be, DG_F32, 4, cs, d));
+    Wt.name = "conv1.weight";
+    C.name = "conv1 cache";
+    CHECK(dg_conv3d(&Y, &X, NULL, &Wt, NULL, 0, 0) != 0 && strstr(dg_last_error(), "conv1.weight") &&
+              strstr(dg_last_error(), "needs a cache"),
+          "missing cache accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&Y, &X, &C, &Wt, NULL, 0, 0) != 0 && strstr(dg_last_error(), "conv1 cache"),
+          "cache of 1 frame for kt=3 accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&Y, &X, &C, &Wt, NULL, 1, 0) != 0 && strstr(dg_last_error(), "output"),
+          "upsampled output of the input's size accepted: %s", dg_last_error());
+    ws[1] = 5;
+    CHECK_OK(dg_tensor_view(&Wt, &be, DG_F32, 5, ws, d));
+    CHECK(dg_conv3d(&Y, &X, &C, &Wt, NULL, 0, 0) != 0 && strstr(dg_last_error(), "input channels"),
+          "weight of 5 input channels on 4 accepted: %s", dg_last_error());
+}
+
 int main(void) {
     CHECK_OK(dg_backend_cpu_init(&be, 2));
-    dg_vae_scratch ws = {0};
     /* widths 70/90/100/120: last 64-column chunk holds 1, 2, 3, 4 vectors */
-    run_case("3x3x3 cache, Wo 70, Cout 7", (conv_case){5, 7, 3, 3, 3, 3, 6, 70, 0, 0}, &ws);
-    run_case("3x3x3 cache, Wo 90, Cout 6, acc", (conv_case){4, 6, 3, 3, 3, 2, 5, 90, 0, 1}, &ws);
-    run_case("3x3 2D upsample, Wo 100, Cout 13", (conv_case){6, 13, 1, 3, 3, 1, 4, 50, 1, 0}, &ws);
-    run_case("3x3 2D, Wo 120, Cout 3 (conv_out)", (conv_case){9, 3, 1, 3, 3, 2, 3, 120, 0, 1}, &ws);
-    run_case("3x3x3, tiny frame 1x1", (conv_case){3, 5, 3, 3, 3, 2, 1, 1, 0, 0}, &ws);
+    run_case("3x3x3 cache, Wo 70, Cout 7", (conv_case){5, 7, 3, 3, 3, 3, 6, 70, 0, 0});
+    run_case("3x3x3 cache, Wo 90, Cout 6, acc", (conv_case){4, 6, 3, 3, 3, 2, 5, 90, 0, 1});
+    run_case("3x3 2D upsample, Wo 100, Cout 13", (conv_case){6, 13, 1, 3, 3, 1, 4, 50, 1, 0});
+    run_case("3x3 2D, Wo 120, Cout 3 (conv_out)", (conv_case){9, 3, 1, 3, 3, 2, 3, 120, 0, 1});
+    run_case("3x3x3, tiny frame 1x1", (conv_case){3, 5, 3, 3, 3, 2, 1, 1, 0, 0});
     /* Cout*kt*9*Cin above one weight pass: two input-channel passes */
-    run_case("3x3x3, 2 input-channel passes", (conv_case){40, 250, 3, 3, 3, 1, 3, 20, 0, 1}, &ws);
+    run_case("3x3x3, 2 input-channel passes", (conv_case){40, 250, 3, 3, 3, 1, 3, 20, 0, 1});
     /* Cin*kt*Wp large enough for two row blocks of the padded input */
-    run_case("3x3x3, 2 row blocks", (conv_case){100, 3, 3, 3, 3, 1, 30, 500, 0, 0}, &ws);
-    run_case("1x1 (GEMM)", (conv_case){8, 11, 1, 1, 1, 2, 3, 17, 0, 1}, &ws);
-    run_case("3x1x1 time conv (im2col GEMM)", (conv_case){6, 12, 3, 1, 1, 2, 3, 9, 0, 0}, &ws);
-    dg_vae_scratch_free(&ws);
+    run_case("3x3x3, 2 row blocks", (conv_case){100, 3, 3, 3, 3, 1, 30, 500, 0, 0});
+    run_case("1x1 (GEMM)", (conv_case){8, 11, 1, 1, 1, 2, 3, 17, 0, 1});
+    run_case("3x1x1 time conv (im2col GEMM)", (conv_case){6, 12, 3, 1, 1, 2, 3, 9, 0, 0});
+    refusals();
     dg_backend_free(&be);
     return TEST_END();
 }

@@ -128,7 +128,6 @@ done:
 int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
     memset(v, 0, sizeof *v);
     v->be = be;
-    DG_CHECK(be->kind == DG_BACKEND_CPU, "the Wan VAE decoder runs on the CPU backend only for now");
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     DG_TRY(dg_wan_vae_config_load(&v->cfg, path));
@@ -136,7 +135,9 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
     size_t owned = 0;
     for (int i = 0; i < v->st.n_tensors; i++) {
         const dg_st_tensor *t = &v->st.tensors[i];
-        if (t->dtype != DG_F32 && !is_encoder_side(t->name)) owned += dg_weight_store_need(t);
+        /* f32 tensors stay in the mmap on the CPU; off the CPU every weight is copied */
+        if ((t->dtype != DG_F32 || be->kind != DG_BACKEND_CPU) && !is_encoder_side(t->name))
+            owned += dg_weight_store_need(t);
     }
     int ok = dg_weight_store_init(&v->weights, be, owned) == DG_OK;
     for (int i = 0; ok && i < v->cfg.n_levels; i++)
@@ -155,7 +156,7 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
 void dg_wan_vae_free(dg_wan_vae *v) {
     for (int i = 0; i < DG_WAN_VAE_MAX_LEVELS; i++) free(v->up[i].res);
     dg_weight_store_free(&v->weights);
-    dg_vae_scratch_free(&v->ws);
+    dg_arena_free(&v->state);
     dg_safetensors_close(&v->st);
     memset(v, 0, sizeof *v);
 }

@@ -2,16 +2,17 @@
  * weight binding by diffusers tensor name with shape checks, and a
  * frame-causal decode that carries only the per-convolution feature caches
  * (2 frames each) from one latent frame to the next, optionally over spatial
- * tiles blended as diffusers' tiled_decode. CPU only for now.
- * The reference is diffusers' autoencoder_kl_wan.py; tests/test_wan_vae.c checks
- * parity against fixtures made by tests/reference/. */
+ * tiles blended as diffusers' tiled_decode. Everything runs through the
+ * backend table on the backend the VAE was loaded on. The reference is
+ * diffusers' autoencoder_kl_wan.py; tests/test_wan_vae.c checks parity
+ * against fixtures made by tests/reference/. */
 #ifndef DG_VAE_WAN_VAE_H
 #define DG_VAE_WAN_VAE_H
 
 #include "core/backend.h"
 #include "io/safetensors.h"
+#include "core/arena.h"
 #include "io/weights.h"
-#include "vae/vae_cpu.h"
 
 #define DG_WAN_VAE_MAX_LEVELS 8
 #define DG_WAN_VAE_MAX_Z 256
@@ -27,11 +28,12 @@ typedef struct dg_wan_vae_config {
 } dg_wan_vae_config;
 
 /* A causal convolution and, during a decode, its feature cache: the last
- * kt-1 input frames of the previous chunk ([cin, kt-1, H, W], zeros first). */
+ * kt-1 input frames of the previous chunk ([cin, kt-1, H, W], zeros first;
+ * carved from the decode state when kt > 1). */
 typedef struct dg_wan_vae_conv {
     dg_tensor w, b;
     int cin, cout, kt;
-    float *cache;
+    dg_tensor cache;
 } dg_wan_vae_conv;
 
 typedef struct dg_wan_vae_res {
@@ -59,7 +61,7 @@ typedef struct dg_wan_vae {
     dg_wan_vae_up up[DG_WAN_VAE_MAX_LEVELS];
     dg_tensor norm_out;
     dg_weight_store weights; /* f32 copies of weights stored as bf16/f16 (f32 ones stay in the mmap) */
-    dg_vae_scratch ws; /* im2col / attention workspace, kept between decodes */
+    dg_arena state; /* during a decode: its state (caches, chunk buffers, tiles) on be, sized for its geometry */
 } dg_wan_vae;
 
 /* Parse a diffusers vae/config.json; refuses the Wan2.2 VAE (is_residual,
@@ -80,8 +82,9 @@ void dg_wan_vae_denormalize(const dg_wan_vae_config *cfg, float *latents, int F,
  * tiles of tile x tile latent cells with stride tile - tile/4 (diffusers'
  * 256/192 default is tile 32), blended linearly over the overlap. Memory is
  * bounded by one chunk (1 latent frame -> scale_t output frames) of one tile
- * plus the feature caches; the output buffer is the caller's. Not reentrant
- * (the caches live in v). */
+ * plus the feature caches; the output buffer is the caller's. The latents go
+ * to the backend once and the frames come back once. Not reentrant (the
+ * caches live in v). */
 int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile);
 
 #endif

@@ -4,20 +4,62 @@
  * over the whole video. The temporal upsamplers are the exception (diffusers'
  * "Rep" marker): chunk 0 skips time_conv and leaves its cache at zeros, so
  * output frame 0 comes from latent frame 0 alone and time_conv sees zeros in
- * place of latent frame 0's features afterwards. */
-#include <math.h>
+ * place of latent frame 0's features afterwards.
+ *
+ * All state lives in one arena on the VAE's backend, allocated once per
+ * decode for its geometry: the latents and frames (views of the caller's
+ * buffers on the CPU), the tile buffers, then per region the conv caches and
+ * NBUF chunk buffers. Every step is a backend op. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
+#include "core/ops.h"
 #include "vae/wan_vae.h"
 
 #define NBUF 4
 
+/* Tensors taken from the decode state: counted first (a == NULL) to size
+ * the arena, then carved from it. */
+typedef struct carver {
+    dg_arena *a;
+    dg_backend *be;
+    size_t bytes;
+} carver;
+
+static int take(carver *c, dg_tensor *t, const char *name, int ndim, const int64_t *shape) {
+    if (c->a) return dg_arena_tensor(c->a, t, name, DG_F32, ndim, shape);
+    DG_TRY(dg_tensor_view(t, c->be, DG_F32, ndim, shape, NULL));
+    t->name = name;
+    c->bytes += (dg_tensor_nbytes(t) + 63) & ~(size_t)63; /* the arena's rounding */
+    return DG_OK;
+}
+
+static int take4(carver *c, dg_tensor *t, const char *name, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    const int64_t s[4] = {d0, d1, d2, d3};
+    return take(c, t, name, 4, s);
+}
+
+/* t = [c, f, h, w] at float `offset` of the 1-D tensor `store`. */
+static int shaped(dg_tensor *t, const dg_tensor *store, int64_t offset, int64_t c, int64_t f, int64_t h, int64_t w) {
+    const int64_t s[4] = {c, f, h, w};
+    DG_TRY(dg_tensor_view(t, store->backend, DG_F32, 4, s, (float *)store->data + offset));
+    t->name = store->name;
+    DG_CHECK(offset + dg_tensor_numel(t) <= dg_tensor_numel(store),
+             "VAE decode: %s too small for [%lld, %lld, %lld, %lld]", store->name, (long long)c, (long long)f,
+             (long long)h, (long long)w);
+    return DG_OK;
+}
+
+/* What one decode reads and writes, and the tiled decode's buffers. */
+typedef struct decode_io {
+    dg_tensor lat;    /* [z_dim, F, h, w] */
+    dg_tensor frames; /* [out_channels, To, H, W] */
+    dg_tensor tile, above, left; /* 1-D: one tile's frames; per tile column its last rows; the last columns */
+} decode_io;
+
 typedef struct run {
     dg_wan_vae *v;
-    float *buf[NBUF]; /* activation buffers of one chunk, each the largest activation */
-    float *caches; /* all conv caches of one region */
+    dg_tensor buf[NBUF]; /* 1-D activation buffers of one chunk, each holding the largest activation */
 } run;
 
 /* An activation [c, t, h, w] living in buffer `slot`. */
@@ -26,14 +68,11 @@ typedef struct act {
     int64_t c, t, h, w;
 } act;
 
-static dg_tensor view(run *r, float *p, int64_t c, int64_t t, int64_t h, int64_t w) {
-    dg_tensor x;
-    int64_t s[4] = {c, t, h, w};
-    dg_tensor_view(&x, r->v->be, DG_F32, 4, s, p);
-    return x;
+static int view(run *r, dg_tensor *t, int slot, int64_t c, int64_t f, int64_t h, int64_t w) {
+    return shaped(t, &r->buf[slot], 0, c, f, h, w);
 }
 
-static dg_tensor aview(run *r, const act *a) { return view(r, r->buf[a->slot], a->c, a->t, a->h, a->w); }
+static int aview(run *r, dg_tensor *t, const act *a) { return view(r, t, a->slot, a->c, a->t, a->h, a->w); }
 
 /* A buffer other than those in use (up to three). */
 static int free_slot(int u0, int u1, int u2) {
@@ -42,29 +81,10 @@ static int free_slot(int u0, int u1, int u2) {
     return -1;
 }
 
-/* New cache = the last kt-1 frames of [cache, x]. */
-static void cache_push(dg_wan_vae_conv *c, const dg_tensor *x) {
-    const int64_t nc = c->kt - 1, T = x->shape[1], HW = x->shape[2] * x->shape[3];
-    const float *xd = x->data;
-    #pragma omp parallel for if (c->cin * T * HW > DG_VAE_PAR_MIN)
-    for (int64_t ch = 0; ch < c->cin; ch++) {
-        float *cc = c->cache + ch * nc * HW;
-        const float *xc = xd + ch * T * HW;
-        if (T >= nc) {
-            memcpy(cc, xc + (T - nc) * HW, (size_t)(nc * HW) * sizeof(float));
-        } else {
-            memmove(cc, cc + T * HW, (size_t)((nc - T) * HW) * sizeof(float));
-            memcpy(cc + (nc - T) * HW, xc, (size_t)(T * HW) * sizeof(float));
-        }
-    }
-}
-
 /* y (+)= conv(x) using and then advancing the conv's cache. */
-static int conv(run *r, dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, int up, int acc) {
-    dg_tensor cache;
-    if (c->kt > 1) cache = view(r, c->cache, c->cin, c->kt - 1, x->shape[2], x->shape[3]);
-    DG_TRY(dg_vae_conv3d_cpu(y, x, c->kt > 1 ? &cache : NULL, &c->w, &c->b, up, acc, &r->v->ws));
-    if (c->kt > 1) cache_push(c, x);
+static int conv(dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, int up, int acc) {
+    DG_TRY(dg_conv3d(y, x, c->kt > 1 ? &c->cache : NULL, &c->w, &c->b, up, acc));
+    if (c->kt > 1) DG_TRY(dg_cache_push(&c->cache, x));
     return DG_OK;
 }
 
@@ -73,33 +93,38 @@ static int conv(run *r, dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, in
 static int resblock(run *r, dg_wan_vae_res *res, act *x) {
     const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
     const int64_t cout = res->conv1.cout;
-    dg_tensor X = aview(r, x), A = view(r, r->buf[a], x->c, x->t, x->h, x->w);
-    dg_tensor B = view(r, r->buf[b], cout, x->t, x->h, x->w);
-    DG_TRY(dg_vae_rmsnorm_cpu(&A, &X, &res->norm1, 1));
-    DG_TRY(conv(r, &res->conv1, &B, &A, 0, 0));
-    DG_TRY(dg_vae_rmsnorm_cpu(&B, &B, &res->norm2, 1));
+    dg_tensor X, A, B;
+    DG_TRY(aview(r, &X, x));
+    DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
+    DG_TRY(view(r, &B, b, cout, x->t, x->h, x->w));
+    DG_TRY(dg_channel_rmsnorm(&A, &X, &res->norm1, 1));
+    DG_TRY(conv(&res->conv1, &B, &A, 0, 0));
+    DG_TRY(dg_channel_rmsnorm(&B, &B, &res->norm2, 1));
     if (res->shortcut.cin) {
         const int s = free_slot(x->slot, a, b);
-        dg_tensor S = view(r, r->buf[s], cout, x->t, x->h, x->w);
-        DG_TRY(conv(r, &res->shortcut, &S, &X, 0, 0));
-        DG_TRY(conv(r, &res->conv2, &S, &B, 0, 1));
+        dg_tensor S;
+        DG_TRY(view(r, &S, s, cout, x->t, x->h, x->w));
+        DG_TRY(conv(&res->shortcut, &S, &X, 0, 0));
+        DG_TRY(conv(&res->conv2, &S, &B, 0, 1));
         x->slot = s;
         x->c = cout;
         return DG_OK;
     }
-    return conv(r, &res->conv2, &X, &B, 0, 1);
+    return conv(&res->conv2, &X, &B, 0, 1);
 }
 
 /* WanAttentionBlock: per-frame single-head attention, residual. */
 static int attention(run *r, act *x) {
     dg_wan_vae *v = r->v;
     const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
-    dg_tensor X = aview(r, x), A = view(r, r->buf[a], x->c, x->t, x->h, x->w);
-    dg_tensor QKV = view(r, r->buf[b], 3 * x->c, x->t, x->h, x->w);
-    DG_TRY(dg_vae_rmsnorm_cpu(&A, &X, &v->attn_norm, 0));
-    DG_TRY(conv(r, &v->attn_qkv, &QKV, &A, 0, 0));
-    DG_TRY(dg_vae_attention_cpu(&A, &QKV, &v->ws));
-    return conv(r, &v->attn_proj, &X, &A, 0, 1);
+    dg_tensor X, A, QKV;
+    DG_TRY(aview(r, &X, x));
+    DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
+    DG_TRY(view(r, &QKV, b, 3 * x->c, x->t, x->h, x->w));
+    DG_TRY(dg_channel_rmsnorm(&A, &X, &v->attn_norm, 0));
+    DG_TRY(conv(&v->attn_qkv, &QKV, &A, 0, 0));
+    DG_TRY(dg_spatial_attention(&A, &QKV));
+    return conv(&v->attn_proj, &X, &A, 0, 1);
 }
 
 /* WanResample upsample2d / upsample3d. */
@@ -109,24 +134,22 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
             u->time_started = 1; /* diffusers' "Rep": frame 0 passes through */
         } else {
             const int b = free_slot(x->slot, -1, -1), a = free_slot(x->slot, b, -1);
-            const int64_t C = x->c, T = x->t, HW = x->h * x->w;
-            dg_tensor X = aview(r, x), B = view(r, r->buf[b], 2 * C, T, x->h, x->w);
-            DG_TRY(conv(r, &u->time_conv, &B, &X, 0, 0));
+            dg_tensor X, B, A;
+            DG_TRY(aview(r, &X, x));
+            DG_TRY(view(r, &B, b, 2 * x->c, x->t, x->h, x->w));
+            DG_TRY(view(r, &A, a, x->c, 2 * x->t, x->h, x->w));
+            DG_TRY(conv(&u->time_conv, &B, &X, 0, 0));
             /* channels [0,C) -> frame 2t, [C,2C) -> frame 2t+1 */
-            const float *bd = r->buf[b];
-            float *ad = r->buf[a];
-            #pragma omp parallel for collapse(2) if (C * T * HW > DG_VAE_PAR_MIN)
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t t = 0; t < 2 * T; t++)
-                    memcpy(ad + (c * 2 * T + t) * HW, bd + (((t & 1) * C + c) * T + t / 2) * HW,
-                           (size_t)HW * sizeof(float));
+            DG_TRY(dg_channels_to_frames(&A, &B));
             x->slot = a;
-            x->t = 2 * T;
+            x->t *= 2;
         }
     }
     const int o = free_slot(x->slot, -1, -1);
-    dg_tensor X = aview(r, x), Y = view(r, r->buf[o], u->resample.cout, x->t, 2 * x->h, 2 * x->w);
-    DG_TRY(conv(r, &u->resample, &Y, &X, 1, 0));
+    dg_tensor X, Y;
+    DG_TRY(aview(r, &X, x));
+    DG_TRY(view(r, &Y, o, u->resample.cout, x->t, 2 * x->h, 2 * x->w));
+    DG_TRY(conv(&u->resample, &Y, &X, 1, 0));
     x->slot = o;
     x->c = u->resample.cout;
     x->h *= 2;
@@ -134,16 +157,18 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
     return DG_OK;
 }
 
-/* Decode chunk k: z [z_dim, 1, th, tw] in buf[0] -> out frames [f0, f0+T). */
-static int chunk(run *r, act *x, float *out, int64_t To, int64_t f0) {
+/* Decode one chunk: z [z_dim, 1, th, tw] in buf[0] -> out frames [f0, f0+T). */
+static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     dg_wan_vae *v = r->v;
     const int n = v->cfg.n_levels;
-    dg_tensor Z = aview(r, x), P = view(r, r->buf[1], x->c, 1, x->h, x->w);
-    DG_TRY(conv(r, &v->post_quant, &P, &Z, 0, 0));
+    dg_tensor Z, P, Y;
+    DG_TRY(aview(r, &Z, x));
+    DG_TRY(view(r, &P, 1, x->c, 1, x->h, x->w));
+    DG_TRY(conv(&v->post_quant, &P, &Z, 0, 0));
     x->slot = 2;
     x->c = v->conv_in.cout;
-    dg_tensor Y = aview(r, x);
-    DG_TRY(conv(r, &v->conv_in, &Y, &P, 0, 0));
+    DG_TRY(aview(r, &Y, x));
+    DG_TRY(conv(&v->conv_in, &Y, &P, 0, 0));
     DG_TRY(resblock(r, &v->mid[0], x));
     DG_TRY(attention(r, x));
     DG_TRY(resblock(r, &v->mid[1], x));
@@ -152,27 +177,28 @@ static int chunk(run *r, act *x, float *out, int64_t To, int64_t f0) {
         if (v->up[i].mode != DG_WAN_UP_NONE) DG_TRY(upsample(r, &v->up[i], x));
     }
     const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
-    dg_tensor X = aview(r, x), A = view(r, r->buf[a], x->c, x->t, x->h, x->w);
-    dg_tensor O = view(r, r->buf[b], v->conv_out.cout, x->t, x->h, x->w);
-    DG_TRY(dg_vae_rmsnorm_cpu(&A, &X, &v->norm_out, 1));
-    DG_TRY(conv(r, &v->conv_out, &O, &A, 0, 0));
-    const int64_t HW = x->h * x->w, T = x->t;
-    for (int64_t c = 0; c < v->conv_out.cout; c++)
-        memcpy(out + (c * To + f0) * HW, r->buf[b] + c * T * HW, (size_t)(T * HW) * sizeof(float));
-    return DG_OK;
+    dg_tensor X, A, O;
+    DG_TRY(aview(r, &X, x));
+    DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
+    DG_TRY(view(r, &O, b, v->conv_out.cout, x->t, x->h, x->w));
+    DG_TRY(dg_channel_rmsnorm(&A, &X, &v->norm_out, 1));
+    DG_TRY(conv(&v->conv_out, &O, &A, 0, 0));
+    const int64_t at[4] = {0, f0, 0, 0}, zero[4] = {0}, size[4] = {O.shape[0], O.shape[1], O.shape[2], O.shape[3]};
+    return dg_copy_box(out, at, &O, zero, size);
 }
 
-/* Walk the convs in decoder order with their level's spatial size, giving
- * each causal conv its slice of `base` (NULL: only count). Also returns the
- * largest activation of a chunk (in floats) in *act_max. */
-static size_t layout(dg_wan_vae *v, int64_t th, int64_t tw, float *base, size_t *act_max) {
-    size_t used = 0, m = 0;
-    int64_t T = 1, HW = th * tw;
-#define CACHE(cv)                                                                                                      \
+/* Take (and, when carving, zero) the caches of the convs in decoder order at
+ * their level's spatial size, then the chunk buffers, each as large as the
+ * largest activation of a chunk of a th x tw region. */
+static int carve_region(dg_wan_vae *v, carver *cv, run *r, int64_t th, int64_t tw) {
+    size_t m = 0;
+    int64_t T = 1, H = th, W = tw;
+#define CACHE(conv_)                                                                                                   \
     do {                                                                                                               \
-        if ((cv)->kt > 1) {                                                                                            \
-            if (base) (cv)->cache = base + used;                                                                       \
-            used += (size_t)((cv)->cin * ((cv)->kt - 1) * HW);                                                         \
+        dg_wan_vae_conv *c_ = (conv_);                                                                                 \
+        if (c_->kt > 1) {                                                                                              \
+            DG_TRY(take4(cv, &c_->cache, "VAE conv cache", c_->cin, c_->kt - 1, H, W));                                \
+            if (cv->a) DG_TRY(dg_fill(&c_->cache, 0.0f));                                                              \
         }                                                                                                              \
     } while (0)
 #define MAXA(n)                                                                                                        \
@@ -180,9 +206,9 @@ static size_t layout(dg_wan_vae *v, int64_t th, int64_t tw, float *base, size_t 
         size_t n_ = (size_t)(n);                                                                                       \
         if (n_ > m) m = n_;                                                                                            \
     } while (0)
-    MAXA(v->cfg.z_dim * HW);
+    MAXA(v->cfg.z_dim * H * W);
     CACHE(&v->conv_in);
-    MAXA(3 * v->conv_in.cout * HW); /* qkv */
+    MAXA(3 * v->conv_in.cout * H * W); /* qkv */
     for (int i = 0; i < 2; i++) {
         CACHE(&v->mid[i].conv1);
         CACHE(&v->mid[i].conv2);
@@ -192,157 +218,168 @@ static size_t layout(dg_wan_vae *v, int64_t th, int64_t tw, float *base, size_t 
         for (int j = 0; j <= v->cfg.num_res_blocks; j++) {
             CACHE(&u->res[j].conv1);
             CACHE(&u->res[j].conv2);
-            MAXA((u->res[j].conv1.cin > u->res[j].conv1.cout ? u->res[j].conv1.cin : u->res[j].conv1.cout) * T * HW);
+            MAXA((u->res[j].conv1.cin > u->res[j].conv1.cout ? u->res[j].conv1.cin : u->res[j].conv1.cout) * T * H *
+                 W);
         }
         if (u->mode == DG_WAN_UP_3D) {
             CACHE(&u->time_conv);
-            MAXA(u->time_conv.cout * T * HW);
+            MAXA(u->time_conv.cout * T * H * W);
             T *= 2;
         }
         if (u->mode != DG_WAN_UP_NONE) {
-            HW *= 4;
-            MAXA(u->resample.cin * T * HW / 4);
-            MAXA(u->resample.cout * T * HW);
+            MAXA(u->resample.cin * T * H * W);
+            H *= 2;
+            W *= 2;
+            MAXA(u->resample.cout * T * H * W);
         }
     }
     CACHE(&v->conv_out);
-    MAXA(v->conv_out.cin * T * HW);
-    MAXA(v->conv_out.cout * T * HW);
+    MAXA(v->conv_out.cin * T * H * W);
+    MAXA(v->conv_out.cout * T * H * W);
 #undef CACHE
 #undef MAXA
-    *act_max = m;
-    return used;
-}
-
-static void run_free(run *r) {
-    for (int i = 0; i < NBUF; i++) free(r->buf[i]);
-    free(r->caches);
+    const int64_t len = (int64_t)m;
+    for (int i = 0; i < NBUF; i++) DG_TRY(take(cv, &r->buf[i], "VAE chunk buffer", 1, &len));
+    return DG_OK;
 }
 
 /* Decode latent cells [y0, y0+th) x [x0, x0+tw) of every frame into out
- * [oc, To, th*s, tw*s], unclamped. */
-static int decode_region(dg_wan_vae *v, const float *lat, int F, int h, int w, int y0, int x0, int th, int tw,
-                         float *out) {
+ * [oc, To, th*s, tw*s], unclamped. The region's state is carved after `mark`. */
+static int decode_region(dg_wan_vae *v, const decode_io *io, size_t mark, int64_t y0, int64_t x0, int64_t th,
+                         int64_t tw, dg_tensor *out) {
     const dg_wan_vae_config *c = &v->cfg;
+    const int64_t F = io->lat.shape[1];
+    dg_arena_reset(&v->state, mark);
+    carver cv = {&v->state, v->be, 0};
     run r = {.v = v};
-    size_t amax, nc = layout(v, th, tw, NULL, &amax);
-    r.caches = calloc(nc ? nc : 1, sizeof(float));
-    int ok = r.caches != NULL;
-    for (int i = 0; ok && i < NBUF; i++) ok = (r.buf[i] = malloc(amax * sizeof(float))) != NULL;
-    if (!ok) {
-        run_free(&r);
-        return dg_error("out of memory for the VAE decode of a %dx%d latent region (%zu MiB per buffer)", th, tw,
-                        amax * sizeof(float) >> 20);
-    }
-    layout(v, th, tw, r.caches, &amax);
+    DG_TRY(carve_region(v, &cv, &r, th, tw));
     for (int i = 0; i < c->n_levels; i++) v->up[i].time_started = 0;
-    const int64_t To = 1 + (int64_t)c->scale_t * (F - 1);
-    int rc = DG_OK;
-    for (int k = 0; k < F && rc == DG_OK; k++) {
-        /* the latent window of frame k -> buf[0] as [z, 1, th, tw] */
-        for (int64_t ch = 0; ch < c->z_dim; ch++)
-            for (int y = 0; y < th; y++)
-                memcpy(r.buf[0] + (ch * th + y) * tw, lat + ((ch * F + k) * h + y0 + y) * w + x0,
-                       (size_t)tw * sizeof(float));
+    for (int64_t k = 0; k < F; k++) {
         act x = {0, c->z_dim, 1, th, tw};
-        rc = chunk(&r, &x, out, To, k == 0 ? 0 : 1 + (int64_t)c->scale_t * (k - 1));
+        dg_tensor Z;
+        DG_TRY(aview(&r, &Z, &x));
+        const int64_t zero[4] = {0}, at[4] = {0, k, y0, x0}, size[4] = {c->z_dim, 1, th, tw};
+        DG_TRY(dg_copy_box(&Z, zero, &io->lat, at, size)); /* the latent window of frame k */
+        DG_TRY(chunk(&r, &x, out, k == 0 ? 0 : 1 + (int64_t)c->scale_t * (k - 1)));
     }
-    run_free(&r);
-    return rc;
-}
-
-static void clamp(float *p, size_t n) {
-    #pragma omp parallel for simd if (n > DG_VAE_PAR_MIN)
-    for (size_t i = 0; i < n; i++) p[i] = p[i] < -1.0f ? -1.0f : p[i] > 1.0f ? 1.0f : p[i];
+    return DG_OK;
 }
 
 /* Tiles in raster order, each blended (in place, as diffusers does) with the
  * already-blended tile above and to the left over `blend` pixels, then its
  * top-left stride x stride part written out. Only the overlap strips of the
  * previous tiles are kept. */
-static int decode_tiled(dg_wan_vae *v, const float *lat, int F, int h, int w, float *frames, int tile) {
+static int decode_tiled(dg_wan_vae *v, decode_io *io, size_t mark, int64_t h, int64_t w, int64_t tile) {
     const dg_wan_vae_config *c = &v->cfg;
-    const int64_t s = c->scale_s, oc = c->out_channels, To = 1 + (int64_t)c->scale_t * (F - 1);
-    const int64_t H = h * s, W = w * s, stride_l = tile - tile / 4, S = stride_l * s, blend = (tile - stride_l) * s;
-    const int64_t TS = tile * s, n_cols = (w + stride_l - 1) / stride_l, planes = oc * To;
-    float *tb = malloc((size_t)(planes * TS * TS) * sizeof(float));
-    /* +1: no overlap (tile < 4) leaves the strips empty */
-    float *above = malloc((size_t)(n_cols * planes * blend * TS + 1) * sizeof(float)); /* per column: last rows */
-    float *left = malloc((size_t)(planes * TS * blend + 1) * sizeof(float));           /* last columns */
+    const int64_t s = c->scale_s, oc = c->out_channels, To = io->frames.shape[1];
+    const int64_t stride_l = tile - tile / 4, S = stride_l * s, blend = (tile - stride_l) * s;
+    const int64_t strip = oc * To * blend * tile * s, n_cols = (w + stride_l - 1) / stride_l;
     int64_t *above_h = calloc((size_t)n_cols, sizeof(int64_t)), left_w = 0;
+    DG_CHECK(above_h != NULL, "out of memory for VAE tile bookkeeping");
     int rc = DG_ERR;
-    if (!tb || !above || !left || !above_h) {
-        dg_error("out of memory for VAE tiles of %d latent cells", tile);
-        goto done;
-    }
     for (int64_t i = 0; i * stride_l < h; i++) {
         for (int64_t j = 0; j * stride_l < w; j++) {
             const int64_t ty = i * stride_l, tx = j * stride_l;
             const int64_t th = tile < h - ty ? tile : h - ty, tw = tile < w - tx ? tile : w - tx;
             const int64_t TH = th * s, TW = tw * s;
-            if (decode_region(v, lat, F, h, w, (int)ty, (int)tx, (int)th, (int)tw, tb) != DG_OK) goto done;
+            dg_tensor tb, a;
+            if (shaped(&tb, &io->tile, 0, oc, To, TH, TW) || decode_region(v, io, mark, ty, tx, th, tw, &tb))
+                goto done;
             if (i > 0) { /* blend_v with the tile above (same width) */
-                const int64_t ah = above_h[j], kept = ah < blend ? ah : blend;
-                const int64_t be = kept < TH ? kept : TH;
-                const float *a = above + j * planes * blend * TS;
-                for (int64_t y = 0; y < be; y++) {
-                    const float wb = (float)((double)y / be), wa = (float)(1.0 - (double)y / be);
-                    for (int64_t p = 0; p < planes; p++) {
-                        float *bp = tb + (p * TH + y) * TW;
-                        const float *ap = a + (p * kept + kept - be + y) * TW;
-                        for (int64_t xx = 0; xx < TW; xx++) bp[xx] = ap[xx] * wa + bp[xx] * wb;
-                    }
-                }
+                const int64_t kept = above_h[j] < blend ? above_h[j] : blend;
+                if (shaped(&a, &io->above, j * strip, oc, To, kept, TW) ||
+                    dg_blend_edge(&tb, &a, 2, kept < TH ? kept : TH))
+                    goto done;
             }
             if (j > 0) { /* blend_h with the tile to the left (same height) */
-                const int64_t kept = left_w < blend ? left_w : blend, be = kept < TW ? kept : TW;
-                for (int64_t p = 0; p < planes; p++)
-                    for (int64_t y = 0; y < TH; y++) {
-                        float *bp = tb + (p * TH + y) * TW;
-                        const float *ap = left + (p * TH + y) * kept + kept - be;
-                        for (int64_t xx = 0; xx < be; xx++) {
-                            const float wb = (float)((double)xx / be), wa = (float)(1.0 - (double)xx / be);
-                            bp[xx] = ap[xx] * wa + bp[xx] * wb;
-                        }
-                    }
+                const int64_t kept = left_w < blend ? left_w : blend;
+                if (shaped(&a, &io->left, 0, oc, To, TH, kept) || dg_blend_edge(&tb, &a, 3, kept < TW ? kept : TW))
+                    goto done;
             }
             /* the kept part of this tile */
-            const int64_t oh = S < TH ? S : TH, ow = S < TW ? S : TW;
-            for (int64_t p = 0; p < planes; p++)
-                for (int64_t y = 0; y < oh; y++)
-                    memcpy(frames + (p * H + i * S + y) * W + j * S, tb + (p * TH + y) * TW,
-                           (size_t)ow * sizeof(float));
+            const int64_t zero[4] = {0}, at[4] = {0, 0, i * S, j * S};
+            const int64_t part[4] = {oc, To, S < TH ? S : TH, S < TW ? S : TW};
+            if (dg_copy_box(&io->frames, at, &tb, zero, part)) goto done;
             /* overlap strips for the next tiles, after this tile's own blending */
             const int64_t kh = blend < TH ? blend : TH, kw = blend < TW ? blend : TW;
-            float *a = above + j * planes * blend * TS;
-            for (int64_t p = 0; p < planes; p++)
-                memcpy(a + p * kh * TW, tb + (p * TH + TH - kh) * TW, (size_t)(kh * TW) * sizeof(float));
+            const int64_t rows_at[4] = {0, 0, TH - kh, 0}, rows[4] = {oc, To, kh, TW};
+            const int64_t cols_at[4] = {0, 0, 0, TW - kw}, cols[4] = {oc, To, TH, kw};
+            if (shaped(&a, &io->above, j * strip, oc, To, kh, TW) || dg_copy_box(&a, zero, &tb, rows_at, rows) ||
+                shaped(&a, &io->left, 0, oc, To, TH, kw) || dg_copy_box(&a, zero, &tb, cols_at, cols))
+                goto done;
             above_h[j] = TH;
-            for (int64_t p = 0; p < planes; p++)
-                for (int64_t y = 0; y < TH; y++)
-                    memcpy(left + (p * TH + y) * kw, tb + (p * TH + y) * TW + TW - kw, (size_t)kw * sizeof(float));
             left_w = TW;
         }
     }
     rc = DG_OK;
 done:
-    free(tb);
-    free(above);
-    free(left);
     free(above_h);
     return rc;
 }
 
-int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile) {
+/* The latents, the frames and the tile buffers. On the CPU the latents and
+ * frames are the caller's buffers (host memory is backend memory there). */
+static int carve_io(dg_wan_vae *v, carver *cv, decode_io *io, const float *latents, float *frames, int64_t F,
+                    int64_t h, int64_t w, int64_t tile) {
     const dg_wan_vae_config *c = &v->cfg;
+    const int64_t s = c->scale_s, oc = c->out_channels, To = 1 + (int64_t)c->scale_t * (F - 1);
+    const int64_t ls[4] = {c->z_dim, F, h, w}, fs[4] = {oc, To, h * s, w * s};
+    if (v->be->kind == DG_BACKEND_CPU) {
+        DG_TRY(dg_tensor_view(&io->lat, v->be, DG_F32, 4, ls, (void *)latents)); /* only read */
+        DG_TRY(dg_tensor_view(&io->frames, v->be, DG_F32, 4, fs, frames));
+        io->lat.name = "VAE latents";
+        io->frames.name = "VAE frames";
+    } else {
+        DG_TRY(take(cv, &io->lat, "VAE latents", 4, ls));
+        DG_TRY(take(cv, &io->frames, "VAE frames", 4, fs));
+    }
+    if (!tile) return DG_OK;
+    const int64_t stride_l = tile - tile / 4, blend = (tile - stride_l) * s, TS = tile * s;
+    const int64_t n_cols = (w + stride_l - 1) / stride_l;
+    const int64_t tl = oc * To * TS * TS, al = n_cols * oc * To * blend * TS, ll = oc * To * TS * blend;
+    DG_TRY(take(cv, &io->tile, "VAE tile", 1, &tl));
+    DG_TRY(take(cv, &io->above, "VAE tile rows above", 1, &al));
+    return take(cv, &io->left, "VAE tile columns left", 1, &ll);
+}
+
+/* Allocate the decode state this geometry needs, in one piece. */
+static int state_init(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
+                      int64_t tile) {
+    carver cv = {NULL, v->be, 0};
+    decode_io io;
+    run r;
+    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
+    DG_TRY(carve_region(v, &cv, &r, tile && tile < h ? tile : h, tile && tile < w ? tile : w));
+    if (dg_arena_init(&v->state, v->be, cv.bytes) != DG_OK)
+        return dg_error_wrap("VAE decode of %lldx%lldx%lld latents: ", (long long)F, (long long)h, (long long)w);
+    return DG_OK;
+}
+
+/* Latents up, decode, clamp, frames down. */
+static int decode_all(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
+                      int64_t tile) {
+    carver cv = {&v->state, v->be, 0};
+    decode_io io;
+    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
+    const size_t mark = dg_arena_mark(&v->state);
+    const int on_host = v->be->kind == DG_BACKEND_CPU;
+    if (!on_host) DG_TRY(dg_tensor_upload(&io.lat, latents));
+    if (tile)
+        DG_TRY(decode_tiled(v, &io, mark, h, w, tile));
+    else
+        DG_TRY(decode_region(v, &io, mark, 0, 0, h, w, &io.frames));
+    DG_TRY(dg_clamp(&io.frames, &io.frames, -1.0f, 1.0f));
+    return on_host ? DG_OK : dg_tensor_download(&io.frames, frames);
+}
+
+int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile) {
     DG_CHECK(F >= 1 && h >= 1 && w >= 1, "VAE decode: latent %dx%dx%d must have at least one frame and cell", F, h,
              w);
     DG_CHECK(tile >= 0, "VAE decode: tile %d must be >= 0", tile);
-    const size_t n = (size_t)c->out_channels * (1 + (size_t)c->scale_t * (F - 1)) * h * c->scale_s * w * c->scale_s;
-    if (tile && (h > tile || w > tile))
-        DG_TRY(decode_tiled(v, latents, F, h, w, frames, tile));
-    else
-        DG_TRY(decode_region(v, latents, F, h, w, 0, 0, h, w, frames));
-    clamp(frames, n);
-    return DG_OK;
+    const int64_t tl = tile && (h > tile || w > tile) ? tile : 0;
+    DG_TRY(state_init(v, latents, frames, F, h, w, tl));
+    const int rc = decode_all(v, latents, frames, F, h, w, tl);
+    /* freed at once: the state would otherwise sit next to the transformer's arena in the next job */
+    dg_arena_free(&v->state);
+    return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/cpu/ops_cpu.h"
+#include "core/cpu/video_cpu.h"
 #include "core/error.h"
 
 void openblas_set_num_threads(int n);
@@ -29,6 +30,7 @@ static int cpu_copy(dg_backend *be, void *dst, const void *src, size_t bytes) {
 static void cpu_destroy(dg_backend *be) {
     dg_cpu_ctx *c = be->ctx;
     free(c->scratch);
+    free(c->work);
     free(c);
 }
 
@@ -53,6 +55,16 @@ static const dg_backend_ops cpu_ops = {
     .unpatchify = dg_cpu_unpatchify,
     .attention = dg_cpu_attention,
     .attention_merge = dg_cpu_attention_merge,
+    /* video VAE ops */
+    .conv3d = dg_cpu_conv3d,
+    .channel_rmsnorm = dg_cpu_channel_rmsnorm,
+    .spatial_attention = dg_cpu_spatial_attention,
+    .cache_push = dg_cpu_cache_push,
+    .channels_to_frames = dg_cpu_channels_to_frames,
+    .copy_box = dg_cpu_copy_box,
+    .blend_edge = dg_cpu_blend_edge,
+    .clamp = dg_cpu_clamp,
+    .fill = dg_cpu_fill,
 };
 
 int dg_backend_cpu_init(dg_backend *be, int threads) {

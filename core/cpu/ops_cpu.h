@@ -7,6 +7,8 @@
 typedef struct dg_cpu_ctx {
     float *scratch; /* f32 copy of a bf16/f16 weight, reused across linears */
     size_t scratch_len;
+    float *work; /* video VAE ops' workspace (core/cpu/video_cpu.h), kept between calls */
+    size_t work_len;
 } dg_cpu_ctx;
 
 int dg_cpu_linear(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);

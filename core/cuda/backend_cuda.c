@@ -105,6 +105,16 @@ static const dg_backend_ops cuda_ops = {
     .attention_merge = dg_cuda_attention_merge,
     .layout_upload = dg_cuda_layout_upload,
     .layout_release = dg_cuda_layout_release,
+    /* video VAE ops */
+    .conv3d = dg_cuda_conv3d,
+    .channel_rmsnorm = dg_cuda_channel_rmsnorm,
+    .spatial_attention = dg_cuda_spatial_attention,
+    .cache_push = dg_cuda_cache_push,
+    .channels_to_frames = dg_cuda_channels_to_frames,
+    .copy_box = dg_cuda_copy_box,
+    .blend_edge = dg_cuda_blend_edge,
+    .clamp = dg_cuda_clamp,
+    .fill = dg_cuda_fill,
 };
 
 static int init_ctx(dg_cuda_ctx *c, int device) {

@@ -74,6 +74,18 @@ int dg_cuda_layout_upload(dg_backend *be, const dg_block_layout *l, void **copy)
 void dg_cuda_layout_release(dg_backend *be, void *copy);
 /* o_h = (1-u[h]) o_h + u[h] v_h on device memory for the heads of s with u[h] != 0 (u on the host). */
 int dg_cuda_perturb_heads(dg_backend *be, float *o, const float *v, const dg_attn_shape *s, const float *u);
+/* video VAE ops */
+int dg_cuda_conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                   const dg_tensor *b, int upsample2x, int accumulate);
+int dg_cuda_channel_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+int dg_cuda_spatial_attention(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);
+int dg_cuda_cache_push(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
+int dg_cuda_channels_to_frames(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cuda_copy_box(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src,
+                     const int64_t src_at[4], const int64_t size[4]);
+int dg_cuda_blend_edge(dg_backend *be, dg_tensor *y, const dg_tensor *a, int axis, int64_t n);
+int dg_cuda_clamp(dg_backend *be, dg_tensor *y, const dg_tensor *x, float lo, float hi);
+int dg_cuda_fill(dg_backend *be, dg_tensor *y, float value);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
  * them with unaligned loads, one per tap. Input channels go in passes whose
  * weights fit in L2; later passes add onto the output. Accumulation order:
  * input channel, then frame, row and column tap, in fp32. */
-#include "vae/vae_cpu.h"
+#include "core/cpu/video_cpu.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -30,7 +30,7 @@ static int64_t round_up16(int64_t x) { return (x + 15) & ~(int64_t)15; }
  * the CO weights one tap needs are adjacent. */
 static void pack_weights(float *wp, const float *w, int64_t Cout, int64_t K) {
     const int64_t nb = (Cout + CO - 1) / CO;
-    #pragma omp parallel for if (nb * K * CO > DG_VAE_PAR_MIN)
+    #pragma omp parallel for if (nb * K * CO > DG_CPU_PAR_MIN)
     for (int64_t cb = 0; cb < nb; cb++)
         for (int64_t k = 0; k < K; k++)
             for (int64_t o = 0; o < CO; o++) {
@@ -98,7 +98,7 @@ static inline __attribute__((always_inline)) void tile(const conv_args *a, int64
  * rows stay in L1/L2 while the pass's weights stay in L2. */
 static void run_pass(const conv_args *a, const float *pad, int64_t nr, int64_t nb) {
     const int64_t nchunks = (a->Wo + CW - 1) / CW;
-    #pragma omp parallel for schedule(static) if (nr * nchunks * a->Cout * a->groups * 9 > DG_VAE_PAR_MIN)
+    #pragma omp parallel for schedule(static) if (nr * nchunks * a->Cout * a->groups * 9 > DG_CPU_PAR_MIN)
     for (int64_t it = 0; it < nr * nchunks; it++) {
         const int64_t j = it / nchunks, c0 = it % nchunks * CW, left = a->Wo - c0;
         const float *in = pad + j * a->Wp;
@@ -117,7 +117,7 @@ static void run_pass(const conv_args *a, const float *pad, int64_t nr, int64_t n
 static void fill_pad(float *pad, const float *xd, const float *cd, int64_t Cin, int64_t kt, int64_t T, int64_t H,
                      int64_t W, int up, int64_t t, int64_t r0, int64_t R, int64_t Ho, int64_t Wo, int64_t Wp) {
     const int64_t nc = kt - 1, HW = H * W, rows = Cin * kt * R;
-    #pragma omp parallel for schedule(static) if (rows * Wp > DG_VAE_PAR_MIN)
+    #pragma omp parallel for schedule(static) if (rows * Wp > DG_CPU_PAR_MIN)
     for (int64_t gr = 0; gr < rows; gr++) {
         const int64_t g = gr / R, j = gr % R, ci = g / kt, f = t + g % kt, rr = r0 - 1 + j;
         float *dst = pad + gr * Wp;
@@ -136,16 +136,17 @@ static void fill_pad(float *pad, const float *xd, const float *cd, int64_t Cin, 
     }
 }
 
-int dg_vae_conv3x3_avx512(float *y, const float *x, const float *cache, const float *w, const float *bias,
-                          int64_t Cin, int64_t Cout, int64_t kt, int64_t T, int64_t H, int64_t W, int up, int acc,
-                          dg_vae_scratch *ws) {
+int dg_cpu_conv3x3_avx512(dg_backend *be, float *y, const float *x, const float *cache, const float *w,
+                          const float *bias, int64_t Cin, int64_t Cout, int64_t kt, int64_t T, int64_t H, int64_t W,
+                          int up, int acc) {
     const int64_t Ho = up ? 2 * H : H, Wo = up ? 2 * W : W, Wp = round_up16(Wo) + 16;
     const int64_t K = Cin * kt * 9, nb = (Cout + CO - 1) / CO, wfloats = nb * K * CO;
     int64_t rb = PAD_TARGET_FLOATS / (Cin * kt * Wp) - 2;
     rb = rb < 1 ? 1 : rb > Ho ? Ho : rb;
     const int64_t R = rb + 2;
-    DG_TRY(dg_vae_scratch_reserve(ws, (size_t)(wfloats + Cin * kt * R * Wp)));
-    float *wp = ws->p, *pad = ws->p + wfloats;
+    float *wp;
+    DG_TRY(dg_cpu_work(be, (size_t)(wfloats + Cin * kt * R * Wp), &wp));
+    float *pad = wp + wfloats;
     pack_weights(wp, w, Cout, K);
     conv_args a = {.bias = bias, .wp = wp, .Cout = Cout, .K = K, .gs = R * Wp, .Wp = Wp, .Wo = Wo,
                    .ystride = T * Ho * Wo, .acc = acc};

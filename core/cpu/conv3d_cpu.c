@@ -10,75 +10,32 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "vae/vae_cpu.h"
+#include "core/cpu/video_cpu.h"
 
 /* Target im2col block: 32 MiB keeps the workspace small while the GEMM stays
  * wide (N = rows x W' of a few thousand columns). */
 #define COL_TARGET_FLOATS ((size_t)8 << 20)
 
-void dg_vae_scratch_free(dg_vae_scratch *s) {
-    free(s->p);
-    s->p = NULL;
-    s->len = 0;
-}
-
-int dg_vae_scratch_reserve(dg_vae_scratch *s, size_t n) {
-    if (s->len >= n) return DG_OK;
-    /* free + malloc, not realloc: the old contents are not needed */
-    free(s->p);
-    s->len = 0;
-    s->p = malloc(n * sizeof(float));
-    DG_CHECK(s->p != NULL, "out of memory for a %zu MiB VAE workspace", n * sizeof(float) >> 20);
-    s->len = n;
-    return DG_OK;
-}
-
-static int check_f32(const dg_tensor *t, const char *what) {
-    DG_CHECK(t->dtype == DG_F32, "VAE %s '%s' must be F32", what, t->name ? t->name : "");
-    return DG_OK;
-}
-
 /* direct: whether the direct 3x3 kernel may be used where it applies. */
-static int conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
-                  int up, int acc, dg_vae_scratch *ws, int direct) {
-    const char *wn = w->name ? w->name : "conv";
-    DG_TRY(check_f32(x, "input"));
-    DG_TRY(check_f32(y, "output"));
-    DG_TRY(check_f32(w, "weight"));
-    DG_CHECK(x->ndim == 4 && y->ndim == 4, "%s: input and output must be [C, T, H, W]", wn);
-    DG_CHECK(w->ndim == 5 || w->ndim == 4, "%s: weight must be [Cout, Cin, (kt,) kh, kw]", wn);
+static int conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                  const dg_tensor *b, int up, int acc, int direct) {
     const int64_t Cin = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
     const int64_t Cout = w->shape[0], kt = w->ndim == 5 ? w->shape[2] : 1;
     const int64_t kh = w->shape[w->ndim - 2], kw = w->shape[w->ndim - 1];
     const int64_t Ho = up ? 2 * H : H, Wo = up ? 2 * W : W, ph = (kh - 1) / 2, pw = (kw - 1) / 2;
-    DG_CHECK(w->shape[1] == Cin, "%s: weight expects %lld input channels, got %lld", wn, (long long)w->shape[1],
-             (long long)Cin);
-    DG_CHECK(kh % 2 == 1 && kw % 2 == 1, "%s: spatial kernel must be odd", wn);
-    int64_t ys[4] = {Cout, T, Ho, Wo};
-    DG_TRY(dg_tensor_expect_shape(y, wn, 4, ys));
-    if (kt > 1) {
-        int64_t cs[4] = {Cin, kt - 1, H, W};
-        DG_CHECK(cache != NULL, "%s: a causal conv with kt=%lld needs a cache", wn, (long long)kt);
-        DG_TRY(check_f32(cache, "cache"));
-        DG_TRY(dg_tensor_expect_shape(cache, wn, 4, cs));
-    }
-    if (b) {
-        DG_TRY(check_f32(b, "bias"));
-        DG_CHECK(dg_tensor_numel(b) == Cout, "%s: bias must have %lld elements", wn, (long long)Cout);
-    }
     const int64_t HWo = Ho * Wo, P = T * HWo, K = Cin * kt * kh * kw, Q = T * Ho;
     float *yd = y->data;
     const float *bd = b ? b->data : NULL;
 #ifdef __AVX512F__
     if (direct && kh == 3 && kw == 3 && P > 0 && Cout > 0)
-        return dg_vae_conv3x3_avx512(yd, x->data, cache ? cache->data : NULL, w->data, bd, Cin, Cout, kt, T, H, W, up,
-                                     acc, ws);
+        return dg_cpu_conv3x3_avx512(be, yd, x->data, cache ? cache->data : NULL, w->data, bd, Cin, Cout, kt, T, H, W,
+                                     up, acc);
 #else
     (void)direct;
 #endif
 
     /* Bias first (or on top of the residual), so every GEMM accumulates. */
-    #pragma omp parallel for if (Cout * P > DG_VAE_PAR_MIN)
+    #pragma omp parallel for if (Cout * P > DG_CPU_PAR_MIN)
     for (int64_t co = 0; co < Cout; co++) {
         float *yc = yd + co * P, bv = bd ? bd[co] : 0.0f;
         if (!acc)
@@ -99,15 +56,15 @@ static int conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, cons
     int64_t qb = (int64_t)(COL_TARGET_FLOATS / row_floats);
     if (qb < 1) qb = 1;
     if (qb > Q) qb = Q;
-    DG_TRY(dg_vae_scratch_reserve(ws, row_floats * qb));
-    float *col = ws->p;
+    float *col;
+    DG_TRY(dg_cpu_work(be, row_floats * qb, &col));
     const float *xd = x->data, *cd = cache ? cache->data : NULL;
     const int64_t nc = kt - 1, HW = H * W;
 
     for (int64_t q0 = 0; q0 < Q; q0 += qb) {
         const int64_t nq = q0 + qb <= Q ? qb : Q - q0, N = nq * Wo;
         /* col[k][n], k = ((ci*kt + dt)*kh + dy)*kw + dx (the weight's order), n = (q-q0)*Wo + c */
-        #pragma omp parallel for schedule(static) if (K * N > DG_VAE_PAR_MIN)
+        #pragma omp parallel for schedule(static) if (K * N > DG_CPU_PAR_MIN)
         for (int64_t k = 0; k < K; k++) {
             const int64_t dx = k % kw, dy = (k / kw) % kh, dt = (k / (kw * kh)) % kt, ci = k / (kw * kh * kt);
             float *dst = col + k * N;
@@ -138,12 +95,12 @@ static int conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, cons
     return DG_OK;
 }
 
-int dg_vae_conv3d_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                      const dg_tensor *b, int up, int acc, dg_vae_scratch *ws) {
-    return conv3d(y, x, cache, w, b, up, acc, ws, 1);
+int dg_cpu_conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                  const dg_tensor *b, int up, int acc) {
+    return conv3d(be, y, x, cache, w, b, up, acc, 1);
 }
 
-int dg_vae_conv3d_gemm_cpu(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                           const dg_tensor *b, int up, int acc, dg_vae_scratch *ws) {
-    return conv3d(y, x, cache, w, b, up, acc, ws, 0);
+int dg_cpu_conv3d_gemm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                       const dg_tensor *b, int up, int acc) {
+    return conv3d(be, y, x, cache, w, b, up, acc, 0);
 }
