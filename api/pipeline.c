@@ -227,9 +227,10 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     const dg_wan_config *c = &p->wan.cfg;
     int maxL = g->context_len > g->negative_len ? g->context_len : g->negative_len;
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
-    double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3],
-                                              maxL > 0 ? maxL : DG_WAN_TEXT_LEN, g->pag_scale > 0) +
-                   8.0 * n * sizeof(float);
+    const int text_len = maxL > 0 ? maxL : DG_WAN_TEXT_LEN;
+    double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len,
+                                              g->pag_scale > 0) +
+                   (double)dg_wan_text_bytes(c, text_len) * (g->cfg_scale > 1.0f ? 2 : 1) + 8.0 * n * sizeof(float);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
     DG_CHECK(ram == 0 || bytes <= ram,
@@ -314,7 +315,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
     dg_scheduler sch = {0};
     float *vh = NULL, *vuh = NULL, *vph = NULL;
-    dg_wan_call call = {.steps = g->steps};
+    dg_wan_text text = {0}, negative = {0}; /* the prompts' share of every forward, computed once */
+    dg_wan_call call = {.steps = g->steps, .text = &text}, uncond = {.steps = g->steps, .text = &negative};
     dg_wan_stats stats = {0};
     if (use_pag) /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (call.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, call.fork_layer)) call.fork_layer++;
@@ -327,7 +329,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         (use_pag && dg_tensor_alloc(&vp, be, DG_F32, 4, shape)) ||
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
-        prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, n))
+        prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, n) ||
+        dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)))
         goto done;
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
@@ -347,18 +350,19 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         double m0 = now_s();
         call.step = i;
         call.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
-        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &p->sized, &x, t, &ctx, &v, &call, &stats) ||
+        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &v, &call, &stats) ||
             dg_tensor_download(&v, vh))
             goto done;
         call.fork = DG_WAN_FORK_NONE;
+        uncond.step = i;
         if (use_cfg &&
-            (dg_wan_forward(&p->wan, &p->sized, &x, t, &neg, &vu, &call, &stats) || dg_tensor_download(&vu, vuh)))
+            (dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &vu, &uncond, &stats) || dg_tensor_download(&vu, vuh)))
             goto done;
         if (use_pag) {
             dg_wan_call perturbed = call;
             perturbed.perturb = pag_u;
             perturbed.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
-            if (dg_wan_forward(&p->wan, &p->sized, &x, t, &ctx, &vp, &perturbed, &stats) ||
+            if (dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &vp, &perturbed, &stats) ||
                 dg_tensor_download(&vp, vph))
                 goto done;
         }
@@ -383,6 +387,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     rc = DG_OK;
 done:
     free(vh), free(vuh), free(vph), free(pag_u);
+    dg_wan_text_free(&text), dg_wan_text_free(&negative);
     dg_scheduler_free(&sch);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),
         dg_tensor_free(&neg);

@@ -82,6 +82,14 @@ typedef struct dg_wan_sized {
     dg_attn_plan *plan;           /* borrowed; NULL = dense attention */
 } dg_wan_sized;
 
+/* What a text context contributes to every forward, computed once per prompt: each block's
+ * cross-attention keys and values ([num_layers x len, dim] each, block-major), from the text
+ * embedder's output. Reused across steps and guidance passes; exact. */
+typedef struct dg_wan_text {
+    dg_tensor k, v;
+    int64_t len;
+} dg_wan_text;
+
 /* Per-call options of a forward (NULL: dense step, no perturbation, no observer). */
 typedef struct dg_wan_call {
     int step, steps; /* where in the sampler loop, for the plan */
@@ -97,6 +105,9 @@ typedef struct dg_wan_call {
      * "block0", "block1", ... */
     void (*tap)(void *user, const char *name, const dg_tensor *t);
     void *user;
+    /* The prompt's precomputed cross-attention keys and values (then ctx may be NULL); NULL:
+     * computed from ctx in this call. */
+    const dg_wan_text *text;
 } dg_wan_call;
 
 /* What a forward measured (accumulated over calls). */
@@ -128,6 +139,11 @@ void dg_wan_free(dg_wan_model *m);
 
 /* Backend bytes dg_wan_sized_init takes for a latent of F x H x W and up to L text tokens. */
 size_t dg_wan_sized_bytes(const dg_wan_config *cfg, int F, int H, int W, int L, int with_fork);
+/* The prompt-only work of every forward, once: ctx [L, text_dim] on m's backend. */
+int dg_wan_text_init(dg_wan_text *t, dg_wan_model *m, const dg_tensor *ctx);
+void dg_wan_text_free(dg_wan_text *t);
+/* Backend bytes a dg_wan_text of L tokens holds. */
+size_t dg_wan_text_bytes(const dg_wan_config *cfg, int L);
 /* Whether split can take latents of F x H x W (perturbed: with perturbation guidance). */
 int dg_wan_split_check(const dg_wan_split *split, const dg_wan_config *cfg, int F, int H, int W, int perturbed);
 /* Prepare m for latents of F x H x W and text contexts of up to max_text tokens: checks the size
@@ -139,7 +155,8 @@ int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int
 void dg_wan_sized_free(dg_wan_sized *s);
 
 /* One forward pass for one sample at the prepared size. x and out are [C, F, H, W] and ctx is
- * [L, text_dim] (L <= max_text), all tensors of m's backend; t is the scheduler timestep.
+ * [L, text_dim] (L <= max_text; unused when call->text is given), all tensors of m's backend; t is
+ * the scheduler timestep.
  * stats (may be NULL) accumulates timings. */
 int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t, const dg_tensor *ctx,
                    dg_tensor *out, const dg_wan_call *call, dg_wan_stats *stats);

@@ -308,6 +308,53 @@ static dg_tensor row_view(const dg_tensor *t, int i, int64_t D) {
     return r;
 }
 
+/* The text embedder: ctx [L, text_dim] -> out [L, dim] (hidden: scratch of out's shape). */
+static int text_embed(dg_wan_model *m, const dg_tensor *ctx, dg_tensor *hidden, dg_tensor *out) {
+    return dg_linear(hidden, ctx, &m->text1_w, &m->text1_b) || dg_gelu_tanh(hidden, hidden) ||
+                   dg_linear(out, hidden, &m->text2_w, &m->text2_b)
+               ? DG_ERR
+               : DG_OK;
+}
+
+/* Block li's cross-attention keys and values of the embedded text. */
+static int cross_kv(dg_wan_model *m, int li, const dg_tensor *text, dg_tensor *k, dg_tensor *v) {
+    const dg_wan_attn *ca = &m->blocks[li].cross_attn;
+    return dg_linear(k, text, &ca->k_w, &ca->k_b) || dg_rmsnorm(k, k, &ca->norm_k, m->cfg.eps) ||
+                   dg_linear(v, text, &ca->v_w, &ca->v_b)
+               ? DG_ERR
+               : DG_OK;
+}
+
+size_t dg_wan_text_bytes(const dg_wan_config *c, int L) {
+    return 2 * (size_t)c->num_layers * (size_t)L * (size_t)c->dim * sizeof(float);
+}
+
+int dg_wan_text_init(dg_wan_text *t, dg_wan_model *m, const dg_tensor *ctx) {
+    const dg_wan_config *c = &m->cfg;
+    memset(t, 0, sizeof *t);
+    DG_CHECK(ctx->ndim == 2 && ctx->shape[1] == c->text_dim && ctx->shape[0] >= 1, "text context must be [L, %d]",
+             c->text_dim);
+    const int64_t L = ctx->shape[0], all[2] = {c->num_layers * L, c->dim}, one[2] = {L, c->dim};
+    dg_tensor hidden = {0}, embedded = {0};
+    int rc = dg_tensor_alloc(&t->k, m->be, DG_F32, 2, all) || dg_tensor_alloc(&t->v, m->be, DG_F32, 2, all) ||
+             dg_tensor_alloc(&hidden, m->be, DG_F32, 2, one) || dg_tensor_alloc(&embedded, m->be, DG_F32, 2, one) ||
+             text_embed(m, ctx, &hidden, &embedded);
+    for (int li = 0; li < c->num_layers && !rc; li++) {
+        dg_tensor k = rows_view(&t->k, li * L, L), v = rows_view(&t->v, li * L, L);
+        rc = cross_kv(m, li, &embedded, &k, &v);
+    }
+    dg_tensor_free(&hidden), dg_tensor_free(&embedded);
+    t->len = L;
+    if (rc) dg_wan_text_free(t);
+    return rc ? DG_ERR : DG_OK;
+}
+
+void dg_wan_text_free(dg_wan_text *t) {
+    dg_tensor_free(&t->k);
+    dg_tensor_free(&t->v);
+    memset(t, 0, sizeof *t);
+}
+
 /* One transformer block on the hidden state a[HIDDEN]. */
 static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t, const dg_wan_call *call,
                  dg_wan_stats *stats) {
@@ -333,16 +380,18 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
         dg_rope(&k3, &cos, &sin) || share_keys(s, a) || self_attention(s, call, stats, li, a, c->heads, t) ||
         dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
-    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
+    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; the keys and values
+     * come from the prompt's precomputed ones when the call has them */
     dg_wan_attn *ca = &blk->cross_attn;
     const int norm = c->cross_attn_norm;
+    const dg_wan_text *text = call ? call->text : NULL;
+    dg_tensor ck = a[CROSS_K], cv = a[CROSS_V];
+    if (text)
+        ck = rows_view(&text->k, li * text->len, text->len), cv = rows_view(&text->v, li * text->len, text->len);
     if (dg_layernorm(n, h, norm ? &blk->norm2_w : NULL, norm ? &blk->norm2_b : NULL, c->eps) ||
         dg_linear(q, n, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
-        dg_linear(&a[CROSS_K], &a[CTX], &ca->k_w, &ca->k_b) ||
-        dg_rmsnorm(&a[CROSS_K], &a[CROSS_K], &ca->norm_k, c->eps) ||
-        dg_linear(&a[CROSS_V], &a[CTX], &ca->v_w, &ca->v_b) ||
-        dg_attention(o, q, &a[CROSS_K], &a[CROSS_V], c->heads, NULL) || dg_linear(n, o, &ca->o_w, &ca->o_b) ||
-        dg_gated_add(h, n, NULL))
+        (!text && cross_kv(m, li, &a[CTX], &ck, &cv)) || dg_attention(o, q, &ck, &cv, c->heads, NULL) ||
+        dg_linear(n, o, &ca->o_w, &ca->o_b) || dg_gated_add(h, n, NULL))
         return DG_ERR;
     /* 3. feed-forward */
     dg_tensor *ff = &a[FFN_HIDDEN];
@@ -389,10 +438,10 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
         return DG_ERR;
     tap(call, "temb", &a[TEMB]);
     tap(call, "tproj", &a[TPROJ]);
-    if (dg_linear(&a[CTX_HIDDEN], ctx, &m->text1_w, &m->text1_b) || dg_gelu_tanh(&a[CTX_HIDDEN], &a[CTX_HIDDEN]) ||
-        dg_linear(&a[CTX], &a[CTX_HIDDEN], &m->text2_w, &m->text2_b))
-        return DG_ERR;
-    tap(call, "ctx", &a[CTX]);
+    if (!call || !call->text) {
+        DG_TRY(text_embed(m, ctx, &a[CTX_HIDDEN], &a[CTX]));
+        tap(call, "ctx", &a[CTX]);
+    }
 
     for (int li = first; li < c->num_layers; li++) {
         if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
@@ -422,9 +471,12 @@ int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t
     const int64_t xshape[4] = {c->in_channels, s->F, s->H, s->W}, oshape[4] = {c->out_channels, s->F, s->H, s->W};
     DG_TRY(dg_tensor_expect_shape(x, "transformer input (the prepared size)", 4, xshape));
     DG_TRY(dg_tensor_expect_shape(out, "transformer output", 4, oshape));
-    DG_CHECK(ctx->ndim == 2 && ctx->shape[1] == c->text_dim && ctx->shape[0] >= 1 && ctx->shape[0] <= s->max_text,
-             "text context must be [L, %d] with 1 <= L <= %d (the prepared length)", c->text_dim, s->max_text);
-    const int64_t N = (int64_t)dg_wan_tokens(c, s->F, s->H, s->W), L = ctx->shape[0];
+    const dg_wan_text *text = call ? call->text : NULL;
+    DG_CHECK(text || (ctx && ctx->ndim == 2 && ctx->shape[1] == c->text_dim && ctx->shape[0] >= 1),
+             "text context must be [L, %d]", c->text_dim);
+    const int64_t N = (int64_t)dg_wan_tokens(c, s->F, s->H, s->W), L = text ? text->len : ctx->shape[0];
+    DG_CHECK(L <= s->max_text, "a text context of %lld tokens exceeds the prepared length %d", (long long)L,
+             s->max_text);
     dg_tensor a[N_ACTS];
     const size_t mark = dg_arena_mark(&s->arena);
     int rc = DG_OK;
