@@ -8,79 +8,38 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "io/weight_binder.h"
 
 /* ---- weight binding ---------------------------------------------------- */
 
-typedef struct bind_ctx {
-    dg_t5_encoder *e;
-    const char *path;    /* for messages */
-    unsigned char *used; /* per checkpoint tensor: bound? */
-} bind_ctx;
-
-/* The checkpoint tensor `name` with its shape checked and marked as used. */
-static int find_checked(bind_ctx *b, const dg_st_tensor **out, const char *name, int ndim, const int64_t *shape) {
-    const dg_st_tensor *s = dg_safetensors_find(&b->e->st, name);
-    DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
-    b->used[s - b->e->st.tensors] = 1;
-    dg_tensor src;
-    DG_TRY(dg_tensor_view(&src, NULL, s->dtype, s->ndim, s->shape, (void *)s->data));
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
-    DG_TRY(dg_tensor_expect_shape(&src, msg, ndim, shape));
-    *out = s;
-    return DG_OK;
-}
-
-/* Bind a tensor. Matrices keep their checkpoint dtype and, on the CPU, point
- * into the mmap (dg_linear converts per call); vectors and bias tables are
- * converted to f32 once. */
-static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape, int keep_dtype) {
-    const dg_st_tensor *s;
-    DG_TRY(find_checked(b, &s, name, ndim, shape));
-    if (dg_weight_store_bind(&b->e->weights, t, s, ndim, shape, keep_dtype) != DG_OK)
-        return dg_error_wrap("%s: ", b->path);
-    return DG_OK;
-}
-
-static int bind_mat(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t out, int64_t in) {
-    char name[192];
-    int64_t shape[2] = {out, in};
-    snprintf(name, sizeof name, "%s.%s.weight", prefix, suffix);
-    return bind(b, t, name, 2, shape, 1);
-}
-
-static int bind_vec(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t n) {
-    char name[192];
-    snprintf(name, sizeof name, "%s.%s.weight", prefix, suffix);
-    return bind(b, t, name, 1, &n, 0);
-}
-
-static int bind_layer(bind_ctx *b, int l) {
-    const dg_t5_config *c = &b->e->cfg;
-    dg_t5_layer *ly = &b->e->layers[l];
+/* Matrices keep their checkpoint dtype and, on the CPU, point into the mmap
+ * (dg_linear converts per call); vectors and bias tables are converted to f32
+ * once. */
+static int bind_layer(dg_weight_binder *b, dg_t5_encoder *e, int l) {
+    const dg_t5_config *c = &e->cfg;
+    dg_t5_layer *ly = &e->layers[l];
     int64_t D = c->d_model, I = (int64_t)c->num_heads * c->d_kv, F = c->d_ff;
-    char att[128], ff[128];
-    snprintf(att, sizeof att, "encoder.block.%d.layer.0", l);
-    snprintf(ff, sizeof ff, "encoder.block.%d.layer.1", l);
-    DG_TRY(bind_vec(b, &ly->ln_attn, att, "layer_norm", D));
-    DG_TRY(bind_mat(b, &ly->q, att, "SelfAttention.q", I, D));
-    DG_TRY(bind_mat(b, &ly->k, att, "SelfAttention.k", I, D));
-    DG_TRY(bind_mat(b, &ly->v, att, "SelfAttention.v", I, D));
-    DG_TRY(bind_mat(b, &ly->o, att, "SelfAttention.o", D, I));
+    char p[128];
+    snprintf(p, sizeof p, "encoder.block.%d.layer.0", l);
+    DG_TRY(dg_weight_bind_vec(b, &ly->ln_attn, D, "%s.layer_norm.weight", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->q, NULL, I, D, "%s.SelfAttention.q", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->k, NULL, I, D, "%s.SelfAttention.k", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->v, NULL, I, D, "%s.SelfAttention.v", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->o, NULL, D, I, "%s.SelfAttention.o", p));
     if (l == 0 || c->per_layer_bias) {
-        char name[192];
         int64_t shape[2] = {c->num_buckets, c->num_heads};
-        snprintf(name, sizeof name, "%s.SelfAttention.relative_attention_bias.weight", att);
-        DG_TRY(bind(b, &ly->rel_bias, name, 2, shape, 0));
+        DG_TRY(dg_weight_bind(b, &ly->rel_bias, 2, shape, DG_WEIGHT_F32,
+                              "%s.SelfAttention.relative_attention_bias.weight", p));
     }
-    DG_TRY(bind_vec(b, &ly->ln_ff, ff, "layer_norm", D));
+    snprintf(p, sizeof p, "encoder.block.%d.layer.1", l);
+    DG_TRY(dg_weight_bind_vec(b, &ly->ln_ff, D, "%s.layer_norm.weight", p));
     if (c->gated) {
-        DG_TRY(bind_mat(b, &ly->wi0, ff, "DenseReluDense.wi_0", F, D));
-        DG_TRY(bind_mat(b, &ly->wi1, ff, "DenseReluDense.wi_1", F, D));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi0, NULL, F, D, "%s.DenseReluDense.wi_0", p));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi1, NULL, F, D, "%s.DenseReluDense.wi_1", p));
     } else {
-        DG_TRY(bind_mat(b, &ly->wi0, ff, "DenseReluDense.wi", F, D));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi0, NULL, F, D, "%s.DenseReluDense.wi", p));
     }
-    return bind_mat(b, &ly->wo, ff, "DenseReluDense.wo", D, F);
+    return dg_weight_bind_linear(b, &ly->wo, NULL, D, F, "%s.DenseReluDense.wo", p);
 }
 
 /* Tensors of a full encoder-decoder checkpoint that the encoder ignores. */
@@ -88,53 +47,18 @@ static int ignorable(const char *name) {
     return !strncmp(name, "decoder.", 8) || !strncmp(name, "lm_head.", 8);
 }
 
-static int bind_all(dg_t5_encoder *e, const char *path) {
+static int bind_all(dg_weight_binder *b, void *model) {
+    dg_t5_encoder *e = model;
     const dg_t5_config *c = &e->cfg;
-    bind_ctx b = {e, path, calloc((size_t)e->st.n_tensors + 1, 1)};
-    DG_CHECK_ALLOC(b.used);
-    int rc = DG_ERR;
     int64_t emb[2] = {c->vocab_size, c->d_model};
     /* The table is tied: saved as shared.weight, encoder.embed_tokens.weight or both. */
     const char *names[2] = {"encoder.embed_tokens.weight", "shared.weight"};
+    e->embed = NULL;
     for (int i = 0; i < 2; i++)
-        if (dg_safetensors_find(&e->st, names[i]) && find_checked(&b, &e->embed, names[i], 2, emb)) goto done;
-    if (!e->embed) {
-        dg_error("%s: missing tensor 'shared.weight' (or 'encoder.embed_tokens.weight')", path);
-        goto done;
-    }
-    for (int l = 0; l < c->num_layers; l++)
-        if (bind_layer(&b, l)) goto done;
-    if (bind_vec(&b, &e->final_ln, "encoder", "final_layer_norm", c->d_model)) goto done;
-    /* A tensor the config does not account for means config and weights disagree. */
-    for (int i = 0; i < e->st.n_tensors; i++) {
-        const char *name = e->st.tensors[i].name;
-        if (!b.used[i] && !ignorable(name)) {
-            dg_error("%s: tensor '%s' is not used by the config (%s, num_layers %d) - config and weights disagree",
-                     path, name, c->per_layer_bias ? "umt5" : "t5", c->num_layers);
-            goto done;
-        }
-    }
-    rc = DG_OK;
-done:
-    free(b.used);
-    return rc;
-}
-
-static int is_embedding(const char *name) {
-    return !strcmp(name, "shared.weight") || !strcmp(name, "encoder.embed_tokens.weight");
-}
-
-/* Upper bound of the storage for f32 copies: vectors and bias tables on the
- * CPU, every weight elsewhere (the embedding always stays in the mmap). */
-static size_t owned_bytes(const dg_t5_encoder *e) {
-    size_t total = 0;
-    for (int i = 0; i < e->st.n_tensors; i++) {
-        const dg_st_tensor *s = &e->st.tensors[i];
-        if (is_embedding(s->name) || ignorable(s->name)) continue;
-        if (e->be->kind == DG_BACKEND_CPU && s->ndim == 2 && !strstr(s->name, "relative_attention_bias")) continue;
-        total += dg_weight_store_need(s);
-    }
-    return total;
+        if (dg_safetensors_find(&e->st, names[i])) DG_TRY(dg_weight_find(b, &e->embed, 2, emb, "%s", names[i]));
+    DG_CHECK(e->embed != NULL, "%s: missing tensor 'shared.weight' (or 'encoder.embed_tokens.weight')", b->path);
+    for (int l = 0; l < c->num_layers; l++) DG_TRY(bind_layer(b, e, l));
+    return dg_weight_bind_vec(b, &e->final_ln, c->d_model, "encoder.final_layer_norm.weight");
 }
 
 int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
@@ -149,11 +73,10 @@ int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
         dg_t5_free(e);
         return dg_error("out of memory loading the text encoder from '%s'", dir);
     }
-    if (dg_weight_store_init(&e->weights, be, owned_bytes(e)) != DG_OK) {
-        dg_t5_free(e);
-        return dg_error_wrap("loading the text encoder from '%s': ", dir);
-    }
-    if (bind_all(e, dir) != DG_OK) {
+    char config[64];
+    snprintf(config, sizeof config, "%s, num_layers %d", e->cfg.per_layer_bias ? "umt5" : "t5", e->cfg.num_layers);
+    dg_weight_binding spec = {"the text encoder", dir, config, NULL, ignorable, bind_all, e};
+    if (dg_weight_bind_model(&e->weights, be, &e->st, &spec) != DG_OK) {
         dg_t5_free(e);
         return DG_ERR;
     }
