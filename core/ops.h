@@ -18,6 +18,12 @@ int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_patchify(dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_unpatchify(dg_tensor *x, const dg_tensor *y, const int patch[3]);
+/* text-encoder ops (semantics in core/backend.h) */
+int dg_mul(dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_relu(dg_tensor *y, const dg_tensor *x);
+int dg_gather_rows(dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_attention_pos_bias(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                          const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads, float scale);
 
 /* Host-side helpers shared by models (tiny tensors, not worth a kernel). */
 /* diffusers get_timestep_embedding(flip_sin_to_cos=True, shift=0) for one t. */

@@ -50,6 +50,11 @@ static const dg_backend_ops cpu_ops = {
     .rope = dg_cpu_rope,
     .patchify = dg_cpu_patchify,
     .unpatchify = dg_cpu_unpatchify,
+    /* text-encoder ops */
+    .mul = dg_cpu_mul,
+    .relu = dg_cpu_relu,
+    .gather_rows = dg_cpu_gather_rows,
+    .attention_pos_bias = dg_cpu_attention_pos_bias,
 };
 
 int dg_backend_cpu_init(dg_backend *be, int threads) {

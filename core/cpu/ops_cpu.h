@@ -21,5 +21,12 @@ int dg_cpu_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const flo
 int dg_cpu_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_cpu_patchify(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_cpu_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
+/* text-encoder ops */
+int dg_cpu_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cpu_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cpu_gather_rows(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_cpu_attention_pos_bias(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                              const dg_tensor *v, const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads,
+                              float scale);
 
 #endif

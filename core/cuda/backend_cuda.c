@@ -96,6 +96,11 @@ static const dg_backend_ops cuda_ops = {
     .rope = dg_cuda_rope,
     .patchify = dg_cuda_patchify,
     .unpatchify = dg_cuda_unpatchify,
+    /* text-encoder ops */
+    .mul = dg_cuda_mul,
+    .relu = dg_cuda_relu,
+    .gather_rows = dg_cuda_gather_rows,
+    .attention_pos_bias = dg_cuda_attention_pos_bias,
 };
 
 static int init_ctx(dg_cuda_ctx *c, int device) {

@@ -64,6 +64,13 @@ int dg_cuda_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const fl
 int dg_cuda_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
 int dg_cuda_patchify(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int patch[3]);
 int dg_cuda_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const int patch[3]);
+/* text-encoder ops */
+int dg_cuda_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cuda_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cuda_gather_rows(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_cuda_attention_pos_bias(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                               const dg_tensor *v, const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads,
+                               float scale);
 
 #ifdef __cplusplus
 }
