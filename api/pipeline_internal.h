@@ -17,7 +17,7 @@ typedef struct dg_prompt_cache_entry {
 } dg_prompt_cache_entry;
 
 struct dg_pipeline {
-    dg_backend be;       /* CPU: text encoder, VAE, and the transformer unless on a GPU */
+    dg_backend be;       /* CPU: VAE, and the transformer and text encoder unless on a GPU */
     dg_backend gpu;      /* the transformer's backend with --device cuda */
     dg_backend *dit_be;  /* &be or &gpu */
     dg_wan_model wan;

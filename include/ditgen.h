@@ -65,8 +65,9 @@ typedef struct dg_gen_timing {
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
- * device: NULL or "cpu", or "cuda[:N]" for the transformer on a GPU (builds
- * with CUDA; the text encoder and VAE stay on the CPU). threads <= 0: all cores. */
+ * device: NULL or "cpu", or "cuda[:N]" for the transformer and the text
+ * encoder on a GPU (builds with CUDA; the VAE stays on the CPU). threads <= 0:
+ * all cores. */
 int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int threads);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);

@@ -104,135 +104,19 @@ int dg_t5_bucket(int rel, int num_buckets, int max_distance) {
     return bucket + (large < half - 1 ? large : half - 1);
 }
 
-#define QB 4  /* queries per step (the kernels below spell out 4 rows): each loaded vector feeds 4 FMAs */
-#define VW 16 /* floats per vector chunk; widths are padded to it so one path serves every d_kv */
-
-static int64_t round16(int64_t x) { return (x + VW - 1) / VW * VW; }
-
-/* o = softmax(q k^T + bias[bucket(j - i)] + maskbias[j]) v per head, with no
- * 1/sqrt(d) scaling (T5). q, k, v, o: [L, heads*d_kv] CPU tensors; table:
- * [buckets, heads] f32; bucket: [2L-1] indexed by j - i + L - 1; maskbias:
- * [L], 0 or -FLT_MAX as transformers' extended mask (finfo(float32).min).
- * A static helper until the backend table has a relative-bias attention. */
-static int rel_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
-                         const dg_tensor *table, const int *bucket, const float *maskbias, int heads, int dk) {
-    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "T5 attention: only the CPU backend is implemented");
-    int64_t L = q->shape[0], ld = q->shape[1], Lp = round16(L), Dp = round16(dk);
-    const float *qd = q->data, *kd = k->data, *vd = v->data, *tab = table->data;
-    float *od = o->data;
-    int fail = 0;
-    #pragma omp parallel reduction(| : fail)
-    {
-        /* per thread, zero-padded to whole chunks: k^T [Dp][Lp], v [L][Dp], a query block [QB][Dp],
-         * its scores [QB][Lp] and outputs [QB][Dp], and the head's bias by offset [2L-1] */
-        size_t n = (size_t)(Dp * Lp + L * Dp + 2 * QB * Dp + QB * Lp + 2 * L);
-        float *kt = calloc(n, sizeof(float));
-        if (!kt) fail = 1;
-        float *vp = kt ? kt + Dp * Lp : NULL, *qb = vp ? vp + L * Dp : NULL, *ob = qb ? qb + QB * Dp : NULL;
-        float *s = ob ? ob + QB * Dp : NULL, *pb = s ? s + QB * Lp : NULL;
-        #pragma omp for schedule(dynamic)
-        for (int h = 0; h < heads; h++) {
-            if (!kt) continue;
-            const int64_t off = (int64_t)h * dk;
-            for (int64_t j = 0; j < L; j++)
-                for (int c = 0; c < dk; c++) {
-                    kt[c * Lp + j] = kd[j * ld + off + c];
-                    vp[j * Dp + c] = vd[j * ld + off + c];
-                }
-            for (int64_t r = 0; r < 2 * L - 1; r++) pb[r] = tab[(size_t)bucket[r] * heads + h];
-            for (int64_t i0 = 0; i0 < L; i0 += QB) {
-                int nq = L - i0 < QB ? (int)(L - i0) : QB;
-                for (int r = 0; r < QB; r++)
-                    for (int c = 0; c < dk; c++) qb[r * Dp + c] = r < nq ? qd[(i0 + r) * ld + off + c] : 0.0f;
-                /* scores: QB rows x VW keys accumulate in registers over the head dim */
-                for (int64_t j0 = 0; j0 < Lp; j0 += VW) {
-                    float a0[VW] = {0}, a1[VW] = {0}, a2[VW] = {0}, a3[VW] = {0};
-                    for (int c = 0; c < dk; c++) {
-                        const float *kc = kt + c * Lp + j0;
-                        const float q0 = qb[c], q1 = qb[Dp + c], q2 = qb[2 * Dp + c], q3 = qb[3 * Dp + c];
-                        for (int x = 0; x < VW; x++) {
-                            a0[x] += q0 * kc[x];
-                            a1[x] += q1 * kc[x];
-                            a2[x] += q2 * kc[x];
-                            a3[x] += q3 * kc[x];
-                        }
-                    }
-                    for (int x = 0; x < VW; x++) {
-                        s[j0 + x] = a0[x];
-                        s[Lp + j0 + x] = a1[x];
-                        s[2 * Lp + j0 + x] = a2[x];
-                        s[3 * Lp + j0 + x] = a3[x];
-                    }
-                }
-                for (int r = 0; r < nq; r++) {
-                    float *sr = s + r * Lp, mx = -INFINITY, sum = 0.0f;
-                    const float *pbr = pb + L - 1 - (i0 + r);
-                    for (int64_t j = 0; j < L; j++) {
-                        sr[j] = (sr[j] + pbr[j]) + maskbias[j]; /* transformers' order of the two adds */
-                        mx = sr[j] > mx ? sr[j] : mx;
-                    }
-                    for (int64_t j = 0; j < L; j++) {
-                        sr[j] = expf(sr[j] - mx);
-                        sum += sr[j];
-                    }
-                    for (int64_t j = 0; j < L; j++) sr[j] /= sum;
-                }
-                /* outputs: QB rows x VW columns accumulate in registers over the keys */
-                for (int c0 = 0; c0 < Dp; c0 += VW) {
-                    float a0[VW] = {0}, a1[VW] = {0}, a2[VW] = {0}, a3[VW] = {0};
-                    for (int64_t j = 0; j < L; j++) {
-                        const float *vj = vp + j * Dp + c0;
-                        const float p0 = s[j], p1 = s[Lp + j], p2 = s[2 * Lp + j], p3 = s[3 * Lp + j];
-                        for (int x = 0; x < VW; x++) {
-                            a0[x] += p0 * vj[x];
-                            a1[x] += p1 * vj[x];
-                            a2[x] += p2 * vj[x];
-                            a3[x] += p3 * vj[x];
-                        }
-                    }
-                    const float *acc[QB] = {a0, a1, a2, a3};
-                    for (int r = 0; r < nq; r++)
-                        for (int x = 0; x < VW && c0 + x < dk; x++) od[(i0 + r) * ld + off + c0 + x] = acc[r][x];
-                }
-            }
-        }
-        free(kt);
-    }
-    DG_CHECK(!fail, "%s:%d: out of memory", __FILE__, __LINE__);
-    return DG_OK;
-}
-
-/* a *= b elementwise (gated FFN); a static helper until the backend has one. */
-static int mul_inplace(dg_tensor *a, const dg_tensor *b) {
-    DG_CHECK(a->backend->kind == DG_BACKEND_CPU, "T5 gated FFN: only the CPU backend is implemented");
-    int64_t n = dg_tensor_numel(a);
-    float *ad = a->data;
-    const float *bd = b->data;
-    #pragma omp parallel for simd if (n > 65536)
-    for (int64_t i = 0; i < n; i++) ad[i] *= bd[i];
-    return DG_OK;
-}
-
-/* x = max(x, 0); a static helper until the backend has one. */
-static int relu_inplace(dg_tensor *x) {
-    DG_CHECK(x->backend->kind == DG_BACKEND_CPU, "T5 relu FFN: only the CPU backend is implemented");
-    int64_t n = dg_tensor_numel(x);
-    float *xd = x->data;
-    #pragma omp parallel for simd if (n > 65536)
-    for (int64_t i = 0; i < n; i++) xd[i] = xd[i] > 0.0f ? xd[i] : 0.0f;
-    return DG_OK;
-}
-
 static size_t arena_bytes(const dg_t5_config *c, int64_t L) {
     size_t D = (size_t)c->d_model, I = (size_t)c->num_heads * c->d_kv, F = (size_t)c->d_ff;
-    size_t floats = (size_t)L * (2 * D + 4 * I + (c->gated ? 2 : 1) * F);
+    size_t floats = (size_t)L * (2 * D + 4 * I + (c->gated ? 2 : 1) * F) /* activations */
+                    + (size_t)(2 * L - 1) * c->num_heads + (size_t)L;  /* position bias, key bias */
     return floats * sizeof(float) + 64 * 16;
 }
 
-/* Host-side inputs: the embedding rows (converted from the checkpoint dtype),
- * the mask bias and the bucket of every offset j - i. */
+/* Host-side inputs: the embedding rows (converted from the checkpoint dtype,
+ * which stays in the mmap), the key bias of the mask (0 or -FLT_MAX as
+ * transformers' extended mask, finfo(float32).min) and the bucket of every
+ * offset j - i + L - 1. */
 static int host_inputs(const dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int L, float *emb,
-                       float *maskbias, int *bucket) {
+                       float *key_bias, int32_t *bucket) {
     const dg_t5_config *c = &e->cfg;
     size_t D = (size_t)c->d_model, row = D * dg_dtype_size(e->embed->dtype);
     for (int i = 0; i < L; i++) {
@@ -242,7 +126,7 @@ static int host_inputs(const dg_t5_encoder *e, const int32_t *ids, const int32_t
         DG_CHECK(!mask || mask[i] == 0 || mask[i] == 1, "text encoder: attention mask value %d at position %d is not 0 or 1",
                  (int)mask[i], i);
         dg_convert_to_f32(emb + i * D, (const char *)e->embed->data + (size_t)ids[i] * row, e->embed->dtype, D);
-        maskbias[i] = !mask || mask[i] ? 0.0f : -FLT_MAX;
+        key_bias[i] = !mask || mask[i] ? 0.0f : -FLT_MAX;
     }
     for (int r = 0; r < 2 * L - 1; r++) bucket[r] = dg_t5_bucket(r - (L - 1), c->num_buckets, c->max_distance);
     return DG_OK;
@@ -257,14 +141,15 @@ int dg_t5_encode(dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int 
         DG_TRY(dg_arena_init(&e->arena, e->be, need));
     }
     int64_t D = c->d_model, I = (int64_t)c->num_heads * c->d_kv;
-    float *emb = malloc((size_t)L * D * sizeof(float) + (size_t)L * sizeof(float) + (size_t)(2 * L) * sizeof(int));
+    float *emb = malloc((size_t)L * D * sizeof(float) + (size_t)L * sizeof(float) + (size_t)(2 * L) * sizeof(int32_t));
     DG_CHECK_ALLOC(emb);
-    float *maskbias = emb + (size_t)L * D;
-    int *bucket = (int *)(maskbias + L);
+    float *key_bias_h = emb + (size_t)L * D;
+    int32_t *bucket = (int32_t *)(key_bias_h + L);
     dg_arena *ar = &e->arena;
     size_t mark = dg_arena_mark(ar);
     int rc = DG_ERR;
-    dg_tensor h, a, q, k, v, att, ff0, ff1;
+    dg_tensor h, a, q, k, v, att, ff0, ff1, pos_bias, key_bias;
+    int64_t ps[2] = {2 * (int64_t)L - 1, c->num_heads}, ks[1] = {L};
 #define A(t, nm, w)                                                                                        \
     do {                                                                                                   \
         int64_t s_[2] = {L, w};                                                                            \
@@ -279,21 +164,27 @@ int dg_t5_encode(dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int 
     A(ff0, "t5_ff", c->d_ff);
     if (c->gated) A(ff1, "t5_ff_linear", c->d_ff);
 #undef A
-    if (host_inputs(e, ids, mask, L, emb, maskbias, bucket) || dg_tensor_upload(&h, emb)) goto done;
+    if (dg_arena_tensor(ar, &pos_bias, "t5_position_bias", DG_F32, 2, ps) ||
+        dg_arena_tensor(ar, &key_bias, "t5_key_bias", DG_F32, 1, ks))
+        goto done;
+    if (host_inputs(e, ids, mask, L, emb, key_bias_h, bucket) || dg_tensor_upload(&h, emb) ||
+        dg_tensor_upload(&key_bias, key_bias_h))
+        goto done;
 
-    const dg_tensor *table = NULL;
     for (int l = 0; l < c->num_layers; l++) {
         dg_t5_layer *ly = &e->layers[l];
-        if (ly->rel_bias.data) table = &ly->rel_bias; /* T5: layer 0's table serves every layer */
+        /* T5: layer 0's table serves every layer; umT5: each layer has its own */
+        if (ly->rel_bias.data && dg_gather_rows(&pos_bias, &ly->rel_bias, bucket)) goto done;
+        /* T5 attention has no 1/sqrt(d) scaling */
         if (dg_rmsnorm(&a, &h, &ly->ln_attn, c->eps) || dg_linear(&q, &a, &ly->q, NULL) ||
             dg_linear(&k, &a, &ly->k, NULL) || dg_linear(&v, &a, &ly->v, NULL) ||
-            rel_attention(&att, &q, &k, &v, table, bucket, maskbias, c->num_heads, c->d_kv) ||
+            dg_attention_pos_bias(&att, &q, &k, &v, &pos_bias, &key_bias, c->num_heads, 1.0f) ||
             dg_linear(&a, &att, &ly->o, NULL) || dg_gated_add(&h, &a, NULL))
             goto done;
         if (dg_rmsnorm(&a, &h, &ly->ln_ff, c->eps) || dg_linear(&ff0, &a, &ly->wi0, NULL)) goto done;
         if (c->gated) {
-            if (dg_gelu_tanh(&ff0, &ff0) || dg_linear(&ff1, &a, &ly->wi1, NULL) || mul_inplace(&ff0, &ff1)) goto done;
-        } else if (relu_inplace(&ff0)) {
+            if (dg_gelu_tanh(&ff0, &ff0) || dg_linear(&ff1, &a, &ly->wi1, NULL) || dg_mul(&ff0, &ff0, &ff1)) goto done;
+        } else if (dg_relu(&ff0, &ff0)) {
             goto done;
         }
         if (dg_linear(&a, &ff0, &ly->wo, NULL) || dg_gated_add(&h, &a, NULL)) goto done;
