@@ -19,8 +19,8 @@ typedef struct dg_prompt_cache_entry {
 } dg_prompt_cache_entry;
 
 struct dg_pipeline {
-    dg_backend be;       /* CPU: text encoder, VAE, and the transformer unless on a GPU */
-    dg_backend gpu;      /* the transformer's backend on a GPU device */
+    dg_backend be;       /* CPU: the text encoder, transformer and VAE unless on a GPU */
+    dg_backend gpu;      /* their backend on a GPU device */
     dg_backend *dit_be;  /* &be or &gpu */
     dg_wan_model wan;
     dg_model_info info;

@@ -40,7 +40,7 @@ static int load_text(dg_pipeline *p) {
     DG_CHECK(*edir, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)", f->root);
     DG_TRY(read_max_len(tdir, &p->max_text_len));
     DG_TRY(dg_tokenizer_load(&p->tok, tdir));
-    if (dg_t5_load(&p->enc, &p->be, edir) != DG_OK) {
+    if (dg_t5_load(&p->enc, p->dit_be, edir) != DG_OK) { /* the transformer's device: the GPU with cuda */
         dg_tokenizer_free(&p->tok);
         return DG_ERR;
     }

@@ -85,6 +85,20 @@ typedef struct dg_backend_ops {
     int (*clamp)(dg_backend *be, dg_tensor *y, const dg_tensor *x, float lo, float hi);
     /* Every element of y = value. */
     int (*fill)(dg_backend *be, dg_tensor *y, float value);
+    /* text-encoder ops */
+    /* y = a * b elementwise. */
+    int (*mul)(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+    /* y = max(x, 0). */
+    int (*relu)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+    /* y[r, :] = table[rows[r], :] as f32 (table f32, bf16 or f16); rows: host memory, in range. */
+    int (*gather_rows)(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+    /* Per head h of q, o [nq, heads*d] and k, v [nk, heads*d]: o_i = sum_j p_ij v_j with p_i =
+     * softmax_j((scale q_i.k_j + pos_bias[j - i + nq - 1, h]) + key_bias[j]); pos_bias [nq+nk-1, heads]
+     * (T5 relative-position bias, gathered from its bucket table) and key_bias [nk] (padding: 0 or
+     * -FLT_MAX) may be NULL. */
+    int (*attention_pos_bias)(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                              const dg_tensor *v, const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads,
+                              float scale);
 } dg_backend_ops;
 
 struct dg_backend {

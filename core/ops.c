@@ -354,6 +354,72 @@ int dg_fill(dg_tensor *y, float value) {
     return y->backend->ops->fill(y->backend, y, value);
 }
 
+/* ---- text-encoder ops ---- */
+
+int dg_mul(dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    DG_TRY(check_f32(y, "mul"));
+    DG_TRY(check_f32(a, "mul"));
+    DG_TRY(check_f32(b, "mul"));
+    DG_TRY(check_same(y, a, "mul"));
+    DG_TRY(check_same(a, b, "mul"));
+    return y->backend->ops->mul(y->backend, y, a, b);
+}
+
+int dg_relu(dg_tensor *y, const dg_tensor *x) {
+    DG_TRY(check_f32(y, "relu"));
+    DG_TRY(check_f32(x, "relu"));
+    DG_TRY(check_same(y, x, "relu"));
+    return y->backend->ops->relu(y->backend, y, x);
+}
+
+int dg_gather_rows(dg_tensor *y, const dg_tensor *table, const int32_t *rows) {
+    DG_TRY(check_f32(y, "gather_rows"));
+    DG_CHECK(table->data != NULL && table->backend == y->backend, "gather_rows: table %s is not on %s's backend",
+             tname(table), tname(y));
+    DG_CHECK(table->dtype == DG_F32 || table->dtype == DG_BF16 || table->dtype == DG_F16,
+             "gather_rows: table %s has unsupported dtype %s", tname(table), dg_dtype_name(table->dtype));
+    DG_CHECK(table->ndim == 2 && y->ndim == 2 && y->shape[1] == table->shape[1],
+             "gather_rows: output %s must be [rows, %lld] like table %s's rows", tname(y),
+             (long long)(table->ndim == 2 ? table->shape[1] : 0), tname(table));
+    DG_CHECK(rows != NULL || y->shape[0] == 0, "gather_rows: no row indices for %s", tname(y));
+    for (int64_t r = 0; r < y->shape[0]; r++)
+        DG_CHECK(rows[r] >= 0 && rows[r] < table->shape[0], "gather_rows: index %d at %lld outside table %s (%lld rows)",
+                 (int)rows[r], (long long)r, tname(table), (long long)table->shape[0]);
+    return y->backend->ops->gather_rows(y->backend, y, table, rows);
+}
+
+int dg_attention_pos_bias(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                          const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads, float scale) {
+    const char *op = "attention_pos_bias";
+    DG_TRY(check_f32(o, op));
+    DG_TRY(check_f32(q, op));
+    DG_TRY(check_f32(k, op));
+    DG_TRY(check_f32(v, op));
+    DG_TRY(check_same(o, q, op));
+    DG_TRY(check_same(k, v, op));
+    DG_CHECK(q->ndim == 2 && k->ndim == 2 && q->shape[1] == k->shape[1],
+             "%s: q %s and k %s must be [tokens, heads*head_dim] of one width", op, tname(q), tname(k));
+    DG_CHECK(q->backend == k->backend, "%s: %s and %s live on different backends", op, tname(q), tname(k));
+    DG_CHECK(heads >= 1 && q->shape[1] % heads == 0, "%s: width %lld of %s is not a multiple of %d heads", op,
+             (long long)q->shape[1], tname(q), heads);
+    DG_CHECK(k->shape[0] >= 1, "%s: no keys in %s", op, tname(k));
+    DG_CHECK(o->data != q->data && o->data != k->data && o->data != v->data, "%s: output %s aliases an input", op,
+             tname(o));
+    int64_t nq = q->shape[0], nk = k->shape[0];
+    if (pos_bias) {
+        int64_t shape[2] = {nq + nk - 1, heads};
+        DG_TRY(check_f32(pos_bias, op));
+        DG_TRY(dg_tensor_expect_shape(pos_bias, "attention_pos_bias: position bias", 2, shape));
+        DG_CHECK(pos_bias->backend == q->backend, "%s: position bias %s on another backend", op, tname(pos_bias));
+    }
+    if (key_bias) {
+        DG_TRY(check_f32(key_bias, op));
+        DG_TRY(check_vec(key_bias, nk, op));
+        DG_CHECK(key_bias->backend == q->backend, "%s: key bias %s on another backend", op, tname(key_bias));
+    }
+    return o->backend->ops->attention_pos_bias(o->backend, o, q, k, v, pos_bias, key_bias, heads, scale);
+}
+
 void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, float freq_shift) {
     int half = dim / 2;
     for (int i = 0; i < half; i++) {

@@ -40,6 +40,12 @@ int dg_copy_box(dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src, c
 int dg_blend_edge(dg_tensor *y, const dg_tensor *a, int axis, int64_t n);
 int dg_clamp(dg_tensor *y, const dg_tensor *x, float lo, float hi);
 int dg_fill(dg_tensor *y, float value);
+/* text-encoder ops (semantics in core/backend.h) */
+int dg_mul(dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_relu(dg_tensor *y, const dg_tensor *x);
+int dg_gather_rows(dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_attention_pos_bias(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
+                          const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads, float scale);
 
 /* Host-side helpers shared by models (tiny tensors, not worth a kernel). */
 /* diffusers get_timestep_embedding(flip_sin_to_cos=True, shift=0) for one t. */

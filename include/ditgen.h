@@ -77,9 +77,8 @@ typedef struct dg_gen_timing {
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
- * device: NULL or "cpu", or "cuda[:N]" for the transformer on a GPU (builds
- * with CUDA; the VAE decodes there too, the text encoder stays on the CPU).
- * threads <= 0: all cores. */
+ * device: NULL or "cpu", or "cuda[:N]" for the text encoder, the transformer
+ * and the VAE on a GPU (builds with CUDA). threads <= 0: all cores. */
 int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int threads);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);

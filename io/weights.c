@@ -4,10 +4,13 @@
 
 #include "core/error.h"
 
-size_t dg_weight_store_need(const dg_st_tensor *s) {
-    int64_t n = 1;
-    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
-    return ((size_t)n * 4 + 63) & ~(size_t)63;
+static int stays_mapped(const dg_backend *be, int keep_dtype) { return keep_dtype && be->kind == DG_BACKEND_CPU; }
+
+size_t dg_weight_store_bytes(const dg_backend *be, const dg_st_tensor *s, int keep_dtype) {
+    if (stays_mapped(be, keep_dtype)) return 0;
+    size_t n = 1;
+    for (int d = 0; d < s->ndim; d++) n *= (size_t)s->shape[d];
+    return (n * dg_dtype_size(keep_dtype ? s->dtype : DG_F32) + 63) & ~(size_t)63;
 }
 
 int dg_weight_store_init(dg_weight_store *w, dg_backend *be, size_t bytes) {
@@ -30,11 +33,11 @@ int dg_weight_store_bind(dg_weight_store *w, dg_tensor *t, const dg_st_tensor *s
     dg_dtype dt = keep_dtype ? s->dtype : DG_F32;
     DG_TRY(dg_tensor_view(t, w->be, dt, ndim, shape, NULL));
     t->name = s->name;
-    if (keep_dtype && w->be->kind == DG_BACKEND_CPU) {
+    if (stays_mapped(w->be, keep_dtype)) {
         t->data = (void *)s->data;
         return DG_OK;
     }
-    size_t bytes = (dg_tensor_nbytes(t) + 63) & ~(size_t)63;
+    size_t bytes = dg_weight_store_bytes(w->be, s, keep_dtype);
     DG_CHECK(w->used + bytes <= w->len, "out of weight memory for '%s'", s->name);
     t->data = w->base + w->used;
     w->used += bytes;

@@ -14,9 +14,9 @@ typedef struct dg_weight_store {
     size_t len, used;
 } dg_weight_store;
 
-/* Store bytes a copy of s may take (f32 size, 64-byte aligned): callers sum it
- * over the tensors they may copy. */
-size_t dg_weight_store_need(const dg_st_tensor *s);
+/* Store bytes that binding s with keep_dtype on be takes (64-byte aligned; 0
+ * when it stays in the mmap): io/weight_binder.c sums it to size the store. */
+size_t dg_weight_store_bytes(const dg_backend *be, const dg_st_tensor *s, int keep_dtype);
 int dg_weight_store_init(dg_weight_store *w, dg_backend *be, size_t bytes);
 void dg_weight_store_free(dg_weight_store *w);
 /* t = checkpoint tensor s viewed as [ndim, shape] (the caller checked the

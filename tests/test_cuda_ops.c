@@ -9,8 +9,12 @@
  *     ~1e-14); blend_edge 1e-12 (nvcc may fuse its multiply-add);
  *   - bf16-weight linear: 1e-4 (x rounded to bf16: 2^-9 relative per term,
  *     NMSE ~1e-6); f16-weight linear: 1e-5 (2^-12, NMSE ~1e-7).
+ *   - text-encoder ops: mul, relu, gather_rows exact; attention_pos_bias
+ *     1e-9 (GEMM summation order moves scores by ~1e-7 relative, which exp
+ *     carries into the weights).
  * Plus: an unknown device index is refused.
  * Without a CUDA build or device: "skipped: no CUDA device", exit 77. */
+#include <float.h>
 #include <string.h>
 
 #include "core/backend.h"
@@ -222,6 +226,51 @@ static void test_video(int64_t C, int64_t T, int64_t H, int64_t W) {
     pair_free(&x), pair_free(&y), pair_free(&g), pair_free(&qkv), pair_free(&f);
 }
 
+/* ---- text-encoder ops ---- */
+
+static void test_text_elementwise(int64_t rows, int64_t C) {
+    int64_t s[2] = {rows, C};
+    pair a = pair_new(DG_F32, 2, s, 3.0f), b = pair_new(DG_F32, 2, s, 3.0f), y = pair_new(DG_F32, 2, s, 1.0f);
+    CHECK_OK(dg_mul(&y.c, &a.c, &b.c));
+    CHECK_OK(dg_mul(&y.g, &a.g, &b.g));
+    check_pair("mul", &y, 0.0);
+    CHECK_OK(dg_relu(&a.c, &a.c));
+    CHECK_OK(dg_relu(&a.g, &a.g));
+    check_pair("relu in place", &a, 0.0);
+    pair_free(&a), pair_free(&b), pair_free(&y);
+}
+
+static void test_gather_rows(dg_dtype dt, int64_t n_table, int64_t C, int64_t n_rows) {
+    int64_t ts[2] = {n_table, C}, ys[2] = {n_rows, C};
+    pair table = pair_new(dt, 2, ts, 2.0f), y = pair_new(DG_F32, 2, ys, 1.0f);
+    int32_t *rows = malloc((size_t)n_rows * sizeof *rows);
+    for (int64_t r = 0; r < n_rows; r++) rows[r] = (int32_t)((r * 7 + 3) % n_table);
+    CHECK_OK(dg_gather_rows(&y.c, &table.c, rows));
+    CHECK_OK(dg_gather_rows(&y.g, &table.g, rows));
+    check_pair(dt == DG_F32 ? "gather_rows f32" : "gather_rows bf16", &y, 0.0);
+    free(rows);
+    pair_free(&table), pair_free(&y);
+}
+
+/* masked: every third key gets -FLT_MAX, as a padded T5 prompt. */
+static void test_attention_pos_bias(int64_t nq, int64_t nk, int heads, int d, int masked, float scale) {
+    int64_t qs[2] = {nq, (int64_t)heads * d}, ks[2] = {nk, (int64_t)heads * d}, ps[2] = {nq + nk - 1, heads};
+    pair q = pair_new(DG_F32, 2, qs, 1.0f), k = pair_new(DG_F32, 2, ks, 1.0f), v = pair_new(DG_F32, 2, ks, 1.0f);
+    pair o = pair_new(DG_F32, 2, qs, 1.0f), pos = pair_new(DG_F32, 2, ps, 2.0f), key = pair_new(DG_F32, 1, &nk, 1.0f);
+    float *kb = malloc((size_t)nk * sizeof *kb);
+    for (int64_t j = 0; j < nk; j++) kb[j] = masked && j % 3 == 1 ? -FLT_MAX : 0.0f;
+    CHECK_OK(dg_tensor_upload(&key.c, kb));
+    CHECK_OK(dg_tensor_upload(&key.g, kb));
+    CHECK_OK(dg_attention_pos_bias(&o.c, &q.c, &k.c, &v.c, &pos.c, masked ? &key.c : NULL, heads, scale));
+    CHECK_OK(dg_attention_pos_bias(&o.g, &q.g, &k.g, &v.g, &pos.g, masked ? &key.g : NULL, heads, scale));
+    check_pair(masked ? "attn_pos_bias masked" : "attn_pos_bias", &o, 1e-9);
+    CHECK_OK(dg_attention_pos_bias(&o.c, &q.c, &k.c, &v.c, NULL, NULL, heads, scale));
+    CHECK_OK(dg_attention_pos_bias(&o.g, &q.g, &k.g, &v.g, NULL, NULL, heads, scale));
+    check_pair("attn no bias", &o, 1e-9);
+    free(kb);
+    pair_free(&q), pair_free(&k), pair_free(&v), pair_free(&o), pair_free(&pos), pair_free(&key);
+}
+
 int main(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) TEST_SKIP("no CUDA device");
@@ -260,6 +309,16 @@ int main(void) {
     test_video(8, 2, 5, 7);
     test_video(3, 1, 1, 1);
     test_video(16, 1, 40, 52); /* N = 2080 positions */
+    /* text-encoder ops */
+    test_text_elementwise(1, 1);
+    test_text_elementwise(33, 1000);
+    test_gather_rows(DG_F32, 32, 64, 1023);
+    test_gather_rows(DG_BF16, 11, 7, 5);
+    test_attention_pos_bias(1, 1, 1, 1, 0, 1.0f);
+    test_attention_pos_bias(37, 37, 2, 64, 1, 1.0f);
+    test_attention_pos_bias(7, 19, 3, 5, 1, 0.3f);
+    test_attention_pos_bias(21, 6, 4, 17, 0, 1.0f);
+    test_attention_pos_bias(300, 300, 8, 64, 1, 1.0f);
 
     /* a device that does not exist */
     dg_backend bad;

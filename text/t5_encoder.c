@@ -8,79 +8,38 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "io/weight_binder.h"
 
 /* ---- weight binding ---------------------------------------------------- */
 
-typedef struct bind_ctx {
-    dg_t5_encoder *e;
-    const char *path;    /* for messages */
-    unsigned char *used; /* per checkpoint tensor: bound? */
-} bind_ctx;
-
-/* The checkpoint tensor `name` with its shape checked and marked as used. */
-static int find_checked(bind_ctx *b, const dg_st_tensor **out, const char *name, int ndim, const int64_t *shape) {
-    const dg_st_tensor *s = dg_safetensors_find(&b->e->st, name);
-    DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
-    b->used[s - b->e->st.tensors] = 1;
-    dg_tensor src;
-    DG_TRY(dg_tensor_view(&src, NULL, s->dtype, s->ndim, s->shape, (void *)s->data));
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
-    DG_TRY(dg_tensor_expect_shape(&src, msg, ndim, shape));
-    *out = s;
-    return DG_OK;
-}
-
-/* Bind a tensor. Matrices keep their checkpoint dtype and, on the CPU, point
- * into the mmap (dg_linear converts per call); vectors and bias tables are
- * converted to f32 once. */
-static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape, int keep_dtype) {
-    const dg_st_tensor *s;
-    DG_TRY(find_checked(b, &s, name, ndim, shape));
-    if (dg_weight_store_bind(&b->e->weights, t, s, ndim, shape, keep_dtype) != DG_OK)
-        return dg_error_wrap("%s: ", b->path);
-    return DG_OK;
-}
-
-static int bind_mat(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t out, int64_t in) {
-    char name[192];
-    int64_t shape[2] = {out, in};
-    snprintf(name, sizeof name, "%s.%s.weight", prefix, suffix);
-    return bind(b, t, name, 2, shape, 1);
-}
-
-static int bind_vec(bind_ctx *b, dg_tensor *t, const char *prefix, const char *suffix, int64_t n) {
-    char name[192];
-    snprintf(name, sizeof name, "%s.%s.weight", prefix, suffix);
-    return bind(b, t, name, 1, &n, 0);
-}
-
-static int bind_layer(bind_ctx *b, int l) {
-    const dg_t5_config *c = &b->e->cfg;
-    dg_t5_layer *ly = &b->e->layers[l];
+/* Matrices keep their checkpoint dtype and, on the CPU, point into the mmap
+ * (dg_linear converts per call); vectors and bias tables are converted to f32
+ * once. */
+static int bind_layer(dg_weight_binder *b, dg_t5_encoder *e, int l) {
+    const dg_t5_config *c = &e->cfg;
+    dg_t5_layer *ly = &e->layers[l];
     int64_t D = c->d_model, I = (int64_t)c->num_heads * c->d_kv, F = c->d_ff;
-    char att[128], ff[128];
-    snprintf(att, sizeof att, "encoder.block.%d.layer.0", l);
-    snprintf(ff, sizeof ff, "encoder.block.%d.layer.1", l);
-    DG_TRY(bind_vec(b, &ly->ln_attn, att, "layer_norm", D));
-    DG_TRY(bind_mat(b, &ly->q, att, "SelfAttention.q", I, D));
-    DG_TRY(bind_mat(b, &ly->k, att, "SelfAttention.k", I, D));
-    DG_TRY(bind_mat(b, &ly->v, att, "SelfAttention.v", I, D));
-    DG_TRY(bind_mat(b, &ly->o, att, "SelfAttention.o", D, I));
+    char p[128];
+    snprintf(p, sizeof p, "encoder.block.%d.layer.0", l);
+    DG_TRY(dg_weight_bind_vec(b, &ly->ln_attn, D, "%s.layer_norm.weight", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->q, NULL, I, D, "%s.SelfAttention.q", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->k, NULL, I, D, "%s.SelfAttention.k", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->v, NULL, I, D, "%s.SelfAttention.v", p));
+    DG_TRY(dg_weight_bind_linear(b, &ly->o, NULL, D, I, "%s.SelfAttention.o", p));
     if (l == 0 || c->per_layer_bias) {
-        char name[192];
         int64_t shape[2] = {c->num_buckets, c->num_heads};
-        snprintf(name, sizeof name, "%s.SelfAttention.relative_attention_bias.weight", att);
-        DG_TRY(bind(b, &ly->rel_bias, name, 2, shape, 0));
+        DG_TRY(dg_weight_bind(b, &ly->rel_bias, 2, shape, DG_WEIGHT_F32,
+                              "%s.SelfAttention.relative_attention_bias.weight", p));
     }
-    DG_TRY(bind_vec(b, &ly->ln_ff, ff, "layer_norm", D));
+    snprintf(p, sizeof p, "encoder.block.%d.layer.1", l);
+    DG_TRY(dg_weight_bind_vec(b, &ly->ln_ff, D, "%s.layer_norm.weight", p));
     if (c->gated) {
-        DG_TRY(bind_mat(b, &ly->wi0, ff, "DenseReluDense.wi_0", F, D));
-        DG_TRY(bind_mat(b, &ly->wi1, ff, "DenseReluDense.wi_1", F, D));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi0, NULL, F, D, "%s.DenseReluDense.wi_0", p));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi1, NULL, F, D, "%s.DenseReluDense.wi_1", p));
     } else {
-        DG_TRY(bind_mat(b, &ly->wi0, ff, "DenseReluDense.wi", F, D));
+        DG_TRY(dg_weight_bind_linear(b, &ly->wi0, NULL, F, D, "%s.DenseReluDense.wi", p));
     }
-    return bind_mat(b, &ly->wo, ff, "DenseReluDense.wo", D, F);
+    return dg_weight_bind_linear(b, &ly->wo, NULL, D, F, "%s.DenseReluDense.wo", p);
 }
 
 /* Tensors of a full encoder-decoder checkpoint that the encoder ignores. */
@@ -88,53 +47,18 @@ static int ignorable(const char *name) {
     return !strncmp(name, "decoder.", 8) || !strncmp(name, "lm_head.", 8);
 }
 
-static int bind_all(dg_t5_encoder *e, const char *path) {
+static int bind_all(dg_weight_binder *b, void *model) {
+    dg_t5_encoder *e = model;
     const dg_t5_config *c = &e->cfg;
-    bind_ctx b = {e, path, calloc((size_t)e->st.n_tensors + 1, 1)};
-    DG_CHECK_ALLOC(b.used);
-    int rc = DG_ERR;
     int64_t emb[2] = {c->vocab_size, c->d_model};
     /* The table is tied: saved as shared.weight, encoder.embed_tokens.weight or both. */
     const char *names[2] = {"encoder.embed_tokens.weight", "shared.weight"};
+    e->embed = NULL;
     for (int i = 0; i < 2; i++)
-        if (dg_safetensors_find(&e->st, names[i]) && find_checked(&b, &e->embed, names[i], 2, emb)) goto done;
-    if (!e->embed) {
-        dg_error("%s: missing tensor 'shared.weight' (or 'encoder.embed_tokens.weight')", path);
-        goto done;
-    }
-    for (int l = 0; l < c->num_layers; l++)
-        if (bind_layer(&b, l)) goto done;
-    if (bind_vec(&b, &e->final_ln, "encoder", "final_layer_norm", c->d_model)) goto done;
-    /* A tensor the config does not account for means config and weights disagree. */
-    for (int i = 0; i < e->st.n_tensors; i++) {
-        const char *name = e->st.tensors[i].name;
-        if (!b.used[i] && !ignorable(name)) {
-            dg_error("%s: tensor '%s' is not used by the config (%s, num_layers %d) - config and weights disagree",
-                     path, name, c->per_layer_bias ? "umt5" : "t5", c->num_layers);
-            goto done;
-        }
-    }
-    rc = DG_OK;
-done:
-    free(b.used);
-    return rc;
-}
-
-static int is_embedding(const char *name) {
-    return !strcmp(name, "shared.weight") || !strcmp(name, "encoder.embed_tokens.weight");
-}
-
-/* Upper bound of the storage for f32 copies: vectors and bias tables on the
- * CPU, every weight elsewhere (the embedding always stays in the mmap). */
-static size_t owned_bytes(const dg_t5_encoder *e) {
-    size_t total = 0;
-    for (int i = 0; i < e->st.n_tensors; i++) {
-        const dg_st_tensor *s = &e->st.tensors[i];
-        if (is_embedding(s->name) || ignorable(s->name)) continue;
-        if (e->be->kind == DG_BACKEND_CPU && s->ndim == 2 && !strstr(s->name, "relative_attention_bias")) continue;
-        total += dg_weight_store_need(s);
-    }
-    return total;
+        if (dg_safetensors_find(&e->st, names[i])) DG_TRY(dg_weight_find(b, &e->embed, 2, emb, "%s", names[i]));
+    DG_CHECK(e->embed != NULL, "%s: missing tensor 'shared.weight' (or 'encoder.embed_tokens.weight')", b->path);
+    for (int l = 0; l < c->num_layers; l++) DG_TRY(bind_layer(b, e, l));
+    return dg_weight_bind_vec(b, &e->final_ln, c->d_model, "encoder.final_layer_norm.weight");
 }
 
 int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
@@ -149,11 +73,10 @@ int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
         dg_t5_free(e);
         return dg_error("out of memory loading the text encoder from '%s'", dir);
     }
-    if (dg_weight_store_init(&e->weights, be, owned_bytes(e)) != DG_OK) {
-        dg_t5_free(e);
-        return dg_error_wrap("loading the text encoder from '%s': ", dir);
-    }
-    if (bind_all(e, dir) != DG_OK) {
+    char config[64];
+    snprintf(config, sizeof config, "%s, num_layers %d", e->cfg.per_layer_bias ? "umt5" : "t5", e->cfg.num_layers);
+    dg_weight_binding spec = {"the text encoder", dir, config, NULL, ignorable, bind_all, e};
+    if (dg_weight_bind_model(&e->weights, be, &e->st, &spec) != DG_OK) {
         dg_t5_free(e);
         return DG_ERR;
     }
@@ -181,135 +104,19 @@ int dg_t5_bucket(int rel, int num_buckets, int max_distance) {
     return bucket + (large < half - 1 ? large : half - 1);
 }
 
-#define QB 4  /* queries per step (the kernels below spell out 4 rows): each loaded vector feeds 4 FMAs */
-#define VW 16 /* floats per vector chunk; widths are padded to it so one path serves every d_kv */
-
-static int64_t round16(int64_t x) { return (x + VW - 1) / VW * VW; }
-
-/* o = softmax(q k^T + bias[bucket(j - i)] + maskbias[j]) v per head, with no
- * 1/sqrt(d) scaling (T5). q, k, v, o: [L, heads*d_kv] CPU tensors; table:
- * [buckets, heads] f32; bucket: [2L-1] indexed by j - i + L - 1; maskbias:
- * [L], 0 or -FLT_MAX as transformers' extended mask (finfo(float32).min).
- * A static helper until the backend table has a relative-bias attention. */
-static int rel_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v,
-                         const dg_tensor *table, const int *bucket, const float *maskbias, int heads, int dk) {
-    DG_CHECK(o->backend->kind == DG_BACKEND_CPU, "T5 attention: only the CPU backend is implemented");
-    int64_t L = q->shape[0], ld = q->shape[1], Lp = round16(L), Dp = round16(dk);
-    const float *qd = q->data, *kd = k->data, *vd = v->data, *tab = table->data;
-    float *od = o->data;
-    int fail = 0;
-    #pragma omp parallel reduction(| : fail)
-    {
-        /* per thread, zero-padded to whole chunks: k^T [Dp][Lp], v [L][Dp], a query block [QB][Dp],
-         * its scores [QB][Lp] and outputs [QB][Dp], and the head's bias by offset [2L-1] */
-        size_t n = (size_t)(Dp * Lp + L * Dp + 2 * QB * Dp + QB * Lp + 2 * L);
-        float *kt = calloc(n, sizeof(float));
-        if (!kt) fail = 1;
-        float *vp = kt ? kt + Dp * Lp : NULL, *qb = vp ? vp + L * Dp : NULL, *ob = qb ? qb + QB * Dp : NULL;
-        float *s = ob ? ob + QB * Dp : NULL, *pb = s ? s + QB * Lp : NULL;
-        #pragma omp for schedule(dynamic)
-        for (int h = 0; h < heads; h++) {
-            if (!kt) continue;
-            const int64_t off = (int64_t)h * dk;
-            for (int64_t j = 0; j < L; j++)
-                for (int c = 0; c < dk; c++) {
-                    kt[c * Lp + j] = kd[j * ld + off + c];
-                    vp[j * Dp + c] = vd[j * ld + off + c];
-                }
-            for (int64_t r = 0; r < 2 * L - 1; r++) pb[r] = tab[(size_t)bucket[r] * heads + h];
-            for (int64_t i0 = 0; i0 < L; i0 += QB) {
-                int nq = L - i0 < QB ? (int)(L - i0) : QB;
-                for (int r = 0; r < QB; r++)
-                    for (int c = 0; c < dk; c++) qb[r * Dp + c] = r < nq ? qd[(i0 + r) * ld + off + c] : 0.0f;
-                /* scores: QB rows x VW keys accumulate in registers over the head dim */
-                for (int64_t j0 = 0; j0 < Lp; j0 += VW) {
-                    float a0[VW] = {0}, a1[VW] = {0}, a2[VW] = {0}, a3[VW] = {0};
-                    for (int c = 0; c < dk; c++) {
-                        const float *kc = kt + c * Lp + j0;
-                        const float q0 = qb[c], q1 = qb[Dp + c], q2 = qb[2 * Dp + c], q3 = qb[3 * Dp + c];
-                        for (int x = 0; x < VW; x++) {
-                            a0[x] += q0 * kc[x];
-                            a1[x] += q1 * kc[x];
-                            a2[x] += q2 * kc[x];
-                            a3[x] += q3 * kc[x];
-                        }
-                    }
-                    for (int x = 0; x < VW; x++) {
-                        s[j0 + x] = a0[x];
-                        s[Lp + j0 + x] = a1[x];
-                        s[2 * Lp + j0 + x] = a2[x];
-                        s[3 * Lp + j0 + x] = a3[x];
-                    }
-                }
-                for (int r = 0; r < nq; r++) {
-                    float *sr = s + r * Lp, mx = -INFINITY, sum = 0.0f;
-                    const float *pbr = pb + L - 1 - (i0 + r);
-                    for (int64_t j = 0; j < L; j++) {
-                        sr[j] = (sr[j] + pbr[j]) + maskbias[j]; /* transformers' order of the two adds */
-                        mx = sr[j] > mx ? sr[j] : mx;
-                    }
-                    for (int64_t j = 0; j < L; j++) {
-                        sr[j] = expf(sr[j] - mx);
-                        sum += sr[j];
-                    }
-                    for (int64_t j = 0; j < L; j++) sr[j] /= sum;
-                }
-                /* outputs: QB rows x VW columns accumulate in registers over the keys */
-                for (int c0 = 0; c0 < Dp; c0 += VW) {
-                    float a0[VW] = {0}, a1[VW] = {0}, a2[VW] = {0}, a3[VW] = {0};
-                    for (int64_t j = 0; j < L; j++) {
-                        const float *vj = vp + j * Dp + c0;
-                        const float p0 = s[j], p1 = s[Lp + j], p2 = s[2 * Lp + j], p3 = s[3 * Lp + j];
-                        for (int x = 0; x < VW; x++) {
-                            a0[x] += p0 * vj[x];
-                            a1[x] += p1 * vj[x];
-                            a2[x] += p2 * vj[x];
-                            a3[x] += p3 * vj[x];
-                        }
-                    }
-                    const float *acc[QB] = {a0, a1, a2, a3};
-                    for (int r = 0; r < nq; r++)
-                        for (int x = 0; x < VW && c0 + x < dk; x++) od[(i0 + r) * ld + off + c0 + x] = acc[r][x];
-                }
-            }
-        }
-        free(kt);
-    }
-    DG_CHECK(!fail, "%s:%d: out of memory", __FILE__, __LINE__);
-    return DG_OK;
-}
-
-/* a *= b elementwise (gated FFN); a static helper until the backend has one. */
-static int mul_inplace(dg_tensor *a, const dg_tensor *b) {
-    DG_CHECK(a->backend->kind == DG_BACKEND_CPU, "T5 gated FFN: only the CPU backend is implemented");
-    int64_t n = dg_tensor_numel(a);
-    float *ad = a->data;
-    const float *bd = b->data;
-    #pragma omp parallel for simd if (n > 65536)
-    for (int64_t i = 0; i < n; i++) ad[i] *= bd[i];
-    return DG_OK;
-}
-
-/* x = max(x, 0); a static helper until the backend has one. */
-static int relu_inplace(dg_tensor *x) {
-    DG_CHECK(x->backend->kind == DG_BACKEND_CPU, "T5 relu FFN: only the CPU backend is implemented");
-    int64_t n = dg_tensor_numel(x);
-    float *xd = x->data;
-    #pragma omp parallel for simd if (n > 65536)
-    for (int64_t i = 0; i < n; i++) xd[i] = xd[i] > 0.0f ? xd[i] : 0.0f;
-    return DG_OK;
-}
-
 static size_t arena_bytes(const dg_t5_config *c, int64_t L) {
     size_t D = (size_t)c->d_model, I = (size_t)c->num_heads * c->d_kv, F = (size_t)c->d_ff;
-    size_t floats = (size_t)L * (2 * D + 4 * I + (c->gated ? 2 : 1) * F);
+    size_t floats = (size_t)L * (2 * D + 4 * I + (c->gated ? 2 : 1) * F) /* activations */
+                    + (size_t)(2 * L - 1) * c->num_heads + (size_t)L;  /* position bias, key bias */
     return floats * sizeof(float) + 64 * 16;
 }
 
-/* Host-side inputs: the embedding rows (converted from the checkpoint dtype),
- * the mask bias and the bucket of every offset j - i. */
+/* Host-side inputs: the embedding rows (converted from the checkpoint dtype,
+ * which stays in the mmap), the key bias of the mask (0 or -FLT_MAX as
+ * transformers' extended mask, finfo(float32).min) and the bucket of every
+ * offset j - i + L - 1. */
 static int host_inputs(const dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int L, float *emb,
-                       float *maskbias, int *bucket) {
+                       float *key_bias, int32_t *bucket) {
     const dg_t5_config *c = &e->cfg;
     size_t D = (size_t)c->d_model, row = D * dg_dtype_size(e->embed->dtype);
     for (int i = 0; i < L; i++) {
@@ -319,7 +126,7 @@ static int host_inputs(const dg_t5_encoder *e, const int32_t *ids, const int32_t
         DG_CHECK(!mask || mask[i] == 0 || mask[i] == 1, "text encoder: attention mask value %d at position %d is not 0 or 1",
                  (int)mask[i], i);
         dg_convert_to_f32(emb + i * D, (const char *)e->embed->data + (size_t)ids[i] * row, e->embed->dtype, D);
-        maskbias[i] = !mask || mask[i] ? 0.0f : -FLT_MAX;
+        key_bias[i] = !mask || mask[i] ? 0.0f : -FLT_MAX;
     }
     for (int r = 0; r < 2 * L - 1; r++) bucket[r] = dg_t5_bucket(r - (L - 1), c->num_buckets, c->max_distance);
     return DG_OK;
@@ -334,14 +141,15 @@ int dg_t5_encode(dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int 
         DG_TRY(dg_arena_init(&e->arena, e->be, need));
     }
     int64_t D = c->d_model, I = (int64_t)c->num_heads * c->d_kv;
-    float *emb = malloc((size_t)L * D * sizeof(float) + (size_t)L * sizeof(float) + (size_t)(2 * L) * sizeof(int));
+    float *emb = malloc((size_t)L * D * sizeof(float) + (size_t)L * sizeof(float) + (size_t)(2 * L) * sizeof(int32_t));
     DG_CHECK_ALLOC(emb);
-    float *maskbias = emb + (size_t)L * D;
-    int *bucket = (int *)(maskbias + L);
+    float *key_bias_h = emb + (size_t)L * D;
+    int32_t *bucket = (int32_t *)(key_bias_h + L);
     dg_arena *ar = &e->arena;
     size_t mark = dg_arena_mark(ar);
     int rc = DG_ERR;
-    dg_tensor h, a, q, k, v, att, ff0, ff1;
+    dg_tensor h, a, q, k, v, att, ff0, ff1, pos_bias, key_bias;
+    int64_t ps[2] = {2 * (int64_t)L - 1, c->num_heads}, ks[1] = {L};
 #define A(t, nm, w)                                                                                        \
     do {                                                                                                   \
         int64_t s_[2] = {L, w};                                                                            \
@@ -356,21 +164,27 @@ int dg_t5_encode(dg_t5_encoder *e, const int32_t *ids, const int32_t *mask, int 
     A(ff0, "t5_ff", c->d_ff);
     if (c->gated) A(ff1, "t5_ff_linear", c->d_ff);
 #undef A
-    if (host_inputs(e, ids, mask, L, emb, maskbias, bucket) || dg_tensor_upload(&h, emb)) goto done;
+    if (dg_arena_tensor(ar, &pos_bias, "t5_position_bias", DG_F32, 2, ps) ||
+        dg_arena_tensor(ar, &key_bias, "t5_key_bias", DG_F32, 1, ks))
+        goto done;
+    if (host_inputs(e, ids, mask, L, emb, key_bias_h, bucket) || dg_tensor_upload(&h, emb) ||
+        dg_tensor_upload(&key_bias, key_bias_h))
+        goto done;
 
-    const dg_tensor *table = NULL;
     for (int l = 0; l < c->num_layers; l++) {
         dg_t5_layer *ly = &e->layers[l];
-        if (ly->rel_bias.data) table = &ly->rel_bias; /* T5: layer 0's table serves every layer */
+        /* T5: layer 0's table serves every layer; umT5: each layer has its own */
+        if (ly->rel_bias.data && dg_gather_rows(&pos_bias, &ly->rel_bias, bucket)) goto done;
+        /* T5 attention has no 1/sqrt(d) scaling */
         if (dg_rmsnorm(&a, &h, &ly->ln_attn, c->eps) || dg_linear(&q, &a, &ly->q, NULL) ||
             dg_linear(&k, &a, &ly->k, NULL) || dg_linear(&v, &a, &ly->v, NULL) ||
-            rel_attention(&att, &q, &k, &v, table, bucket, maskbias, c->num_heads, c->d_kv) ||
+            dg_attention_pos_bias(&att, &q, &k, &v, &pos_bias, &key_bias, c->num_heads, 1.0f) ||
             dg_linear(&a, &att, &ly->o, NULL) || dg_gated_add(&h, &a, NULL))
             goto done;
         if (dg_rmsnorm(&a, &h, &ly->ln_ff, c->eps) || dg_linear(&ff0, &a, &ly->wi0, NULL)) goto done;
         if (c->gated) {
-            if (dg_gelu_tanh(&ff0, &ff0) || dg_linear(&ff1, &a, &ly->wi1, NULL) || mul_inplace(&ff0, &ff1)) goto done;
-        } else if (relu_inplace(&ff0)) {
+            if (dg_gelu_tanh(&ff0, &ff0) || dg_linear(&ff1, &a, &ly->wi1, NULL) || dg_mul(&ff0, &ff0, &ff1)) goto done;
+        } else if (dg_relu(&ff0, &ff0)) {
             goto done;
         }
         if (dg_linear(&a, &ff0, &ly->wo, NULL) || dg_gated_add(&h, &a, NULL)) goto done;

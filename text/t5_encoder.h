@@ -2,7 +2,8 @@
  * (umT5-XXL, Wan2.1's text encoder: every layer owns a relative position bias
  * table) and T5EncoderModel (T5 v1.1 / T5: layer 0's table is shared by all
  * layers). Config from config.json, weight binding by transformers tensor name
- * with shape checks, and the forward pass.
+ * with shape checks, and the forward pass through the backend table (CPU or
+ * CUDA); only the embedding lookup runs on the host, from the mmap.
  * The reference is transformers' modeling_t5.py / modeling_umt5.py; tests/test_umt5.c
  * checks parity against fixtures made by tests/reference/. */
 #ifndef DG_TEXT_T5_ENCODER_H
@@ -37,7 +38,7 @@ typedef struct dg_t5_encoder {
     dg_tensor final_ln;
     dg_t5_layer *layers;
     dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
-    dg_arena arena; /* activations, grown to the longest sequence seen */
+    dg_arena arena; /* activations and attention biases, grown to the longest sequence seen */
 } dg_t5_encoder;
 
 /* Parse a transformers config.json (model_type "umt5", "t5" or "mt5"). */

@@ -7,32 +7,17 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/weight_binder.h"
 
-typedef struct bind_ctx {
-    dg_wan_vae *v;
-    const char *path;
-    unsigned char *used; /* per checkpoint tensor: bound? */
-} bind_ctx;
-
-/* Bind `name` with the expected shape; F32 tensors point into the mmap,
- * others are converted once into the weight store. */
-static int bind(bind_ctx *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape) {
-    dg_wan_vae *v = b->v;
-    const dg_st_tensor *s = dg_safetensors_find(&v->st, name);
-    DG_CHECK(s != NULL, "%s: missing tensor '%s'", b->path, name);
-    b->used[s - v->st.tensors] = 1;
-    DG_TRY(dg_tensor_view(t, v->be, s->dtype, s->ndim, s->shape, (void *)s->data));
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: tensor '%s'", b->path, name);
-    DG_TRY(dg_tensor_expect_shape(t, msg, ndim, shape));
-    if (dg_weight_store_bind(&v->weights, t, s, ndim, shape, s->dtype == DG_F32) != DG_OK)
-        return dg_error_wrap("%s: ", b->path);
-    return DG_OK;
+/* Every VAE weight is f32 for the ops: f32 checkpoint tensors point into the
+ * mmap (on the CPU), others are converted once into the weight store. */
+static int bind(dg_weight_binder *b, dg_tensor *t, const char *name, int ndim, const int64_t *shape) {
+    return dg_weight_bind(b, t, ndim, shape, DG_WEIGHT_F32_MAPPED, "%s", name);
 }
 
 /* A conv `prefix`.{weight,bias}: 3D weight [cout, cin, kt, k, k] when kt > 0,
  * 2D [cout, cin, k, k] when kt == 0. */
-static int bind_conv(bind_ctx *b, dg_wan_vae_conv *c, const char *prefix, int cin, int cout, int kt, int k) {
+static int bind_conv(dg_weight_binder *b, dg_wan_vae_conv *c, const char *prefix, int cin, int cout, int kt, int k) {
     char name[192];
     c->cin = cin, c->cout = cout, c->kt = kt > 0 ? kt : 1;
     int64_t w5[5] = {cout, cin, kt, k, k}, w4[4] = {cout, cin, k, k}, bs[1] = {cout};
@@ -43,14 +28,14 @@ static int bind_conv(bind_ctx *b, dg_wan_vae_conv *c, const char *prefix, int ci
 }
 
 /* A norm gamma: [C, 1, 1, 1] in residual/head norms, [C, 1, 1] in attention. */
-static int bind_gamma(bind_ctx *b, dg_tensor *t, const char *prefix, int C, int ndim) {
+static int bind_gamma(dg_weight_binder *b, dg_tensor *t, const char *prefix, int C, int ndim) {
     char name[192];
     int64_t s[4] = {C, 1, 1, 1};
     snprintf(name, sizeof name, "%s.gamma", prefix);
     return bind(b, t, name, ndim, s);
 }
 
-static int bind_res(bind_ctx *b, dg_wan_vae_res *r, const char *prefix, int cin, int cout) {
+static int bind_res(dg_weight_binder *b, dg_wan_vae_res *r, const char *prefix, int cin, int cout) {
     char p[160];
     snprintf(p, sizeof p, "%s.norm1", prefix);
     DG_TRY(bind_gamma(b, &r->norm1, p, cin, 4));
@@ -70,7 +55,8 @@ static int is_encoder_side(const char *name) {
     return !strncmp(name, "encoder.", 8) || !strncmp(name, "quant_conv.", 11);
 }
 
-static int bind_all(dg_wan_vae *v, const char *path) {
+static int bind_all(dg_weight_binder *b, void *model) {
+    dg_wan_vae *v = model;
     const dg_wan_vae_config *c = &v->cfg;
     const int n = c->n_levels;
     /* diffusers WanDecoder3d: dims = base * ([mult[-1]] + reversed(mult)) */
@@ -78,51 +64,34 @@ static int bind_all(dg_wan_vae *v, const char *path) {
     dims[0] = c->base_dim * c->dim_mult[n - 1];
     for (int i = 0; i < n; i++) dims[i + 1] = c->base_dim * c->dim_mult[n - 1 - i];
 
-    bind_ctx b = {v, path, calloc((size_t)v->st.n_tensors + 1, 1)};
-    DG_CHECK_ALLOC(b.used);
-    int rc = DG_ERR;
     char p[160];
-    if (bind_conv(&b, &v->post_quant, "post_quant_conv", c->z_dim, c->z_dim, 1, 1) ||
-        bind_conv(&b, &v->conv_in, "decoder.conv_in", c->z_dim, dims[0], 3, 3) ||
-        bind_res(&b, &v->mid[0], "decoder.mid_block.resnets.0", dims[0], dims[0]) ||
-        bind_gamma(&b, &v->attn_norm, "decoder.mid_block.attentions.0.norm", dims[0], 3) ||
-        bind_conv(&b, &v->attn_qkv, "decoder.mid_block.attentions.0.to_qkv", dims[0], 3 * dims[0], 0, 1) ||
-        bind_conv(&b, &v->attn_proj, "decoder.mid_block.attentions.0.proj", dims[0], dims[0], 0, 1) ||
-        bind_res(&b, &v->mid[1], "decoder.mid_block.resnets.1", dims[0], dims[0]))
-        goto done;
+    if (bind_conv(b, &v->post_quant, "post_quant_conv", c->z_dim, c->z_dim, 1, 1) ||
+        bind_conv(b, &v->conv_in, "decoder.conv_in", c->z_dim, dims[0], 3, 3) ||
+        bind_res(b, &v->mid[0], "decoder.mid_block.resnets.0", dims[0], dims[0]) ||
+        bind_gamma(b, &v->attn_norm, "decoder.mid_block.attentions.0.norm", dims[0], 3) ||
+        bind_conv(b, &v->attn_qkv, "decoder.mid_block.attentions.0.to_qkv", dims[0], 3 * dims[0], 0, 1) ||
+        bind_conv(b, &v->attn_proj, "decoder.mid_block.attentions.0.proj", dims[0], dims[0], 0, 1) ||
+        bind_res(b, &v->mid[1], "decoder.mid_block.resnets.1", dims[0], dims[0]))
+        return DG_ERR;
     for (int i = 0; i < n; i++) {
         dg_wan_vae_up *u = &v->up[i];
         int cur = i > 0 ? dims[i] / 2 : dims[i], out = dims[i + 1];
         for (int r = 0; r <= c->num_res_blocks; r++) {
             snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, r);
-            if (bind_res(&b, &u->res[r], p, cur, out)) goto done;
+            if (bind_res(b, &u->res[r], p, cur, out)) return DG_ERR;
             cur = out;
         }
         u->mode = i == n - 1 ? DG_WAN_UP_NONE : c->temporal_up[i] ? DG_WAN_UP_3D : DG_WAN_UP_2D;
         if (u->mode == DG_WAN_UP_NONE) continue;
         snprintf(p, sizeof p, "decoder.up_blocks.%d.upsamplers.0.resample.1", i);
-        if (bind_conv(&b, &u->resample, p, out, out / 2, 0, 3)) goto done;
+        if (bind_conv(b, &u->resample, p, out, out / 2, 0, 3)) return DG_ERR;
         snprintf(p, sizeof p, "decoder.up_blocks.%d.upsamplers.0.time_conv", i);
-        if (u->mode == DG_WAN_UP_3D && bind_conv(&b, &u->time_conv, p, out, 2 * out, 3, 1)) goto done;
+        if (u->mode == DG_WAN_UP_3D && bind_conv(b, &u->time_conv, p, out, 2 * out, 3, 1)) return DG_ERR;
     }
-    if (bind_gamma(&b, &v->norm_out, "decoder.norm_out", dims[n], 4) ||
-        bind_conv(&b, &v->conv_out, "decoder.conv_out", dims[n], c->out_channels, 3, 3))
-        goto done;
-    /* The encoder side is not needed to decode; anything else unbound means
-     * config and weights disagree. */
-    for (int i = 0; i < v->st.n_tensors; i++) {
-        const char *name = v->st.tensors[i].name;
-        if (!b.used[i] && !is_encoder_side(name)) {
-            dg_error("%s: tensor '%s' is not used by the config (num_res_blocks %d, %d levels) - config and weights "
-                     "disagree",
-                     path, name, c->num_res_blocks, n);
-            goto done;
-        }
-    }
-    rc = DG_OK;
-done:
-    free(b.used);
-    return rc;
+    if (bind_gamma(b, &v->norm_out, "decoder.norm_out", dims[n], 4) ||
+        bind_conv(b, &v->conv_out, "decoder.conv_out", dims[n], c->out_channels, 3, 3))
+        return DG_ERR;
+    return DG_OK;
 }
 
 int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
@@ -132,21 +101,18 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     DG_TRY(dg_wan_vae_config_load(&v->cfg, path));
     if (dg_safetensors_open(&v->st, dir) != DG_OK) return DG_ERR;
-    size_t owned = 0;
-    for (int i = 0; i < v->st.n_tensors; i++) {
-        const dg_st_tensor *t = &v->st.tensors[i];
-        /* f32 tensors stay in the mmap on the CPU; off the CPU every weight is copied */
-        if ((t->dtype != DG_F32 || be->kind != DG_BACKEND_CPU) && !is_encoder_side(t->name))
-            owned += dg_weight_store_need(t);
-    }
-    int ok = dg_weight_store_init(&v->weights, be, owned) == DG_OK;
+    int ok = 1;
     for (int i = 0; ok && i < v->cfg.n_levels; i++)
         ok = (v->up[i].res = calloc((size_t)v->cfg.num_res_blocks + 1, sizeof(dg_wan_vae_res))) != NULL;
     if (!ok) {
         dg_wan_vae_free(v);
         return dg_error("out of memory loading the VAE from '%s'", dir);
     }
-    if (bind_all(v, dir) != DG_OK) {
+    char config[64];
+    snprintf(config, sizeof config, "num_res_blocks %d, %d levels", v->cfg.num_res_blocks, v->cfg.n_levels);
+    /* the encoder side is not needed to decode */
+    dg_weight_binding spec = {"the VAE", dir, config, NULL, is_encoder_side, bind_all, v};
+    if (dg_weight_bind_model(&v->weights, be, &v->st, &spec) != DG_OK) {
         dg_wan_vae_free(v);
         return DG_ERR;
     }

@@ -65,6 +65,11 @@ static const dg_backend_ops cpu_ops = {
     .blend_edge = dg_cpu_blend_edge,
     .clamp = dg_cpu_clamp,
     .fill = dg_cpu_fill,
+    /* text-encoder ops */
+    .mul = dg_cpu_mul,
+    .relu = dg_cpu_relu,
+    .gather_rows = dg_cpu_gather_rows,
+    .attention_pos_bias = dg_cpu_attention_pos_bias,
 };
 
 int dg_backend_cpu_init(dg_backend *be, int threads) {

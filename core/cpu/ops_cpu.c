@@ -227,3 +227,34 @@ int dg_cpu_unpatchify(dg_backend *be, dg_tensor *x, const dg_tensor *y, const in
     patch_copy(y->data, x->data, x, patch, 0, 1);
     return DG_OK;
 }
+
+/* ---- text-encoder ops ---- */
+
+int dg_cpu_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    (void)be;
+    int64_t n = dg_tensor_numel(y);
+    const float *ad = a->data, *bd = b->data;
+    float *yd = y->data;
+    #pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) yd[i] = ad[i] * bd[i];
+    return DG_OK;
+}
+
+int dg_cpu_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x) {
+    (void)be;
+    int64_t n = dg_tensor_numel(y);
+    const float *xd = x->data;
+    float *yd = y->data;
+    #pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) yd[i] = xd[i] > 0.0f ? xd[i] : 0.0f;
+    return DG_OK;
+}
+
+int dg_cpu_gather_rows(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows) {
+    (void)be;
+    const size_t C = (size_t)y->shape[1], row_bytes = C * dg_dtype_size(table->dtype);
+    for (int64_t r = 0; r < y->shape[0]; r++)
+        dg_convert_to_f32((float *)y->data + r * C, (const char *)table->data + (size_t)rows[r] * row_bytes,
+                          table->dtype, C);
+    return DG_OK;
+}

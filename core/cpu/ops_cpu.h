@@ -43,5 +43,12 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
 /* Per-head perturbation post-op (SoftPAG): out_h = (1-u) out_h + u V_h for heads with u != 0 (one weight
  * per head of s). */
 void dg_attn_perturb_heads(float *o, const float *v, const dg_attn_shape *s, const float *u);
+/* text-encoder ops */
+int dg_cpu_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cpu_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cpu_gather_rows(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_cpu_attention_pos_bias(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                              const dg_tensor *v, const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads,
+                              float scale);
 
 #endif

@@ -79,3 +79,32 @@ extern "C" int dg_cuda_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *
     DG_CUDA_CHECK_LAUNCH("gated_add_kernel");
     return DG_OK;
 }
+
+// ---- text-encoder ops ----
+
+static __global__ void mul_kernel(float *y, const float *a, const float *b, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = a[i] * b[i];
+}
+
+static __global__ void relu_kernel(float *y, const float *x, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+extern "C" int dg_cuda_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    const int64_t n = dg_tensor_numel(y);
+    if (n == 0) return DG_OK;
+    mul_kernel<<<dg_cuda_blocks(n), 256, 0, dg_cuda_stream(be)>>>((float *)y->data, (const float *)a->data,
+                                                                   (const float *)b->data, n);
+    DG_CUDA_CHECK_LAUNCH("mul_kernel");
+    return DG_OK;
+}
+
+extern "C" int dg_cuda_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x) {
+    const int64_t n = dg_tensor_numel(y);
+    if (n == 0) return DG_OK;
+    relu_kernel<<<dg_cuda_blocks(n), 256, 0, dg_cuda_stream(be)>>>((float *)y->data, (const float *)x->data, n);
+    DG_CUDA_CHECK_LAUNCH("relu_kernel");
+    return DG_OK;
+}

@@ -115,6 +115,11 @@ static const dg_backend_ops cuda_ops = {
     .blend_edge = dg_cuda_blend_edge,
     .clamp = dg_cuda_clamp,
     .fill = dg_cuda_fill,
+    /* text-encoder ops */
+    .mul = dg_cuda_mul,
+    .relu = dg_cuda_relu,
+    .gather_rows = dg_cuda_gather_rows,
+    .attention_pos_bias = dg_cuda_attention_pos_bias,
 };
 
 static int init_ctx(dg_cuda_ctx *c, int device) {

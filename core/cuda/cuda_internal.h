@@ -86,6 +86,13 @@ int dg_cuda_copy_box(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], co
 int dg_cuda_blend_edge(dg_backend *be, dg_tensor *y, const dg_tensor *a, int axis, int64_t n);
 int dg_cuda_clamp(dg_backend *be, dg_tensor *y, const dg_tensor *x, float lo, float hi);
 int dg_cuda_fill(dg_backend *be, dg_tensor *y, float value);
+/* text-encoder ops */
+int dg_cuda_mul(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cuda_relu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cuda_gather_rows(dg_backend *be, dg_tensor *y, const dg_tensor *table, const int32_t *rows);
+int dg_cuda_attention_pos_bias(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
+                               const dg_tensor *v, const dg_tensor *pos_bias, const dg_tensor *key_bias, int heads,
+                               float scale);
 
 #ifdef __cplusplus
 }
