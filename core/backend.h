@@ -16,6 +16,9 @@ typedef struct dg_backend dg_backend;
 
 typedef struct dg_backend_ops {
     const char *name;
+    /* The backend's buffers are plain host memory, so a host array can be used in place as a tensor
+     * (no upload or download); models use it to skip copies, never to pick kernels. */
+    int host_memory;
     void *(*alloc)(dg_backend *be, size_t bytes);
     void (*free)(dg_backend *be, void *ptr);
     int (*upload)(dg_backend *be, void *dst, const void *host_src, size_t bytes);

@@ -317,14 +317,14 @@ done:
     return rc;
 }
 
-/* The latents, the frames and the tile buffers. On the CPU the latents and
+/* The latents, the frames and the tile buffers. On a host-memory backend the latents and
  * frames are the caller's buffers (host memory is backend memory there). */
 static int carve_io(dg_wan_vae *v, carver *cv, decode_io *io, const float *latents, float *frames, int64_t F,
                     int64_t h, int64_t w, int64_t tile) {
     const dg_wan_vae_config *c = &v->cfg;
     const int64_t s = c->scale_s, oc = c->out_channels, To = 1 + (int64_t)c->scale_t * (F - 1);
     const int64_t ls[4] = {c->z_dim, F, h, w}, fs[4] = {oc, To, h * s, w * s};
-    if (v->be->kind == DG_BACKEND_CPU) {
+    if (v->be->ops->host_memory) {
         DG_TRY(dg_tensor_view(&io->lat, v->be, DG_F32, 4, ls, (void *)latents)); /* only read */
         DG_TRY(dg_tensor_view(&io->frames, v->be, DG_F32, 4, fs, frames));
         io->lat.name = "VAE latents";
@@ -362,7 +362,7 @@ static int decode_all(dg_wan_vae *v, const float *latents, float *frames, int64_
     decode_io io;
     DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
     const size_t mark = dg_arena_mark(&v->state);
-    const int on_host = v->be->kind == DG_BACKEND_CPU;
+    const int on_host = v->be->ops->host_memory;
     if (!on_host) DG_TRY(dg_tensor_upload(&io.lat, latents));
     if (tile)
         DG_TRY(decode_tiled(v, &io, mark, h, w, tile));

@@ -36,6 +36,7 @@ static void cpu_destroy(dg_backend *be) {
 
 static const dg_backend_ops cpu_ops = {
     .name = "cpu",
+    .host_memory = 1,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,
