@@ -56,7 +56,7 @@ static void usage(FILE *f) {
             "\n"
             "  -m, --model DIR        diffusers model folder (default: the file's \"model\", else the\n"
             "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
-            "      --device D         cpu (default) or cuda[:N] for the transformer\n"
+            "      --device D         cpu (default) or cuda[:N]: text encoder, transformer and VAE\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }

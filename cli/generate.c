@@ -47,7 +47,7 @@ static void usage(FILE *f) {
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
             "                         configs/attention/P.json) or a path to a plan .json (default dense)\n"
-            "      --device D         cpu (default) or cuda[:N] for the transformer (builds with CUDA)\n"
+            "      --device D         cpu (default) or cuda[:N]: text encoder, transformer and VAE (CUDA builds)\n"
             "      --parallel MODE    under mpirun -np N, rank 0 writes; with --device cuda each rank takes the\n"
             "                         GPU of its local rank. exact: each rank computes its share of the\n"
             "                         tokens, same latents as one process. clip: long videos, each rank owns\n"
