@@ -120,6 +120,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     dg_comm_free(&p->device_comm);
     dg_comm_free(&p->comm);
     if (p->has_plan) dg_attn_plan_free(&p->plan);
+    free(p->plan_request);
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
     dg_wan_free(&p->wan);
@@ -149,12 +150,21 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
 }
 
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
+    const int dense = !preset_or_path || !strcmp(preset_or_path, "dense");
+    char request[8200];
+    snprintf(request, sizeof request, "%s\n%s", configs_dir ? configs_dir : "", dense ? "" : preset_or_path);
+    /* the same plan again (a job checked, then run): keep it, its layouts and the prepared size */
+    if (dense ? !p->has_plan : p->has_plan && !strcmp(request, p->plan_request)) return DG_OK;
     if (p->sized.arena.base) dg_wan_sized_free(&p->sized); /* it was prepared with the old plan */
     if (p->has_plan) dg_attn_plan_free(&p->plan);
+    free(p->plan_request);
+    p->plan_request = NULL;
     p->has_plan = 0;
-    if (!preset_or_path || !strcmp(preset_or_path, "dense")) return DG_OK;
+    if (dense) return DG_OK;
     DG_TRY(dg_attn_plan_load(&p->plan, preset_or_path, configs_dir));
-    if (dg_attn_plan_check(&p->plan, p->wan.cfg.num_layers, p->wan.cfg.heads) != DG_OK) {
+    int rc = dg_attn_plan_check(&p->plan, p->wan.cfg.num_layers, p->wan.cfg.heads);
+    if (rc == DG_OK && !(p->plan_request = strdup(request))) rc = dg_error("out of memory");
+    if (rc != DG_OK) {
         dg_attn_plan_free(&p->plan);
         return DG_ERR;
     }

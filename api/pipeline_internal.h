@@ -32,6 +32,7 @@ struct dg_pipeline {
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
+    char *plan_request; /* the configs folder and preset or path the plan was loaded from */
     dg_wan_sized sized; /* the transformer prepared for the last generation's size (arena.base NULL: none) */
     dg_comm comm;         /* MPI over the job's processes, once parallel generation was asked for */
     dg_comm device_comm;  /* NCCL over the same processes, for a GPU transformer */
