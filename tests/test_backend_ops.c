@@ -3,19 +3,21 @@
  * backend, compared with a slow, obvious host reference (double precision) by
  * normalised mean squared error NMSE = sum (got-ref)^2 / sum ref^2, over
  * shapes that include 1-sized and odd ones. Tolerances per op and backend:
- *   - data movement and selection (copy, patchify, unpatchify, cache_push,
- *     channels_to_frames, copy_box, clamp, fill, relu, gather_rows) and mul
- *     (one rounding of an exact product): exact, on every backend;
- *   - elementwise, norms, rope, f32 linear, attention, attention_merge,
- *     conv3d, channel_rmsnorm, spatial_attention: 1e-10 on every backend
- *     (float rounding and summation order only: NMSE ~1e-14); blend_edge
- *     1e-12 (its weights in float; nvcc may fuse the multiply-add);
- *   - a bf16/f16 weight on the CPU is widened exactly: 1e-10 too;
- *   - on CUDA, bf16-weight linears round x to bf16 (1e-4: 2^-9 relative per
- *     term), f16 ones (1e-5: 2^-12), attention rounds q, k, v and the
- *     probabilities to bf16 (5e-4; the rows' log-sum-exp 1e-5), and
+ *   - exact on every backend: copy, patchify, unpatchify, cache_push,
+ *     channels_to_frames, copy_box, clamp, fill, relu, gather_rows, and mul
+ *     (a float product is exact in double, rounded once);
+ *   - 1e-10 on every backend (float rounding and summation order only: NMSE
+ *     ~1e-14): gelu_tanh, silu, add, modulate, gated_add, layernorm, rmsnorm,
+ *     rope, f32 linear, conv3d, channel_rmsnorm, spatial_attention (for
+ *     CUDA the thresholds the former test_cuda_ops set against the CPU);
+ *     blend_edge 1e-12 (float weights; nvcc may fuse its multiply-add);
+ *   - CPU 1e-10: bf16/f16-weight linears (widened exactly), attention and its
+ *     log-sum-exp, attention_merge, attention_pos_bias;
+ *   - CUDA: bf16-weight linears round x to bf16 (1e-4: 2^-9 relative per
+ *     term), f16 ones (1e-5: 2^-12); attention and attention_merge round q,
+ *     k, v and the probabilities to bf16 (5e-4; the rows' log-sum-exp 1e-5);
  *     attention_pos_bias's GEMM order moves scores by ~1e-7 relative, which
- *     exp carries into the weights (1e-9; CPU 1e-10).
+ *     exp carries into the weights (1e-9).
  * Attention runs dense (cross and self, head ranges, the SoftPAG blend, the
  * log-sum-exp output) and through every mask-based method on representative
  * geometries against a dense reference masked with the method's predicate.
@@ -75,7 +77,7 @@ static double nmse(const float *got, const double *ref, int64_t n) {
 
 static void report(const target *t, const char *op, const char *detail, double e, double tol) {
     const int ok = e <= tol; /* NaN fails */
-    printf("  %-5s %-10s %-46s NMSE %.2e (max %.0e) %s\n", t->name, op, detail, e, tol, ok ? "OK" : "FAIL");
+    printf("  %-5s %-18s %-46s NMSE %.2e (max %.0e) %s\n", t->name, op, detail, e, tol, ok ? "OK" : "FAIL");
     CHECK(ok, "%s %s %s: NMSE %g > %g", t->name, op, detail, e, tol);
 }
 
@@ -436,7 +438,7 @@ static void test_attention_agent(const target *t) {
     } else {
         CHECK(rc != DG_OK && strstr(dg_last_error(), "CPU backend only"), "%s agent: %s", t->name,
               rc ? dg_last_error() : "accepted device memory");
-        printf("  %-5s %-10s %-46s refused: %s\n", t->name, "attention", "agent (host-memory algorithm)",
+        printf("  %-5s %-18s %-46s refused: %s\n", t->name, "attention", "agent (host-memory algorithm)",
                dg_last_error());
     }
     free(h);
@@ -481,7 +483,7 @@ static void test_attention_merge(const target *t, float bias, float bias2) {
         }
     char d[64];
     snprintf(d, sizeof d, "37 + 53 keys, biases %g / %g", bias, bias2);
-    report(t, "attn merge", d, nmse(got, ref, nq * C), t->cpu ? 1e-10 : 5e-4);
+    report(t, "attention_merge", d, nmse(got, ref, nq * C), t->cpu ? 1e-10 : 5e-4);
     /* an empty second group (lse -inf) leaves the first group's output */
     float *inf = malloc((size_t)(nq * heads) * sizeof(float));
     for (int64_t i = 0; i < nq * heads; i++) inf[i] = -INFINITY;
@@ -490,7 +492,7 @@ static void test_attention_merge(const target *t, float bias, float bias2) {
     CHECK_OK(dg_attention_merge(&O3, &L1, &O2, &Linf, bias, bias2));
     float *same = get(&O3);
     for (int64_t i = 0; i < nq * C; i++) ref[i] = alone[i];
-    report(t, "attn merge", "empty second group", nmse(same, ref, nq * C), 1e-12);
+    report(t, "attention_merge", "empty second group", nmse(same, ref, nq * C), 1e-12);
     free(q), free(k), free(v), free(alone), free(got), free(ref), free(w), free(inf), free(same);
     dg_tensor *all[] = {&Q, &K1, &V1, &K2, &V2, &O1, &O2, &L1, &L2, &Linf, &O3};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dg_tensor_free(all[i]);
@@ -610,11 +612,11 @@ static void test_channel_rmsnorm(const target *t, int64_t C, int64_t T, int64_t 
     snprintf(d, sizeof d, "C%lld, %lld positions%s", (long long)C, (long long)P, silu ? ", silu" : "");
     CHECK_OK(dg_channel_rmsnorm(&Y, &X, &G, silu));
     float *y = get(&Y);
-    report(t, "chan_rms", d, nmse(y, ref, n), 1e-10);
+    report(t, "channel_rmsnorm", d, nmse(y, ref, n), 1e-10);
     CHECK_OK(dg_channel_rmsnorm(&X, &X, &G, silu));
     float *yi = get(&X);
     strcat(d, ", in place");
-    report(t, "chan_rms", d, nmse(yi, ref, n), 1e-10);
+    report(t, "channel_rmsnorm", d, nmse(yi, ref, n), 1e-10);
     free(x), free(g), free(y), free(yi), free(ref);
     dg_tensor_free(&X), dg_tensor_free(&G), dg_tensor_free(&Y);
 }
@@ -647,7 +649,7 @@ static void test_spatial_attention(const target *t, int64_t C, int64_t T, int64_
         }
     char d[64];
     snprintf(d, sizeof d, "C%lld T%lld %lldx%lld", (long long)C, (long long)T, (long long)H, (long long)W);
-    report(t, "spat_attn", d, nmse(o, ref, C * ld), 1e-10);
+    report(t, "spatial_attention", d, nmse(o, ref, C * ld), 1e-10);
     free(qkv), free(o), free(ref), free(p);
     dg_tensor_free(&QKV), dg_tensor_free(&O);
 }
@@ -688,7 +690,7 @@ static void test_channels_to_frames(const target *t, int64_t C, int64_t g, int64
     char d[64];
     snprintf(d, sizeof d, "%lld groups of C%lld, T%lld %lldx%lld", (long long)g, (long long)C, (long long)T,
              (long long)H, (long long)W);
-    report(t, "chan2frame", d, nmse(y, ref, n), 0.0);
+    report(t, "channels_to_frames", d, nmse(y, ref, n), 0.0);
     free(x), free(y), free(ref);
     dg_tensor_free(&X), dg_tensor_free(&Y);
 }
@@ -848,7 +850,7 @@ static void test_gather_rows(const target *t, dg_dtype dt, int64_t n_table, int6
     char d[64];
     snprintf(d, sizeof d, "%lld of %lldx%lld %s", (long long)n_rows, (long long)n_table, (long long)C,
              dg_dtype_name(dt));
-    report(t, "gather", d, nmse(y, ref, n_rows * C), 0.0);
+    report(t, "gather_rows", d, nmse(y, ref, n_rows * C), 0.0);
     rows[n_rows - 1] = (int32_t)n_table;
     char want[32];
     snprintf(want, sizeof want, "index %lld", (long long)n_table);
@@ -896,7 +898,7 @@ static void test_attention_pos_bias(const target *t, int64_t nq, int64_t nk, int
     snprintf(d, sizeof d, "%lld x %lld keys, %d heads, d=%d%s%s", (long long)nq, (long long)nk, heads, hd,
              with_pos ? ", pos" : "", masked ? ", masked" : "");
     /* CUDA: the GEMM summation order moves scores by ~1e-7 relative, which exp carries into the weights */
-    report(t, "attn_pos", d, nmse(o, ref, nq * C), t->cpu ? 1e-10 : 1e-9);
+    report(t, "attention_pos_bias", d, nmse(o, ref, nq * C), t->cpu ? 1e-10 : 1e-9);
     free(q), free(k), free(v), free(pos), free(kb), free(o), free(ref), free(p);
     dg_tensor_free(&Q), dg_tensor_free(&K), dg_tensor_free(&V), dg_tensor_free(&P), dg_tensor_free(&KB),
         dg_tensor_free(&O);
@@ -923,8 +925,9 @@ static void test_text_refusals(const target *t) {
 
 /* ---- the table itself -------------------------------------------------- */
 
-/* Every function of dg_backend_ops. The static assertion below fails to compile when a member is added
- * to the table and not here, so a new op cannot land without being checked on every backend. */
+/* Every function of dg_backend_ops (after name and host_memory the table holds only functions, from alloc
+ * on). The static assertion below fails to compile when a member is added to the table and not here, so a
+ * new op cannot land without both tables being checked for it. */
 #define TABLE_FUNCTIONS(X)                                                                                       \
     X(alloc) X(free) X(upload) X(download) X(copy) X(destroy) X(sync) X(linear) X(layernorm) X(rmsnorm)          \
     X(gelu_tanh) X(silu) X(add) X(modulate) X(gated_add) X(rope) X(patchify) X(unpatchify) X(attention)         \
@@ -1011,6 +1014,7 @@ static void run_all(const target *t) {
     test_copy_box(t);
     test_blend_edge(t, 2, 3);
     test_blend_edge(t, 3, 4);
+    test_blend_edge(t, 3, 7); /* the whole width */
     test_blend_edge(t, 3, 0);
     test_clamp_fill(t, 1, 1);
     test_clamp_fill(t, 7, 1000);
