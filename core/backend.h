@@ -117,6 +117,8 @@ int dg_backend_cpu_init(dg_backend *be, int threads);
  * memory). Defined only in builds with CUDA (DG_HAVE_CUDA); DG_ERR naming the
  * failing call when there is no such device. */
 int dg_backend_cuda_init(dg_backend *be, int device);
+/* The CUDA backend's table, readable without a device (tests check that it is complete); CUDA builds only. */
+const dg_backend_ops *dg_backend_cuda_ops(void);
 /* By name: NULL or "cpu" (threads as dg_backend_cpu_init), "cuda" or "cuda:N".
  * Unknown names, and cuda in a build without CUDA, are refused. */
 int dg_backend_init_device(dg_backend *be, const char *device, int threads);

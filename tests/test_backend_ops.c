@@ -3,18 +3,33 @@
  * backend, compared with a slow, obvious host reference (double precision) by
  * normalised mean squared error NMSE = sum (got-ref)^2 / sum ref^2, over
  * shapes that include 1-sized and odd ones. Tolerances per op and backend:
- *   - data movement (copy, patchify, unpatchify): exact;
- *   - elementwise, norms, rope, f32 linear, attention on the CPU: 1e-10
- *     (float rounding and summation order only: NMSE ~1e-14);
- *   - a bf16/f16 weight on the CPU is widened exactly: 1e-10 too;
- *   - on CUDA, bf16-weight linears round x to bf16 (1e-4), f16 ones (1e-5),
- *     and attention rounds q, k, v and the probabilities to bf16 (5e-4; the
- *     rows' log-sum-exp 1e-5).
+ *   - exact on every backend: copy, patchify, unpatchify, cache_push,
+ *     channels_to_frames, copy_box, clamp, fill, relu, gather_rows, and mul
+ *     (a float product is exact in double, rounded once);
+ *   - 1e-10 on every backend (float rounding and summation order only: NMSE
+ *     ~1e-14): gelu_tanh, silu, add, modulate, gated_add, layernorm, rmsnorm,
+ *     rope, f32 linear, conv3d, channel_rmsnorm, spatial_attention (for
+ *     CUDA the thresholds the former test_cuda_ops set against the CPU);
+ *     blend_edge 1e-12 (float weights; nvcc may fuse its multiply-add);
+ *   - CPU 1e-10: bf16/f16-weight linears (widened exactly), attention and its
+ *     log-sum-exp, attention_merge, attention_pos_bias;
+ *   - CUDA: bf16-weight linears round x to bf16 (1e-4: 2^-9 relative per
+ *     term), f16 ones (1e-5: 2^-12); attention and attention_merge round q,
+ *     k, v and the probabilities to bf16 (5e-4; the rows' log-sum-exp 1e-5);
+ *     attention_pos_bias's GEMM order moves scores by ~1e-7 relative, which
+ *     exp carries into the weights (1e-9).
  * Attention runs dense (cross and self, head ranges, the SoftPAG blend, the
  * log-sum-exp output) and through every mask-based method on representative
  * geometries against a dense reference masked with the method's predicate.
- * A backend absent at run time is reported skipped, never passed. */
+ * Bad shapes are refused on every backend with messages naming the tensor.
+ * The tables themselves are checked complete (only the documented optional
+ * functions may be NULL), the CUDA one in every CUDA build, device or not,
+ * and a CUDA device that does not exist is refused. A backend absent at run
+ * time is reported skipped, never passed. The CPU convolution's two code
+ * paths (direct AVX-512 and im2col GEMM) are test_vae_conv's. */
+#include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "attention/method.h"
@@ -24,6 +39,10 @@
 #include "core/ops.h"
 #include "tests/attn_masked_ref.h"
 #include "tests/test.h"
+
+#ifdef DG_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 typedef struct {
     dg_backend *be;
@@ -58,7 +77,7 @@ static double nmse(const float *got, const double *ref, int64_t n) {
 
 static void report(const target *t, const char *op, const char *detail, double e, double tol) {
     const int ok = e <= tol; /* NaN fails */
-    printf("  %-5s %-10s %-46s NMSE %.2e (max %.0e) %s\n", t->name, op, detail, e, tol, ok ? "OK" : "FAIL");
+    printf("  %-5s %-18s %-46s NMSE %.2e (max %.0e) %s\n", t->name, op, detail, e, tol, ok ? "OK" : "FAIL");
     CHECK(ok, "%s %s %s: NMSE %g > %g", t->name, op, detail, e, tol);
 }
 
@@ -123,11 +142,13 @@ static void test_linear(const target *t, int64_t M, int64_t in, int64_t out, dg_
 
 /* ---- norms ------------------------------------------------------------- */
 
-static void test_norm(const target *t, int rms, int64_t rows, int64_t C, int affine) {
+/* gdt: gamma's dtype (the models keep bf16 norm weights in their dtype). */
+static void test_norm(const target *t, int rms, int64_t rows, int64_t C, int affine, dg_dtype gdt) {
     const int64_t xs[2] = {rows, C}, vs[1] = {C};
     float *x = rand_host(rows * C, 2.0f), *g = rand_host(C, 1.0f), *bt = rand_host(C, 1.0f);
     for (int64_t i = 0; i < rows * C; i++) x[i] += 0.3f; /* a mean to remove */
-    dg_tensor X = put(t, DG_F32, 2, xs, x), G = put(t, DG_F32, 1, vs, g), Bt = put(t, DG_F32, 1, vs, bt), Y;
+    round_to(g, C, gdt);
+    dg_tensor X = put(t, DG_F32, 2, xs, x), G = put(t, gdt, 1, vs, g), Bt = put(t, DG_F32, 1, vs, bt), Y;
     CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 2, xs));
     const float eps = 1e-6f;
     if (rms)
@@ -149,7 +170,8 @@ static void test_norm(const target *t, int rms, int64_t rows, int64_t C, int aff
             ref[r * C + c] = (xr[c] - mean) * inv * (affine ? g[c] : 1.0) + (affine && !rms ? bt[c] : 0.0);
     }
     char d[64];
-    snprintf(d, sizeof d, "%lldx%lld%s", (long long)rows, (long long)C, affine ? " affine" : "");
+    snprintf(d, sizeof d, "%lldx%lld%s%s", (long long)rows, (long long)C, affine ? " affine" : "",
+             gdt == DG_F32 ? "" : " bf16 gamma");
     report(t, rms ? "rmsnorm" : "layernorm", d, nmse(y, ref, rows * C), 1e-10);
     free(x), free(g), free(bt), free(y), free(ref);
     dg_tensor_free(&X), dg_tensor_free(&G), dg_tensor_free(&Bt), dg_tensor_free(&Y);
@@ -160,7 +182,8 @@ static void test_norm(const target *t, int rms, int64_t rows, int64_t C, int aff
 enum { EW_GELU, EW_SILU, EW_ADD, EW_MODULATE, EW_GATED_ADD, EW_GATED_ADD_ONE };
 static const char *const ew_names[] = {"gelu_tanh", "silu", "add", "modulate", "gated_add", "gated_add"};
 
-static void test_elementwise(const target *t, int op, int64_t rows, int64_t C) {
+/* inplace: the output is the first input (y == x), as the models call them. */
+static void test_elementwise(const target *t, int op, int64_t rows, int64_t C, int inplace) {
     const int64_t s[2] = {rows, C}, vs[1] = {C}, n = rows * C;
     float *a = rand_host(n, 3.0f), *b = rand_host(n, 1.0f), *u = rand_host(C, 1.0f), *v = rand_host(C, 1.0f);
     dg_tensor A = put(t, DG_F32, 2, s, a), B = put(t, DG_F32, 2, s, b), U = put(t, DG_F32, 1, vs, u),
@@ -178,17 +201,18 @@ static void test_elementwise(const target *t, int op, int64_t rows, int64_t C) {
         default: ref[i] = x + b[i]; break;
         }
     }
-    float *y;
+    dg_tensor *out = inplace || op >= EW_GATED_ADD ? &A : &Y;
     switch (op) {
-    case EW_GELU: CHECK_OK(dg_gelu_tanh(&Y, &A)); break;
-    case EW_SILU: CHECK_OK(dg_silu(&Y, &A)); break;
-    case EW_ADD: CHECK_OK(dg_add(&Y, &A, &B)); break;
-    case EW_MODULATE: CHECK_OK(dg_modulate(&Y, &A, U.data, V.data)); break;
+    case EW_GELU: CHECK_OK(dg_gelu_tanh(out, &A)); break;
+    case EW_SILU: CHECK_OK(dg_silu(out, &A)); break;
+    case EW_ADD: CHECK_OK(dg_add(out, &A, &B)); break;
+    case EW_MODULATE: CHECK_OK(dg_modulate(out, &A, U.data, V.data)); break;
     default: CHECK_OK(dg_gated_add(&A, &B, op == EW_GATED_ADD ? U.data : NULL)); break;
     }
-    y = get(op >= EW_GATED_ADD ? &A : &Y);
+    float *y = get(out);
     char d[64];
-    snprintf(d, sizeof d, "%lldx%lld%s", (long long)rows, (long long)C, op == EW_GATED_ADD_ONE ? " gate 1" : "");
+    snprintf(d, sizeof d, "%lldx%lld%s%s", (long long)rows, (long long)C, op == EW_GATED_ADD_ONE ? " gate 1" : "",
+             inplace ? " in place" : "");
     report(t, ew_names[op], d, nmse(y, ref, n), 1e-10);
     free(a), free(b), free(u), free(v), free(y), free(ref);
     dg_tensor_free(&A), dg_tensor_free(&B), dg_tensor_free(&U), dg_tensor_free(&V), dg_tensor_free(&Y);
@@ -414,7 +438,7 @@ static void test_attention_agent(const target *t) {
     } else {
         CHECK(rc != DG_OK && strstr(dg_last_error(), "CPU backend only"), "%s agent: %s", t->name,
               rc ? dg_last_error() : "accepted device memory");
-        printf("  %-5s %-10s %-46s refused: %s\n", t->name, "attention", "agent (host-memory algorithm)",
+        printf("  %-5s %-18s %-46s refused: %s\n", t->name, "attention", "agent (host-memory algorithm)",
                dg_last_error());
     }
     free(h);
@@ -459,7 +483,7 @@ static void test_attention_merge(const target *t, float bias, float bias2) {
         }
     char d[64];
     snprintf(d, sizeof d, "37 + 53 keys, biases %g / %g", bias, bias2);
-    report(t, "attn merge", d, nmse(got, ref, nq * C), t->cpu ? 1e-10 : 5e-4);
+    report(t, "attention_merge", d, nmse(got, ref, nq * C), t->cpu ? 1e-10 : 5e-4);
     /* an empty second group (lse -inf) leaves the first group's output */
     float *inf = malloc((size_t)(nq * heads) * sizeof(float));
     for (int64_t i = 0; i < nq * heads; i++) inf[i] = -INFINITY;
@@ -468,7 +492,7 @@ static void test_attention_merge(const target *t, float bias, float bias2) {
     CHECK_OK(dg_attention_merge(&O3, &L1, &O2, &Linf, bias, bias2));
     float *same = get(&O3);
     for (int64_t i = 0; i < nq * C; i++) ref[i] = alone[i];
-    report(t, "attn merge", "empty second group", nmse(same, ref, nq * C), 1e-12);
+    report(t, "attention_merge", "empty second group", nmse(same, ref, nq * C), 1e-12);
     free(q), free(k), free(v), free(alone), free(got), free(ref), free(w), free(inf), free(same);
     dg_tensor *all[] = {&Q, &K1, &V1, &K2, &V2, &O1, &O2, &L1, &L2, &Linf, &O3};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dg_tensor_free(all[i]);
@@ -500,28 +524,465 @@ static void test_attention_refusals(const target *t) {
     dg_tensor_free(&A), dg_tensor_free(&B), dg_tensor_free(&O), dg_tensor_free(&L);
 }
 
+/* ---- video VAE ops ----------------------------------------------------- */
+
+typedef struct {
+    int64_t cin, cout, kt, kh, kw, T, H, W;
+    int up, acc, w4; /* w4: a 4-D [Cout, Cin, kh, kw] weight (the VAE's 2-D convs; kt = 1) */
+} conv_case;
+
+/* y[co,t,r,c] (+)= b[co] + sum w[co,ci,dt,dy,dx] * v(ci, t+dt, r+dy-ph, c+dx-pw), where v reads the frames
+ * [cache, x] through the optional nearest-2x upsample, zero outside; then the cache after this chunk. */
+static void test_conv3d(const target *t, conv_case k) {
+    const int64_t Ho = k.up ? 2 * k.H : k.H, Wo = k.up ? 2 * k.W : k.W, nc = k.kt - 1;
+    const int64_t xs[4] = {k.cin, k.T, k.H, k.W}, ys[4] = {k.cout, k.T, Ho, Wo}, cs[4] = {k.cin, nc, k.H, k.W};
+    const int64_t ws5[5] = {k.cout, k.cin, k.kt, k.kh, k.kw}, ws4[4] = {k.cout, k.cin, k.kh, k.kw}, bs[1] = {k.cout};
+    const int64_t nx = k.cin * k.T * k.H * k.W, ny = k.cout * k.T * Ho * Wo, ncache = k.cin * nc * k.H * k.W;
+    float *x = rand_host(nx, 1.0f), *w = rand_host(k.cout * k.cin * k.kt * k.kh * k.kw, 0.2f);
+    float *b = rand_host(k.cout, 1.0f), *cache = rand_host(ncache, 1.0f), *y0 = rand_host(ny, 1.0f);
+    dg_tensor X = put(t, DG_F32, 4, xs, x), Y = put(t, DG_F32, 4, ys, y0), B = put(t, DG_F32, 1, bs, b);
+    dg_tensor Wt = k.w4 ? put(t, DG_F32, 4, ws4, w) : put(t, DG_F32, 5, ws5, w), Cc;
+    memset(&Cc, 0, sizeof Cc);
+    if (nc) Cc = put(t, DG_F32, 4, cs, cache);
+    CHECK_OK(dg_conv3d(&Y, &X, nc ? &Cc : NULL, &Wt, &B, k.up, k.acc));
+    float *y = get(&Y);
+    double *ref = malloc((size_t)ny * sizeof(double));
+    const int64_t ph = (k.kh - 1) / 2, pw = (k.kw - 1) / 2;
+    for (int64_t co = 0; co < k.cout; co++)
+        for (int64_t f = 0; f < k.T; f++)
+            for (int64_t r = 0; r < Ho; r++)
+                for (int64_t c = 0; c < Wo; c++) {
+                    const int64_t yi = ((co * k.T + f) * Ho + r) * Wo + c;
+                    double s = (k.acc ? y0[yi] : 0.0) + b[co];
+                    for (int64_t ci = 0; ci < k.cin; ci++)
+                        for (int64_t dt = 0; dt < k.kt; dt++)
+                            for (int64_t dy = 0; dy < k.kh; dy++)
+                                for (int64_t dx = 0; dx < k.kw; dx++) {
+                                    const int64_t rr = r + dy - ph, cc = c + dx - pw, fr = f + dt;
+                                    if (rr < 0 || rr >= Ho || cc < 0 || cc >= Wo) continue;
+                                    const int64_t sr = k.up ? rr / 2 : rr, sc = k.up ? cc / 2 : cc;
+                                    const float v = fr < nc ? cache[((ci * nc + fr) * k.H + sr) * k.W + sc]
+                                                            : x[((ci * k.T + fr - nc) * k.H + sr) * k.W + sc];
+                                    s += (double)v * w[(((co * k.cin + ci) * k.kt + dt) * k.kh + dy) * k.kw + dx];
+                                }
+                    ref[yi] = s;
+                }
+    char d[64];
+    snprintf(d, sizeof d, "%lldx%lldx%lld %lld->%lld T%lld %lldx%lld%s%s", (long long)k.kt, (long long)k.kh,
+             (long long)k.kw, (long long)k.cin, (long long)k.cout, (long long)k.T, (long long)Ho, (long long)Wo,
+             k.up ? " up2x" : "", k.acc ? " acc" : "");
+    report(t, "conv3d", d, nmse(y, ref, ny), 1e-10);
+    if (nc) { /* the cache this conv leaves for the next chunk: the last nc frames of [cache, x] */
+        CHECK_OK(dg_cache_push(&Cc, &X));
+        float *cp = get(&Cc);
+        double *cref = malloc((size_t)ncache * sizeof(double));
+        for (int64_t ci = 0; ci < k.cin; ci++)
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t p = 0; p < k.H * k.W; p++) {
+                    const int64_t fr = k.T + j; /* frame of [cache, x] */
+                    cref[(ci * nc + j) * k.H * k.W + p] = fr < nc ? cache[(ci * nc + fr) * k.H * k.W + p]
+                                                                  : x[(ci * k.T + fr - nc) * k.H * k.W + p];
+                }
+        snprintf(d, sizeof d, "%lld frames + %lld, %lldx%lld", (long long)nc, (long long)k.T, (long long)k.H,
+                 (long long)k.W);
+        report(t, "cache_push", d, nmse(cp, cref, ncache), 0.0);
+        free(cp), free(cref);
+    }
+    free(x), free(w), free(b), free(cache), free(y0), free(y), free(ref);
+    dg_tensor_free(&X), dg_tensor_free(&Y), dg_tensor_free(&B), dg_tensor_free(&Wt), dg_tensor_free(&Cc);
+}
+
+/* Per position over the channels, into another tensor and in place. */
+static void test_channel_rmsnorm(const target *t, int64_t C, int64_t T, int64_t H, int64_t W, int silu) {
+    const int64_t s[4] = {C, T, H, W}, P = T * H * W, n = C * P;
+    float *x = rand_host(n, 2.0f), *g = rand_host(C, 1.0f);
+    dg_tensor X = put(t, DG_F32, 4, s, x), G = put(t, DG_F32, 1, &C, g), Y;
+    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 4, s));
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t p = 0; p < P; p++) {
+        double ss = 0;
+        for (int64_t c = 0; c < C; c++) ss += (double)x[c * P + p] * x[c * P + p];
+        const double norm = fmax(sqrt(ss), 1e-12);
+        for (int64_t c = 0; c < C; c++) {
+            const double v = x[c * P + p] / norm * sqrt((double)C) * g[c];
+            ref[c * P + p] = silu ? v / (1.0 + exp(-v)) : v;
+        }
+    }
+    char d[64];
+    snprintf(d, sizeof d, "C%lld, %lld positions%s", (long long)C, (long long)P, silu ? ", silu" : "");
+    CHECK_OK(dg_channel_rmsnorm(&Y, &X, &G, silu));
+    float *y = get(&Y);
+    report(t, "channel_rmsnorm", d, nmse(y, ref, n), 1e-10);
+    CHECK_OK(dg_channel_rmsnorm(&X, &X, &G, silu));
+    float *yi = get(&X);
+    strcat(d, ", in place");
+    report(t, "channel_rmsnorm", d, nmse(yi, ref, n), 1e-10);
+    free(x), free(g), free(y), free(yi), free(ref);
+    dg_tensor_free(&X), dg_tensor_free(&G), dg_tensor_free(&Y);
+}
+
+/* One head of width C among the H*W positions of each frame. */
+static void test_spatial_attention(const target *t, int64_t C, int64_t T, int64_t H, int64_t W) {
+    const int64_t qs[4] = {3 * C, T, H, W}, os[4] = {C, T, H, W}, N = H * W, ld = T * N;
+    float *qkv = rand_host(3 * C * ld, 2.0f);
+    const float *q = qkv, *k = q + C * ld, *v = k + C * ld;
+    dg_tensor QKV = put(t, DG_F32, 4, qs, qkv), O;
+    CHECK_OK(dg_tensor_alloc(&O, t->be, DG_F32, 4, os));
+    CHECK_OK(dg_spatial_attention(&O, &QKV));
+    float *o = get(&O);
+    double *ref = malloc((size_t)(C * ld) * sizeof(double)), *p = malloc((size_t)N * sizeof(double));
+    for (int64_t f = 0; f < T; f++)
+        for (int64_t i = 0; i < N; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < N; j++) {
+                double dot = 0;
+                for (int64_t c = 0; c < C; c++) dot += (double)q[c * ld + f * N + i] * k[c * ld + f * N + j];
+                p[j] = dot / sqrt((double)C);
+                mx = fmax(mx, p[j]);
+            }
+            for (int64_t j = 0; j < N; j++) sum += p[j] = exp(p[j] - mx);
+            for (int64_t c = 0; c < C; c++) {
+                double acc = 0;
+                for (int64_t j = 0; j < N; j++) acc += p[j] * v[c * ld + f * N + j];
+                ref[c * ld + f * N + i] = acc / sum;
+            }
+        }
+    char d[64];
+    snprintf(d, sizeof d, "C%lld T%lld %lldx%lld", (long long)C, (long long)T, (long long)H, (long long)W);
+    report(t, "spatial_attention", d, nmse(o, ref, C * ld), 1e-10);
+    free(qkv), free(o), free(ref), free(p);
+    dg_tensor_free(&QKV), dg_tensor_free(&O);
+}
+
+/* The cache alone, where the conv has not run first: x longer and shorter than the cache. */
+static void test_cache_push(const target *t, int64_t C, int64_t nc, int64_t T, int64_t HW) {
+    const int64_t cs[4] = {C, nc, 1, HW}, xs[4] = {C, T, 1, HW}, n = C * nc * HW;
+    float *cache = rand_host(n, 1.0f), *x = rand_host(C * T * HW, 1.0f);
+    dg_tensor Cc = put(t, DG_F32, 4, cs, cache), X = put(t, DG_F32, 4, xs, x);
+    CHECK_OK(dg_cache_push(&Cc, &X));
+    float *got = get(&Cc);
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t j = 0; j < nc; j++)
+            for (int64_t p = 0; p < HW; p++) {
+                const int64_t fr = T + j;
+                ref[(c * nc + j) * HW + p] = fr < nc ? cache[(c * nc + fr) * HW + p] : x[(c * T + fr - nc) * HW + p];
+            }
+    char d[64];
+    snprintf(d, sizeof d, "%lld frames + %lld", (long long)nc, (long long)T);
+    report(t, "cache_push", d, nmse(got, ref, n), 0.0);
+    free(cache), free(x), free(got), free(ref);
+    dg_tensor_free(&Cc), dg_tensor_free(&X);
+}
+
+static void test_channels_to_frames(const target *t, int64_t C, int64_t g, int64_t T, int64_t H, int64_t W) {
+    const int64_t xs[4] = {g * C, T, H, W}, ys[4] = {C, g * T, H, W}, HW = H * W, n = g * C * T * HW;
+    float *x = rand_host(n, 1.0f);
+    dg_tensor X = put(t, DG_F32, 4, xs, x), Y;
+    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 4, ys));
+    CHECK_OK(dg_channels_to_frames(&Y, &X));
+    float *y = get(&Y);
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t f = 0; f < T; f++)
+            for (int64_t i = 0; i < g; i++)
+                for (int64_t p = 0; p < HW; p++) ref[(c * g * T + g * f + i) * HW + p] = x[((i * C + c) * T + f) * HW + p];
+    char d[64];
+    snprintf(d, sizeof d, "%lld groups of C%lld, T%lld %lldx%lld", (long long)g, (long long)C, (long long)T,
+             (long long)H, (long long)W);
+    report(t, "channels_to_frames", d, nmse(y, ref, n), 0.0);
+    free(x), free(y), free(ref);
+    dg_tensor_free(&X), dg_tensor_free(&Y);
+}
+
+/* A box of src into dst at other offsets; the rest of dst untouched; a box leaving src refused. */
+static void test_copy_box(const target *t) {
+    const int64_t ds[4] = {3, 5, 7, 9}, ss[4] = {4, 2, 6, 11}, n = 3 * 5 * 7 * 9;
+    const int64_t dat[4] = {1, 2, 3, 1}, sat[4] = {0, 1, 2, 4}, size[4] = {2, 1, 4, 6}, big[4] = {2, 1, 5, 6};
+    float *dst = rand_host(n, 1.0f), *src = rand_host(4 * 2 * 6 * 11, 1.0f);
+    dg_tensor D = put(t, DG_F32, 4, ds, dst), S = put(t, DG_F32, 4, ss, src);
+    S.name = "src";
+    CHECK_OK(dg_copy_box(&D, dat, &S, sat, size));
+    float *got = get(&D);
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t i = 0; i < n; i++) ref[i] = dst[i];
+    for (int64_t a = 0; a < size[0]; a++)
+        for (int64_t b = 0; b < size[1]; b++)
+            for (int64_t c = 0; c < size[2]; c++)
+                for (int64_t e = 0; e < size[3]; e++)
+                    ref[(((dat[0] + a) * ds[1] + dat[1] + b) * ds[2] + dat[2] + c) * ds[3] + dat[3] + e] =
+                        src[(((sat[0] + a) * ss[1] + sat[1] + b) * ss[2] + sat[2] + c) * ss[3] + sat[3] + e];
+    report(t, "copy_box", "2x1x4x6 of 4x2x6x11 into 3x5x7x9", nmse(got, ref, n), 0.0);
+    CHECK(dg_copy_box(&D, dat, &S, sat, big) != DG_OK && strstr(dg_last_error(), "src"),
+          "%s: box leaving src accepted: %s", t->name, dg_last_error());
+    free(dst), free(src), free(got), free(ref);
+    dg_tensor_free(&D), dg_tensor_free(&S);
+}
+
+/* y's first n entries along axis (2 = H or 3 = W) cross-faded from the last n of a strip a. */
+static void test_blend_edge(const target *t, int axis, int64_t n) {
+    int64_t ys[4] = {3, 2, 6, 7}, as[4] = {3, 2, 6, 7};
+    as[axis] = n + 2;
+    const int64_t ny = 3 * 2 * 6 * 7;
+    float *y0 = rand_host(ny, 1.0f), *a = rand_host(3 * 2 * as[2] * as[3], 1.0f);
+    dg_tensor Y = put(t, DG_F32, 4, ys, y0), A = put(t, DG_F32, 4, as, a);
+    A.name = "strip";
+    CHECK_OK(dg_blend_edge(&Y, &A, axis, n));
+    float *y = get(&Y);
+    double *ref = malloc((size_t)ny * sizeof(double));
+    for (int64_t p = 0; p < 6; p++) /* the 3x2 leading dims as one */
+        for (int64_t r = 0; r < 6; r++)
+            for (int64_t c = 0; c < 7; c++) {
+                const int64_t i = axis == 2 ? r : c, yi = (p * 6 + r) * 7 + c;
+                const int64_t ai = axis == 2 ? (p * as[2] + as[2] - n + r) * 7 + c : (p * 6 + r) * as[3] + as[3] - n + c;
+                ref[yi] = i < n ? a[ai] * (1.0 - (double)i / n) + y0[yi] * ((double)i / n) : y0[yi];
+            }
+    char d[64];
+    snprintf(d, sizeof d, "along %s, %lld of %lld", axis == 2 ? "H" : "W", (long long)n, (long long)ys[axis]);
+    /* weights i/n and 1 - i/n in float: NMSE ~1e-14 (test_cuda_ops: nvcc may fuse the multiply-add) */
+    report(t, "blend_edge", d, nmse(y, ref, ny), 1e-12);
+    CHECK(dg_blend_edge(&Y, &A, axis, n + 3) != DG_OK && strstr(dg_last_error(), "strip"),
+          "%s: blend past the strip accepted", t->name);
+    free(y0), free(a), free(y), free(ref);
+    dg_tensor_free(&Y), dg_tensor_free(&A);
+}
+
+/* clamp into another tensor and in place, then fill: both exact. */
+static void test_clamp_fill(const target *t, int64_t rows, int64_t C) {
+    const int64_t s[2] = {rows, C}, n = rows * C;
+    float *x = rand_host(n, 2.0f);
+    dg_tensor X = put(t, DG_F32, 2, s, x), Y;
+    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 2, s));
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t i = 0; i < n; i++) ref[i] = fmin(fmax(x[i], -1.0), 0.5);
+    char d[64];
+    snprintf(d, sizeof d, "%lldx%lld to [-1, 0.5]", (long long)rows, (long long)C);
+    CHECK_OK(dg_clamp(&Y, &X, -1.0f, 0.5f));
+    float *y = get(&Y);
+    report(t, "clamp", d, nmse(y, ref, n), 0.0);
+    CHECK_OK(dg_clamp(&X, &X, -1.0f, 0.5f));
+    float *yi = get(&X);
+    strcat(d, ", in place");
+    report(t, "clamp", d, nmse(yi, ref, n), 0.0);
+    for (int64_t i = 0; i < n; i++) ref[i] = 0.75;
+    CHECK_OK(dg_fill(&Y, 0.75f));
+    float *f = get(&Y);
+    snprintf(d, sizeof d, "%lldx%lld", (long long)rows, (long long)C);
+    report(t, "fill", d, nmse(f, ref, n), 0.0);
+    free(x), free(y), free(yi), free(f), free(ref);
+    dg_tensor_free(&X), dg_tensor_free(&Y);
+}
+
+/* The VAE wrappers refuse what the kernels would misread, naming the tensor. */
+static void test_vae_refusals(const target *t) {
+    const int64_t s4[4] = {4, 2, 4, 4}, s3[4] = {3, 2, 4, 4}, c5 = 5, ws[5] = {3, 4, 3, 3, 3}, ws5[5] = {3, 5, 3, 3, 3};
+    const int64_t cs[4] = {4, 1, 4, 4};
+    float *h = rand_host(4 * 5 * 27, 1.0f);
+    dg_tensor x = put(t, DG_F32, 4, s4, h), x4 = put(t, DG_F32, 4, s4, h), y = put(t, DG_F32, 4, s3, h);
+    dg_tensor g = put(t, DG_F32, 1, &c5, h), w = put(t, DG_F32, 5, ws, h), w5 = put(t, DG_F32, 5, ws5, h);
+    dg_tensor cache = put(t, DG_F32, 4, cs, h);
+    y.name = "y3", g.name = "norm1.gamma", w.name = "conv1.weight", w5.name = "conv2.weight", cache.name = "conv1 cache";
+    CHECK(dg_channel_rmsnorm(&x4, &x, &g, 1) != DG_OK && strstr(dg_last_error(), "norm1.gamma"),
+          "gamma of 5 on 4 channels accepted: %s", dg_last_error());
+    CHECK(dg_spatial_attention(&y, &x) != DG_OK && strstr(dg_last_error(), "3C"), "qkv of 4 channels accepted: %s",
+          dg_last_error());
+    CHECK(dg_cache_push(&y, &x) != DG_OK && strstr(dg_last_error(), "cache"), "cache of 3 channels for 4 accepted: %s",
+          dg_last_error());
+    CHECK(dg_channels_to_frames(&y, &x) != DG_OK && strstr(dg_last_error(), "y3"),
+          "4 channels in groups of 3 accepted: %s", dg_last_error());
+    CHECK(dg_clamp(&y, &x, -1, 1) != DG_OK && strstr(dg_last_error(), "y3"), "clamp of another shape accepted: %s",
+          dg_last_error());
+    CHECK(dg_conv3d(&y, &x, NULL, &w, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "conv1.weight") &&
+              strstr(dg_last_error(), "needs a cache"),
+          "missing cache accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "conv1 cache"),
+          "cache of 1 frame for kt=3 accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, 1, 0) != DG_OK && strstr(dg_last_error(), "output"),
+          "upsampled output of the input's size accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&y, &x, &cache, &w5, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "input channels"),
+          "weight of 5 input channels on 4 accepted: %s", dg_last_error());
+    free(h);
+    dg_tensor *all[] = {&x, &x4, &y, &g, &w, &w5, &cache};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dg_tensor_free(all[i]);
+}
+
+/* ---- text-encoder ops -------------------------------------------------- */
+
+/* mul and relu, the latter also in place: exact (a float product is exact in double, then rounded once). */
+static void test_mul_relu(const target *t, int64_t rows, int64_t C) {
+    const int64_t s[2] = {rows, C}, n = rows * C;
+    float *a = rand_host(n, 3.0f), *b = rand_host(n, 3.0f);
+    dg_tensor A = put(t, DG_F32, 2, s, a), B = put(t, DG_F32, 2, s, b), Y;
+    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 2, s));
+    double *ref = malloc((size_t)n * sizeof(double));
+    char d[64];
+    snprintf(d, sizeof d, "%lldx%lld", (long long)rows, (long long)C);
+    CHECK_OK(dg_mul(&Y, &A, &B));
+    float *y = get(&Y);
+    for (int64_t i = 0; i < n; i++) ref[i] = (float)((double)a[i] * b[i]);
+    report(t, "mul", d, nmse(y, ref, n), 0.0);
+    for (int64_t i = 0; i < n; i++) ref[i] = a[i] > 0 ? a[i] : 0.0;
+    CHECK_OK(dg_relu(&Y, &A));
+    float *r = get(&Y);
+    report(t, "relu", d, nmse(r, ref, n), 0.0);
+    CHECK_OK(dg_relu(&A, &A));
+    float *ri = get(&A);
+    strcat(d, ", in place");
+    report(t, "relu", d, nmse(ri, ref, n), 0.0);
+    free(a), free(b), free(ref), free(y), free(r), free(ri);
+    dg_tensor_free(&A), dg_tensor_free(&B), dg_tensor_free(&Y);
+}
+
+/* Rows of an f32 or bf16 table, repeated and out of order, widened to f32: exact. */
+static void test_gather_rows(const target *t, dg_dtype dt, int64_t n_table, int64_t C, int64_t n_rows) {
+    const int64_t ts[2] = {n_table, C}, ys[2] = {n_rows, C};
+    float *table = rand_host(n_table * C, 2.0f);
+    round_to(table, n_table * C, dt);
+    int32_t *rows = malloc((size_t)n_rows * sizeof *rows);
+    for (int64_t r = 0; r < n_rows; r++) rows[r] = (int32_t)((r * 7 + 3) % n_table);
+    dg_tensor T = put(t, dt, 2, ts, table), Y;
+    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 2, ys));
+    CHECK_OK(dg_gather_rows(&Y, &T, rows));
+    float *y = get(&Y);
+    double *ref = malloc((size_t)(n_rows * C) * sizeof(double));
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t c = 0; c < C; c++) ref[r * C + c] = table[rows[r] * C + c];
+    char d[64];
+    snprintf(d, sizeof d, "%lld of %lldx%lld %s", (long long)n_rows, (long long)n_table, (long long)C,
+             dg_dtype_name(dt));
+    report(t, "gather_rows", d, nmse(y, ref, n_rows * C), 0.0);
+    rows[n_rows - 1] = (int32_t)n_table;
+    char want[32];
+    snprintf(want, sizeof want, "index %lld", (long long)n_table);
+    CHECK(dg_gather_rows(&Y, &T, rows) != DG_OK && strstr(dg_last_error(), want), "%s: row %lld of %lld accepted: %s",
+          t->name, (long long)n_table, (long long)n_table, dg_last_error());
+    free(table), free(rows), free(y), free(ref);
+    dg_tensor_free(&T), dg_tensor_free(&Y);
+}
+
+/* T5 attention: softmax((scale q.k + pos_bias[j - i + nq - 1, h]) + key_bias[j]) v per head. masked: every
+ * third key gets -FLT_MAX, as a padded prompt, and huge values in v there that must get no weight. */
+static void test_attention_pos_bias(const target *t, int64_t nq, int64_t nk, int heads, int hd, int with_pos,
+                                    int masked, float scale) {
+    const int64_t C = (int64_t)heads * hd, qs[2] = {nq, C}, ks[2] = {nk, C}, ps[2] = {nq + nk - 1, heads};
+    float *q = rand_host(nq * C, 1.0f), *k = rand_host(nk * C, 1.0f), *v = rand_host(nk * C, 1.0f);
+    float *pos = rand_host((nq + nk - 1) * heads, 2.0f), *kb = malloc((size_t)nk * sizeof(float));
+    for (int64_t j = 0; j < nk; j++) {
+        kb[j] = masked && j % 3 == 1 ? -FLT_MAX : 0.0f;
+        for (int64_t c = 0; kb[j] != 0 && c < C; c++) v[j * C + c] = 1e30f;
+    }
+    dg_tensor Q = put(t, DG_F32, 2, qs, q), K = put(t, DG_F32, 2, ks, k), V = put(t, DG_F32, 2, ks, v),
+              P = put(t, DG_F32, 2, ps, pos), KB = put(t, DG_F32, 1, &nk, kb), O;
+    CHECK_OK(dg_tensor_alloc(&O, t->be, DG_F32, 2, qs));
+    CHECK_OK(dg_attention_pos_bias(&O, &Q, &K, &V, with_pos ? &P : NULL, masked ? &KB : NULL, heads, scale));
+    float *o = get(&O);
+    double *ref = malloc((size_t)(nq * C) * sizeof(double)), *p = malloc((size_t)nk * sizeof(double));
+    for (int h = 0; h < heads; h++)
+        for (int64_t i = 0; i < nq; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < nk; j++) {
+                double dot = 0;
+                for (int c = 0; c < hd; c++) dot += (double)q[i * C + h * hd + c] * k[j * C + h * hd + c];
+                p[j] = scale * dot + (with_pos ? pos[(j - i + nq - 1) * heads + h] : 0.0) + (masked ? kb[j] : 0.0);
+                mx = fmax(mx, p[j]);
+            }
+            for (int64_t j = 0; j < nk; j++) sum += p[j] = exp(p[j] - mx);
+            for (int c = 0; c < hd; c++) {
+                double acc = 0;
+                for (int64_t j = 0; j < nk; j++)
+                    if (p[j] > 0) acc += p[j] * v[j * C + h * hd + c]; /* 0 * 1e30 is 0, not a large product */
+                ref[i * C + h * hd + c] = acc / sum;
+            }
+        }
+    char d[64];
+    snprintf(d, sizeof d, "%lld x %lld keys, %d heads, d=%d%s%s", (long long)nq, (long long)nk, heads, hd,
+             with_pos ? ", pos" : "", masked ? ", masked" : "");
+    /* CUDA: the GEMM summation order moves scores by ~1e-7 relative, which exp carries into the weights */
+    report(t, "attention_pos_bias", d, nmse(o, ref, nq * C), t->cpu ? 1e-10 : 1e-9);
+    free(q), free(k), free(v), free(pos), free(kb), free(o), free(ref), free(p);
+    dg_tensor_free(&Q), dg_tensor_free(&K), dg_tensor_free(&V), dg_tensor_free(&P), dg_tensor_free(&KB),
+        dg_tensor_free(&O);
+}
+
+static void test_text_refusals(const target *t) {
+    const int64_t qs[2] = {4, 12}, ps[2] = {6, 3}, ts[2] = {12, 4};
+    float *h = rand_host(48, 1.0f);
+    dg_tensor q = put(t, DG_F32, 2, qs, h), o = put(t, DG_F32, 2, qs, h), pos = put(t, DG_F32, 2, ps, h);
+    dg_tensor tr = put(t, DG_F32, 2, ts, h);
+    tr.name = "transposed";
+    CHECK(dg_mul(&o, &q, &tr) != DG_OK && strstr(dg_last_error(), "transposed"), "mul of 4x12 by 12x4 accepted: %s",
+          dg_last_error());
+    CHECK(dg_attention_pos_bias(&o, &q, &q, &q, NULL, NULL, 5, 1.0f) != DG_OK && strstr(dg_last_error(), "5 heads"),
+          "12 channels in 5 heads accepted: %s", dg_last_error());
+    CHECK(dg_attention_pos_bias(&o, &q, &q, &q, &pos, NULL, 3, 1.0f) != DG_OK &&
+              strstr(dg_last_error(), "position bias"),
+          "position bias of 6 rows for 4 x 4 accepted: %s", dg_last_error());
+    CHECK(dg_attention_pos_bias(&q, &q, &q, &q, NULL, NULL, 3, 1.0f) != DG_OK && strstr(dg_last_error(), "aliases"),
+          "output aliasing the queries accepted: %s", dg_last_error());
+    free(h);
+    dg_tensor_free(&q), dg_tensor_free(&o), dg_tensor_free(&pos), dg_tensor_free(&tr);
+}
+
+/* ---- the table itself -------------------------------------------------- */
+
+/* Every function of dg_backend_ops (after name and host_memory the table holds only functions, from alloc
+ * on). The static assertion below fails to compile when a member is added to the table and not here, so a
+ * new op cannot land without both tables being checked for it. */
+#define TABLE_FUNCTIONS(X)                                                                                       \
+    X(alloc) X(free) X(upload) X(download) X(copy) X(destroy) X(sync) X(linear) X(layernorm) X(rmsnorm)          \
+    X(gelu_tanh) X(silu) X(add) X(modulate) X(gated_add) X(rope) X(patchify) X(unpatchify) X(attention)         \
+    X(attention_merge) X(layout_upload) X(layout_release) X(conv3d) X(channel_rmsnorm) X(spatial_attention)     \
+    X(cache_push) X(channels_to_frames) X(copy_box) X(blend_edge) X(clamp) X(fill) X(mul) X(relu) X(gather_rows) \
+    X(attention_pos_bias)
+#define COUNT_ONE(f) +1
+_Static_assert(sizeof(dg_backend_ops) ==
+                   offsetof(dg_backend_ops, alloc) + (0 TABLE_FUNCTIONS(COUNT_ONE)) * sizeof(void (*)(void)),
+               "dg_backend_ops has a member TABLE_FUNCTIONS does not list");
+
+/* NULL is allowed only where core/backend.h documents it: sync (ops run synchronously) and the layout
+ * copies (kernels read the host layout), on a backend whose memory is the host's. */
+static void check_table(const dg_backend_ops *ops) {
+    int missing = 0;
+    CHECK(ops->name != NULL, "a backend table without a name");
+#define CHECK_ONE(f)                                                                                        \
+    if (!ops->f && !(ops->host_memory && (!strcmp(#f, "sync") || !strcmp(#f, "layout_upload") ||            \
+                                          !strcmp(#f, "layout_release")))) {                                \
+        CHECK(0, "%s backend: no %s", ops->name, #f);                                                       \
+        missing++;                                                                                          \
+    }
+    TABLE_FUNCTIONS(CHECK_ONE)
+#undef CHECK_ONE
+    printf("%s table: %d functions, %d missing\n", ops->name, 0 TABLE_FUNCTIONS(COUNT_ONE), missing);
+}
+
 static void run_all(const target *t) {
     printf("%s backend\n", t->name);
+    check_table(t->be->ops);
     const dg_dtype dts[3] = {DG_F32, DG_BF16, DG_F16};
     for (int d = 0; d < 3; d++) {
         test_linear(t, 1, 1, 1, dts[d], 1);
         test_linear(t, 7, 33, 5, dts[d], 1);
         test_linear(t, 64, 128, 96, dts[d], d == 0);
+        test_linear(t, 300, 1536, 96, dts[d], 1); /* a long reduction: several K tiles on both backends */
     }
-    for (int rms = 0; rms < 2; rms++) {
-        test_norm(t, rms, 1, 1, 0);
-        test_norm(t, rms, 5, 37, 1);
-        test_norm(t, rms, 130, 256, rms);
-    }
+    /* rows x C: 1-sized, odd, C above one thread block's width (1000, 5120), many short rows */
+    const int64_t rowwise[][2] = {{1, 1}, {5, 37}, {130, 256}, {5, 1000}, {3, 5120}, {257, 64}};
+    for (int rms = 0; rms < 2; rms++)
+        for (size_t i = 0; i < sizeof rowwise / sizeof rowwise[0]; i++)
+            test_norm(t, rms, rowwise[i][0], rowwise[i][1], i % 2, DG_F32);
+    test_norm(t, 1, 7, 33, 1, DG_BF16);
     for (int op = EW_GELU; op <= EW_GATED_ADD_ONE; op++) {
-        test_elementwise(t, op, 1, 1);
-        test_elementwise(t, op, 17, 300);
+        test_elementwise(t, op, 1, 1, 0);
+        test_elementwise(t, op, 17, 300, 0);
+        if (op <= EW_MODULATE) test_elementwise(t, op, 3, 5120, 1);
     }
     test_rope(t, 1, 1, 2);
     test_rope(t, 45, 3, 12);
+    test_rope(t, 37, 12, 128);
     const int p1[3] = {1, 2, 2}, p2[3] = {2, 1, 3};
     test_patch(t, 4, 3, 6, 10, p1);
     test_patch(t, 3, 4, 5, 9, p2);
+    test_patch(t, 1, 1, 2, 2, p1);
     test_attention_dense(t);
     test_attention_methods(t);
     test_attention_agent(t);
@@ -529,6 +990,48 @@ static void run_all(const target *t) {
     test_attention_merge(t, 10.0f, 0.0f);
     test_attention_merge(t, -1.5f, 3.0f);
     test_attention_refusals(t);
+    /* video VAE ops: cin, cout, kt, kh, kw, T, H, W, up, acc, w4 */
+    const conv_case convs[] = {
+        {5, 7, 3, 3, 3, 3, 6, 70, 0, 0, 0},  /* causal 3x3x3 with its cache */
+        {4, 6, 3, 3, 3, 1, 5, 9, 0, 1, 0},   /* T = 1 < kt - 1: the cache supplies two of three frames */
+        {6, 13, 1, 3, 3, 2, 4, 25, 1, 0, 1}, /* the 2x-upsample read (4-D weight) */
+        {9, 3, 1, 3, 3, 2, 3, 17, 0, 1, 1},  /* conv_out: 3 channels, accumulate */
+        {8, 11, 1, 1, 1, 2, 3, 17, 0, 1, 0}, /* 1x1 */
+        {6, 12, 3, 1, 1, 2, 3, 9, 0, 0, 0},  /* 3x1x1 time conv */
+        {3, 5, 3, 3, 3, 2, 1, 1, 0, 0, 0},   /* a 1x1 frame: every tap but the centre in the padding */
+    };
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) test_conv3d(t, convs[i]);
+    test_cache_push(t, 3, 2, 1, 10);
+    test_cache_push(t, 3, 2, 4, 10);
+    test_channel_rmsnorm(t, 7, 2, 5, 9, 1);
+    test_channel_rmsnorm(t, 48, 1, 3, 100, 0); /* 300 positions: a partial block */
+    test_channel_rmsnorm(t, 1, 1, 1, 1, 1);
+    test_spatial_attention(t, 8, 2, 3, 5);
+    test_spatial_attention(t, 3, 1, 1, 1);
+    test_spatial_attention(t, 4, 1, 64, 80); /* 5120 positions: several query blocks */
+    test_channels_to_frames(t, 3, 2, 3, 2, 5);
+    test_channels_to_frames(t, 1, 4, 1, 1, 1);
+    test_copy_box(t);
+    test_blend_edge(t, 2, 3);
+    test_blend_edge(t, 3, 4);
+    test_blend_edge(t, 3, 7); /* the whole width */
+    test_blend_edge(t, 3, 0);
+    test_clamp_fill(t, 1, 1);
+    test_clamp_fill(t, 7, 1000);
+    test_vae_refusals(t);
+    /* text-encoder ops */
+    test_mul_relu(t, 1, 1);
+    test_mul_relu(t, 33, 1000);
+    test_gather_rows(t, DG_F32, 32, 64, 1023);
+    test_gather_rows(t, DG_BF16, 11, 7, 5);
+    test_gather_rows(t, DG_F16, 1, 1, 1);
+    test_attention_pos_bias(t, 1, 1, 1, 1, 1, 0, 1.0f);
+    test_attention_pos_bias(t, 37, 37, 2, 64, 1, 0, 1.0f);
+    test_attention_pos_bias(t, 7, 19, 3, 5, 1, 1, 0.3f);
+    test_attention_pos_bias(t, 21, 6, 4, 17, 1, 1, 1.0f);
+    test_attention_pos_bias(t, 9, 33, 1, 16, 0, 0, 0.25f);
+    test_attention_pos_bias(t, 300, 300, 8, 64, 1, 1, 1.0f);
+    test_text_refusals(t);
 }
 
 int main(void) {
@@ -540,6 +1043,18 @@ int main(void) {
     const target tc = {&cpu, "cpu", 1};
     run_all(&tc);
     /* Every other backend this build knows, when its device is present. */
+#ifdef DG_HAVE_CUDA
+    /* The table is checked even without a device: a missing op shows in every CUDA build. */
+    check_table(dg_backend_cuda_ops());
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) count = 0;
+    /* A device that does not exist is refused, by name where the runtime can count the devices. */
+    dg_backend bad;
+    const int rc = dg_backend_cuda_init(&bad, count);
+    CHECK(rc != DG_OK && (count == 0 || strstr(dg_last_error(), "does not exist")), "cuda device %d accepted: %s",
+          count, rc ? dg_last_error() : "no error");
+    printf("cuda:%d refused: %s\n", count, dg_last_error());
+#endif
     dg_backend gpu;
     if (dg_backend_init_device(&gpu, "cuda", 0) == DG_OK) {
         const target tg = {&gpu, "cuda", 0};

@@ -1,7 +1,7 @@
 /* The Wan VAE decoder on the CUDA backend against the same diffusers fixture
  * as test_wan_vae (a 3-latent-frame video, a 1-frame image, a tiled decode),
  * so the whole decode loop - caches, chunk buffers, tiles - is checked on the
- * GPU, not only each op (test_cuda_ops). Without a CUDA build or device:
+ * GPU, not only each op (test_backend_ops). Without a CUDA build or device:
  * "skipped: no CUDA device", exit 77. */
 #include <stdio.h>
 #include <stdlib.h>

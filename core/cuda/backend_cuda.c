@@ -122,6 +122,8 @@ static const dg_backend_ops cuda_ops = {
     .attention_pos_bias = dg_cuda_attention_pos_bias,
 };
 
+const dg_backend_ops *dg_backend_cuda_ops(void) { return &cuda_ops; }
+
 static int init_ctx(dg_cuda_ctx *c, int device) {
     int count = 0;
     DG_CUDA_CHECK(cudaGetDeviceCount(&count));
