@@ -290,8 +290,13 @@ int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts) {
         DG_CHECK(isfinite(opts->phase_t) && isfinite(opts->phase_bias) && fabsf(opts->phase_bias) <= 1e4f,
                  "clip parallelism: phase %g and bias %g must be finite (|bias| <= 1e4)", (double)opts->phase_t,
                  (double)opts->phase_bias);
+        static const char *const ropes[] = {"true", "clamped", "none"}; /* dg_wan_global_rope order */
+        int rope = opts->global_rope ? -1 : DG_WAN_ROPE_TRUE;
+        for (int i = 0; i < 3 && rope < 0; i++)
+            if (!strcmp(opts->global_rope, ropes[i])) rope = i;
+        DG_CHECK(rope >= 0, "clip parallelism: global_rope '%s' unknown (true, clamped or none)", opts->global_rope);
         p->split = (dg_wan_split){.clip = 1, .halo = opts->halo, .global = opts->global, .phase_t = opts->phase_t,
-                                  .phase_bias = opts->phase_bias};
+                                  .phase_bias = opts->phase_bias, .global_rope = (dg_wan_global_rope)rope};
     }
     if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
     /* MPI moves host buffers; a GPU's activations go through NCCL */

@@ -19,6 +19,8 @@ echo "shipped model, $FRAMES frames (the model was trained on 5), $RANKS ranks, 
 run one_process "$BUILD/ditgen" "${ARGS[@]}"
 run exact $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel exact
 run clip_h1_g1 $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 1 --clip-global 1
+run clip_h1_g1_rope_clamped $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 1 --clip-global 1 --clip-rope clamped
+run clip_h1_g1_rope_none $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 1 --clip-global 1 --clip-rope none
 run clip_h2_g1 $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 2 --clip-global 1
 run clip_h1_g0 $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 1 --clip-global 0
 run clip_h0_g0 $MPI "$BUILD/ditgen" "${ARGS[@]}" --parallel clip --clip-halo 0 --clip-global 0

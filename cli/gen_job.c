@@ -93,7 +93,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
-        {"clip-bias", required_argument, 0, 19}, {0, 0, 0, 0}};
+        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -124,6 +124,13 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 17: if (cli_parse_int("--clip-global", optarg, 0, 1024, &iv)) return -1; j->parallel.global = (int)iv; break;
         case 18: if (cli_parse_double("--clip-phase", optarg, -1e6, 1e6, &dv)) return -1; j->parallel.phase_t = (float)dv; break;
         case 19: if (cli_parse_double("--clip-bias", optarg, -1e4, 1e4, &dv)) return -1; j->parallel.phase_bias = (float)dv; break;
+        case 20:
+            if (strcmp(optarg, "true") && strcmp(optarg, "clamped") && strcmp(optarg, "none")) {
+                cli_error("--clip-rope must be true, clamped or none, got '%s'", optarg);
+                return -1;
+            }
+            j->parallel.global_rope = optarg;
+            break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;

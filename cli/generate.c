@@ -54,7 +54,9 @@ static void usage(FILE *f) {
             "                         contiguous latent frames and sees its neighbours' --clip-halo frames\n"
             "                         (default 2) and --clip-global frames of every rank (default 1); the\n"
             "                         global scope weighs e^B more at timesteps >= --clip-phase T, the local\n"
-            "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity)\n"
+            "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity);\n"
+            "                         --clip-rope true|clamped|none: the global keys' temporal RoPE (their\n"
+            "                         frame, default; clamped to just outside the rank's scope; none)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }

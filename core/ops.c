@@ -434,27 +434,30 @@ void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, flo
     if (dim % 2) out[dim - 1] = 0.0f;
 }
 
+void dg_rope3d_row(float *co, float *si, const int64_t pos[3], const int dims[3], double theta) {
+    int off = 0;
+    for (int a = 0; a < 3; a++) {
+        for (int k = 0; k < dims[a] / 2; k++) {
+            /* diffusers: freqs = 1/(theta^(arange(0,dim,2)/dim)) in float64, outer with pos */
+            double freq = 1.0 / pow(theta, (double)(2 * k) / (double)dims[a]);
+            double ang = (double)pos[a] * freq;
+            float c = (float)cos(ang), s = (float)sin(ang);
+            co[off + 2 * k] = co[off + 2 * k + 1] = c;
+            si[off + 2 * k] = si[off + 2 * k + 1] = s;
+        }
+        off += dims[a];
+    }
+}
+
 int dg_rope3d_tables(float *cos_out, float *sin_out, int F, int H, int W, const int dims[3], double theta) {
     int d = dims[0] + dims[1] + dims[2];
     DG_CHECK(dims[0] % 2 == 0 && dims[1] % 2 == 0 && dims[2] % 2 == 0, "rope: odd axis width");
     for (int f = 0; f < F; f++)
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++) {
-                int pos[3] = {f, i, j};
+                const int64_t pos[3] = {f, i, j};
                 size_t n = ((size_t)f * H + i) * W + j;
-                float *co = cos_out + n * d, *si = sin_out + n * d;
-                int off = 0;
-                for (int a = 0; a < 3; a++) {
-                    for (int k = 0; k < dims[a] / 2; k++) {
-                        /* diffusers: freqs = 1/(theta^(arange(0,dim,2)/dim)) in float64, outer with pos */
-                        double freq = 1.0 / pow(theta, (double)(2 * k) / (double)dims[a]);
-                        double ang = (double)pos[a] * freq;
-                        float c = (float)cos(ang), s = (float)sin(ang);
-                        co[off + 2 * k] = co[off + 2 * k + 1] = c;
-                        si[off + 2 * k] = si[off + 2 * k + 1] = s;
-                    }
-                    off += dims[a];
-                }
+                dg_rope3d_row(cos_out + n * d, sin_out + n * d, pos, dims, theta);
             }
     return DG_OK;
 }

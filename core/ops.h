@@ -53,5 +53,7 @@ void dg_timestep_sinusoid(float *out, int dim, float t, int flip_sin_to_cos, flo
 /* cos/sin tables [N, d] for interleaved 3-axis RoPE over a (F,H,W) grid with
  * axis widths dims[3] (sum = d), theta base. Frequencies in float64 as diffusers. */
 int dg_rope3d_tables(float *cos_out, float *sin_out, int F, int H, int W, const int dims[3], double theta);
+/* One token's row of those tables at position pos (t, h, w; any integers). */
+void dg_rope3d_row(float *cos_out, float *sin_out, const int64_t pos[3], const int dims[3], double theta);
 
 #endif

@@ -46,6 +46,11 @@ typedef struct dg_wan_model {
     dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
 } dg_wan_model;
 
+/* Temporal RoPE positions of clip parallelism's global keys, which may sit far outside the trained
+ * range of offsets from a rank's queries: their true frame (TRUE), clamped to just outside the rank's
+ * local scope (CLAMPED), or no temporal rotation at all (NONE: position 0 on the time axis). */
+typedef enum { DG_WAN_ROPE_TRUE = 0, DG_WAN_ROPE_CLAMPED, DG_WAN_ROPE_NONE } dg_wan_global_rope;
+
 /* How a forward's tokens are split over the ranks of a communicator.
  * exact: sequence parallelism; each rank computes its share of the tokens through every layer and
  *   self-attention sees every token (keys and values are gathered), as one process would.
@@ -53,12 +58,13 @@ typedef struct dg_wan_model {
  *   latent frames; its queries attend to a local scope (its frames and `halo` frames from each
  *   neighbour) and a global scope (`global` frames shared by every rank at uniform stride), merged by
  *   log-sum-exp with `phase_bias` added to the global logits at timesteps >= phase_t and to the local
- *   ones below. Keys carry their true RoPE positions. */
+ *   ones below. Local keys carry their true RoPE positions, global ones as global_rope says. */
 typedef struct dg_wan_split {
     dg_comm *comm; /* NULL: one process */
     int clip;
     int halo, global;
     float phase_t, phase_bias;
+    dg_wan_global_rope global_rope;
 } dg_wan_split;
 
 /* What the forwards at one latent size share and never change: the activation arena (sized from the
@@ -78,6 +84,7 @@ typedef struct dg_wan_sized {
     int64_t *part_floats;
     dg_arena arena;
     dg_tensor rope_cos, rope_sin; /* [tokens, head_dim] */
+    dg_tensor global_cos, global_sin; /* clip: this rank's RoPE of the global keys [global tokens, head_dim] */
     dg_tensor fork_hidden;        /* [ntok, dim] when made with_fork, else empty */
     dg_attn_plan *plan;           /* borrowed; NULL = dense attention */
 } dg_wan_sized;

@@ -100,17 +100,58 @@ size_t dg_wan_sized_bytes(const dg_wan_config *c, int F, int H, int W, int L, in
            (with_fork ? N * (size_t)c->dim * sizeof(float) : 0);
 }
 
-/* RoPE cos/sin over the patch grid, computed on the host once per size. */
+/* Clip parallelism: frame j of rank r's share of the global scope (the frames 0, stride, ... of its
+ * clip) in the whole video's latent frames. */
+static int64_t global_frame(const dg_wan_sized *s, int r, int j) {
+    int64_t f0 = 0;
+    for (int q = 0; q < r; q++) f0 += s->part_rows[q] / s->frame_tokens;
+    return f0 + j * (s->part_rows[r] / s->frame_tokens / s->split.global);
+}
+
+/* The temporal position this rank gives global frame f (see dg_wan_global_rope). */
+static int64_t global_position(const dg_wan_sized *s, int64_t f) {
+    const int64_t lo = s->tok0 / s->frame_tokens - s->split.halo - 1, hi = (s->tok0 + s->ntok) / s->frame_tokens + s->split.halo;
+    switch (s->split.global_rope) {
+    case DG_WAN_ROPE_CLAMPED: return f < lo ? lo : f > hi ? hi : f;
+    case DG_WAN_ROPE_NONE: return 0;
+    default: return f;
+    }
+}
+
+/* RoPE cos/sin over the patch grid (and, for clip parallelism, of the global keys), computed on the
+ * host once per size. */
 static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, int Wp) {
     const int64_t N = (int64_t)Fp * Hp * Wp, hd = c->head_dim, shape[2] = {N, hd};
     const int hw = 2 * (c->head_dim / 6), dims[3] = {c->head_dim - 2 * hw, hw, hw};
+    const int clip_globals = s->comm && s->split.clip && s->split.global;
+    const int64_t G = clip_globals ? (int64_t)s->comm->size * s->split.global * s->frame_tokens : 0;
+    const int64_t gshape[2] = {G, hd};
     DG_TRY(dg_tensor_alloc(&s->rope_cos, s->arena.backend, DG_F32, 2, shape));
     DG_TRY(dg_tensor_alloc(&s->rope_sin, s->arena.backend, DG_F32, 2, shape));
-    float *cs = malloc((size_t)(2 * N * hd) * sizeof(float));
+    if (clip_globals) {
+        DG_TRY(dg_tensor_alloc(&s->global_cos, s->arena.backend, DG_F32, 2, gshape));
+        DG_TRY(dg_tensor_alloc(&s->global_sin, s->arena.backend, DG_F32, 2, gshape));
+    }
+    float *cs = malloc((size_t)(2 * (N + G) * hd) * sizeof(float));
     DG_CHECK(cs != NULL, "out of memory building RoPE tables for %lld tokens", (long long)N);
     int rc = dg_rope3d_tables(cs, cs + N * hd, Fp, Hp, Wp, dims, 10000.0);
     if (rc == DG_OK) rc = dg_tensor_upload(&s->rope_cos, cs);
     if (rc == DG_OK) rc = dg_tensor_upload(&s->rope_sin, cs + N * hd);
+    if (rc == DG_OK && clip_globals) {
+        float *gc = cs + 2 * N * hd, *gs = gc + G * hd;
+        int64_t row = 0;
+        for (int r = 0; r < s->comm->size; r++)
+            for (int j = 0; j < s->split.global; j++) {
+                const int64_t t = global_position(s, global_frame(s, r, j));
+                for (int64_t i = 0; i < Hp; i++)
+                    for (int64_t w = 0; w < Wp; w++, row++) {
+                        const int64_t pos[3] = {t, i, w};
+                        dg_rope3d_row(gc + row * hd, gs + row * hd, pos, dims, 10000.0);
+                    }
+            }
+        rc = dg_tensor_upload(&s->global_cos, gc);
+        if (rc == DG_OK) rc = dg_tensor_upload(&s->global_sin, gs);
+    }
     free(cs);
     return rc;
 }
@@ -202,6 +243,8 @@ void dg_wan_sized_free(dg_wan_sized *s) {
     if (s->arena.base) dg_arena_free(&s->arena);
     dg_tensor_free(&s->rope_cos);
     dg_tensor_free(&s->rope_sin);
+    dg_tensor_free(&s->global_cos);
+    dg_tensor_free(&s->global_sin);
     dg_tensor_free(&s->fork_hidden);
     free(s->part_rows), free(s->part_floats);
     memset(s, 0, sizeof *s);
@@ -227,8 +270,20 @@ static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
     if (call && call->tap) call->tap(call->user, name, x);
 }
 
-/* Clip parallelism's key exchange for one of K, V (this rank's rows in place): the halo frames of
- * each neighbour into the local scope's ends, and every rank's sampled frames into the global scope. */
+/* Clip parallelism: this rank's share of the global scope, its frames 0, stride, 2 stride, ... of
+ * kv (taken before RoPE: each rank rotates the gathered global keys with its own positions). */
+static int sample_globals(dg_wan_sized *s, const dg_tensor *kv, dg_tensor *global) {
+    const int64_t ft = s->frame_tokens, stride = s->ntok / ft / s->split.global;
+    for (int j = 0; j < s->split.global; j++) {
+        dg_tensor src = rows_view(kv, s->kv_local + j * stride * ft, ft);
+        dg_tensor dst = rows_view(global, ((int64_t)s->comm->rank * s->split.global + j) * ft, ft);
+        DG_TRY(dg_tensor_copy(&dst, &src));
+    }
+    return DG_OK;
+}
+
+/* Clip parallelism's exchange for one of K, V (this rank's rows and global share in place): the halo
+ * frames of each neighbour into the local scope's ends, every rank's share of the global scope. */
 static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global) {
     const dg_wan_split *sp = &s->split;
     dg_comm *comm = sp->comm;
@@ -238,22 +293,21 @@ static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global) {
     if (halo)
         DG_TRY(comm->ops->exchange_f32(comm, own, own + s->ntok * C - halo, d, own + s->ntok * C, halo));
     if (!sp->global) return DG_OK;
-    const int64_t nf = s->ntok / ft, stride = nf / sp->global;
-    for (int j = 0; j < sp->global; j++) { /* frames 0, stride, 2 stride, ... of this rank's clip */
-        dg_tensor src = rows_view(kv, s->kv_local + j * stride * ft, ft);
-        dg_tensor dst = rows_view(global, ((int64_t)comm->rank * sp->global + j) * ft, ft);
-        DG_TRY(dg_tensor_copy(&dst, &src));
-    }
-    DG_TRY(dg_backend_sync(kv->backend));
     for (int r = 0; r < comm->size; r++) s->part_floats[r] = sp->global * ft * C;
     return comm->ops->allgather_f32(comm, global->data, s->part_floats);
 }
 
-/* What this rank's queries attend to, from every rank's keys and values. */
-static int share_keys(dg_wan_sized *s, dg_tensor *a) {
+/* What this rank's queries attend to, from every rank's keys and values (K after RoPE). */
+static int share_keys(dg_wan_sized *s, dg_tensor *a, int heads) {
     if (!s->comm) return DG_OK;
     if (!s->split.clip) return gather_rows(s, &a[K]) || gather_rows(s, &a[V]) ? DG_ERR : DG_OK;
-    return share_clip(s, &a[K], &a[GLOBAL_K]) || share_clip(s, &a[V], &a[GLOBAL_V]) ? DG_ERR : DG_OK;
+    DG_TRY(share_clip(s, &a[K], &a[GLOBAL_K]));
+    DG_TRY(share_clip(s, &a[V], &a[GLOBAL_V]));
+    if (!s->split.global) return DG_OK;
+    dg_tensor g3 = a[GLOBAL_K];
+    const int64_t s3[3] = {g3.shape[0], heads, g3.shape[1] / heads};
+    DG_TRY(dg_tensor_reshape(&g3, 3, s3));
+    return dg_rope(&g3, &s->global_cos, &s->global_sin);
 }
 
 /* Clip parallelism's dual-scope attention: the local scope and the global scope attended apart, then
@@ -374,10 +428,13 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
         dg_linear(&k, n, &sa->k_w, &sa->k_b) || dg_rmsnorm(&k, &k, &sa->norm_k, c->eps) ||
         dg_linear(&v, n, &sa->v_w, &sa->v_b))
         return DG_ERR;
+    if (s->comm && s->split.clip && s->split.global &&
+        (sample_globals(s, &a[K], &a[GLOBAL_K]) || sample_globals(s, &a[V], &a[GLOBAL_V])))
+        return DG_ERR;
     dg_tensor q3 = *q, k3 = k;
     const int64_t s3[3] = {s->ntok, c->heads, c->head_dim};
     if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &cos, &sin) ||
-        dg_rope(&k3, &cos, &sin) || share_keys(s, a) || self_attention(s, call, stats, li, a, c->heads, t) ||
+        dg_rope(&k3, &cos, &sin) || share_keys(s, a, c->heads) || self_attention(s, call, stats, li, a, c->heads, t) ||
         dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
     /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; the keys and values

@@ -108,6 +108,9 @@ typedef struct dg_parallel_opts {
     const char *mode;
     int halo, global;          /* clip: latent frames (after the temporal patch) */
     float phase_t, phase_bias; /* clip: e.g. 800 and 10 as Video-Infinity */
+    /* clip: temporal RoPE of the global keys: NULL or "true" (their frame), "clamped" (to just outside
+     * the rank's local scope) or "none" (no temporal rotation) */
+    const char *global_rope;
 } dg_parallel_opts;
 
 /* Every rank calls the same pipeline functions in the same order and ends with the same latents. CPU

@@ -4,6 +4,8 @@
  *   step): the attention is then over all frames, as one process (1e-5 x max|ref|);
  * - on 2 ranks, a halo of all the neighbour's frames and no global scope: the local scope is every
  *   frame, as one process;
+ * - global keys with no temporal RoPE change them; clamped positions on one rank (every frame is
+ *   inside its scope) do not;
  * - narrow scopes (halo 1, global 1, Video-Infinity's schedule) give finite latents that differ;
  * - perturbation guidance and ranks with fewer frames than the halo are refused with the reason. */
 #include <string.h>
@@ -54,6 +56,19 @@ int main(void) {
     snprintf(what, sizeof what, "global scope = every frame, %d ranks", size);
     compare(what, lat, one, n, rank, 1e-5);
     free(lat);
+
+    dg_parallel_opts rope = global_all;
+    rope.global_rope = "none";
+    lat = generate(p, &g, &rope, &n);
+    snprintf(what, sizeof what, "global keys without temporal RoPE, %d ranks", size);
+    compare(what, lat, one, n, rank, 0);
+    free(lat);
+    if (size == 1) {
+        rope.global_rope = "clamped";
+        lat = generate(p, &g, &rope, &n);
+        compare("global keys clamped inside one rank's scope", lat, one, n, rank, 1e-5);
+        free(lat);
+    }
 
     if (size == 2) {
         const dg_parallel_opts halo_all = {.mode = "clip", .halo = own, .global = 0};
