@@ -91,3 +91,10 @@ int cli_frame_pattern(const char *flag, const char *path) {
     }
     return conversions;
 }
+
+const char *cli_rank_device(const char *device, char *buf, size_t size) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!device || strcmp(device, "cuda") || !local) return device;
+    snprintf(buf, size, "cuda:%d", atoi(local));
+    return buf;
+}

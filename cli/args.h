@@ -3,6 +3,7 @@
 #ifndef DG_CLI_ARGS_H
 #define DG_CLI_ARGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* What the error lines name before the message: "generate" gives "ditgen generate: ...",
@@ -20,6 +21,9 @@ const char *cli_refused_option(char **argv);
 int cli_ends_with(const char *s, const char *suffix);
 
 int cli_parse_int(const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out);
+/* Under mpirun, "cuda" becomes the GPU of this process's rank on its node (cuda:<local rank>, written to
+ * buf); any other device is returned as it is. */
+const char *cli_rank_device(const char *device, char *buf, size_t size);
 int cli_parse_double(const char *flag, const char *val, double lo, double hi, double *out);
 
 /* An output path used as a per-frame pattern goes to snprintf, so it is checked first: 1 if it

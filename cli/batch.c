@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "ditgen.h"
 #include "io/json.h"
+#include "parallel/comm.h"
 
 /* The generate flags a job (or "defaults") may set, by their long names. The model, device
  * and threads belong to the whole batch. */
@@ -30,7 +31,7 @@ static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N]\n"
+            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N] [--deal]\n"
             "\n"
             "Runs many generations with one model load. JOBS.json:\n"
             "  {\n"
@@ -58,6 +59,9 @@ static void usage(FILE *f) {
             "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
             "      --device D         cpu (default) or cuda[:N]: text encoder, transformer and VAE\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
+            "      --deal             under mpirun -np N: every rank checks every job, then runs jobs\n"
+            "                         r, r+N, r+2N, ... (rank r) and writes their outputs; with\n"
+            "                         --device cuda each rank takes the GPU of its local rank\n"
             "  -h, --help             this help\n");
 }
 
@@ -80,6 +84,9 @@ typedef struct text_table {
 typedef struct batch {
     const char *path, *model, *device;
     int threads;
+    int deal;      /* --deal: the jobs are dealt over the ranks of an MPI job */
+    dg_comm world; /* then: every rank */
+    char gpu[32];  /* then, with --device cuda: this rank's device */
     cJSON *root;
     batch_job *jobs;
     int n_jobs;
@@ -347,9 +354,12 @@ static int prepare(batch *b, dg_pipeline *p, const char *configs) {
 }
 
 static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
-    int failed = 0, generations = 0;
+    int failed = 0, generations = 0, mine = 0;
+    const int rank = b->deal ? b->world.rank : 0, ranks = b->deal ? b->world.size : 1;
     double t0 = cli_now_s();
     for (int i = 0; i < b->n_jobs; i++) {
+        if (i % ranks != rank) continue; /* another rank's job */
+        mine++;
         batch_job *bj = &b->jobs[i];
         const gen_job *j = &bj->job;
         const text_table *t = &b->text;
@@ -363,10 +373,19 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
             generations += j->count;
         }
     }
-    fprintf(stderr, "batch: %d of %d jobs done, %d generations in %.1f s", b->n_jobs - failed, b->n_jobs,
-            generations, cli_now_s() - t0);
+    char who[48] = "";
+    if (ranks > 1) snprintf(who, sizeof who, " (rank %d of %d)", rank, ranks);
+    fprintf(stderr, "batch%s: %d of %d jobs done, %d generations in %.1f s", who, mine - failed, mine, generations,
+            cli_now_s() - t0);
     fprintf(stderr, failed ? "; %d failed\n" : "\n", failed);
     return failed ? 1 : 0;
+}
+
+/* --deal: this process's rank among the MPI job's, and its GPU. */
+static int deal_init(batch *b) {
+    DG_TRY(dg_comm_mpi_init(&b->world));
+    b->device = cli_rank_device(b->device, b->gpu, sizeof b->gpu);
+    return DG_OK;
 }
 
 static void batch_free(batch *b) {
@@ -380,12 +399,14 @@ static void batch_free(batch *b) {
     for (int i = 0; i < b->text.n; i++) free(b->text.emb[i]);
     free(b->text.key), free(b->text.emb), free(b->text.len);
     cJSON_Delete(b->root);
+    dg_comm_free(&b->world);
 }
 
 static int parse_args(int argc, char **argv, batch *b) {
     static const struct option longs[] = {{"model", required_argument, 0, 'm'},
                                           {"device", required_argument, 0, 1},
                                           {"threads", required_argument, 0, 't'},
+                                          {"deal", no_argument, 0, 2},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     opterr = 0;
@@ -396,6 +417,7 @@ static int parse_args(int argc, char **argv, batch *b) {
         switch (c) {
         case 'm': b->model = optarg; break;
         case 1: b->device = optarg; break;
+        case 2: b->deal = 1; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; b->threads = (int)iv; break;
         case 'h': usage(stdout); return 1;
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
@@ -422,6 +444,11 @@ int cmd_batch(int argc, char **argv) {
     if (load_jobs(&b)) {
         batch_free(&b);
         return 2;
+    }
+    if (b.deal && deal_init(&b)) {
+        cli_library_error();
+        batch_free(&b);
+        return 1;
     }
     if (!b.model) b.model = DG_DEFAULT_MODEL;
     for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model;

@@ -72,11 +72,7 @@ int cmd_generate(int argc, char **argv) {
     double t0 = cli_now_s();
     dg_pipeline *p;
     char device[32];
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    if (j.parallel.mode && j.device && !strcmp(j.device, "cuda") && local) { /* one GPU per rank of a node */
-        snprintf(device, sizeof device, "cuda:%d", atoi(local));
-        j.device = device;
-    }
+    if (j.parallel.mode) j.device = cli_rank_device(j.device, device, sizeof device);
     if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
         cli_library_error();
         gen_job_free(&j);

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/cpu/blas_tune.h"
+#include "parallel/comm.h"
 
 #ifdef DG_HAVE_CUDA
 #define DG_HAS_CUDA 1
@@ -45,8 +46,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("ditgen (C11%s%s, openblas %s %s)\n", DG_HAS_CUDA ? ", cuda" : "", DG_HAS_FFMPEG ? ", ffmpeg mp4" : "",
-               dg_blas_corename(), dg_blas_threading());
+        const char *why;
+        printf("ditgen (C11%s%s%s, openblas %s %s)\n", DG_HAS_CUDA ? ", cuda" : "", dg_comm_available(&why) ? ", mpi" : "",
+               DG_HAS_FFMPEG ? ", ffmpeg mp4" : "", dg_blas_corename(), dg_blas_threading());
         return 0;
     }
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);

@@ -50,6 +50,25 @@ same "softpag job = generate" pag.png g_pag.png -p "a red circle on a blue backg
     -s 7 --pag-scale 2 --pag-heads 1:*,2:0 --pag-u 0.5 -o g_pag.png
 cmp -s pag.png red.png && { echo "FAIL SoftPAG made no difference"; fail=1; }
 
+# --deal under mpirun: each rank runs every second job; together they write the same files
+if command -v mpirun >/dev/null && "$DITGEN" --version | grep -q mpi; then
+    mkdir -p dealt && cd dealt || exit 1
+    if OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 "$DITGEN" batch ../jobs.json -t 1 --deal \
+        >out 2>err; then
+        grep -q "rank 0 of 2): 3 of 3 jobs done" err && grep -q "rank 1 of 2): 2 of 2 jobs done" err ||
+            { echo "FAIL deal summaries: $(grep 'jobs done' err)"; fail=1; }
+        for f in pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
+            cmp -s "$f" "../$f" || { echo "FAIL dealt $f differs from the one-process batch"; fail=1; }
+        done
+        echo "ok   batch --deal over 2 ranks"
+    else
+        echo "FAIL batch --deal: $(tail -1 err)"; fail=1
+    fi
+    cd .. || exit 1
+else
+    refused "deal without MPI" "without MPI" "" batch jobs.json --deal
+fi
+
 job() { # one-job file around the given job object
     printf '{"model": "%s", "jobs": [{"prompt": "a red circle", "output": "first.png"}, %s]}' "$MODEL" "$1" > "$2"
 }
