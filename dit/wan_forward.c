@@ -333,11 +333,15 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
         dg_rope(&k3, &cos, &sin) || share_keys(s, a) || self_attention(s, call, stats, li, a, c->heads, t) ||
         dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
-    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask */
+    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; without
+     * cross_attn_norm the hidden state goes in as is (diffusers' norm2 is an Identity) */
     dg_wan_attn *ca = &blk->cross_attn;
-    const int norm = c->cross_attn_norm;
-    if (dg_layernorm(n, h, norm ? &blk->norm2_w : NULL, norm ? &blk->norm2_b : NULL, c->eps) ||
-        dg_linear(q, n, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
+    const dg_tensor *ca_in = h;
+    if (c->cross_attn_norm) {
+        DG_TRY(dg_layernorm(n, h, &blk->norm2_w, &blk->norm2_b, c->eps));
+        ca_in = n;
+    }
+    if (dg_linear(q, ca_in, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
         dg_linear(&a[CROSS_K], &a[CTX], &ca->k_w, &ca->k_b) ||
         dg_rmsnorm(&a[CROSS_K], &a[CROSS_K], &ca->norm_k, c->eps) ||
         dg_linear(&a[CROSS_V], &a[CTX], &ca->v_w, &ca->v_b) ||
