@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
@@ -53,7 +54,8 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
              get_int_in(path, o, "height", &d->height, 1, DG_MAX_SIDE) ||
              get_int_in(path, o, "num_frames", &d->frames, 1, DG_MAX_FRAMES) ||
              get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
-             get_int_in(path, o, "fps", &d->fps, 1, 240) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
+             get_int_in(path, o, "fps", &d->fps, 1, 240) ||
+             get_int_in(path, o, "max_sequence_length", &d->max_sequence_length, 1, DG_WAN_TEXT_LEN) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;
         if (rc == DG_OK && neg && !(*negative = strdup(neg))) rc = dg_error("out of memory reading %s", path);
@@ -66,7 +68,8 @@ int dg_model_defaults_load(dg_pipeline *p) {
     dg_model_defaults *d = &p->info.defaults;
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
-                             .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = ""};
+                             .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = "",
+                             .max_sequence_length = DG_WAN_TEXT_LEN};
     DG_TRY(read_scheduler(p->folder.scheduler_config, d));
     DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;

@@ -28,7 +28,6 @@ struct dg_pipeline {
     int text_loaded;         /* tokenizer + encoder currently in memory */
     dg_tokenizer tok;
     dg_t5_encoder enc;
-    int max_text_len;        /* text slots (DG_WAN_TEXT_LEN unless the tokenizer has fewer) */
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
