@@ -9,26 +9,14 @@
 #include "io/json.h"
 #include "sampler/scheduler.h"
 
-/* The sampler and its shift from scheduler/scheduler_config.json. */
-static int read_scheduler(const char *path, dg_model_defaults *d) {
+/* The sampler, its shift and its options from scheduler/scheduler_config.json. */
+static int read_scheduler(const char *path, dg_model_defaults *d, dg_scheduler_opts *opts) {
     if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    const char *cls = NULL, *shift_key = NULL;
-    int rc = dg_json_get_string(path, j, "_class_name", &cls, 1);
-    if (rc == DG_OK && dg_sample_method_from_class(cls, &d->sampler, &shift_key) != DG_OK)
-        rc = dg_error_wrap("%s: ", path);
-    if (rc == DG_OK && d->sampler == DG_SAMPLE_UNIPC) {
-        const char *pred = "flow_prediction";
-        rc = dg_json_get_string(path, j, "prediction_type", &pred, 0);
-        if (rc == DG_OK && strcmp(pred, "flow_prediction"))
-            rc = dg_error("%s: prediction_type '%s' is not supported (flow_prediction)", path, pred);
-    }
-    if (rc == DG_OK) rc = dg_json_get_double(path, j, shift_key, &d->flow_shift, 0);
+    int rc = dg_scheduler_config_read(path, j, &d->sampler, &d->flow_shift, opts);
     cJSON_Delete(j);
-    DG_TRY(rc);
-    DG_CHECK(d->flow_shift > 0, "%s: the flow shift must be positive", path);
-    return DG_OK;
+    return rc;
 }
 
 static int get_int_in(const char *path, const cJSON *o, const char *key, int *out, int lo, int hi) {
@@ -55,7 +43,8 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
              get_int_in(path, o, "num_frames", &d->frames, 1, DG_MAX_FRAMES) ||
              get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
              get_int_in(path, o, "fps", &d->fps, 1, 240) ||
-             get_int_in(path, o, "max_sequence_length", &d->max_sequence_length, 1, DG_WAN_TEXT_LEN) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
+             get_int_in(path, o, "max_sequence_length", &d->max_sequence_length, 1, DG_WAN_TEXT_LEN) ||
+             dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;
         if (rc == DG_OK && neg && !(*negative = strdup(neg))) rc = dg_error("out of memory reading %s", path);
@@ -70,7 +59,8 @@ int dg_model_defaults_load(dg_pipeline *p) {
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
                              .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = "",
                              .max_sequence_length = DG_WAN_TEXT_LEN};
-    DG_TRY(read_scheduler(p->folder.scheduler_config, d));
+    dg_scheduler_opts_default(&p->scheduler_opts);
+    DG_TRY(read_scheduler(p->folder.scheduler_config, d, &p->scheduler_opts));
     DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;
     return DG_OK;
