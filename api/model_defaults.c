@@ -27,14 +27,30 @@ static int get_int_in(const char *path, const cJSON *o, const char *key, int *ou
     return DG_OK;
 }
 
-/* model_index.json's optional "_ditgen_defaults" object. */
+/* What a WanPipeline folder may name that changes diffusers' frames and ditgen does not run:
+ * refused rather than ignored. */
+static int refuse_unsupported_parts(const char *path, const cJSON *j) {
+    const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(j, "transformer_2");
+    int has_t2 = t2 && !cJSON_IsNull(t2) && !(cJSON_IsArray(t2) && cJSON_IsNull(cJSON_GetArrayItem(t2, 0)));
+    DG_CHECK(!has_t2, "%s: transformer_2 is not supported (a two-expert Wan2.2 folder, switching experts at "
+             "boundary_ratio)", path);
+    const cJSON *boundary = cJSON_GetObjectItemCaseSensitive(j, "boundary_ratio");
+    DG_CHECK(!boundary || cJSON_IsNull(boundary), "%s: boundary_ratio is not supported (it switches to transformer_2)",
+             path);
+    int expand = 0;
+    DG_TRY(dg_json_get_bool(path, j, "expand_timesteps", &expand, 0));
+    DG_CHECK(!expand, "%s: expand_timesteps true is not supported (per-token timesteps of Wan2.2 TI2V)", path);
+    return DG_OK;
+}
+
+/* model_index.json's parts and its optional "_ditgen_defaults" object. */
 static int read_index_defaults(const char *path, dg_model_defaults *d, char **negative) {
     if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
-    int rc = DG_OK;
-    if (o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
+    int rc = refuse_unsupported_parts(path, j);
+    if (rc == DG_OK && o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;
