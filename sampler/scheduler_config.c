@@ -21,7 +21,7 @@ static int refuse_bool(const char *path, const cJSON *j, const char *key, int ab
     return DG_OK;
 }
 
-/* A string field: *out = the index of its value in names (or def when absent); refused otherwise. */
+/* A string field: *out = the index of its value in names (unchanged when absent); refused otherwise. */
 static int get_choice(const char *path, const cJSON *j, const char *key, const char *const *names, int n, int *out) {
     const char *v = NULL;
     DG_TRY(dg_json_get_string(path, j, key, &v, 0));
