@@ -4,30 +4,19 @@
 #include <string.h>
 
 #include "api/pipeline_internal.h"
+#include "api/video_size.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "sampler/scheduler.h"
 
-/* The sampler and its shift from scheduler/scheduler_config.json. */
-static int read_scheduler(const char *path, dg_model_defaults *d) {
+/* The sampler, its shift and its options from scheduler/scheduler_config.json. */
+static int read_scheduler(const char *path, dg_model_defaults *d, dg_scheduler_opts *opts) {
     if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
-    const char *cls = NULL, *shift_key = NULL;
-    int rc = dg_json_get_string(path, j, "_class_name", &cls, 1);
-    if (rc == DG_OK && dg_sample_method_from_class(cls, &d->sampler, &shift_key) != DG_OK)
-        rc = dg_error_wrap("%s: ", path);
-    if (rc == DG_OK && d->sampler == DG_SAMPLE_UNIPC) {
-        const char *pred = "flow_prediction";
-        rc = dg_json_get_string(path, j, "prediction_type", &pred, 0);
-        if (rc == DG_OK && strcmp(pred, "flow_prediction"))
-            rc = dg_error("%s: prediction_type '%s' is not supported (flow_prediction)", path, pred);
-    }
-    if (rc == DG_OK) rc = dg_json_get_double(path, j, shift_key, &d->flow_shift, 0);
+    int rc = dg_scheduler_config_read(path, j, &d->sampler, &d->flow_shift, opts);
     cJSON_Delete(j);
-    DG_TRY(rc);
-    DG_CHECK(d->flow_shift > 0, "%s: the flow shift must be positive", path);
-    return DG_OK;
+    return rc;
 }
 
 static int get_int_in(const char *path, const cJSON *o, const char *key, int *out, int lo, int hi) {
@@ -38,14 +27,30 @@ static int get_int_in(const char *path, const cJSON *o, const char *key, int *ou
     return DG_OK;
 }
 
-/* model_index.json's optional "_ditgen_defaults" object. */
+/* What a WanPipeline folder may name that changes diffusers' frames and ditgen does not run:
+ * refused rather than ignored. */
+static int refuse_unsupported_parts(const char *path, const cJSON *j) {
+    const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(j, "transformer_2");
+    int has_t2 = t2 && !cJSON_IsNull(t2) && !(cJSON_IsArray(t2) && cJSON_IsNull(cJSON_GetArrayItem(t2, 0)));
+    DG_CHECK(!has_t2, "%s: transformer_2 is not supported (a two-expert Wan2.2 folder, switching experts at "
+             "boundary_ratio)", path);
+    const cJSON *boundary = cJSON_GetObjectItemCaseSensitive(j, "boundary_ratio");
+    DG_CHECK(!boundary || cJSON_IsNull(boundary), "%s: boundary_ratio is not supported (it switches to transformer_2)",
+             path);
+    int expand = 0;
+    DG_TRY(dg_json_get_bool(path, j, "expand_timesteps", &expand, 0));
+    DG_CHECK(!expand, "%s: expand_timesteps true is not supported (per-token timesteps of Wan2.2 TI2V)", path);
+    return DG_OK;
+}
+
+/* model_index.json's parts and its optional "_ditgen_defaults" object. */
 static int read_index_defaults(const char *path, dg_model_defaults *d, char **negative) {
     if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
-    int rc = DG_OK;
-    if (o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
+    int rc = refuse_unsupported_parts(path, j);
+    if (rc == DG_OK && o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;
@@ -53,7 +58,9 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
              get_int_in(path, o, "height", &d->height, 1, DG_MAX_SIDE) ||
              get_int_in(path, o, "num_frames", &d->frames, 1, DG_MAX_FRAMES) ||
              get_int_in(path, o, "num_inference_steps", &d->steps, 1, DG_SCHEDULER_MAX_STEPS) ||
-             get_int_in(path, o, "fps", &d->fps, 1, 240) || dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
+             get_int_in(path, o, "fps", &d->fps, 1, 240) ||
+             get_int_in(path, o, "max_sequence_length", &d->max_sequence_length, 1, DG_WAN_TEXT_LEN) ||
+             dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;
         if (rc == DG_OK && neg && !(*negative = strdup(neg))) rc = dg_error("out of memory reading %s", path);
@@ -66,8 +73,10 @@ int dg_model_defaults_load(dg_pipeline *p) {
     dg_model_defaults *d = &p->info.defaults;
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
-                             .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = ""};
-    DG_TRY(read_scheduler(p->folder.scheduler_config, d));
+                             .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = "",
+                             .max_sequence_length = DG_WAN_TEXT_LEN};
+    dg_scheduler_opts_default(&p->scheduler_opts);
+    DG_TRY(read_scheduler(p->folder.scheduler_config, d, &p->scheduler_opts));
     DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
     if (p->default_negative) d->negative_prompt = p->default_negative;
     return DG_OK;

@@ -336,6 +336,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     if (use_pag) /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (call.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, call.fork_layer)) call.fork_layer++;
     const int fork = use_pag && call.fork_layer > 0;
+    /* the folder's scheduler options belong to its own scheduler class */
+    const dg_scheduler_opts *opts = g->sampler == p->info.defaults.sampler ? &p->scheduler_opts : NULL;
     int rc = DG_ERR;
     int64_t cs[2] = {g->context_len, c->text_dim}, ns[2] = {g->negative_len, c->text_dim};
     dg_backend *be = p->dit_be;
@@ -344,7 +346,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         (use_pag && dg_tensor_alloc(&vp, be, DG_F32, 4, shape)) ||
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
-        prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, n) ||
+        prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, opts, n) ||
         dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)))
         goto done;
     vh = malloc(n * sizeof(float));

@@ -4,6 +4,7 @@
 
 #include "dit/wan.h"
 #include "parallel/comm.h"
+#include "sampler/scheduler.h"
 #include "ditgen.h"
 #include "io/model_folder.h"
 #include "text/t5_encoder.h"
@@ -28,7 +29,6 @@ struct dg_pipeline {
     int text_loaded;         /* tokenizer + encoder currently in memory */
     dg_tokenizer tok;
     dg_t5_encoder enc;
-    int max_text_len;        /* text slots (DG_WAN_TEXT_LEN unless the tokenizer has fewer) */
     dg_prompt_cache_entry cache[DG_PROMPT_CACHE];
     dg_wan_vae vae;    /* valid when info.has_vae */
     dg_attn_plan plan; /* valid when has_plan */
@@ -38,6 +38,7 @@ struct dg_pipeline {
     dg_comm device_comm;  /* NCCL over the same processes, for a GPU transformer */
     dg_wan_split split;   /* how the transformer's forward is split (split.comm NULL: one process) */
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
+    dg_scheduler_opts scheduler_opts; /* the folder's scheduler options, for its own sampler (info.defaults.sampler) */
     int has_plan;
     int cache_next;
 };

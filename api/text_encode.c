@@ -4,31 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/pipeline_internal.h"
-#include "api/video_size.h"
 #include "core/error.h"
-#include "io/json.h"
 #include "text/prompt_clean.h"
-
-/* Text slots: DG_WAN_TEXT_LEN, lowered by the tokenizer's model_max_length
- * when a small model was trained with fewer. */
-static int read_max_len(const char *tok_dir, int *out) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", tok_dir);
-    *out = DG_WAN_TEXT_LEN;
-    struct stat st;
-    if (stat(path, &st) != 0) return DG_OK;
-    cJSON *j;
-    DG_TRY(dg_json_load(path, &j));
-    double v = DG_WAN_TEXT_LEN;
-    int rc = dg_json_get_double(path, j, "model_max_length", &v, 0);
-    cJSON_Delete(j);
-    DG_TRY(rc);
-    if (v >= 1 && v < DG_WAN_TEXT_LEN) *out = (int)v;
-    return DG_OK;
-}
 
 static int load_text(dg_pipeline *p) {
     if (p->text_loaded) return DG_OK;
@@ -38,7 +17,6 @@ static int load_text(dg_pipeline *p) {
     const char *tdir = f->tokenizer, *edir = f->text_encoder;
     DG_CHECK(*tdir, "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)", f->root);
     DG_CHECK(*edir, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)", f->root);
-    DG_TRY(read_max_len(tdir, &p->max_text_len));
     DG_TRY(dg_tokenizer_load(&p->tok, tdir));
     if (dg_t5_load(&p->enc, p->dit_be, edir) != DG_OK) { /* the transformer's device: the GPU with cuda */
         dg_tokenizer_free(&p->tok);
@@ -61,7 +39,7 @@ static int load_text(dg_pipeline *p) {
 }
 
 static int encode_uncached(dg_pipeline *p, const char *prompt, float **emb) {
-    int L = p->max_text_len, n = 0, rc = DG_ERR;
+    int L = p->info.defaults.max_sequence_length, n = 0, rc = DG_ERR;
     char *clean = NULL;
     int32_t *ids = malloc((size_t)L * sizeof(int32_t)), *mask = malloc((size_t)L * sizeof(int32_t));
     *emb = malloc((size_t)L * p->info.text_dim * sizeof(float));
@@ -100,7 +78,7 @@ static int cached_entry(dg_pipeline *p, const char *prompt, const dg_prompt_cach
     dg_prompt_cache_entry *slot = &p->cache[p->cache_next];
     p->cache_next = (p->cache_next + 1) % DG_PROMPT_CACHE;
     free(slot->prompt), free(slot->emb);
-    *slot = (dg_prompt_cache_entry){copy, e, p->max_text_len};
+    *slot = (dg_prompt_cache_entry){copy, e, p->info.defaults.max_sequence_length};
     *out = slot;
     return DG_OK;
 }

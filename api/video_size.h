@@ -12,8 +12,9 @@
 #define DG_WAN_VAE_TEMPORAL_FACTOR 4
 #define DG_WAN_VAE_SPATIAL_FACTOR 8
 
-/* Text slots of Wan's pipeline (diffusers' max_sequence_length): what a prompt encodes to (a
- * tokenizer may lower it), and the text length a memory estimate assumes before any text. */
+/* Text slots of Wan's pipeline (diffusers' max_sequence_length, whatever the tokenizer's
+ * model_max_length): what a prompt encodes to unless model_index.json's _ditgen_defaults sets
+ * max_sequence_length, and the text length a memory estimate assumes before any text. */
 #define DG_WAN_TEXT_LEN 512
 
 /* What a model imposes on a size. */

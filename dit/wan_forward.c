@@ -437,16 +437,20 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
         dg_rope(&k3, &cos, &sin) || share_keys(s, a, c->heads) || self_attention(s, call, stats, li, a, c->heads, t) ||
         dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
-    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; the keys and values
-     * come from the prompt's precomputed ones when the call has them */
+    /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; without
+     * cross_attn_norm the hidden state goes in as is (diffusers' norm2 is an Identity); the keys and
+     * values come from the prompt's precomputed ones when the call has them */
     dg_wan_attn *ca = &blk->cross_attn;
-    const int norm = c->cross_attn_norm;
+    const dg_tensor *ca_in = h;
+    if (c->cross_attn_norm) {
+        DG_TRY(dg_layernorm(n, h, &blk->norm2_w, &blk->norm2_b, c->eps));
+        ca_in = n;
+    }
     const dg_wan_text *text = call ? call->text : NULL;
     dg_tensor ck = a[CROSS_K], cv = a[CROSS_V];
     if (text)
         ck = rows_view(&text->k, li * text->len, text->len), cv = rows_view(&text->v, li * text->len, text->len);
-    if (dg_layernorm(n, h, norm ? &blk->norm2_w : NULL, norm ? &blk->norm2_b : NULL, c->eps) ||
-        dg_linear(q, n, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
+    if (dg_linear(q, ca_in, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
         (!text && cross_kv(m, li, &a[CTX], &ck, &cv)) || dg_attention(o, q, &ck, &cv, c->heads, NULL) ||
         dg_linear(n, o, &ca->o_w, &ca->o_b) || dg_gated_add(h, n, NULL))
         return DG_ERR;

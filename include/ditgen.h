@@ -21,13 +21,14 @@ const char *dg_sample_method_name(dg_sample_method m);
 /* Generation defaults of a model folder: diffusers' WanPipeline defaults,
  * the sampler and shift of scheduler/scheduler_config.json, then an optional
  * "_ditgen_defaults" object in model_index.json (width, height, num_frames,
- * num_inference_steps, guidance_scale, fps, negative_prompt). */
+ * num_inference_steps, guidance_scale, fps, negative_prompt, max_sequence_length). */
 typedef struct dg_model_defaults {
     int width, height, frames, steps, fps;
     float cfg_scale;
     double flow_shift;
     dg_sample_method sampler;
     const char *negative_prompt; /* owned by the pipeline; "" when none */
+    int max_sequence_length;     /* text slots a prompt encodes to (diffusers' 512 unless the folder says) */
 } dg_model_defaults;
 
 typedef struct dg_model_info {

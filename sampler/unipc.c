@@ -1,11 +1,13 @@
-/* UniPCMultistepScheduler (diffusers 0.42) with flow sigmas, flow_prediction,
- * predict_x0, solver_order 2, bh2, lower_order_final, final sigma zero.
+/* UniPCMultistepScheduler (diffusers 0.42) with flow sigmas, flow_prediction and predict_x0:
+ * solver_order 1..3, bh1 or bh2, lower_order_final, disable_corrector, final sigma zero or
+ * sigma_min, num_train_timesteps, shift_terminal.
  *
  * Per step i (sample x, velocity v):
  *   m_i = x - sigma_i * v                               x0 prediction
- *   if i > 0: x = UniC(m_i; last_sample, m_{i-1}, m_{i-2}) of order this_order
- *   this_order = min(2, steps - i, lower_order_nums + 1)
- *   last_sample = x;  x = UniP(x; m_i, m_{i-1}) of order this_order
+ *   if i > 0 and the corrector is on after step i-1:
+ *       x = UniC(m_i; last_sample, m_{i-1}, ...) of order this_order
+ *   this_order = min(solver_order, steps - i if lower_order_final, lower_order_nums + 1)
+ *   last_sample = x;  x = UniP(x; m_i, m_{i-1}, ...) of order this_order
  * Every scalar is a float32 0-dim tensor in diffusers, so the coefficients are
  * float32 here too; log/expm1 are rounded from float64 (torch's MKL kernels
  * are within an ulp of that). */
@@ -15,19 +17,24 @@
 #include "sampler/scheduler.h"
 #include "sampler/fp_exact.h"
 
-void dg_unipc_schedule(int steps, double shift, float *sigmas, float *timesteps) {
-    /* np.linspace(1, 1/1000, steps + 1)[:-1] (y = k*step + 1), flow shift in
-     * float64, sigma_0 -= 1e-6 so log(1 - sigma_0) stays finite; timesteps
-     * are int64(sigma*1000) (truncation) from the float64 sigmas. */
-    double step = (1.0 / 1000.0 - 1.0) / steps;
+void dg_unipc_schedule(int steps, double shift, const dg_scheduler_opts *o, float *sigmas, float *timesteps) {
+    /* np.linspace(1, 1/N, steps + 1)[:-1] (y = k*step + 1), flow shift in float64, the
+     * optional stretch to shift_terminal, sigma_0 -= 1e-6 so log(1 - sigma_0) stays finite;
+     * timesteps are int64(sigma*N) (truncation) from the float64 sigmas. */
+    const double n_train = o->num_train_timesteps;
+    double sg[DG_SCHEDULER_MAX_STEPS] = {0};
+    double step = (1.0 / n_train - 1.0) / steps;
     for (int k = 0; k < steps; k++) {
-        double sg = (double)k * step + 1.0;
-        sg = shift * sg / (1.0 + (shift - 1.0) * sg);
-        if (k == 0 && fabs(sg - 1.0) < 1e-6) sg -= 1e-6;
-        timesteps[k] = (float)(long long)(sg * 1000.0);
-        sigmas[k] = (float)sg;
+        double t = (double)k * step + 1.0;
+        sg[k] = shift * t / (1.0 + (shift - 1.0) * t);
     }
-    sigmas[steps] = 0.0f;
+    if (o->shift_terminal > 0) dg_flow_stretch_to_terminal(sg, steps, o->shift_terminal);
+    if (fabs(sg[0] - 1.0) < 1e-6) sg[0] -= 1e-6;
+    for (int k = 0; k < steps; k++) {
+        timesteps[k] = (float)(long long)(sg[k] * n_train);
+        sigmas[k] = (float)sg[k];
+    }
+    sigmas[steps] = o->final_sigma_min ? (float)sg[steps - 1] : 0.0f;
 }
 
 static float f32_log(float a) { return (float)log((double)a); }
@@ -39,104 +46,130 @@ static float lambda_of(float sigma) { return f32_log(1.0f - sigma) - f32_log(sig
 /* What both updates share, going from sigma_s0 to sigma_t. */
 typedef struct {
     float lambda_s0, h;
-    float ratio;    /* sigma_t / sigma_s0 */
-    float a_phi;    /* alpha_t * h_phi_1 */
-    float a_b;      /* alpha_t * B_h */
-    float b1, b2;   /* b vector for orders 1 and 2 */
+    float ratio;                   /* sigma_t / sigma_s0 */
+    float a_phi;                   /* alpha_t * h_phi_1 */
+    float a_b;                     /* alpha_t * B_h */
+    float b[DG_UNIPC_MAX_ORDER];   /* b vector of the order conditions */
 } coeffs;
 
-static coeffs make_coeffs(float sigma_t, float sigma_s0) {
+static coeffs make_coeffs(float sigma_t, float sigma_s0, int bh1) {
     coeffs c;
     float alpha_t = 1.0f - sigma_t;
     c.lambda_s0 = lambda_of(sigma_s0);
     c.h = lambda_of(sigma_t) - c.lambda_s0;
     float hh = -c.h; /* predict_x0 */
     float h_phi_1 = f32_expm1(hh);
-    float b_h = f32_expm1(hh); /* bh2 */
-    /* h_phi_k recursion of multistep_uni_{p,c}_bh_update, factorials 1, 2. */
+    float b_h = bh1 ? hh : f32_expm1(hh);
+    /* h_phi_k recursion of multistep_uni_{p,c}_bh_update: b_k = h_phi_k * k! / B_h */
     float h_phi_k = h_phi_1 / hh - 1.0f;
-    c.b1 = h_phi_k * 1.0f / b_h;
-    h_phi_k = h_phi_k / hh - (float)(1.0 / 2.0);
-    c.b2 = h_phi_k * 2.0f / b_h;
+    int factorial = 1;
+    for (int k = 1; k <= DG_UNIPC_MAX_ORDER; k++) {
+        c.b[k - 1] = h_phi_k * (float)factorial / b_h;
+        factorial *= k + 1;
+        h_phi_k = h_phi_k / hh - (float)(1.0 / factorial);
+    }
     c.ratio = sigma_t / sigma_s0;
     c.a_phi = alpha_t * h_phi_1;
     c.a_b = alpha_t * b_h;
     return c;
 }
 
-/* torch.linalg.solve([[1, 1], [rk, 1]], [b1, b2]) in float32 the way LAPACK
- * getrf/getrs do it (partial pivoting, fused update of the right-hand side,
- * triangular solve by reciprocal); bit-identical to torch's MKL on CPU. */
-static void solve2(float rk, float b1, float b2, float rho[2]) {
-    float a00 = 1.0f, a01 = 1.0f, a10 = rk, a11 = 1.0f, y0 = b1, y1 = b2;
-    if (fabsf(a10) > fabsf(a00)) {
-        a00 = rk, a01 = 1.0f, a10 = 1.0f, a11 = 1.0f;
-        y0 = b2, y1 = b1;
+/* torch.linalg.solve(a, y) for n <= 3 in float32 the way LAPACK getrf/getrs do it (partial
+ * pivoting, column scaled by the pivot's reciprocal, fused forward substitution, back
+ * substitution by reciprocal); bit-identical to torch's MKL on CPU for n = 2. */
+static void solve(int n, float a[DG_UNIPC_MAX_ORDER][DG_UNIPC_MAX_ORDER], float *y) {
+    for (int k = 0; k < n; k++) {
+        int p = k;
+        for (int r = k + 1; r < n; r++)
+            if (fabsf(a[r][k]) > fabsf(a[p][k])) p = r;
+        if (p != k) {
+            for (int c = 0; c < n; c++) {
+                float t = a[k][c];
+                a[k][c] = a[p][c], a[p][c] = t;
+            }
+            float t = y[k];
+            y[k] = y[p], y[p] = t;
+        }
+        float inv = 1.0f / a[k][k];
+        for (int r = k + 1; r < n; r++) a[r][k] *= inv;
+        for (int r = k + 1; r < n; r++)
+            for (int c = k + 1; c < n; c++) a[r][c] = a[r][c] - a[r][k] * a[k][c];
     }
-    float l = a10 * (1.0f / a00);
-    float u11 = a11 - l * a01;
-    y1 = fmaf(-l, y0, y1);
-    rho[1] = y1 * (1.0f / u11);
-    rho[0] = (y0 - a01 * rho[1]) * (1.0f / a00);
+    for (int c = 0; c < n; c++)
+        for (int r = c + 1; r < n; r++) y[r] = fmaf(-a[r][c], y[c], y[r]);
+    for (int c = n - 1; c >= 0; c--) {
+        y[c] = y[c] * (1.0f / a[c][c]);
+        for (int r = 0; r < c; r++) y[r] = y[r] - a[r][c] * y[c];
+    }
 }
 
-/* Corrector at step i, order p (1 or 2): rewrites x from last_sample. */
-static void corrector(dg_scheduler *s, int i, int p, float *x) {
-    coeffs c = make_coeffs(s->sigmas[i], s->sigmas[i - 1]);
-    const float *m0 = s->m_last, *m1 = s->m_older, *mt = s->m_new, *xl = s->last_sample;
-    if (p == 1) {
-        const float rho = 0.5f;
-        for (size_t j = 0; j < s->n; j++) {
-            float x_ = c.ratio * xl[j] - c.a_phi * m0[j];
-            x[j] = x_ - c.a_b * (rho * (mt[j] - m0[j]));
+/* rks[k-1] = (lambda(sigma of the k-th older output) - lambda_s0) / h, k = 1..p-1, and the
+ * rho solving the first `rows` order conditions R rho = b with R[r][k] = rks[k]^r (rks[p-1] = 1). */
+static void rhos(const coeffs *c, int p, int rows, const float *rks, float *rho) {
+    float a[DG_UNIPC_MAX_ORDER][DG_UNIPC_MAX_ORDER];
+    for (int r = 0; r < rows; r++) {
+        for (int k = 0; k < rows; k++) {
+            float rk = k < p - 1 ? rks[k] : 1.0f;
+            a[r][k] = r == 0 ? 1.0f : r == 1 ? rk : rk * rk;
         }
-        return;
+        rho[r] = c->b[r];
     }
-    float rk = (lambda_of(s->sigmas[i - 2]) - c.lambda_s0) / c.h;
-    float rho[2];
-    solve2(rk, c.b1, c.b2, rho);
+    solve(rows, a, rho);
+}
+
+/* Corrector at step i, order p: rewrites x from last_sample with the new m[0]. */
+static void corrector(dg_scheduler *s, int i, int p, float *x) {
+    coeffs c = make_coeffs(s->sigmas[i], s->sigmas[i - 1], s->opts.bh1);
+    const float *m0 = s->m[1], *mt = s->m[0], *xl = s->last_sample;
+    float rks[DG_UNIPC_MAX_ORDER], rho[DG_UNIPC_MAX_ORDER];
+    for (int k = 1; k < p; k++) rks[k - 1] = (lambda_of(s->sigmas[i - (k + 1)]) - c.lambda_s0) / c.h;
+    if (p == 1) rho[0] = 0.5f;
+    else rhos(&c, p, p, rks, rho);
     for (size_t j = 0; j < s->n; j++) {
         float x_ = c.ratio * xl[j] - c.a_phi * m0[j];
-        float d1 = (m1[j] - m0[j]) / rk;
-        float res = rho[0] * d1 + rho[1] * (mt[j] - m0[j]);
-        x[j] = x_ - c.a_b * res;
+        float res = 0.0f;
+        for (int k = 1; k < p; k++) res = res + rho[k - 1] * ((s->m[1 + k][j] - m0[j]) / rks[k - 1]);
+        x[j] = x_ - c.a_b * (res + rho[p - 1] * (mt[j] - m0[j]));
     }
 }
 
-/* Predictor from sigma_i to sigma_{i+1}, order p (1 or 2); x in place. */
+/* Predictor from sigma_i to sigma_{i+1}, order p; x in place. */
 static void predictor(const dg_scheduler *s, int i, int p, float *x) {
-    coeffs c = make_coeffs(s->sigmas[i + 1], s->sigmas[i]);
-    const float *m0 = s->m_new, *m1 = s->m_last;
+    coeffs c = make_coeffs(s->sigmas[i + 1], s->sigmas[i], s->opts.bh1);
+    const float *m0 = s->m[0];
     if (p == 1) {
         for (size_t j = 0; j < s->n; j++) x[j] = c.ratio * x[j] - c.a_phi * m0[j];
         return;
     }
-    float rk = (lambda_of(s->sigmas[i - 1]) - c.lambda_s0) / c.h;
-    const float rho = 0.5f; /* diffusers' fixed value for order 2 */
+    float rks[DG_UNIPC_MAX_ORDER], rho[DG_UNIPC_MAX_ORDER];
+    for (int k = 1; k < p; k++) rks[k - 1] = (lambda_of(s->sigmas[i - k]) - c.lambda_s0) / c.h;
+    if (p == 2) rho[0] = 0.5f; /* diffusers' fixed value for order 2 */
+    else rhos(&c, p, p - 1, rks, rho);
     for (size_t j = 0; j < s->n; j++) {
         float x_ = c.ratio * x[j] - c.a_phi * m0[j];
-        float d1 = (m1[j] - m0[j]) / rk;
-        x[j] = x_ - c.a_b * (rho * d1);
+        float res = rho[0] * ((s->m[1][j] - m0[j]) / rks[0]);
+        for (int k = 2; k < p; k++) res = res + rho[k - 1] * ((s->m[k][j] - m0[j]) / rks[k - 1]);
+        x[j] = x_ - c.a_b * res;
     }
 }
 
 void dg_unipc_step(dg_scheduler *s, int i, const float *v, float *x) {
+    const dg_scheduler_opts *o = &s->opts;
     if (i == 0) s->this_order = 0, s->lower_order_nums = 0;
+    /* The oldest output's buffer takes the new one: m[k] now holds step i-k. */
+    float *oldest = s->m[o->solver_order];
+    memmove(&s->m[1], &s->m[0], sizeof(s->m[0]) * (size_t)o->solver_order);
+    s->m[0] = oldest;
     float sigma = s->sigmas[i];
-    for (size_t j = 0; j < s->n; j++) s->m_new[j] = x[j] - sigma * v[j];
-    if (i > 0) corrector(s, i, s->this_order, x);
+    for (size_t j = 0; j < s->n; j++) s->m[0][j] = x[j] - sigma * v[j];
+    if (i > 0 && !o->corrector_off[i - 1]) corrector(s, i, s->this_order, x);
 
-    int order = s->steps - i < 2 ? s->steps - i : 2; /* lower_order_final */
+    int order = o->solver_order;
+    if (o->lower_order_final && s->steps - i < order) order = s->steps - i;
     if (order > s->lower_order_nums + 1) order = s->lower_order_nums + 1;
     s->this_order = order;
     memcpy(s->last_sample, x, sizeof(float) * s->n);
     predictor(s, i, order, x);
-    if (s->lower_order_nums < 2) s->lower_order_nums++;
-
-    /* Shift the history: m_{i-1} becomes m_{i-2}, m_i becomes m_{i-1}. */
-    float *t = s->m_older;
-    s->m_older = s->m_last;
-    s->m_last = s->m_new;
-    s->m_new = t;
+    if (s->lower_order_nums < o->solver_order) s->lower_order_nums++;
     s->next_step = i + 1;
 }

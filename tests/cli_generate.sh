@@ -118,9 +118,15 @@ ok "flags override defaults" generate -m "$D" -p "a red circle" --steps 3 --samp
 grep -q "3 steps (unipc, cfg 2, shift 5)" "$WORK/err" || { echo "FAIL flags did not override: $(grep generating "$WORK/err")"; fail=1; }
 printf '{"_class_name": "DDIMScheduler"}' > "$D/scheduler/scheduler_config.json"
 refused "unsupported scheduler" "DDIMScheduler" "$O" generate -m "$D" -p "x" -o "$O"
+printf '{"_class_name": "UniPCMultistepScheduler", "prediction_type": "flow_prediction", "use_flow_sigmas": true, "use_karras_sigmas": true}' > "$D/scheduler/scheduler_config.json"
+refused "scheduler option ditgen cannot follow" "scheduler_config.json: use_karras_sigmas true is not supported" "$O" generate -m "$D" -p "x" -o "$O"
 printf '{"_class_name": "FlowMatchEulerDiscreteScheduler"}' > "$D/scheduler/scheduler_config.json"
 printf '{"_ditgen_defaults": {"num_frames": 0}}' > "$D/model_index.json"
 refused "bad folder default" "num_frames" "$O" generate -m "$D" -p "x" -o "$O"
+printf '{"_class_name": "WanPipeline", "transformer_2": ["diffusers", "WanTransformer3DModel"], "boundary_ratio": 0.875}' > "$D/model_index.json"
+refused "two-expert folder" "model_index.json: transformer_2 is not supported" "$O" generate -m "$D" -p "x" -o "$O"
+printf '{"_class_name": "WanPipeline", "boundary_ratio": 0.9}' > "$D/model_index.json"
+refused "boundary without a second expert" "model_index.json: boundary_ratio is not supported" "$O" generate -m "$D" -p "x" -o "$O"
 
 # a size the RoPE range allows but the memory does not: refused before anything is allocated
 R=$WORK/bigrope; mkdir -p "$R"

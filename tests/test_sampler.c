@@ -1,9 +1,11 @@
-/* Flow schedulers and CFG against diffusers 0.42
- * (fixtures: tests/reference/make_scheduler.py, scheduler.safetensors). */
+/* Flow schedulers and CFG against diffusers 0.42 (fixtures: tests/reference/make_scheduler.py,
+ * scheduler.safetensors; make_scheduler_options.py, scheduler_options.json/.safetensors for the
+ * scheduler_config.json options), and the options refused. */
 #include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "sampler/guidance.h"
 #include "sampler/scheduler.h"
@@ -45,7 +47,7 @@ static void test_schedules(const dg_safetensors *st) {
                 key(kt, sizeof kt, kinds[k], n, schedule_shifts[b], "timesteps");
                 const float *sig = get(st, ks, n + 1), *ts = get(st, kt, n);
                 dg_scheduler s;
-                CHECK_OK(dg_scheduler_init(&s, kinds[k], n, schedule_shifts[b], 1));
+                CHECK_OK(dg_scheduler_init(&s, kinds[k], n, schedule_shifts[b], NULL, 1));
                 if (!sig || !ts || !s.sigmas) {
                     dg_scheduler_free(&s);
                     continue;
@@ -98,7 +100,7 @@ static void test_trajectories(const dg_safetensors *st) {
                         *ts = get(st, kt, n);
             if (!xs || !vs || !ts) continue;
             dg_scheduler s;
-            CHECK_OK(dg_scheduler_init(&s, kinds[k], n, shift, N_ELEMS));
+            CHECK_OK(dg_scheduler_init(&s, kinds[k], n, shift, NULL, N_ELEMS));
             if (!s.sigmas) continue;
             run_trajectory(st, &s, name, xs, vs, ts);
             /* Step 0 restarts the multistep state: a second run matches too. */
@@ -106,6 +108,96 @@ static void test_trajectories(const dg_safetensors *st) {
             run_trajectory(st, &s, name, xs, vs, ts);
             dg_scheduler_free(&s);
         }
+}
+
+/* Each scheduler_config.json of the options fixture through the folder reader: schedule and
+ * trajectory as diffusers ran them. */
+static void test_options(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/scheduler_options.safetensors", DG_TEST_DIR);
+    dg_safetensors st;
+    CHECK_OK(dg_safetensors_open(&st, path));
+    snprintf(path, sizeof path, "%s/fixtures/scheduler_options.json", DG_TEST_DIR);
+    cJSON *fixture = NULL;
+    CHECK_OK(dg_json_load(path, &fixture));
+    if (test_failures) return;
+    const cJSON *c;
+    int n_cases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(fixture, "cases")) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
+        int n = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "steps"));
+        char ks[96], kt[96], kx[96], kv[96];
+        snprintf(ks, sizeof ks, "%s_sigmas", name);
+        snprintf(kt, sizeof kt, "%s_timesteps", name);
+        snprintf(kx, sizeof kx, "%s_traj_x", name);
+        snprintf(kv, sizeof kv, "%s_traj_v", name);
+        const float *sig = get(&st, ks, n + 1), *ts = get(&st, kt, n), *xs = get(&st, kx, (int64_t)(n + 1) * N_ELEMS),
+                    *vs = get(&st, kv, (int64_t)n * N_ELEMS);
+        dg_sample_method method;
+        double shift;
+        dg_scheduler_opts opts;
+        dg_scheduler s;
+        CHECK_OK(dg_scheduler_config_read(name, cJSON_GetObjectItemCaseSensitive(c, "config"), &method, &shift, &opts));
+        CHECK_OK(dg_scheduler_init(&s, method, n, shift, &opts, N_ELEMS));
+        if (!sig || !ts || !xs || !vs || !s.sigmas) {
+            dg_scheduler_free(&s);
+            continue;
+        }
+        for (int i = 0; i <= n; i++)
+            CHECK(fabs((double)s.sigmas[i] - sig[i]) <= 1e-7 * fabs(sig[i]), "%s[%d]: %.9g vs %.9g", ks, i, s.sigmas[i],
+                  sig[i]);
+        run_trajectory(&st, &s, name, xs, vs, ts);
+        dg_scheduler_free(&s);
+        n_cases++;
+    }
+    CHECK(n_cases >= 18, "only %d option cases", n_cases);
+    cJSON_Delete(fixture);
+    dg_safetensors_close(&st);
+}
+
+/* A scheduler_config.json (JSON text) the reader must refuse, naming the field. */
+static void expect_config_refused(const char *json, const char *field) {
+    cJSON *j = NULL;
+    dg_sample_method method;
+    double shift;
+    dg_scheduler_opts opts;
+    CHECK_OK(dg_json_parse("scheduler_config.json", json, strlen(json), &j));
+    int rc = dg_scheduler_config_read("scheduler/scheduler_config.json", j, &method, &shift, &opts);
+    CHECK(rc == DG_ERR && strstr(dg_last_error(), "scheduler/scheduler_config.json: ") &&
+              strstr(dg_last_error(), field),
+          "%s: expected a refusal naming the file and '%s', got '%s'", json, field, rc ? dg_last_error() : "none");
+    dg_error_clear();
+    cJSON_Delete(j);
+}
+
+static void test_options_refused(void) {
+#define UNIPC "{\"_class_name\": \"UniPCMultistepScheduler\", \"prediction_type\": \"flow_prediction\", " \
+              "\"use_flow_sigmas\": true, "
+#define EULER "{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\", "
+    expect_config_refused(UNIPC "\"solver_order\": 4}", "solver_order 4");
+    expect_config_refused(UNIPC "\"solver_type\": \"bh3\"}", "solver_type 'bh3'");
+    expect_config_refused(UNIPC "\"final_sigmas_type\": \"sigma_max\"}", "final_sigmas_type 'sigma_max'");
+    expect_config_refused(UNIPC "\"predict_x0\": false}", "predict_x0 false");
+    expect_config_refused(UNIPC "\"thresholding\": true}", "thresholding true");
+    expect_config_refused(UNIPC "\"use_karras_sigmas\": true}", "use_karras_sigmas true");
+    expect_config_refused(UNIPC "\"use_exponential_sigmas\": true}", "use_exponential_sigmas true");
+    expect_config_refused(UNIPC "\"use_dynamic_shifting\": true}", "use_dynamic_shifting true");
+    expect_config_refused(UNIPC "\"disable_corrector\": [\"a\"]}", "disable_corrector");
+    expect_config_refused(UNIPC "\"solver_p\": {}}", "solver_p");
+    expect_config_refused(UNIPC "\"shift_terminal\": 1.5}", "shift_terminal 1.5");
+    expect_config_refused(UNIPC "\"num_train_timesteps\": 0}", "num_train_timesteps 0");
+    expect_config_refused(UNIPC "\"flow_shift\": -2}", "flow_shift -2");
+    expect_config_refused("{\"_class_name\": \"UniPCMultistepScheduler\", \"use_flow_sigmas\": true}",
+                          "prediction_type 'epsilon'");
+    expect_config_refused("{\"_class_name\": \"UniPCMultistepScheduler\", \"prediction_type\": \"flow_prediction\"}",
+                          "use_flow_sigmas false");
+    expect_config_refused(EULER "\"use_beta_sigmas\": true}", "use_beta_sigmas true");
+    expect_config_refused(EULER "\"use_karras_sigmas\": true, \"use_exponential_sigmas\": true}", "only one of");
+    expect_config_refused(EULER "\"stochastic_sampling\": true}", "stochastic_sampling true");
+    expect_config_refused(EULER "\"use_dynamic_shifting\": true}", "use_dynamic_shifting true");
+    expect_config_refused(EULER "\"invert_sigmas\": 1}", "invert_sigmas");
+#undef UNIPC
+#undef EULER
 }
 
 static void test_cfg(const dg_safetensors *st) {
@@ -136,13 +228,13 @@ static void expect_error(int rc, const char *needle) {
 
 static void test_errors(void) {
     dg_scheduler s;
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 0, 5.0, 8), "steps 0");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, -3, 5.0, 8), "steps -3");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, DG_SCHEDULER_MAX_STEPS + 1, 5.0, 8), "steps 1001");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, -1.0, 8), "flow_shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 0.0, 8), "flow_shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, NAN, 8), "flow_shift");
-    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 3.0, 0), "no elements");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 0, 5.0, NULL, 8), "steps 0");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, -3, 5.0, NULL, 8), "steps -3");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, DG_SCHEDULER_MAX_STEPS + 1, 5.0, NULL, 8), "steps 1001");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, -1.0, NULL, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 0.0, NULL, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, NAN, NULL, 8), "flow_shift");
+    expect_error(dg_scheduler_init(&s, DG_SAMPLE_EULER, 4, 3.0, NULL, 0), "no elements");
     dg_scheduler_free(&s); /* safe after a failed init */
 
     dg_sample_method kind = DG_SAMPLE_EULER;
@@ -161,7 +253,7 @@ static void test_errors(void) {
     expect_error(dg_sample_method_from_class("DDIMScheduler", &kind, &shift_key), "DDIMScheduler");
 
     float x[8] = {0}, v[8] = {0};
-    CHECK_OK(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, 5.0, 8));
+    CHECK_OK(dg_scheduler_init(&s, DG_SAMPLE_UNIPC, 4, 5.0, NULL, 8));
     expect_error(dg_scheduler_step(&s, 4, v, x), "step 4");
     expect_error(dg_scheduler_step(&s, -1, v, x), "step -1");
     expect_error(dg_scheduler_step(&s, 1, v, x), "out of order"); /* multistep state starts at 0 */
@@ -183,6 +275,8 @@ int main(void) {
     test_trajectories(&st);
     test_cfg(&st);
     test_errors();
+    test_options();
+    test_options_refused();
     dg_safetensors_close(&st);
     return TEST_END();
 }

@@ -1,4 +1,5 @@
-/* Wan2.1 transformer parity against diffusers (fixtures: tests/reference/make_wan.py).
+/* Wan2.1 transformer parity against diffusers (fixtures: tests/reference/make_wan.py,
+ * make_wan_no_cross_norm.py).
  * Tolerance: max abs error <= 1e-4 x max|reference| for every tapped activation. */
 #include <string.h>
 #include <sys/stat.h>
@@ -228,6 +229,17 @@ int main(void) {
     }
     dg_wan_free(&m);
     dg_safetensors_close(&io16);
+
+    /* cross_attn_norm false: the hidden state enters cross-attention without any norm */
+    dg_safetensors io_nonorm;
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_no_cross_norm_io.safetensors", DG_TEST_DIR);
+    CHECK_OK(dg_safetensors_open(&io_nonorm, path));
+    snprintf(path, sizeof path, "%s/fixtures/wan_tiny_no_cross_norm/transformer", DG_TEST_DIR);
+    CHECK_OK(dg_wan_load(&m, &be, path));
+    CHECK(!m.cfg.cross_attn_norm, "cross_attn_norm false in the config");
+    run_case(&m, &io_nonorm, "video", 1, NULL);
+    dg_wan_free(&m);
+    dg_safetensors_close(&io_nonorm);
 
     /* configs that contradict the weights */
     check_bad_config(&be, "wan_tiny/transformer", "\"num_layers\": 2", "\"num_layers\": 3", "blocks.2");

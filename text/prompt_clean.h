@@ -2,9 +2,8 @@
  * entities unescaped twice as Python's html.unescape does, strip, every run of
  * Unicode whitespace (regex `\s+`) collapsed to one space, strip.
  * Differences from diffusers: ftfy.fix_text is not applied (diffusers applies
- * it only when ftfy is installed), and only the named entities of
- * prompt_clean.c's table are known (all HTML4-era ones usable without ';' plus
- * common typographic ones); numeric references (&#..; &#x..;) are exact. */
+ * it only when ftfy is installed). Entities follow html.unescape exactly
+ * (text/html_unescape.h: the full HTML5 table, numeric references). */
 #ifndef DG_TEXT_PROMPT_CLEAN_H
 #define DG_TEXT_PROMPT_CLEAN_H
 

@@ -71,7 +71,7 @@ def main():
         # otherwise. Pixel space: no vae/, 3-channel transformer; the scheduler comes from scheduler/.
         "_ditgen_defaults": {
             "width": 32, "height": 32, "num_frames": 1, "num_inference_steps": a.steps,
-            "guidance_scale": a.cfg, "fps": 8, "negative_prompt": "",
+            "guidance_scale": a.cfg, "fps": 8, "negative_prompt": "", "max_sequence_length": MAX_LEN,
         },
         "_ditgen_trained_step": int(ck["step"]),
     }

@@ -81,9 +81,12 @@ def wanpipeline_generate(model_dir, prompt, seed, height=32, width=32, frames=1,
     pipe = WanPipeline.from_pretrained(model_dir, dtype=torch.float32, vae=None, transformer_2=None)
     pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=shift)
     lat = torch.randn((1, 3, frames, height, width), generator=torch.Generator().manual_seed(int(seed)))
+    # the text length ditgen reads from model_index.json (diffusers' 512 when the folder has none)
+    idx = json.load(open(os.path.join(model_dir, "model_index.json")))
+    text_len = idx.get("_ditgen_defaults", {}).get("max_sequence_length", 512)
     out = pipe(prompt=prompt, negative_prompt="", height=height, width=width, num_frames=frames,
                num_inference_steps=steps, guidance_scale=cfg, latents=lat, output_type="latent",
-               max_sequence_length=pipe.tokenizer.model_max_length).frames
+               max_sequence_length=text_len).frames
     x = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return x.permute(0, 2, 3, 4, 1).numpy()
 
