@@ -18,9 +18,10 @@ static void usage(FILE *f) {
             "and validates every tensor against the config. Exit status 1 when validation fails.\n");
 }
 
-static int is_file(const char *p) {
+/* Present and not a folder: a FIFO or device there is then refused by the loader, by name. */
+static int is_present(const char *p) {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 static void print_summary(const dg_safetensors *st) {
@@ -55,7 +56,7 @@ int cmd_inspect(int argc, char **argv) {
     char tdir[4096], cfg[4200];
     snprintf(tdir, sizeof tdir, "%s/transformer", path);
     snprintf(cfg, sizeof cfg, "%s/config.json", tdir);
-    if (!is_file(cfg)) {
+    if (!is_present(cfg)) {
         snprintf(tdir, sizeof tdir, "%s", path);
         snprintf(cfg, sizeof cfg, "%s/config.json", path);
     }
@@ -67,7 +68,7 @@ int cmd_inspect(int argc, char **argv) {
     printf("checkpoint: %s\n", tdir);
     print_summary(&st);
     dg_safetensors_close(&st);
-    if (!is_file(cfg)) {
+    if (!is_present(cfg)) {
         printf("config:     none (no config.json beside the weights; shapes not validated)\n");
         return 0;
     }

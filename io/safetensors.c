@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 << 20)
 /* JSON numbers are doubles: beyond 2^53 integers are no longer exact. */
@@ -60,24 +61,19 @@ static int st_map_file(dg_safetensors *st, const char *path) {
     DG_CHECK_ALLOC(f->path);
     st->n_files++;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return dg_error("cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int fd;
+    size_t size;
+    DG_TRY(dg_regular_file_open(path, &fd, &size));
+    if (size < 8) {
         close(fd);
-        return dg_error("'%s' is not a regular file", path);
+        return dg_error("'%s': file is %zu bytes, too short for a safetensors header", path, size);
     }
-    if (sb.st_size < 8) {
-        close(fd);
-        return dg_error("'%s': file is %lld bytes, too short for a safetensors header", path,
-                        (long long)sb.st_size);
-    }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (map == MAP_FAILED) return dg_error("cannot map '%s': %s", path, strerror(e));
     f->map = map;
-    f->size = (size_t)sb.st_size;
+    f->size = size;
     return DG_OK;
 }
 
@@ -320,8 +316,8 @@ static int st_pick_in_dir(const char *dir, char **out) {
             return dg_error("out of memory opening '%s'", dir);
         }
         snprintf(p, len, "%s%s%s", dir, sep, names[i]);
-        struct stat sb;
-        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        struct stat sb; /* any non-folder entry counts, so that a FIFO there is refused by name */
+        if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode)) {
             free(p);
             continue;
         }
