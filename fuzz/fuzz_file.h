@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 /* The folder's path/name (a static buffer per slot, 4 slots), holding data when data is not NULL. */
-static const char *fuzz_write_file(const char *name, const uint8_t *data, size_t size) {
+static inline const char *fuzz_write_file(const char *name, const uint8_t *data, size_t size) {
     static char path[4][600];
     static int next;
     char *p = path[next++ % 4];
@@ -28,7 +28,7 @@ static const char *fuzz_write_file(const char *name, const uint8_t *data, size_t
 }
 
 /* data as a NUL-terminated string (malloc'ed; the caller frees). */
-static char *fuzz_string(const uint8_t *data, size_t size) {
+static inline char *fuzz_string(const uint8_t *data, size_t size) {
     char *s = malloc(size + 1);
     if (!s) abort();
     memcpy(s, data, size);
