@@ -60,8 +60,8 @@ static int natten_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
         if (n[a] == 1) continue;
         DG_CHECK(a >= 3 - p->axes, "natten: kernel_size has no entry for axis %c of length %d", "thw"[a], n[a]);
         DG_CHECK((int64_t)p->kernel[a] * p->dilation[a] <= n[a],
-                 "natten: kernel_size[%c] * dilation[%c] = %d exceeds the axis length %d", "thw"[a], "thw"[a],
-                 p->kernel[a] * p->dilation[a], n[a]);
+                 "natten: kernel_size[%c] * dilation[%c] = %lld exceeds the axis length %d", "thw"[a], "thw"[a],
+                 (long long)p->kernel[a] * p->dilation[a], n[a]);
     }
     DG_TRY(dg_attn_sep_method_begin(m, g));
     for (int a = 0; a < 3; a++)

@@ -23,8 +23,8 @@ static void print_summary(const dg_safetensors *st) {
     size_t bytes = 0;
     for (int i = 0; i < st->n_tensors; i++) {
         const dg_st_tensor *t = &st->tensors[i];
-        int64_t n = 1;
-        for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+        /* from the byte size, exact: the shape's product may overflow on empty tensors ([2^53, 2^53, 0]) */
+        int64_t n = (int64_t)(t->nbytes / dg_dtype_size(t->dtype));
         params += n;
         per_dtype[t->dtype] += n;
         bytes += t->nbytes;

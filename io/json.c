@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "io/regular_file.h"
 
 #define DG_JSON_MAX_FILE ((size_t)100 << 20)
 /* Largest magnitude at which every integer is exact in a double. */
@@ -40,27 +41,27 @@ int dg_json_parse(const char *ctx, const char *text, size_t len, cJSON **out) {
 
 int dg_json_load(const char *path, cJSON **out) {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return dg_error("cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return dg_error("'%s' is not a regular file", path);
+    int fd;
+    size_t size;
+    DG_TRY(dg_regular_file_open(path, &fd, &size));
+    if (size > DG_JSON_MAX_FILE) {
+        close(fd);
+        return dg_error("'%s' is too large for a JSON file (%zu bytes)", path, size);
     }
-    if ((uint64_t)sb.st_size > DG_JSON_MAX_FILE) {
-        fclose(fp);
-        return dg_error("'%s' is too large for a JSON file (%lld bytes)", path, (long long)sb.st_size);
-    }
-    size_t size = (size_t)sb.st_size;
     char *buf = malloc(size ? size : 1);
     if (!buf) {
-        fclose(fp);
+        close(fd);
         return dg_error("out of memory reading '%s'", path);
     }
-    size_t got = size ? fread(buf, 1, size, fp) : 0;
-    int read_err = ferror(fp);
-    fclose(fp);
-    if (got != size || read_err) {
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != size) {
         free(buf);
         return dg_error("cannot read '%s'", path);
     }

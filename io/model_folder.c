@@ -7,9 +7,11 @@
 
 #include "core/error.h"
 
+/* Present and not a folder: a FIFO or device found here is then refused by the loader, by name,
+ * rather than taken as absent. */
 static int is_file(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 static int is_dir(const char *path) {

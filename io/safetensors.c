@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 << 20)
 /* JSON numbers are doubles: beyond 2^53 integers are no longer exact. */
@@ -60,24 +61,19 @@ static int st_map_file(dg_safetensors *st, const char *path) {
     DG_CHECK_ALLOC(f->path);
     st->n_files++;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return dg_error("cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    int fd;
+    size_t size;
+    DG_TRY(dg_regular_file_open(path, &fd, &size));
+    if (size < 8) {
         close(fd);
-        return dg_error("'%s' is not a regular file", path);
+        return dg_error("'%s': file is %zu bytes, too short for a safetensors header", path, size);
     }
-    if (sb.st_size < 8) {
-        close(fd);
-        return dg_error("'%s': file is %lld bytes, too short for a safetensors header", path,
-                        (long long)sb.st_size);
-    }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (map == MAP_FAILED) return dg_error("cannot map '%s': %s", path, strerror(e));
     f->map = map;
-    f->size = (size_t)sb.st_size;
+    f->size = size;
     return DG_OK;
 }
 
@@ -88,7 +84,8 @@ typedef struct st_range {
 
 static int st_range_cmp(const void *a, const void *b) {
     const st_range *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
 }
 
 /* Validate one header entry and append it to st->tensors. */
@@ -153,17 +150,36 @@ static int st_add_entry(dg_safetensors *st, const char *path, const cJSON *e, si
     return DG_OK;
 }
 
-/* Ranges sorted by begin; empty tensors occupy no bytes and cannot overlap. */
-static int st_check_overlaps(const char *path, st_range *r, int n) {
+/* As the reference (Rust) reader: sorted by data_offsets, each tensor starts
+ * where the previous one ends (no gap, no overlap, empty tensors included) and
+ * the last one ends with the file. */
+static int st_check_layout(const char *path, st_range *r, int n, size_t data_len) {
     qsort(r, (size_t)n, sizeof *r, st_range_cmp);
-    const st_range *last = NULL;
+    uint64_t at = 0;
     for (int i = 0; i < n; i++) {
-        if (r[i].begin == r[i].end) continue;
-        DG_CHECK(!last || last->end <= r[i].begin, "%s: tensors '%s' and '%s' have overlapping data_offsets", path,
-                 last ? last->name : "", r[i].name);
-        if (!last || r[i].end > last->end) last = &r[i];
+        DG_CHECK(r[i].begin >= at, "%s: tensors '%s' and '%s' have overlapping data_offsets", path, r[i - 1].name,
+                 r[i].name);
+        DG_CHECK(r[i].begin == at,
+                 "%s: %" PRIu64 " unused bytes before tensor '%s' (data_offsets begin %" PRIu64 ", the data before "
+                 "ends at %" PRIu64 "); safetensors leaves no gaps",
+                 path, r[i].begin - at, r[i].name, r[i].begin, at);
+        at = r[i].end;
     }
+    DG_CHECK(at == data_len, "%s: %" PRIu64 " bytes after the last tensor's data (the tensors end at %" PRIu64
+             " of a %zu-byte data section); safetensors files end with their data", path, data_len - at, at, data_len);
     return DG_OK;
+}
+
+/* cJSON ends strings at a NUL, so a name holding one (raw or \u0000) would be
+ * read as another, shorter name: refuse it (pairs of backslashes are skipped). */
+static int st_header_has_nul(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') return 1;
+        if (s[i] != '\\') continue;
+        if (i + 5 < n && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4)) return 1;
+        i++;
+    }
+    return 0;
 }
 
 static int st_load_file(dg_safetensors *st, const char *path) {
@@ -180,6 +196,8 @@ static int st_load_file(dg_safetensors *st, const char *path) {
 
     char ctx[1100];
     snprintf(ctx, sizeof ctx, "%s: header", path);
+    DG_CHECK(!st_header_has_nul((const char *)p + 8, (size_t)hlen),
+             "%s: a name or string holds a NUL character (\\u0000), which tensor names cannot", ctx);
     cJSON *root;
     DG_TRY(dg_json_parse(ctx, (const char *)p + 8, (size_t)hlen, &root));
 
@@ -201,7 +219,7 @@ static int st_load_file(dg_safetensors *st, const char *path) {
         if (rc != DG_OK) break;
         k++;
     }
-    if (rc == DG_OK) rc = st_check_overlaps(path, ranges, k);
+    if (rc == DG_OK) rc = st_check_layout(path, ranges, k, data_len);
     free(ranges);
     cJSON_Delete(root);
     return rc;
@@ -239,6 +257,18 @@ static int st_shard_of(char **shards, int n, const char *name) {
     return -1;
 }
 
+/* A shard name is relative and has no ".." part: an untrusted index must not
+ * make ditgen map files elsewhere. */
+static int st_shard_name_stays(const char *name) {
+    if (name[0] == '/') return 0;
+    for (const char *c = name; *c;) {
+        size_t len = strcspn(c, "/");
+        if (len == 2 && c[0] == '.' && c[1] == '.') return 0;
+        c += len + (c[len] == '/');
+    }
+    return 1;
+}
+
 /* Distinct shard names, in first-seen order; file i of st is shard i. */
 static int st_load_index_shards(dg_safetensors *st, const char *path, const cJSON *wm, char ***shards_out,
                                 int *n_out) {
@@ -250,6 +280,9 @@ static int st_load_index_shards(dg_safetensors *st, const char *path, const cJSO
     cJSON_ArrayForEach(e, wm) {
         DG_CHECK(cJSON_IsString(e) && e->valuestring && *e->valuestring,
                  "%s: weight_map entry for tensor '%s' is not a file name", path, e->string);
+        DG_CHECK(st_shard_name_stays(e->valuestring),
+                 "%s: weight_map puts tensor '%s' in '%s', outside the index's folder (shards must lie beside or "
+                 "below it)", path, e->string, e->valuestring);
         if (st_shard_of(shards, *n_out, e->valuestring) >= 0) continue;
         shards[*n_out] = e->valuestring;
         (*n_out)++;
@@ -320,8 +353,8 @@ static int st_pick_in_dir(const char *dir, char **out) {
             return dg_error("out of memory opening '%s'", dir);
         }
         snprintf(p, len, "%s%s%s", dir, sep, names[i]);
-        struct stat sb;
-        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        struct stat sb; /* any non-folder entry counts, so that a FIFO there is refused by name */
+        if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode)) {
             free(p);
             continue;
         }

@@ -432,6 +432,7 @@ int main(void) {
     check_refused("natten", "{\"kernel_size\":[3,3,3],\"stride\":[1,4,1]}", NULL, "must not exceed");
     check_refused("natten", "{\"kernel_size\":[2,3,3],\"dilation\":[1,2,1]}", &g357, "exceeds the axis length");
     check_refused("natten", "{\"kernel_size\":[3,3]}", &g357, "no entry for axis t");
+    check_refused("natten", "{\"kernel_size\":[2,3,65536],\"dilation\":[1,1,65536]}", &g357, "= 4294967296 exceeds");
     check_refused("natten", "{\"kernel_size\":[3],\"causal\":[1]}", NULL, "'causal'[0]");
     check_refused("vdit_tile", "{\"global_frames\":4}", &g357, "global_frames");
     check_refused("vdit_tile", "{\"global_frames\":-1}", NULL, "global_frames");

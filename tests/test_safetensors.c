@@ -208,23 +208,25 @@ static void test_round_trip(void) {
 
 static void test_accepted_raw(void) {
     dg_safetensors st;
-    /* Trailing padding after the data, unknown extra keys, and an empty tensor at the end. */
-    write_raw(P("trailing.safetensors"),
+    /* Unknown extra keys, and an empty tensor at the end. */
+    write_raw(P("extra_keys.safetensors"),
               "{\"__metadata__\":{\"a\":\"b\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],"
               "\"extra\":1},\"e\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[8,8]}}",
-              21);
-    CHECK_OK(dg_safetensors_open(&st, P("trailing.safetensors")));
+              8);
+    CHECK_OK(dg_safetensors_open(&st, P("extra_keys.safetensors")));
     CHECK(st.n_tensors == 2, "tensors %d", st.n_tensors);
     const dg_st_tensor *e = dg_safetensors_find(&st, "e");
     CHECK(e && e->nbytes == 0 && e->ndim == 1 && e->shape[0] == 0, "empty tensor");
     dg_safetensors_close(&st);
 
-    /* An empty tensor inside another's range overlaps nothing. */
-    write_raw(P("empty_inside.safetensors"),
-              "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-              "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]}}",
+    /* An empty tensor between two others, and a backslash pair before "u0000" (no NUL). */
+    write_raw(P("empty_between.safetensors"),
+              "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+              "\"e\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
+              "\"v\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
               8);
-    CHECK_OK(dg_safetensors_open(&st, P("empty_inside.safetensors")));
+    CHECK_OK(dg_safetensors_open(&st, P("empty_between.safetensors")));
+    CHECK(dg_safetensors_find(&st, "e\\u0000") != NULL, "name with a literal backslash");
     dg_safetensors_close(&st);
 
     /* Huge dims times a zero dim is empty, not an overflow. */
@@ -336,6 +338,25 @@ static void test_refusals(void) {
               20);
     OPEN_FAIL(P("overlap2.safetensors"), "overlap2.safetensors", "'a' and 'b' have overlapping");
 
+    /* The reference (Rust) reader's layout rules: no gap, no trailing bytes, no empty tensor inside another. */
+    write_raw(P("gap.safetensors"),
+              "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+              "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+              12);
+    OPEN_FAIL(P("gap.safetensors"), "gap.safetensors", "4 unused bytes before tensor 'b'");
+    write_raw(P("gap_first.safetensors"), T("\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]"), 8);
+    OPEN_FAIL(P("gap_first.safetensors"), "gap_first.safetensors", "4 unused bytes before tensor 'w'");
+    write_raw(P("trailing.safetensors"), T("\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]"), 12);
+    OPEN_FAIL(P("trailing.safetensors"), "trailing.safetensors", "4 bytes after the last tensor's data");
+    write_raw(P("empty_inside.safetensors"),
+              "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+              "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]}}",
+              8);
+    OPEN_FAIL(P("empty_inside.safetensors"), "empty_inside.safetensors", "'w' and 'e' have overlapping");
+    /* cJSON would cut the name at the NUL: "w\u0000x" would load as "w". */
+    write_raw(P("nul_name.safetensors"), "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    OPEN_FAIL(P("nul_name.safetensors"), "nul_name.safetensors", "NUL");
+
     write_raw(P("misaligned.safetensors"), T("\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]"), 8);
     OPEN_FAIL(P("misaligned.safetensors"), "misaligned.safetensors", "'w' is misaligned");
     write_raw(P("misaligned16.safetensors"), T("\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[1,3]"), 4);
@@ -404,6 +425,16 @@ static void test_sharded(void) {
     write_text(P("sharded/wrong_shard.safetensors.index.json"),
                "{\"weight_map\": {\"blocks.0.w\": \"" SH1 "\", \"blocks.1.w\": \"" SH1 "\", \"x\": \"" SH2 "\"}}");
     OPEN_FAIL(P("sharded/wrong_shard.safetensors.index.json"), "'blocks.1.w'", SH2);
+    /* Shards outside the index's folder, even existing ones. */
+    write_text(P("sharded/escape.safetensors.index.json"),
+               "{\"weight_map\": {\"blocks.0.w\": \"../sharded/" SH1 "\"}}");
+    OPEN_FAIL(P("sharded/escape.safetensors.index.json"), "escape.safetensors.index.json",
+              "outside the index's folder");
+    char abs_index[700];
+    snprintf(abs_index, sizeof abs_index, "{\"weight_map\": {\"blocks.0.w\": \"%s\"}}", P("sharded/" SH1));
+    write_text(P("sharded/absolute.safetensors.index.json"), abs_index);
+    OPEN_FAIL(P("sharded/absolute.safetensors.index.json"), "absolute.safetensors.index.json",
+              "outside the index's folder");
     write_text(P("sharded/no_map.safetensors.index.json"), "{\"metadata\": {}}");
     OPEN_FAIL(P("sharded/no_map.safetensors.index.json"), "no_map.safetensors.index.json", "weight_map");
     write_text(P("sharded/empty_map.safetensors.index.json"), "{\"weight_map\": {}}");

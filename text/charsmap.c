@@ -128,7 +128,9 @@ int dg_charsmap_normalize(const dg_charsmap *m, const char *s, size_t n, dg_strb
             continue;
         }
         while (i < end) {
-                size_t len = dg_utf8_len((unsigned char)s[i]);
+            size_t next = i;
+            dg_utf8_next_lossy(s, end, &next);
+            size_t len = next - i;
             rep = transform(m, s + i, len);
             DG_TRY(rep ? dg_strbuf_add(out, rep, strlen(rep)) : dg_strbuf_add(out, s + i, len));
             i += len;

@@ -55,11 +55,11 @@ static int no_break(const ctx *c, unsigned pp, unsigned cp) {
 size_t dg_grapheme_next(const char *s, size_t n, size_t i) {
     if (i >= n) return n;
     ctx c = {0};
-    unsigned prev = props_of((uint32_t)dg_utf8_next(s, n, &i));
+    unsigned prev = props_of((uint32_t)dg_utf8_next_lossy(s, n, &i));
     advance(&c, prev);
     while (i < n) {
         size_t j = i;
-        unsigned cur = props_of((uint32_t)dg_utf8_next(s, n, &j));
+        unsigned cur = props_of((uint32_t)dg_utf8_next_lossy(s, n, &j));
         if (!no_break(&c, prev, cur)) break;
         advance(&c, cur);
         prev = cur;

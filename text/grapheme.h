@@ -21,7 +21,8 @@ typedef struct dg_grapheme_range {
 extern const dg_grapheme_range dg_grapheme_ranges[];
 extern const int dg_grapheme_n_ranges;
 
-/* End (byte offset) of the cluster starting at s[i]; s[0..n) must be valid UTF-8. */
+/* End (byte offset) of the cluster starting at s[i], > i when i < n. Meant for
+ * valid UTF-8; an invalid byte counts as U+FFFD, so that loops still advance. */
 size_t dg_grapheme_next(const char *s, size_t n, size_t i);
 
 #endif

@@ -47,6 +47,15 @@ static char *dup_str(const char *s) {
     return d;
 }
 
+/* Replace on UTF-8 text keeps it UTF-8 only when its own strings are (the
+ * encoder and the pre-tokenizers need UTF-8); tokenizers' JSON reader refuses
+ * such files, cJSON copies the raw bytes. */
+static int check_utf8(const char *s, const char *field, const char *ctx) {
+    long bad = dg_utf8_invalid_at(s, strlen(s));
+    DG_CHECK(bad < 0, "%s: normalizer Replace '%s' is not valid UTF-8 (byte %ld)", ctx, field, bad);
+    return DG_OK;
+}
+
 static int load_step(dg_norm_step *st, const cJSON *j, const char *ctx) {
     const char *type;
     DG_CHECK(cJSON_IsObject(j), "%s: normalizer entry must be an object", ctx);
@@ -66,6 +75,7 @@ static int load_step(dg_norm_step *st, const cJSON *j, const char *ctx) {
         const char *content, *lit = NULL, *re = NULL;
         st->kind = DG_NORM_REPLACE;
         DG_TRY(dg_json_get_string(ctx, j, "content", &content, 1));
+        DG_TRY(check_utf8(content, "content", ctx));
         st->content = dup_str(content);
         DG_CHECK_ALLOC(st->content);
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
@@ -75,6 +85,7 @@ static int load_step(dg_norm_step *st, const cJSON *j, const char *ctx) {
         DG_CHECK((lit != NULL) != (re != NULL), "%s: normalizer Replace 'pattern' needs one of 'String', 'Regex'", ctx);
         if (re) return parse_regex(st, re, ctx);
         DG_CHECK(lit[0] != '\0', "%s: normalizer Replace has an empty pattern", ctx);
+        DG_TRY(check_utf8(lit, "pattern", ctx));
         st->pattern = dup_str(lit);
         DG_CHECK_ALLOC(st->pattern);
         return DG_OK;
@@ -123,7 +134,7 @@ static int strip(const dg_norm_step *st, const char *s, size_t n, dg_strbuf *out
     if (st->strip_left) {
         while (a < n) {
             size_t j = a;
-            if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, n, &j))) break;
+            if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, n, &j))) break;
             a = j;
         }
         if (a > 0) *lead_removed = 1;
@@ -133,7 +144,7 @@ static int strip(const dg_norm_step *st, const char *s, size_t n, dg_strbuf *out
             size_t j = b - 1;
             while (j > a && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
             size_t k = j;
-            if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, n, &k))) break;
+            if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, n, &k))) break;
             b = j;
         }
     }
@@ -175,6 +186,11 @@ int dg_normalizer_apply(const dg_normalizer *nz, const char *s, size_t n, dg_str
                  : st->kind == DG_NORM_STRIP ? strip(st, out->p, out->n, &tmp, lead_removed)
                                              : replace(st, out->p, out->n, &tmp, lead_removed);
         if (rc == DG_OK) rc = dg_strbuf_add(&tmp, "", 0); /* keep tmp.p non-NULL for the swap */
+        /* A corrupt charsmap can map a character to the middle of another one. */
+        long bad = rc == DG_OK ? dg_utf8_invalid_at(tmp.p, tmp.n) : -1;
+        if (bad >= 0)
+            rc = dg_error("tokenizer: normalizer step %d produced text that is not UTF-8 (byte %ld): corrupt "
+                          "precompiled_charsmap", k, bad);
         if (rc != DG_OK) {
             dg_strbuf_free(&tmp);
             return DG_ERR;

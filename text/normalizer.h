@@ -33,7 +33,8 @@ void dg_normalizer_free(dg_normalizer *nz);
  * when Strip or Replace removed leading characters, so the result no longer
  * starts at the text's original offset (which Metaspace's "first" scheme
  * checks). Characters the charsmap removes do not count: tokenizers aligns the
- * first kept character to the original start then. */
+ * first kept character to the original start then. A step whose output is not
+ * UTF-8 (a corrupt charsmap) is an error. */
 int dg_normalizer_apply(const dg_normalizer *nz, const char *s, size_t n, dg_strbuf *out, int *lead_removed);
 
 #endif

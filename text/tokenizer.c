@@ -218,13 +218,13 @@ static int pretokenize(enc_state *e, int step, const char *s, size_t n, int at_o
             size_t a = i, j = i;
             while (j < n) { /* skip whitespace */
                 size_t k = j;
-                if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, n, &k))) break;
+                if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, n, &k))) break;
                 j = k;
             }
             a = j;
             while (j < n) {
                 size_t k = j;
-                if (dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, n, &k))) break;
+                if (dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, n, &k))) break;
                 j = k;
             }
             DG_TRY(pretokenize(e, step + 1, s + a, j - a, at_origin && a == 0));
@@ -277,7 +277,7 @@ static size_t skip_ws_back(const char *s, size_t lo, size_t i) {
         size_t j = i - 1;
         while (j > lo && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
         size_t k = j;
-        if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, i, &k))) break;
+        if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, i, &k))) break;
         i = j;
     }
     return i;
@@ -286,7 +286,7 @@ static size_t skip_ws_back(const char *s, size_t lo, size_t i) {
 static size_t skip_ws_fwd(const char *s, size_t n, size_t i) {
     while (i < n) {
         size_t k = i;
-        if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next(s, n, &k))) break;
+        if (!dg_unicode_is_white_space((uint32_t)dg_utf8_next_lossy(s, n, &k))) break;
         i = k;
     }
     return i;

@@ -127,6 +127,9 @@ typedef struct {
 int dg_unigram_encode(const dg_unigram *u, const char *s, size_t n, int32_t *ids, int cap, int *n_ids) {
     if (n == 0) return DG_OK;
     DG_CHECK(n < (size_t)1 << 30, "unigram: text of %zu bytes is too long", n);
+    /* Character lengths below come from lead bytes: they must be whole characters. */
+    long bad = dg_utf8_invalid_at(s, n);
+    DG_CHECK(bad < 0, "unigram: text is not valid UTF-8 (byte %ld)", bad);
     best_node *best = malloc((n + 1) * sizeof(best_node));
     int *ends = malloc((n + 1) * sizeof(int));
     if (!best || !ends) {

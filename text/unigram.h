@@ -30,7 +30,7 @@ int dg_unigram_load(dg_unigram *u, const cJSON *model, const char *ctx);
 void dg_unigram_free(dg_unigram *u);
 /* Id of an exact piece, or -1. */
 int dg_unigram_piece_id(const dg_unigram *u, const char *s, size_t n);
-/* Segment valid UTF-8 s[0..n) and append the ids to ids[*n_ids..cap); ids past
+/* Segment UTF-8 s[0..n) (other text is refused) and append the ids to ids[*n_ids..cap); ids past
  * cap are counted in *n_ids but not stored. */
 int dg_unigram_encode(const dg_unigram *u, const char *s, size_t n, int32_t *ids, int cap, int *n_ids);
 

@@ -25,6 +25,13 @@ int32_t dg_utf8_next(const char *s, size_t n, size_t *i) {
     return (int32_t)cp;
 }
 
+int32_t dg_utf8_next_lossy(const char *s, size_t n, size_t *i) {
+    int32_t cp = dg_utf8_next(s, n, i);
+    if (cp >= 0) return cp;
+    (*i)++;
+    return 0xFFFD;
+}
+
 long dg_utf8_invalid_at(const char *s, size_t n) {
     size_t i = 0;
     while (i < n)

@@ -10,6 +10,10 @@
  * for an invalid sequence: bad lead or continuation byte, truncation,
  * overlong form, surrogate, or a value above U+10FFFF. */
 int32_t dg_utf8_next(const char *s, size_t n, size_t *i);
+/* For loops over text that may not be UTF-8 (*i < n): as dg_utf8_next, but an
+ * invalid byte decodes as U+FFFD and is skipped alone, so *i always advances
+ * and never passes n. */
+int32_t dg_utf8_next_lossy(const char *s, size_t n, size_t *i);
 /* Byte offset of the first invalid sequence in s[0..n), or -1 if valid. */
 long dg_utf8_invalid_at(const char *s, size_t n);
 /* Length of the character whose lead byte is c, in a string known valid. */
