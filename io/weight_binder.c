@@ -47,46 +47,40 @@ static int format_name(char *buf, size_t len, const char *fmt, va_list ap) {
     return DG_OK;
 }
 
+/* buf = the caller's printf-style name (fmt, ...), or return the error. */
+#define FORMAT_NAME(buf, fmt)                                                                      \
+    do {                                                                                           \
+        va_list ap_;                                                                               \
+        va_start(ap_, fmt);                                                                        \
+        int rc_ = format_name(buf, sizeof buf, fmt, ap_);                                          \
+        va_end(ap_);                                                                               \
+        DG_TRY(rc_);                                                                               \
+    } while (0)
+
 int dg_weight_find(dg_weight_binder *b, const dg_st_tensor **out, int ndim, const int64_t *shape, const char *fmt,
                    ...) {
     char name[NAME_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = format_name(name, sizeof name, fmt, ap);
-    va_end(ap);
-    DG_TRY(rc);
+    FORMAT_NAME(name, fmt);
     return find_checked(b, out, name, ndim, shape);
 }
 
 int dg_weight_bind(dg_weight_binder *b, dg_tensor *t, int ndim, const int64_t *shape, dg_weight_kind kind,
                    const char *fmt, ...) {
     char name[NAME_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = format_name(name, sizeof name, fmt, ap);
-    va_end(ap);
-    DG_TRY(rc);
+    FORMAT_NAME(name, fmt);
     return bind_named(b, t, ndim, shape, kind, name);
 }
 
 int dg_weight_bind_vec(dg_weight_binder *b, dg_tensor *t, int64_t n, const char *fmt, ...) {
     char name[NAME_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = format_name(name, sizeof name, fmt, ap);
-    va_end(ap);
-    DG_TRY(rc);
+    FORMAT_NAME(name, fmt);
     return bind_named(b, t, 1, &n, DG_WEIGHT_F32, name);
 }
 
 int dg_weight_bind_linear(dg_weight_binder *b, dg_tensor *w, dg_tensor *bias, int64_t out, int64_t in,
                           const char *fmt, ...) {
     char prefix[NAME_LEN - 8], name[NAME_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = format_name(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    DG_TRY(rc);
+    FORMAT_NAME(prefix, fmt);
     int64_t ws[2] = {out, in};
     snprintf(name, sizeof name, "%s.weight", prefix);
     DG_TRY(bind_named(b, w, 2, ws, DG_WEIGHT_STORED, name));
