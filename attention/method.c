@@ -1,6 +1,5 @@
 /* The method registry (name -> constructor), creation and destruction, the
  * "dense" method, and helpers shared by the method files. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,17 +62,13 @@ int dg_attn_method_run(dg_attn_method *m, dg_tensor *o, const dg_tensor *q, cons
     DG_CHECK(!op.lse, "attention method '%s' gives no log-sum-exp", m->ops->name);
     DG_CHECK(q->ndim == 2 && k->ndim == 2 && o->ndim == 2 && v->ndim == 2 && heads >= 1 && q->shape[1] % heads == 0,
              "attention method '%s': q, k, v, o must be [tokens, heads*head_dim]", m->ops->name);
-    const int hd = (int)(q->shape[1] / heads), h0 = op.head_begin, hn = op.head_count ? op.head_count : heads - h0;
+    const int h0 = op.head_begin, hn = op.head_count ? op.head_count : heads - h0;
     DG_CHECK(h0 >= 0 && hn >= 1 && h0 + hn <= heads, "attention method '%s': heads [%d, %d) outside the %d heads",
              m->ops->name, h0, h0 + hn, heads);
-    const dg_attn_shape s = {q->shape[0], k->shape[0], hn, hd, q->shape[1], k->shape[1],
-                             op.scale != 0.0f ? op.scale : 1.0f / sqrtf((float)hd)};
-    const int64_t off = (int64_t)h0 * hd;
-    float *od = (float *)o->data + off;
-    const float *vd = (const float *)v->data + off;
-    DG_TRY(m->ops->run(m, od, (const float *)q->data + off, (const float *)k->data + off, vd, &s));
+    const dg_attn_raw r = dg_attn_raw_of(o, q, k, v, heads, &op);
     DG_CHECK(!op.query_offset, "attention method '%s' takes every query (no query offset)", m->ops->name);
-    if (op.perturb) dg_attn_perturb_heads(od, vd, &s, op.perturb + h0);
+    DG_TRY(m->ops->run(m, r.o, r.q, r.k, r.v, &r.s));
+    if (op.perturb) dg_attn_perturb_heads(r.o, r.v, &r.s, op.perturb + h0);
     return DG_OK;
 }
 

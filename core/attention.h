@@ -93,4 +93,16 @@ typedef struct dg_attn_opts {
     dg_tensor *lse;
 } dg_attn_opts;
 
+/* One attention call on raw memory, as a backend's kernels take it: the shape of the computed heads
+ * (opts' head range, default scale 1/sqrt(head_dim)) and the tensors' pointers offset to its first
+ * head (lse to its first column). Shapes as dg_attention checked them. */
+typedef struct dg_attn_raw {
+    dg_attn_shape s;
+    int head_begin;
+    float *o, *lse;
+    const float *q, *k, *v;
+} dg_attn_raw;
+dg_attn_raw dg_attn_raw_of(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_tensor *v, int heads,
+                           const dg_attn_opts *opts);
+
 #endif

@@ -302,18 +302,11 @@ extern "C" void dg_cuda_layout_release(dg_backend *be, void *copy) {
 
 extern "C" int dg_cuda_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_tensor *k,
                                  const dg_tensor *v, int heads, const dg_attn_opts *opts) {
-    const int hd = (int)(q->shape[1] / heads), h0 = opts->head_begin;
-    const int hn = opts->head_count ? opts->head_count : heads - h0;
-    const dg_attn_shape s = {q->shape[0], k->shape[0], hn, hd, q->shape[1], k->shape[1],
-                             opts->scale != 0.0f ? opts->scale : 1.0f / sqrtf((float)hd)};
-    const int64_t off = (int64_t)h0 * hd;
-    float *od = (float *)o->data + off, *lse = opts->lse ? (float *)opts->lse->data + h0 : NULL;
-    const float *qd = (const float *)q->data + off, *kd = (const float *)k->data + off,
-                *vd = (const float *)v->data + off;
-    DG_TRY(check_args(od, qd, kd, vd, &s));
+    const dg_attn_raw r = dg_attn_raw_of(o, q, k, v, heads, opts);
+    DG_TRY(check_args(r.o, r.q, r.k, r.v, &r.s));
     sparse_args sp = {};
     if (opts->layout) sp = ((const cuda_layout *)opts->layout->device_copy)->args;
-    DG_TRY(launch(dg_cuda_stream(be), od, qd, kd, vd, &s, sp, lse, heads));
-    return opts->perturb ? dg_cuda_perturb_heads(be, od, vd + opts->query_offset * s.kv_stride, &s, opts->perturb + h0)
-                         : DG_OK;
+    DG_TRY(launch(dg_cuda_stream(be), r.o, r.q, r.k, r.v, &r.s, sp, r.lse, heads));
+    if (!opts->perturb) return DG_OK;
+    return dg_cuda_perturb_heads(be, r.o, r.v + opts->query_offset * r.s.kv_stride, &r.s, opts->perturb + r.head_begin);
 }
