@@ -80,6 +80,7 @@ typedef struct dg_wan_sized {
     int64_t frame_tokens;  /* tokens per latent frame (patch units) */
     int64_t kv_rows, kv_local; /* rows of the key/value buffers, and where this rank's own rows start */
     int64_t halo_prev, halo_next; /* clip: halo rows from each neighbour (0 at the ends) */
+    int64_t global_rows;          /* clip: rows of the global scope (every rank's share), else 0 */
     int64_t *part_rows;    /* [comm->size] tokens per rank; part_floats: scratch for the counts */
     int64_t *part_floats;
     dg_arena arena;

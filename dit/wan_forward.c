@@ -77,8 +77,7 @@ static size_t arena_bytes(const dg_wan_config *c, const int64_t rows[N_ROWS]) {
 
 /* The row counts of a prepared size; L text tokens. */
 static void sized_rows(const dg_wan_sized *s, int64_t N, int64_t L, int64_t rows[N_ROWS]) {
-    const dg_wan_split *sp = &s->split;
-    const int64_t G = sp->comm && sp->clip ? (int64_t)sp->global * sp->comm->size * s->frame_tokens : 0;
+    const int64_t G = s->global_rows;
     rows[ROWS_TOKENS] = N, rows[ROWS_LOCAL] = s->ntok, rows[ROWS_KV] = s->kv_rows, rows[ROWS_GLOBAL] = G;
     rows[ROWS_CLIP] = G ? s->ntok : 0, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
 }
@@ -123,8 +122,8 @@ static int64_t global_position(const dg_wan_sized *s, int64_t f) {
 static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, int Wp) {
     const int64_t N = (int64_t)Fp * Hp * Wp, hd = c->head_dim, shape[2] = {N, hd};
     const int hw = 2 * (c->head_dim / 6), dims[3] = {c->head_dim - 2 * hw, hw, hw};
-    const int clip_globals = s->comm && s->split.clip && s->split.global;
-    const int64_t G = clip_globals ? (int64_t)s->comm->size * s->split.global * s->frame_tokens : 0;
+    const int64_t G = s->global_rows;
+    const int clip_globals = G > 0;
     const int64_t gshape[2] = {G, hd};
     DG_TRY(dg_tensor_alloc(&s->rope_cos, s->arena.backend, DG_F32, 2, shape));
     DG_TRY(dg_tensor_alloc(&s->rope_sin, s->arena.backend, DG_F32, 2, shape));
@@ -176,6 +175,7 @@ static int split_tokens(dg_wan_sized *s, int64_t Fp) {
     s->halo_prev = comm->rank > 0 ? sp->halo * s->frame_tokens : 0;
     s->halo_next = comm->rank + 1 < comm->size ? sp->halo * s->frame_tokens : 0;
     s->kv_rows = s->halo_prev + s->ntok + s->halo_next, s->kv_local = s->halo_prev;
+    s->global_rows = (int64_t)sp->global * comm->size * s->frame_tokens;
     return DG_OK;
 }
 
