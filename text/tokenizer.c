@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/json.h"
+#include "text/tokenizer_t5.h"
 #include "text/utf8.h"
 
 /* ---- loading ---------------------------------------------------------- */
@@ -56,35 +57,41 @@ static int load_pretok_step(dg_tokenizer *t, const cJSON *j, const char *ctx) {
     return dg_error("%s: pre_tokenizer '%s' is not supported (only Metaspace, WhitespaceSplit, Sequence)", ctx, type);
 }
 
+int dg_tokenizer_add(dg_tokenizer *t, const char *content, int id, const cJSON *flags, const char *ctx) {
+    int normalized = 0, single_word = 0, lstrip = 0, rstrip = 0;
+    DG_CHECK(content[0] != '\0', "%s: added token %d has empty content", ctx, t->n_added);
+    DG_CHECK(id >= 0 && id < (1 << 30), "%s: added token '%s' has id %d", ctx, content, id);
+    if (flags)
+        DG_TRY(dg_json_get_bool(ctx, flags, "normalized", &normalized, 0) ||
+               dg_json_get_bool(ctx, flags, "single_word", &single_word, 0) ||
+               dg_json_get_bool(ctx, flags, "lstrip", &lstrip, 0) || dg_json_get_bool(ctx, flags, "rstrip", &rstrip, 0));
+    DG_CHECK(!normalized, "%s: added token '%s' has normalized=true, which is not supported", ctx, content);
+    DG_CHECK(!single_word, "%s: added token '%s' has single_word=true, which is not supported", ctx, content);
+    if ((t->n_added & (t->n_added - 1)) == 0) { /* grow at 0, 1, 2, 4, ... entries */
+        dg_added_token *a = realloc(t->added, (size_t)(t->n_added ? 2 * t->n_added : 1) * sizeof(*a));
+        DG_CHECK_ALLOC(a);
+        t->added = a;
+    }
+    size_t len = strlen(content) + 1;
+    char *copy = malloc(len);
+    DG_CHECK_ALLOC(copy);
+    memcpy(copy, content, len);
+    t->added[t->n_added++] = (dg_added_token){copy, id, lstrip, rstrip};
+    t->added_first[(unsigned char)content[0]] = 1;
+    return DG_OK;
+}
+
 static int load_added(dg_tokenizer *t, const cJSON *list, const char *ctx) {
     if (!list || cJSON_IsNull(list)) return DG_OK;
     DG_CHECK(cJSON_IsArray(list), "%s: 'added_tokens' must be an array", ctx);
-    int n = cJSON_GetArraySize(list);
-    if (n == 0) return DG_OK;
-    t->added = calloc((size_t)n, sizeof(*t->added));
-    DG_CHECK_ALLOC(t->added);
     for (const cJSON *e = list->child; e; e = e->next) {
         const char *content;
         int64_t id;
-        int normalized = 0, single_word = 0;
         DG_CHECK(cJSON_IsObject(e), "%s: added_tokens[%d] must be an object", ctx, t->n_added);
         DG_TRY(dg_json_get_string(ctx, e, "content", &content, 1));
         DG_TRY(dg_json_get_int(ctx, e, "id", &id, 1));
-        DG_TRY(dg_json_get_bool(ctx, e, "normalized", &normalized, 0));
-        DG_TRY(dg_json_get_bool(ctx, e, "single_word", &single_word, 0));
-        DG_CHECK(content[0] != '\0', "%s: added_tokens[%d] has empty content", ctx, t->n_added);
         DG_CHECK(id >= 0 && id < (1 << 30), "%s: added token '%s' has id %lld", ctx, content, (long long)id);
-        DG_CHECK(!normalized, "%s: added token '%s' has normalized=true, which is not supported", ctx, content);
-        DG_CHECK(!single_word, "%s: added token '%s' has single_word=true, which is not supported", ctx, content);
-        dg_added_token *a = &t->added[t->n_added++];
-        size_t len = strlen(content) + 1;
-        a->content = malloc(len);
-        DG_CHECK_ALLOC(a->content);
-        memcpy(a->content, content, len);
-        a->id = (int)id;
-        DG_TRY(dg_json_get_bool(ctx, e, "lstrip", &a->lstrip, 0));
-        DG_TRY(dg_json_get_bool(ctx, e, "rstrip", &a->rstrip, 0));
-        t->added_first[(unsigned char)content[0]] = 1;
+        DG_TRY(dg_tokenizer_add(t, content, (int)id, e, ctx));
     }
     return DG_OK;
 }
@@ -137,8 +144,8 @@ static int load_post(dg_tokenizer *t, const cJSON *j, const char *ctx) {
     return DG_OK;
 }
 
+/* tokenizer.json read literally (what transformers' PreTrainedTokenizerFast does). */
 static int load_json(dg_tokenizer *t, const cJSON *root, const char *ctx) {
-    DG_TRY(dg_unigram_load(&t->model, cJSON_GetObjectItemCaseSensitive(root, "model"), ctx));
     DG_TRY(dg_normalizer_load(&t->normalizer, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), ctx));
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (pre && !cJSON_IsNull(pre)) DG_TRY(load_pretok_step(t, pre, ctx));
@@ -156,6 +163,60 @@ static int load_json(dg_tokenizer *t, const cJSON *root, const char *ctx) {
     return DG_OK;
 }
 
+/* dir/name parsed into *out, or *out = NULL when the file is absent. */
+static int load_beside(const char *dir, const char *name, cJSON **out) {
+    char path[4096];
+    struct stat sb;
+    *out = NULL;
+    int len = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    DG_CHECK(len > 0 && (size_t)len < sizeof(path), "tokenizer path too long: %s", dir);
+    return stat(path, &sb) == 0 ? dg_json_load(path, out) : DG_OK;
+}
+
+/* tokenizer_config.json settings that change the ids, for every class. */
+static int check_config(const cJSON *config, const char *ctx) {
+    const char *side = NULL;
+    int split = 0;
+    DG_TRY(dg_json_get_bool(ctx, config, "split_special_tokens", &split, 0));
+    DG_CHECK(!split, "%s: split_special_tokens=true is not supported", ctx);
+    const char *keys[] = {"padding_side", "truncation_side"};
+    for (int i = 0; i < 2; i++) {
+        DG_TRY(dg_json_get_string(ctx, config, keys[i], &side, 0));
+        DG_CHECK(!side || !strcmp(side, "right"), "%s: %s '%s' is not supported (only right)", ctx, keys[i], side);
+        side = NULL;
+    }
+    return DG_OK;
+}
+
+/* The class tokenizer_config.json names decides how the folder is read (see tokenizer_t5.h). */
+static int load_folder(dg_tokenizer *t, cJSON *root, const char *dir, const char *ctx) {
+    cJSON *config = NULL, *map = NULL;
+    const char *cls = NULL;
+    int rc = load_beside(dir, "tokenizer_config.json", &config);
+    if (rc == DG_OK && config) {
+        rc = check_config(config, dir);
+        if (rc == DG_OK) rc = dg_json_get_string(dir, config, "tokenizer_class", &cls, 0);
+    }
+    int t5 = dg_tokenizer_class_is_t5(cls);
+    if (rc == DG_OK && cls && !t5 && strcmp(cls, "PreTrainedTokenizerFast") && strcmp(cls, "TokenizersBackend"))
+        rc = dg_error("%s/tokenizer_config.json: tokenizer_class '%s' is not supported (T5Tokenizer, T5TokenizerFast "
+                      "or PreTrainedTokenizerFast)", dir, cls);
+    if (rc == DG_OK && t5) {
+        struct stat sb;
+        char legacy[4096];
+        snprintf(legacy, sizeof legacy, "%s/added_tokens.json", dir);
+        if (stat(legacy, &sb) == 0) rc = dg_error("%s: added_tokens.json is not supported", dir);
+        if (rc == DG_OK) rc = load_beside(dir, "special_tokens_map.json", &map);
+        /* transformers builds Unigram(vocab, unk_id=2, byte_fallback=False) whatever the file says. */
+        cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "model"), "byte_fallback");
+    }
+    if (rc == DG_OK) rc = dg_unigram_load(&t->model, cJSON_GetObjectItemCaseSensitive(root, "model"), ctx);
+    if (rc == DG_OK) rc = t5 ? dg_tokenizer_t5_build(t, root, config, map, dir) : load_json(t, root, ctx);
+    cJSON_Delete(config);
+    cJSON_Delete(map);
+    return rc;
+}
+
 int dg_tokenizer_load(dg_tokenizer *t, const char *path_or_dir) {
     memset(t, 0, sizeof(*t));
     char path[4096];
@@ -165,10 +226,15 @@ int dg_tokenizer_load(dg_tokenizer *t, const char *path_or_dir) {
     DG_CHECK(len > 0 && (size_t)len < sizeof(path), "tokenizer path too long: %s", path_or_dir);
     cJSON *root;
     DG_TRY(dg_json_load(path, &root));
-    int rc = load_json(t, root, path);
+    int rc = is_dir ? load_folder(t, root, path_or_dir, path)
+                    : dg_unigram_load(&t->model, cJSON_GetObjectItemCaseSensitive(root, "model"), path) ||
+                          load_json(t, root, path);
     cJSON_Delete(root);
-    if (rc != DG_OK) dg_tokenizer_free(t);
-    return rc;
+    if (rc != DG_OK) {
+        dg_tokenizer_free(t);
+        return DG_ERR;
+    }
+    return DG_OK;
 }
 
 void dg_tokenizer_free(dg_tokenizer *t) {

@@ -49,10 +49,15 @@ typedef struct dg_tokenizer {
     int eos_id; /* id of "</s>", or -1 */
 } dg_tokenizer;
 
-/* path_or_dir: a tokenizer.json, or a directory holding one. Refuses other
- * models, unsupported components, malformed or incomplete files. */
+/* path_or_dir: a tokenizer.json (read literally), or a directory holding one, read as
+ * transformers reads it: literally, unless tokenizer_config.json names T5Tokenizer or
+ * T5TokenizerFast (rebuilt as text/tokenizer_t5.h says). Refuses other classes and models,
+ * unsupported components, malformed or incomplete files. */
 int dg_tokenizer_load(dg_tokenizer *t, const char *path_or_dir);
 void dg_tokenizer_free(dg_tokenizer *t);
+/* Append an added token (text/tokenizer_t5.c builds its list with it). flags: an object with
+ * optional lstrip/rstrip/normalized/single_word, or NULL for none. */
+int dg_tokenizer_add(dg_tokenizer *t, const char *content, int id, const cJSON *flags, const char *ctx);
 
 /* Encode NUL-terminated UTF-8 text (invalid UTF-8 is an error giving the byte
  * offset). ids (and mask, which may be NULL) hold max_len entries; the result
