@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model_defaults.h"
 #include "api/pipeline_internal.h"
 #include "api/video_size.h"
 #include "core/error.h"
@@ -27,9 +28,29 @@ static int get_int_in(const char *path, const cJSON *o, const char *key, int *ou
     return DG_OK;
 }
 
-/* What a WanPipeline folder may name that changes diffusers' frames and ditgen does not run:
- * refused rather than ignored. */
+/* Components a WanPipeline folder may name; transformer_2 only empty. */
+static int known_component(const char *name) {
+    static const char *const known[] = {"transformer", "text_encoder", "tokenizer", "vae", "scheduler",
+                                        "transformer_2"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!strcmp(name, known[i])) return 1;
+    return 0;
+}
+
+/* What a folder may name that changes diffusers' frames and ditgen does not run: refused rather
+ * than ignored. */
 static int refuse_unsupported_parts(const char *path, const cJSON *j) {
+    const char *cls = NULL;
+    DG_TRY(dg_json_get_string(path, j, "_class_name", &cls, 0));
+    DG_CHECK(!cls || !strcmp(cls, "WanPipeline"), "%s: _class_name '%s' is not supported (only WanPipeline)", path,
+             cls);
+    for (const cJSON *e = j->child; e; e = e->next) {
+        /* a component is ["library", "Class"]; [null, null] is an absent one */
+        const cJSON *lib = cJSON_GetArrayItem(e, 0);
+        if (e->string[0] == '_' || !cJSON_IsArray(e) || !cJSON_IsString(lib)) continue;
+        DG_CHECK(known_component(e->string), "%s: component '%s' (%s %s) is not supported", path, e->string,
+                 lib->valuestring, cJSON_IsString(cJSON_GetArrayItem(e, 1)) ? cJSON_GetArrayItem(e, 1)->valuestring : "");
+    }
     const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(j, "transformer_2");
     int has_t2 = t2 && !cJSON_IsNull(t2) && !(cJSON_IsArray(t2) && cJSON_IsNull(cJSON_GetArrayItem(t2, 0)));
     DG_CHECK(!has_t2, "%s: transformer_2 is not supported (a two-expert Wan2.2 folder, switching experts at "
@@ -51,6 +72,13 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
     int rc = refuse_unsupported_parts(path, j);
     if (rc == DG_OK && o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
+    static const char *const keys[] = {"width", "height", "num_frames", "num_inference_steps", "fps",
+                                       "max_sequence_length", "guidance_scale", "negative_prompt"};
+    for (const cJSON *e = o && rc == DG_OK ? o->child : NULL; e && rc == DG_OK; e = e->next) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof *keys && strcmp(e->string, keys[k])) k++;
+        if (k == sizeof keys / sizeof *keys) rc = dg_error("%s: _ditgen_defaults.%s is not a known default", path, e->string);
+    }
     if (o && rc == DG_OK) {
         double cfg = d->cfg_scale;
         const char *neg = NULL;
@@ -69,15 +97,23 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
     return rc ? DG_ERR : DG_OK;
 }
 
-int dg_model_defaults_load(dg_pipeline *p) {
-    dg_model_defaults *d = &p->info.defaults;
+int dg_model_defaults_read(const dg_model_folder *f, dg_model_defaults *d, dg_scheduler_opts *opts, char **negative) {
     /* diffusers WanPipeline.__call__ defaults; UniPC with flow_shift 3.0 as the Wan2.1 diffusers folders ship */
     *d = (dg_model_defaults){.width = 832, .height = 480, .frames = 81, .steps = 50, .fps = 16, .cfg_scale = 5.0f,
                              .flow_shift = 3.0, .sampler = DG_SAMPLE_UNIPC, .negative_prompt = "",
                              .max_sequence_length = DG_WAN_TEXT_LEN};
-    dg_scheduler_opts_default(&p->scheduler_opts);
-    DG_TRY(read_scheduler(p->folder.scheduler_config, d, &p->scheduler_opts));
-    DG_TRY(read_index_defaults(p->folder.model_index, d, &p->default_negative));
-    if (p->default_negative) d->negative_prompt = p->default_negative;
+    *negative = NULL;
+    dg_scheduler_opts_default(opts);
+    DG_TRY(read_scheduler(f->scheduler_config, d, opts));
+    if (read_index_defaults(f->model_index, d, negative) != DG_OK) {
+        free(*negative);
+        *negative = NULL;
+        return DG_ERR;
+    }
+    if (*negative) d->negative_prompt = *negative;
     return DG_OK;
+}
+
+int dg_model_defaults_load(dg_pipeline *p) {
+    return dg_model_defaults_read(&p->folder, &p->info.defaults, &p->scheduler_opts, &p->default_negative);
 }

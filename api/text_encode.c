@@ -8,6 +8,7 @@
 #include "api/pipeline_internal.h"
 #include "core/error.h"
 #include "text/prompt_clean.h"
+#include "text/text_parts.h"
 
 static int load_text(dg_pipeline *p) {
     if (p->text_loaded) return DG_OK;
@@ -22,14 +23,7 @@ static int load_text(dg_pipeline *p) {
         dg_tokenizer_free(&p->tok);
         return DG_ERR;
     }
-    int vocab = dg_tokenizer_vocab_size(&p->tok);
-    const char *why = NULL;
-    if (vocab > p->enc.cfg.vocab_size) why = "the tokenizer's vocabulary is larger than the encoder's";
-    else if (p->enc.cfg.d_model != p->info.text_dim) why = "the encoder width differs from the transformer's text_dim";
-    else if (p->tok.pad_id < 0) why = "the tokenizer names no pad token";
-    if (why) {
-        dg_error("%s: %s (tokenizer %d ids, encoder vocab %d, d_model %d, transformer text_dim %d)", f->root, why,
-                 vocab, p->enc.cfg.vocab_size, p->enc.cfg.d_model, p->info.text_dim);
+    if (dg_text_parts_check(&p->tok, &p->enc.cfg, p->info.text_dim, f->root) != DG_OK) {
         dg_t5_free(&p->enc);
         dg_tokenizer_free(&p->tok);
         return DG_ERR;

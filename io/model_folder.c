@@ -33,6 +33,15 @@ static int join_if(char *out, const char *dir, const char *name, int (*test)(con
     return DG_OK;
 }
 
+/* dir/name when it holds a config.json, else "". */
+static int join_if_config(char *out, const char *dir, const char *name) {
+    char config[DG_MODEL_PATH_MAX];
+    DG_TRY(join(out, dir, name));
+    DG_TRY(join(config, out, "config.json"));
+    if (!is_file(config)) out[0] = 0;
+    return DG_OK;
+}
+
 /* A transformer folder's weights: its only .safetensors file whatever its name, else the folder
  * itself (standard names, sharded sets). */
 static int weights_in(const char *dir, char *out) {
@@ -81,10 +90,8 @@ int dg_model_folder_resolve(dg_model_folder *f, const char *path) {
     snprintf(f->root, DG_MODEL_PATH_MAX, "%s", path);
     snprintf(f->transformer_config, DG_MODEL_PATH_MAX, "%s", transformer_config);
     DG_TRY(weights_in(f->transformer, f->transformer_weights));
-    char vae_config[DG_MODEL_PATH_MAX];
-    DG_TRY(join(f->vae, path, "vae"));
-    DG_TRY(join(vae_config, f->vae, "config.json"));
-    if (!is_file(vae_config)) f->vae[0] = 0;
+    DG_TRY(join_if_config(f->transformer_2, path, "transformer_2"));
+    DG_TRY(join_if_config(f->vae, path, "vae"));
     DG_TRY(join_if(f->text_encoder, path, "text_encoder", is_dir));
     DG_TRY(join_if(f->tokenizer, path, "tokenizer", is_dir));
     DG_TRY(join_if(f->scheduler_config, path, "scheduler/scheduler_config.json", is_file));

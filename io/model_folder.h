@@ -1,5 +1,5 @@
 /* What a model path holds, resolved once: a diffusers folder (transformer/ with config.json,
- * and optionally vae/, text_encoder/, tokenizer/, scheduler/, model_index.json), a bare
+ * and optionally transformer_2/, vae/, text_encoder/, tokenizer/, scheduler/, model_index.json), a bare
  * transformer folder, or a transformer .safetensors file. Paths of absent parts are "". */
 #ifndef DG_IO_MODEL_FOLDER_H
 #define DG_IO_MODEL_FOLDER_H
@@ -19,6 +19,7 @@ typedef struct dg_model_folder {
     char transformer_config[DG_MODEL_PATH_MAX];  /* its config.json; "" when there is none */
     char transformer_weights[DG_MODEL_PATH_MAX]; /* a folder's only .safetensors file, else the
                                                     folder (standard names, sharded sets), or the file */
+    char transformer_2[DG_MODEL_PATH_MAX];    /* root/transformer_2 when it has a config.json */
     char vae[DG_MODEL_PATH_MAX];              /* root/vae when it has a config.json */
     char text_encoder[DG_MODEL_PATH_MAX];     /* root/text_encoder when it is a folder */
     char tokenizer[DG_MODEL_PATH_MAX];        /* root/tokenizer when it is a folder */

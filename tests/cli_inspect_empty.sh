@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ditgen inspect on valid empty tensors whose other dimensions are as large as safetensors
 # allows (2^53): the parameter count comes from the byte size, with no overflow (UBSan caught
-# the shape product [2^53, 2^53, 0] before).
+# the shape product [2^53, 2^53, 0] before). No config beside it and none to infer: refused.
 # usage: cli_inspect_empty.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
 DITGEN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); TESTS=$(cd "$2" && pwd); WORK=$(cd "$3" && pwd)/cli_inspect_empty.$$
@@ -15,7 +15,7 @@ while [ $(( ${#header} % 8 )) -ne 0 ]; do header="$header "; done # data aligned
 n=${#header}
 printf "$(printf '\\x%02x\\x%02x' $((n & 255)) $((n >> 8)))\\x00\\x00\\x00\\x00\\x00\\x00%s" "$header" > "$WORK/empty.safetensors"
 printf '\x00\x00\x80\x3f\x00\x00\x00\x40' >> "$WORK/empty.safetensors"
-ok "inspect empty tensors" inspect "$WORK/empty.safetensors"
+refused "inspect empty tensors" "refused (transformer)" "" inspect "$WORK/empty.safetensors"
 grep -q "parameters: 2 " "$WORK/out" || { echo "FAIL parameter count: $(grep parameters "$WORK/out")"; fail=1; }
 grep -q "tensors:    2" "$WORK/out" || { echo "FAIL tensor count: $(cat "$WORK/out")"; fail=1; }
 exit $fail

@@ -212,6 +212,7 @@ static int load_folder(dg_tokenizer *t, cJSON *root, const char *dir, const char
     }
     if (rc == DG_OK) rc = dg_unigram_load(&t->model, cJSON_GetObjectItemCaseSensitive(root, "model"), ctx);
     if (rc == DG_OK) rc = t5 ? dg_tokenizer_t5_build(t, root, config, map, dir) : load_json(t, root, ctx);
+    t->t5_rebuilt = t5;
     cJSON_Delete(config);
     cJSON_Delete(map);
     return rc;

@@ -46,7 +46,8 @@ typedef struct dg_tokenizer {
     int32_t prefix[DG_TOKENIZER_MAX_SPECIAL], suffix[DG_TOKENIZER_MAX_SPECIAL]; /* template specials */
     int n_prefix, n_suffix;
     int pad_id; /* -1 when the file names no pad token */
-    int eos_id; /* id of "</s>", or -1 */
+    int eos_id; /* id of "</s>" (the eos token when rebuilt), or -1 */
+    int t5_rebuilt; /* built as transformers builds T5Tokenizer (text/tokenizer_t5.h), not read literally */
 } dg_tokenizer;
 
 /* path_or_dir: a tokenizer.json (read literally), or a directory holding one, read as
