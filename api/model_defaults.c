@@ -51,36 +51,46 @@ static int refuse_unsupported_parts(const char *path, const cJSON *j) {
         DG_CHECK(known_component(e->string), "%s: component '%s' (%s %s) is not supported", path, e->string,
                  lib->valuestring, cJSON_IsString(cJSON_GetArrayItem(e, 1)) ? cJSON_GetArrayItem(e, 1)->valuestring : "");
     }
-    const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(j, "transformer_2");
-    int has_t2 = t2 && !cJSON_IsNull(t2) && !(cJSON_IsArray(t2) && cJSON_IsNull(cJSON_GetArrayItem(t2, 0)));
-    DG_CHECK(!has_t2, "%s: transformer_2 is not supported (a two-expert Wan2.2 folder, switching experts at "
-             "boundary_ratio)", path);
-    const cJSON *boundary = cJSON_GetObjectItemCaseSensitive(j, "boundary_ratio");
-    DG_CHECK(!boundary || cJSON_IsNull(boundary), "%s: boundary_ratio is not supported (it switches to transformer_2)",
-             path);
     int expand = 0;
     DG_TRY(dg_json_get_bool(path, j, "expand_timesteps", &expand, 0));
     DG_CHECK(!expand, "%s: expand_timesteps true is not supported (per-token timesteps of Wan2.2 TI2V)", path);
     return DG_OK;
 }
 
+
+/* transformer_2 and boundary_ratio: both, with the folder, or neither (diffusers never runs a
+ * transformer_2 without a boundary, and has no low-noise expert without one). */
+static int read_experts(const char *path, const cJSON *j, const dg_model_folder *f, dg_model_defaults *d) {
+    const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(j, "transformer_2");
+    int has_t2 = t2 && !cJSON_IsNull(t2) && !(cJSON_IsArray(t2) && cJSON_IsNull(cJSON_GetArrayItem(t2, 0)));
+    DG_TRY(dg_json_get_double(path, j, "boundary_ratio", &d->boundary_ratio, 0));
+    DG_CHECK(!has_t2 || d->boundary_ratio > 0, "%s: transformer_2 without boundary_ratio would never run", path);
+    DG_CHECK(has_t2 || d->boundary_ratio == 0, "%s: boundary_ratio %g without transformer_2 is not supported", path,
+             d->boundary_ratio);
+    DG_CHECK(d->boundary_ratio >= 0 && d->boundary_ratio <= 1, "%s: boundary_ratio %g is outside 0..1", path,
+             d->boundary_ratio);
+    DG_CHECK(!has_t2 || *f->transformer_2, "%s names transformer_2 but %s/transformer_2 has no config.json", path,
+             f->root);
+    return DG_OK;
+}
+
 /* model_index.json's parts and its optional "_ditgen_defaults" object. */
-static int read_index_defaults(const char *path, dg_model_defaults *d, char **negative) {
+static int read_index_defaults(const char *path, const dg_model_folder *f, dg_model_defaults *d, char **negative) {
     if (!*path) return DG_OK;
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
-    int rc = refuse_unsupported_parts(path, j);
+    int rc = refuse_unsupported_parts(path, j) || read_experts(path, j, f, d);
     if (rc == DG_OK && o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
     static const char *const keys[] = {"width", "height", "num_frames", "num_inference_steps", "fps",
-                                       "max_sequence_length", "guidance_scale", "negative_prompt"};
+                                       "max_sequence_length", "guidance_scale", "guidance_scale_2", "negative_prompt"};
     for (const cJSON *e = o && rc == DG_OK ? o->child : NULL; e && rc == DG_OK; e = e->next) {
         size_t k = 0;
         while (k < sizeof keys / sizeof *keys && strcmp(e->string, keys[k])) k++;
         if (k == sizeof keys / sizeof *keys) rc = dg_error("%s: _ditgen_defaults.%s is not a known default", path, e->string);
     }
     if (o && rc == DG_OK) {
-        double cfg = d->cfg_scale;
+        double cfg = d->cfg_scale, cfg2 = 0;
         const char *neg = NULL;
         rc = get_int_in(path, o, "width", &d->width, 1, DG_MAX_SIDE) ||
              get_int_in(path, o, "height", &d->height, 1, DG_MAX_SIDE) ||
@@ -89,8 +99,12 @@ static int read_index_defaults(const char *path, dg_model_defaults *d, char **ne
              get_int_in(path, o, "fps", &d->fps, 1, 240) ||
              get_int_in(path, o, "max_sequence_length", &d->max_sequence_length, 1, DG_WAN_TEXT_LEN) ||
              dg_json_get_double(path, o, "guidance_scale", &cfg, 0) ||
+             dg_json_get_double(path, o, "guidance_scale_2", &cfg2, 0) ||
              dg_json_get_string(path, o, "negative_prompt", &neg, 0);
         d->cfg_scale = (float)cfg;
+        d->cfg_scale_2 = (float)cfg2;
+        if (rc == DG_OK && cfg2 != 0 && d->boundary_ratio == 0)
+            rc = dg_error("%s: _ditgen_defaults.guidance_scale_2 needs a two-expert folder (boundary_ratio)", path);
         if (rc == DG_OK && neg && !(*negative = strdup(neg))) rc = dg_error("out of memory reading %s", path);
     }
     cJSON_Delete(j);
@@ -105,7 +119,7 @@ int dg_model_defaults_read(const dg_model_folder *f, dg_model_defaults *d, dg_sc
     *negative = NULL;
     dg_scheduler_opts_default(opts);
     DG_TRY(read_scheduler(f->scheduler_config, d, opts));
-    if (read_index_defaults(f->model_index, d, negative) != DG_OK) {
+    if (read_index_defaults(f->model_index, f, d, negative) != DG_OK) {
         free(*negative);
         *negative = NULL;
         return DG_ERR;

@@ -45,6 +45,20 @@ static int read_vae_factors(const char *vae_dir, dg_model_info *info) {
     return DG_OK;
 }
 
+/* A two-expert folder's low-noise transformer. One prepared size serves both, so their configs must
+ * agree. Both stay loaded: on the CPU their weights are mmapped and after the switch only the second
+ * one's pages are read; on a GPU both are resident. */
+static int load_expert2(dg_pipeline *p) {
+    DG_TRY(dg_wan_load(&p->wan2, p->dit_be, p->folder.transformer_2));
+    p->has_wan2 = 1;
+    DG_CHECK(!memcmp(&p->wan2.cfg, &p->wan.cfg, sizeof p->wan.cfg),
+             "%s: its config differs from transformer/'s (both experts must have the same shape)",
+             p->folder.transformer_2);
+    /* diffusers compares t >= boundary_ratio * num_train_timesteps in float32 */
+    p->boundary_t = (float)(p->info.defaults.boundary_ratio * p->scheduler_opts.num_train_timesteps);
+    return DG_OK;
+}
+
 int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, int threads) {
     *out = NULL;
     DG_CHECK(model && *model, "no model path given");
@@ -105,7 +119,7 @@ int dg_pipeline_open(dg_pipeline **out, const char *model, const char *device, i
             return DG_ERR;
         }
     }
-    if (dg_model_defaults_load(p) != DG_OK) {
+    if (dg_model_defaults_load(p) != DG_OK || (i->defaults.boundary_ratio > 0 && load_expert2(p) != DG_OK)) {
         dg_pipeline_close(p);
         return DG_ERR;
     }
@@ -124,6 +138,7 @@ void dg_pipeline_close(dg_pipeline *p) {
     if (p->info.has_vae) dg_wan_vae_free(&p->vae);
     free(p->default_negative);
     dg_wan_free(&p->wan);
+    if (p->has_wan2) dg_wan_free(&p->wan2);
     if (p->dit_be == &p->gpu) dg_backend_free(&p->gpu);
     dg_backend_free(&p->be);
     free(p);
@@ -256,6 +271,9 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              DG_SCHEDULER_MAX_STEPS);
     DG_CHECK(g->flow_shift > 0, "flow_shift %g must be positive", g->flow_shift);
     DG_CHECK(isfinite(g->cfg_scale), "cfg_scale must be a finite number");
+    DG_CHECK(g->cfg_scale_2 == 0 || (isfinite(g->cfg_scale_2) && p->has_wan2),
+             "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
+             (double)g->cfg_scale_2);
     DG_TRY(check_pag(p, g));
     DG_TRY(check_memory(p, g, shape));
     DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
@@ -362,31 +380,40 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_randn(&rng, latents, n);
 
     double t0 = now_s(), model_s = 0;
+    dg_wan_model *m = &p->wan; /* the expert running this step */
+    float cfg_scale = g->cfg_scale;
     for (int i = 0; i < g->steps; i++) {
         float t = dg_scheduler_timestep(&sch, i);
+        if (m == &p->wan && p->has_wan2 && t < p->boundary_t) { /* timesteps decrease: the low-noise expert on */
+            m = &p->wan2;
+            cfg_scale = g->cfg_scale_2 > 0 ? g->cfg_scale_2
+                        : p->info.defaults.cfg_scale_2 > 0 ? p->info.defaults.cfg_scale_2 : g->cfg_scale;
+            dg_wan_text_free(&text), dg_wan_text_free(&negative);
+            if (dg_wan_text_init(&text, m, &ctx) || (use_cfg && dg_wan_text_init(&negative, m, &neg))) goto done;
+        }
         double m0 = now_s();
         call.step = i;
         call.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
-        if (dg_tensor_upload(&x, latents) || dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &v, &call, &stats) ||
+        if (dg_tensor_upload(&x, latents) || dg_wan_forward(m, &p->sized, &x, t, NULL, &v, &call, &stats) ||
             dg_tensor_download(&v, vh))
             goto done;
         call.fork = DG_WAN_FORK_NONE;
         uncond.step = i;
         if (use_cfg &&
-            (dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &vu, &uncond, &stats) || dg_tensor_download(&vu, vuh)))
+            (dg_wan_forward(m, &p->sized, &x, t, NULL, &vu, &uncond, &stats) || dg_tensor_download(&vu, vuh)))
             goto done;
         if (use_pag) {
             dg_wan_call perturbed = call;
             perturbed.perturb = pag_u;
             perturbed.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
-            if (dg_wan_forward(&p->wan, &p->sized, &x, t, NULL, &vp, &perturbed, &stats) ||
+            if (dg_wan_forward(m, &p->sized, &x, t, NULL, &vp, &perturbed, &stats) ||
                 dg_tensor_download(&vp, vph))
                 goto done;
         }
         model_s += now_s() - m0;
         float *guided = vh; /* vh stays the cond prediction, which PAG needs after CFG */
         if (use_cfg) {
-            dg_cfg_combine(vuh, vh, vuh, n, g->cfg_scale);
+            dg_cfg_combine(vuh, vh, vuh, n, cfg_scale);
             guided = vuh;
         }
         if (use_pag) {

@@ -24,6 +24,9 @@ struct dg_pipeline {
     dg_backend gpu;      /* their backend on a GPU device */
     dg_backend *dit_be;  /* &be or &gpu */
     dg_wan_model wan;
+    dg_wan_model wan2;   /* transformer_2: the low-noise expert, when has_wan2 */
+    int has_wan2;
+    float boundary_t;    /* steps at t < boundary_t run wan2 (boundary_ratio x num_train_timesteps) */
     dg_model_info info;
     dg_model_folder folder;  /* the model path's parts (root "" for a bare transformer) */
     int text_loaded;         /* tokenizer + encoder currently in memory */

@@ -89,6 +89,10 @@ static void inspect_defaults(inspect_run *r, const dg_model_folder *f) {
     printf("  sampler %s, flow_shift %g; defaults %dx%d, %d frames, %d steps, guidance %g, %d fps, %d text slots%s\n",
            dg_sample_method_name(d.sampler), d.flow_shift, d.width, d.height, d.frames, d.steps, d.cfg_scale, d.fps,
            d.max_sequence_length, negative ? ", a negative prompt" : "");
+    if (d.boundary_ratio > 0)
+        printf("  two experts: transformer at t >= %g, transformer_2 below t = %g with guidance %g\n",
+               d.boundary_ratio * opts.num_train_timesteps, d.boundary_ratio * opts.num_train_timesteps,
+               d.cfg_scale_2 > 0 ? d.cfg_scale_2 : d.cfg_scale);
     printf("  OK\n");
     free(negative);
 }

@@ -29,6 +29,11 @@ typedef struct dg_model_defaults {
     dg_sample_method sampler;
     const char *negative_prompt; /* owned by the pipeline; "" when none */
     int max_sequence_length;     /* text slots a prompt encodes to (diffusers' 512 unless the folder says) */
+    /* Two-expert folders (transformer_2/, model_index.json's boundary_ratio; 0 = one transformer):
+     * steps at t >= boundary_ratio x num_train_timesteps run transformer/ with the guidance scale,
+     * later ones transformer_2/ with cfg_scale_2 (_ditgen_defaults.guidance_scale_2; 0 = the same). */
+    double boundary_ratio;
+    float cfg_scale_2;
 } dg_model_defaults;
 
 typedef struct dg_model_info {
@@ -55,6 +60,7 @@ typedef struct dg_head {
 typedef struct dg_gen_params {
     int width, height, frames, steps;
     float cfg_scale;      /* <= 1 disables classifier-free guidance */
+    float cfg_scale_2;    /* two-expert folders: guidance of transformer_2's steps; 0 = the folder's, else cfg_scale */
     double flow_shift;
     dg_sample_method sampler;
     uint64_t seed;

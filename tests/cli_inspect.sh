@@ -72,14 +72,20 @@ refused "other pipeline class" "_class_name 'WanImageToVideoPipeline' is not sup
 printf '{"_ditgen_defaults": {"steps": 4}}' > "$WORK/m/model_index.json"
 refused "unknown default" "_ditgen_defaults.steps is not a known default" "" inspect "$WORK/m"
 
-# a two-expert folder: the second transformer is read and counted; model_index.json's field refused
+# a two-expert folder: both transformers read and counted, the boundary in the defaults
+ok "two experts" inspect "$TESTS/fixtures/wan_tiny_experts"
+has "second transformer read" "^transformer_2: $TESTS/fixtures/wan_tiny_experts/transformer_2"
+[ "$(grep -c 'parameters: 28328 (28.3K)' "$WORK/out")" = 2 ] || { echo "FAIL two transformers counted"; fail=1; }
+has "boundary shown" "transformer_2 below t = 900 with guidance 2.5"
 copy_tiny
 mkdir "$WORK/m/transformer_2"; ln -s "$TINY/transformer/"* "$WORK/m/transformer_2/"
 rm "$WORK/m/model_index.json"
-printf '{"transformer_2": ["diffusers", "WanTransformer3DModel"], "boundary_ratio": 0.875}' > "$WORK/m/model_index.json"
-refused "two experts" "transformer_2 is not supported" "" inspect "$WORK/m"
-has "second transformer read" "^transformer_2: $WORK/m/transformer_2"
-[ "$(grep -c 'parameters: 28328 (28.3K)' "$WORK/out")" = 2 ] || { echo "FAIL two transformers counted"; fail=1; }
+printf '{"transformer_2": ["diffusers", "WanTransformer3DModel"]}' > "$WORK/m/model_index.json"
+refused "second expert without a boundary" "transformer_2 without boundary_ratio would never run" "" inspect "$WORK/m"
+printf '{"boundary_ratio": 0.9}' > "$WORK/m/model_index.json"
+refused "boundary without a second expert" "boundary_ratio 0.9 without transformer_2" "" inspect "$WORK/m"
+printf '{"expand_timesteps": true}' > "$WORK/m/model_index.json"
+refused "TI2V timesteps" "expand_timesteps true is not supported" "" inspect "$WORK/m"
 
 # parameter counts as a person reads them, from sparse files of F16 tensors (no config: refused)
 big() { # FILE N: one F16 tensor of N elements, its data a hole
