@@ -124,9 +124,9 @@ printf '{"_class_name": "FlowMatchEulerDiscreteScheduler"}' > "$D/scheduler/sche
 printf '{"_ditgen_defaults": {"num_frames": 0}}' > "$D/model_index.json"
 refused "bad folder default" "num_frames" "$O" generate -m "$D" -p "x" -o "$O"
 printf '{"_class_name": "WanPipeline", "transformer_2": ["diffusers", "WanTransformer3DModel"], "boundary_ratio": 0.875}' > "$D/model_index.json"
-refused "two-expert folder" "model_index.json: transformer_2 is not supported" "$O" generate -m "$D" -p "x" -o "$O"
+refused "two-expert folder without transformer_2/" "transformer_2 has no config.json" "$O" generate -m "$D" -p "x" -o "$O"
 printf '{"_class_name": "WanPipeline", "boundary_ratio": 0.9}' > "$D/model_index.json"
-refused "boundary without a second expert" "model_index.json: boundary_ratio is not supported" "$O" generate -m "$D" -p "x" -o "$O"
+refused "boundary without a second expert" "boundary_ratio 0.9 without transformer_2 is not supported" "$O" generate -m "$D" -p "x" -o "$O"
 
 # a size the RoPE range allows but the memory does not: refused before anything is allocated
 R=$WORK/bigrope; mkdir -p "$R"
