@@ -1,12 +1,15 @@
 #include "cli/gen_job.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/param_flags.h"
+#include "cli/signals.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
 #include "core/error.h"
@@ -144,7 +147,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
         case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
         case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
-        case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &j->shift)) return -1; break;
+        case 4: if (cli_parse_double("--flow-shift", optarg, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX, &j->shift)) return -1; break;
         case 12: if (cli_parse_double("--pag-scale", optarg, 0.0, 100.0, &j->pag_scale)) return -1; break;
         case 13: if (parse_heads(j, optarg)) return -1; break;
         case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
@@ -240,12 +243,15 @@ static dg_gen_params job_params(const gen_job *j) {
                            .cfg_scale = (float)j->cfg, .flow_shift = j->shift,
                            .sampler = j->sampler, .seed = j->base_seed,
                            .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
-                           .n_pag_heads = j->n_pag_heads};
+                           .n_pag_heads = j->n_pag_heads, .cancel = &cli_interrupted,
+                           .vae_tile = j->kind == GEN_OUT_LATENTS ? -1 : j->vae_tile};
 }
 
 int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     const dg_model_info *info = dg_pipeline_info(p);
     const dg_model_defaults *d = &info->defaults;
+    /* a prompt to a transformer folder: its missing text encoder is the cause, not the defaults' size */
+    if (j->prompt) DG_TRY(dg_pipeline_can_encode(p));
     if (j->width < 0) j->width = d->width;
     if (j->height < 0) j->height = d->height;
     if (j->frames < 0) j->frames = d->frames;
@@ -307,6 +313,42 @@ static char *infotext(const gen_job *j, uint64_t seed) {
     return s;
 }
 
+/* One PNG per frame, all or nothing: every frame goes to a hidden name beside its final one, and
+ * only when all are written are they renamed; a failure, or a second SIGINT, removes them. */
+static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, int H, const char *meta) {
+    char (*tmp)[4200] = calloc((size_t)F, sizeof *tmp);
+    dg_pending *nodes = calloc((size_t)F, sizeof *nodes);
+    int rc = tmp && nodes ? DG_OK : dg_error("out of memory for %d frame names", F), written = 0, renamed = 0;
+    char path[4096];
+    for (int f = 0; f < F && rc == DG_OK; f++) {
+        rc = frame_path(path, sizeof path, pattern, f);
+        if (rc != DG_OK) break;
+        const char *slash = strrchr(path, '/');
+        int dir = slash ? (int)(slash - path) + 1 : 0;
+        snprintf(tmp[f], sizeof tmp[f], "%.*s.%s.frame-tmp.%ld", dir, path, path + dir, (long)getpid());
+        dg_pending_add(&nodes[f], tmp[f]);
+        written = f + 1;
+        rc = dg_png_write(tmp[f], rgb + (size_t)f * H * W * 3, W, H, meta);
+        if (rc != DG_OK) dg_error_wrap("frame %d of '%s': ", f, pattern);
+    }
+    for (; rc == DG_OK && renamed < F; renamed++) {
+        rc = frame_path(path, sizeof path, pattern, renamed);
+        if (rc == DG_OK && rename(tmp[renamed], path) != 0)
+            rc = dg_error("cannot rename onto '%s': %s", path, strerror(errno));
+        if (rc == DG_OK) dg_pending_remove(&nodes[renamed]);
+    }
+    if (rc != DG_OK) { /* the frames already renamed go too: never a partial sequence */
+        for (int f = 0; f < renamed; f++)
+            if (frame_path(path, sizeof path, pattern, f) == DG_OK) unlink(path);
+        for (int f = renamed; f < written; f++) {
+            dg_pending_remove(&nodes[f]);
+            unlink(tmp[f]);
+        }
+    }
+    free(tmp), free(nodes);
+    return rc;
+}
+
 static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
     const int64_t *shape = j->shape;
     if (j->kind == GEN_OUT_LATENTS) {
@@ -338,12 +380,7 @@ static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const
     } else if (!j->frame_pattern) {
         rc = dg_png_write(out, rgb, W, H, meta); /* one frame: gen_job_resolve refused more */
     } else {
-        rc = DG_OK;
-        for (int f = 0; f < F && rc == DG_OK; f++) {
-            char path[4096];
-            rc = frame_path(path, sizeof path, out, f);
-            if (rc == DG_OK) rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
-        }
+        rc = write_frames(out, rgb, F, W, H, meta);
     }
 done:
     free(meta), free(rgb), free(frames);
@@ -359,7 +396,11 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
-    DG_TRY(dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm));
+    if (dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm) != DG_OK) {
+        if (cli_interrupted) fputc('\n', stderr); /* past the progress bar */
+        return cli_interrupted ? dg_error_wrap("interrupted by %s, '%s' not written: ", cli_interrupted_name(), out)
+                               : DG_ERR;
+    }
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
     double w0 = cli_now_s();

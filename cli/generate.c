@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
+#include "cli/signals.h"
 #include "cli/timing.h"
 #include "ditgen.h"
 
@@ -93,5 +94,5 @@ out:
     free(ctx), free(neg);
     dg_pipeline_close(p);
     gen_job_free(&j);
-    return rc;
+    return rc && cli_interrupted ? cli_interrupted_status() : rc;
 }
