@@ -331,11 +331,11 @@ static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, i
         rc = dg_png_write(tmp[f], rgb + (size_t)f * H * W * 3, W, H, meta);
         if (rc != DG_OK) dg_error_wrap("frame %d of '%s': ", f, pattern);
     }
-    for (; rc == DG_OK && renamed < F; renamed++) {
+    while (rc == DG_OK && renamed < F) {
         rc = frame_path(path, sizeof path, pattern, renamed);
         if (rc == DG_OK && rename(tmp[renamed], path) != 0)
             rc = dg_error("cannot rename onto '%s': %s", path, strerror(errno));
-        if (rc == DG_OK) dg_pending_remove(&nodes[renamed]);
+        if (rc == DG_OK) dg_pending_remove(&nodes[renamed++]);
     }
     if (rc != DG_OK) { /* the frames already renamed go too: never a partial sequence */
         for (int f = 0; f < renamed; f++)
