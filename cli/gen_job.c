@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -38,6 +39,21 @@ static int parse_output(gen_job *j) {
         return -1;
     }
     return 0;
+}
+
+/* A .png pattern numbers the frames of a clip, but the generations of -b when there is one frame. */
+static void settle_pattern(gen_job *j) {
+    if (j->frame_pattern && j->frames == 1) {
+        j->frame_pattern = 0;
+        j->batch_pattern = 1;
+    }
+}
+
+/* Without -o: output.png for one frame, output.mp4 for a clip (PNG frames without FFmpeg). */
+static void default_output(gen_job *j) {
+    j->output = j->frames == 1 ? "output.png" : dg_mp4_available() ? "output.mp4" : "output_%03d.png";
+    j->kind = cli_ends_with(j->output, ".mp4") ? GEN_OUT_MP4 : GEN_OUT_PNG;
+    j->frame_pattern = strchr(j->output, '%') != NULL;
 }
 
 /* "3:5,7:*" -> (layer, head) pairs, head -1 for '*'; checked against the model later. */
@@ -97,7 +113,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20}, {0, 0, 0, 0}};
-    *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
+    *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
                    .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
@@ -143,7 +159,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             j->steps = (int)iv;
             break;
         case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; j->fps = (int)iv; break;
-        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; j->threads = (int)iv; break;
+        case 't': if (cli_parse_int("--threads", optarg, 0, 1024, &iv)) return -1; j->threads = (int)iv; break;
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
         case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
         case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
@@ -191,12 +207,19 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         cli_error("--seed %lld with --batch-count %d runs past the largest seed", (long long)j->seed, j->count);
         return -1;
     }
-    return parse_output(j);
+    if (!j->output) return 0; /* chosen by gen_job_resolve once the frame count is known */
+    if (parse_output(j)) return -1;
+    /* .png means images whatever the model's default frame count; per-frame files need --frames */
+    if (j->kind == GEN_OUT_PNG && j->frames < 0) j->frames = 1;
+    settle_pattern(j);
+    return 0;
 }
 
 int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size) {
     int n;
-    if (j->count == 1) {
+    if (j->batch_pattern) {
+        n = snprintf(buf, size, j->output, i); /* passed cli_frame_pattern: one %d */
+    } else if (j->count == 1) {
         n = snprintf(buf, size, "%s", j->output);
     } else {
         const char *dot = strrchr(j->output, '.'); /* parse_output saw one of the three extensions */
@@ -221,14 +244,35 @@ int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size) {
     return j->frame_pattern ? frame_path(buf, size, out, f) : DG_OK;
 }
 
+/* mkdir -p of path's folder: a missing output folder is created, as the user evidently wants it. */
+static int make_folder(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return DG_OK;
+    DG_CHECK((size_t)(slash - path) < sizeof dir, "'%s': path too long", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    for (char *c = dir + 1;; c++) {
+        if (*c && *c != '/') continue;
+        char end = *c;
+        *c = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return dg_error("cannot write '%s': cannot create the folder '%s': %s", path, dir, strerror(errno));
+        if (!end) return DG_OK;
+        *c = end;
+    }
+}
+
 static int check_writable(const char *path) {
     dg_atomic_file f;
+    DG_TRY(make_folder(path));
     DG_TRY(dg_atomic_open(&f, path));
     dg_atomic_abort(&f);
     return DG_OK;
 }
 
 int gen_job_check_writable(const gen_job *j) {
+    if (!j->output) return DG_OK; /* chosen from the model's default frame count */
     for (int i = 0; i < j->count; i++) {
         char first[4096];
         DG_TRY(gen_job_file(j, i, 0, first, sizeof first));
@@ -261,6 +305,8 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     if (j->shift < 0) j->shift = d->flow_shift;
     if (!j->sampler_given) j->sampler = d->sampler;
     if (!j->negative && j->prompt) j->negative = d->negative_prompt;
+    if (!j->output) default_output(j);
+    settle_pattern(j);
     j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;
     DG_CHECK(j->kind != GEN_OUT_PNG || j->frames == 1 || j->frame_pattern,
              "%d frames into one .png: use .mp4 or a pattern like out_%%03d.png", j->frames);
@@ -268,6 +314,7 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
              "%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", j->output);
     dg_gen_params g = job_params(j);
     DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
+    DG_TRY(gen_job_check_writable(j)); /* again: the output or its meaning may have been settled here */
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
     return dg_pipeline_check(p, &g);
 }

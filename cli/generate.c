@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/cores.h"
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
@@ -41,8 +42,10 @@ static void usage(FILE *f) {
             "      --pag-u U          blend toward identity, in (0, 1]: 1 = PAG (default), 0.5 = SoftPAG\n"
             "  -b, --batch-count N    N generations with seeds seed, seed+1, ...; outputs get _0, _1, ...\n"
             "                         before the extension (default 1)\n"
-            "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
-            "                         or .safetensors for the final latents (default output.safetensors)\n"
+            "  -o, --output PATH      .png (one frame unless --frames; a %%03d pattern numbers the frames, or\n"
+            "                         with one frame the generations of -b), .mp4,\n"
+            "                         or .safetensors for the final latents; a missing folder is created\n"
+            "                         (default output.png for one frame, output.mp4 for a clip)\n"
             "      --fps N            frame rate of .mp4 output (*, 16)\n"
             "      --vae-tile N       decode in spatial tiles of N latent cells (bounded memory; 0 = whole\n"
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
@@ -58,7 +61,7 @@ static void usage(FILE *f) {
             "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity);\n"
             "                         --clip-rope true|clamped|none: the global keys' temporal RoPE (their\n"
             "                         frame, default; clamped to just outside the rank's scope; none)\n"
-            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
             "  -h, --help             this help\n");
 }
 
@@ -71,6 +74,7 @@ int cmd_generate(int argc, char **argv) {
         return pr > 0 ? 0 : 2;
     }
     double t0 = cli_now_s();
+    if (j.threads <= 0) j.threads = cli_physical_cores(); /* -t 0 or none: auto */
     dg_pipeline *p;
     char device[32];
     if (j.parallel.mode) j.device = cli_rank_device(j.device, device, sizeof device);
@@ -85,8 +89,8 @@ int cmd_generate(int argc, char **argv) {
     int ctx_len = 0, neg_len = 0, rc = 1;
     if (gen_job_resolve(&j, p, configs) || gen_job_text(&j, p, &ctx, &ctx_len, &neg, &neg_len)) goto out;
     if (j.prompt && !j.keep_text_encoder) dg_pipeline_release_text_encoder(p);
-    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", j.model, info->num_layers, info->dim,
-            cli_now_s() - t0);
+    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
+            info->dim, cli_now_s() - t0, j.threads, j.threads == 1 ? "" : "s");
     if (gen_job_run(&j, p, configs, ctx, ctx_len, neg, neg_len)) goto out;
     rc = 0;
 out:

@@ -53,6 +53,27 @@ refused "encode without output" "give -p PROMPT and -o" "" encode -p "x"
 refused "encode to a png" "must end in .safetensors" "$WORK/e.png" encode -p "x" -o "$WORK/e.png"
 refused "encode unwritable" "cannot write" "" encode -p "x" -o /nonexistent-dir/e.safetensors
 refused "encode without a text encoder" "tokenizer" "$WORK/e2.safetensors" encode -m "$MODEL/transformer" -p "x" -o "$WORK/e2.safetensors"
+# Defaults of the daily loop: output.png / output.mp4 without -o, .png means one frame, a missing
+# folder is made, -b numbers a %d pattern, -t 0 is the default thread count.
+mkdir -p "$WORK/cwd"
+ABS=$(cd "$(dirname "$DITGEN")" && pwd)/$(basename "$DITGEN")
+(cd "$WORK/cwd" && "$ABS" generate -p "a red circle" --steps 1 >/dev/null 2>&1) &&
+    [ -s "$WORK/cwd/output.png" ] && echo "ok   no -o, one frame: output.png" ||
+    { echo "FAIL no -o, one frame: no output.png"; fail=1; }
+if "$DITGEN" --version | grep -q "ffmpeg mp4"; then clip=output.mp4; else clip=output_004.png; fi
+(cd "$WORK/cwd" && "$ABS" "${BASE[@]}" --frames 5 --steps 1 >/dev/null 2>&1) && [ -s "$WORK/cwd/$clip" ] &&
+    echo "ok   no -o, a clip: $clip" || { echo "FAIL no -o, a clip: no $clip"; fail=1; }
+ok ".png without --frames is one frame" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --steps 1 -o "$WORK/one.png"
+grep -q "generating 64x48, 1 frame(s)" "$WORK/err" || { echo "FAIL .png without --frames: $(grep generating "$WORK/err")"; fail=1; }
+ok "missing folder, -b with %d" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --steps 1 -b 2 -o "$WORK/new/sub/n_%d.png"
+[ -s "$WORK/new/sub/n_0.png" ] && [ -s "$WORK/new/sub/n_1.png" ] && [ "$(ls "$WORK/new/sub" | wc -l)" -eq 2 ] ||
+    { echo "FAIL -b 2 -o new/sub/n_%d.png: $(ls -A "$WORK/new/sub" 2>&1)"; fail=1; }
+ok "-t 0" "${BASE[@]}" -t 0 --steps 1 -o "$WORK/t0.safetensors"
+t0=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' "$WORK/err")
+ok "default threads" "${BASE[@]}" --steps 1 -o "$WORK/t.safetensors"
+td=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' "$WORK/err")
+[ -n "$t0" ] && [ "$t0" = "$td" ] && [ "$t0" -ge 1 ] && [ "$t0" -le "$(nproc)" ] ||
+    { echo "FAIL -t 0 ($t0 threads) should be the default ($td), one per physical core (<= $(nproc))"; fail=1; }
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -78,7 +99,9 @@ refused "pag u zero" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 -
 refused "pag u above one" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 --pag-u 1.5 -o "$O"
 refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
-refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
+touch "$WORK/a_file"
+refused "unwritable output" "cannot write '.*a_file/out.safetensors'" "" "${BASE[@]}" \
+    -o "$WORK/a_file/out.safetensors"
 refused "png for video" "pattern" "$WORK/v.png" "${BASE[@]}" -o "$WORK/v.png"
 refused "format string in output" "conversion" "$WORK/fmt_" "${BASE[@]}" -o "$WORK/fmt_%s%n.png"
 refused "two frame numbers" "one %d" "$WORK/two_" "${BASE[@]}" -o "$WORK/two_%d_%d.png"
