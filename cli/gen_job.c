@@ -327,16 +327,17 @@ typedef struct progress_state {
     double start;
 } progress_state;
 
-/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s (s/it once a step exceeds a second) */
+/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s, ETA 0:11 (s/it once a step exceeds a second) */
 static void on_progress(void *user, int step, int steps) {
     progress_state *ps = user;
     double per = (cli_now_s() - ps->start) / step;
-    char bar[51];
+    char bar[51], eta[32];
     int fill = step * 50 / steps;
     for (int i = 0; i < 50; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[50] = 0;
-    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it", bar, step, steps, per);
-    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s", bar, step, steps, 1.0 / per);
+    cli_format_duration(per * (steps - step), eta, sizeof eta);
+    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it, ETA %s ", bar, step, steps, per, eta);
+    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s, ETA %s ", bar, step, steps, 1.0 / per, eta);
     if (step == steps) fputc('\n', stderr);
 }
 
@@ -421,6 +422,7 @@ static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const
     double t0 = cli_now_s();
     if (dg_pipeline_decode(p, lat, shape, j->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
         goto done;
+    cli_stage_s.decode += cli_now_s() - t0;
     if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
     if (j->kind == GEN_OUT_MP4) {
         rc = dg_mp4_write(out, rgb, F, W, H, j->fps);
@@ -440,6 +442,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     DG_TRY(gen_job_output_path(j, i, out, sizeof out));
     g->seed = j->base_seed + (uint64_t)i;
     if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL);
+    if (j->count > 1) fprintf(stderr, "[%d/%d] ", i + 1, j->count);
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
@@ -450,8 +453,10 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     }
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
-    double w0 = cli_now_s();
+    cli_stage_s.denoise += tm.denoise_s;
+    double w0 = cli_now_s(), decode0 = cli_stage_s.decode;
     DG_TRY(write_output(j, p, out, lat, g->seed));
+    cli_stage_s.write += cli_now_s() - w0 - (cli_stage_s.decode - decode0);
     char first[4096], last[4096];
     if (j->frame_pattern && !frame_path(first, sizeof first, out, 0) &&
         !frame_path(last, sizeof last, out, j->frames - 1))

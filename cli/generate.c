@@ -84,14 +84,21 @@ int cmd_generate(int argc, char **argv) {
         return 1;
     }
     const dg_model_info *info = dg_pipeline_info(p);
+    cli_stage_s.load = cli_now_s() - t0;
+    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
+            info->dim, cli_stage_s.load, j.threads, j.threads == 1 ? "" : "s");
     const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
     float *ctx = NULL, *neg = NULL;
     int ctx_len = 0, neg_len = 0, rc = 1;
+    double e0 = cli_now_s();
     if (gen_job_resolve(&j, p, configs) || gen_job_text(&j, p, &ctx, &ctx_len, &neg, &neg_len)) goto out;
     if (j.prompt && !j.keep_text_encoder) dg_pipeline_release_text_encoder(p);
-    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
-            info->dim, cli_now_s() - t0, j.threads, j.threads == 1 ? "" : "s");
+    cli_stage_s.encode = cli_now_s() - e0;
+    fprintf(stderr, "text: %s in %.2f s\n", j.prompt ? "encoded" : "read", cli_stage_s.encode);
     if (gen_job_run(&j, p, configs, ctx, ctx_len, neg, neg_len)) goto out;
+    const cli_stages *st = &cli_stage_s;
+    fprintf(stderr, "total: %.2f s (load %.2f, text %.2f, denoise %.2f, decode %.2f, write %.2f)\n", cli_now_s() - t0,
+            st->load, st->encode, st->denoise, st->decode, st->write);
     rc = 0;
 out:
     if (rc) cli_library_error();

@@ -21,7 +21,11 @@ ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 -
 [ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
 ok "batch count" "${BASE[@]}" -b 2 -s 7 -o "$WORK/bc.safetensors"
 [ -s "$WORK/bc_0.safetensors" ] && [ -s "$WORK/bc_1.safetensors" ] && [ ! -e "$WORK/bc.safetensors" ] || { echo "FAIL -b 2 should write bc_0 and bc_1"; fail=1; }
-[ "$(grep -c "^seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print seeds 7 and 8"; fail=1; }
+[ "$(grep -c "^\[[12]/2\] seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print [1/2] seed 7 and [2/2] seed 8"; fail=1; }
+# progress: the bar's ETA, the stages and a total
+grep -q "ETA 0:0[0-9]" "$WORK/err" && grep -q "^text: read in" "$WORK/err" &&
+    grep -q "^total: [0-9.]* s (load [0-9.]*, text [0-9.]*, denoise [0-9.]*, decode [0-9.]*, write [0-9.]*)$" "$WORK/err" ||
+    { echo "FAIL progress lacks the ETA, the stages or the total: $(tr '\r' '\n' < "$WORK/err")"; fail=1; }
 ok "softpag" "${BASE[@]}" --pag-scale 2 --pag-heads 0:1,1:* --pag-u 0.5 -o "$WORK/pag.safetensors"
 grep -q "PAG 2 on 2 head entries" "$WORK/err" || { echo "FAIL PAG not reported: $(grep generating "$WORK/err")"; fail=1; }
 ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
