@@ -418,7 +418,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
 
     dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
     dg_scheduler sch = {0};
-    float *vh = NULL, *vuh = NULL, *vph = NULL;
+    float *vh = NULL, *vuh = NULL, *vph = NULL, *x0 = NULL;
     dg_wan_text text = {0}, negative = {0}; /* the prompts' share of every forward, computed once */
     dg_wan_call call = {.steps = g->steps, .text = &text}, uncond = {.steps = g->steps, .text = &negative};
     dg_wan_stats stats = {0};
@@ -441,7 +441,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
     vph = use_pag ? malloc(n * sizeof(float)) : NULL;
-    if (!vh || (use_cfg && !vuh) || (use_pag && !vph)) {
+    x0 = g->preview ? malloc(n * sizeof(float)) : NULL;
+    if (!vh || (use_cfg && !vuh) || (use_pag && !vph) || (g->preview && !x0)) {
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
@@ -486,9 +487,14 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             dg_pag_combine(vph, guided, vh, vph, n, g->pag_scale);
             guided = vph;
         }
+        const int every = g->preview_every > 0 ? g->preview_every : 1;
+        const int preview = g->preview && ((i + 1) % every == 0 || i + 1 == g->steps);
+        if (preview) /* flow matching: x = (1 - sigma) x0 + sigma noise and v = noise - x0 */
+            for (size_t k = 0; k < n; k++) x0[k] = latents[k] - sch.sigmas[i] * guided[k];
         if (dg_scheduler_step(&sch, i, guided, latents)) goto done;
         if (check_step_finite(latents, vh, use_cfg ? vuh : NULL, use_pag ? vph : NULL, n, i, g->steps, g->sampler))
             goto done;
+        if (preview) g->preview(g->preview_user, i + 1, g->steps, x0);
         if (progress) progress(user, i + 1, g->steps);
     }
     if (timing) {
@@ -498,7 +504,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     }
     rc = DG_OK;
 done:
-    free(vh), free(vuh), free(vph), free(pag_u);
+    free(vh), free(vuh), free(vph), free(x0), free(pag_u);
     dg_wan_text_free(&text), dg_wan_text_free(&negative);
     dg_scheduler_free(&sch);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/param_flags.h"
+#include "cli/preview.h"
 #include "cli/signals.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
@@ -112,7 +113,8 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
-        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20}, {0, 0, 0, 0}};
+        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
+        {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22}, {0, 0, 0, 0}};
     *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -126,6 +128,11 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         switch (c) {
         case 'm': j->model = optarg; break;
         case 'o': j->output = optarg; break;
+        case 21: j->preview = optarg; break;
+        case 22:
+            if (cli_parse_int("--preview-every", optarg, 1, DG_SCHEDULER_MAX_STEPS, &iv)) return -1;
+            j->preview_every = (int)iv;
+            break;
         case 6: j->context = optarg; break;
         case 'p': j->prompt = optarg; break;
         case 'n': j->negative = optarg; break;
@@ -207,6 +214,14 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         cli_error("--seed %lld with --batch-count %d runs past the largest seed", (long long)j->seed, j->count);
         return -1;
     }
+    if (j->preview && !cli_ends_with(j->preview, ".png")) {
+        cli_error("--preview '%s' must end in .png", j->preview);
+        return -1;
+    }
+    if (j->preview_every && !j->preview) {
+        cli_error("--preview-every needs --preview FILE.png");
+        return -1;
+    }
     if (!j->output) return 0; /* chosen by gen_job_resolve once the frame count is known */
     if (parse_output(j)) return -1;
     /* .png means images whatever the model's default frame count; per-frame files need --frames */
@@ -272,6 +287,7 @@ static int check_writable(const char *path) {
 }
 
 int gen_job_check_writable(const gen_job *j) {
+    if (j->preview) DG_TRY(check_writable(j->preview));
     if (!j->output) return DG_OK; /* chosen from the model's default frame count */
     for (int i = 0; i < j->count; i++) {
         char first[4096];
@@ -446,6 +462,9 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
+    cli_preview pv = {.path = j->preview, .p = p};
+    memcpy(pv.shape, j->shape, sizeof pv.shape);
+    if (j->preview) g->preview = cli_preview_write, g->preview_user = &pv, g->preview_every = j->preview_every;
     if (dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm) != DG_OK) {
         if (cli_interrupted) fputc('\n', stderr); /* past the progress bar */
         return cli_interrupted ? dg_error_wrap("interrupted by %s, '%s' not written: ", cli_interrupted_name(), out)

@@ -53,6 +53,12 @@ typedef struct dg_head {
 #define DG_MAX_SIDE 16384    /* width and height in pixels */
 #define DG_MAX_FRAMES 100000
 
+/* Called after each denoising step (step counts from 1). */
+typedef void (*dg_progress_fn)(void *user, int step, int steps);
+/* Called after every preview_every-th step (and the last) with the sampler's current estimate of the
+ * final latents, x0 = x - sigma v ([C, F, H, W] as the latents; valid during the call). */
+typedef void (*dg_preview_fn)(void *user, int step, int steps, const float *x0);
+
 typedef struct dg_gen_params {
     int width, height, frames, steps;
     float cfg_scale;      /* <= 1 disables classifier-free guidance */
@@ -75,10 +81,11 @@ typedef struct dg_gen_params {
     /* The decode the caller will run after, counted in the memory check: dg_pipeline_decode's
      * vae_tile (0: whole frames), or -1 when only the latents are kept. */
     int vae_tile;
+    dg_preview_fn preview; /* NULL: none */
+    void *preview_user;
+    int preview_every;     /* <= 0: every step */
 } dg_gen_params;
 
-/* Called after each denoising step (step counts from 1). */
-typedef void (*dg_progress_fn)(void *user, int step, int steps);
 
 typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */

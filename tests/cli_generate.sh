@@ -78,6 +78,19 @@ ok "default threads" "${BASE[@]}" --steps 1 -o "$WORK/t.safetensors"
 td=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' "$WORK/err")
 [ -n "$t0" ] && [ "$t0" = "$td" ] && [ "$t0" -ge 1 ] && [ "$t0" -le "$(nproc)" ] ||
     { echo "FAIL -t 0 ($t0 threads) should be the default ($td), one per physical core (<= $(nproc))"; fail=1; }
+# --preview: the last preview of the pixel-space shipped model is the image itself (the same pixels;
+# the output adds its parameters chunk after the 33 bytes of signature and IHDR)
+ok "preview, pixel space" generate -p "a red circle" --steps 4 --preview "$WORK/pv.png" --preview-every 3 -o "$WORK/pv_out.png"
+n=$(($(stat -c %s "$WORK/pv.png") - 33))
+[ "$n" -gt 0 ] && cmp -s <(tail -c +34 "$WORK/pv.png") <(tail -c "$n" "$WORK/pv_out.png") &&
+    echo "ok   last preview = output" || { echo "FAIL the last preview differs from the output"; fail=1; }
+ok "preview through a VAE projection" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2 \
+    --preview "$WORK/pv_vae.png" -o "$WORK/pv_vae.safetensors"
+[ "$(od -An -tx1 -j16 -N8 "$WORK/pv_vae.png" 2>/dev/null | tr -d ' ')" = "0000004000000030" ] &&
+    echo "ok   VAE preview is 64x48" || { echo "FAIL VAE preview missing or not 64x48"; fail=1; }
+ls -A "$WORK" | grep -q '\.tmp\.' && { echo "FAIL preview left temp files: $(ls -A "$WORK" | grep tmp)"; fail=1; }
+refused "preview not png" "--preview 'x.jpg' must end in .png" "" "${BASE[@]}" --preview x.jpg
+refused "preview-every without preview" "--preview-every needs --preview" "" "${BASE[@]}" --preview-every 2
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
