@@ -322,8 +322,8 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
     DG_CHECK(g->steps > 0 && g->steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", g->steps,
              DG_SCHEDULER_MAX_STEPS);
-    DG_CHECK(g->flow_shift >= DG_FLOW_SHIFT_MIN && g->flow_shift <= DG_FLOW_SHIFT_MAX, "flow_shift %g is outside %g..%g",
-             g->flow_shift, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX);
+    DG_CHECK(g->flow_shift >= DG_FLOW_SHIFT_MIN && g->flow_shift <= DG_FLOW_SHIFT_MAX,
+             "flow_shift %g is outside %g..%g", g->flow_shift, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX);
     DG_CHECK(isfinite(g->cfg_scale), "cfg_scale must be a finite number");
     DG_TRY(check_pag(p, g));
     DG_TRY(check_memory(p, g, shape));

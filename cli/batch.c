@@ -381,8 +381,8 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
     }
     char who[48] = "";
     if (ranks > 1) snprintf(who, sizeof who, " (rank %d of %d)", rank, ranks);
-    fprintf(stderr, "batch%s: %d of %d jobs done, %d generations in %.1f s", who, mine - failed, mine + dropped, generations,
-            cli_now_s() - t0);
+    fprintf(stderr, "batch%s: %d of %d jobs done, %d generations in %.1f s", who, mine - failed, mine + dropped,
+            generations, cli_now_s() - t0);
     if (failed) fprintf(stderr, "; %d failed", failed);
     if (dropped) fprintf(stderr, "; interrupted by %s, %d not run", cli_interrupted_name(), dropped);
     fputc('\n', stderr);

@@ -170,7 +170,9 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
         case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
         case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
-        case 4: if (cli_parse_double("--flow-shift", optarg, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX, &j->shift)) return -1; break;
+        case 4:
+            if (cli_parse_double("--flow-shift", optarg, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX, &j->shift)) return -1;
+            break;
         case 12: if (cli_parse_double("--pag-scale", optarg, 0.0, 100.0, &j->pag_scale)) return -1; break;
         case 13: if (parse_heads(j, optarg)) return -1; break;
         case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
