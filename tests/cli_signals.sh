@@ -55,9 +55,10 @@ for sig in INT TERM; do
     fi
 done
 
-# a second SIGINT quits at once, in the middle of a step (steps of a 512x512 frame take longer)
-if start_until " 2/1000" "${LONG[@]/256/512}" -o "$WORK/twice.png"; then
-    kill -INT $pid; sleep 0.05; kill -INT $pid; wait $pid; rc=$?
+# a second SIGINT quits at once, in the middle of a step (512x512x9 steps take long enough for
+# the second signal to land before the step boundary)
+if start_until " 2/1000" "${LONG[@]/256/512}" --frames 9 -o "$WORK/twice.safetensors"; then
+    kill -INT $pid; sleep 0.02; kill -INT $pid; wait $pid; rc=$?
     if [ $rc -ne 130 ] || ! grep -q "interrupted twice; quitting now" "$WORK/err"; then
         echo "FAIL second SIGINT: exit $rc: $(tail -1 "$WORK/err")"; fail=1
     else echo "ok   second SIGINT: $(tail -1 "$WORK/err")"
