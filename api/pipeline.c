@@ -391,16 +391,17 @@ static int check_step_finite(const float *latents, const float *cond, const floa
     long bad = first_nonfinite(latents, n);
     if (bad < 0) return DG_OK;
     const char *what = isnan(latents[bad]) ? "NaN" : "infinity";
-    if (first_nonfinite(cond, n) >= 0) bad = 0;
-    else if (cfg_mix && first_nonfinite(cfg_mix, n) >= 0) bad = 1;
-    else if (pag_mix && first_nonfinite(pag_mix, n) >= 0) bad = 2;
-    else
+    int k = -1; /* the pass at fault */
+    if (first_nonfinite(cond, n) >= 0) k = 0;
+    else if (cfg_mix && first_nonfinite(cfg_mix, n) >= 0) k = 1;
+    else if (pag_mix && first_nonfinite(pag_mix, n) >= 0) k = 2;
+    if (k < 0)
         return dg_error("step %d of %d: the %s update made %s in the latents (the transformer's outputs were finite); "
                         "no output written", step + 1, steps, dg_sample_method_name(sampler), what);
     static const char *const pass[3] = {"cond (prompt)", "uncond (negative prompt)", "perturbed (PAG)"};
     return dg_error("step %d of %d: the transformer's %s pass gave non-finite values, so the latents hold %s "
                     "(broken weights, or activations overflowing their dtype); no output written", step + 1, steps,
-                    pass[bad], what);
+                    pass[k], what);
 }
 
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,

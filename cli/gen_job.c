@@ -382,7 +382,7 @@ static char *infotext(const gen_job *j, uint64_t seed) {
 /* One PNG per frame, all or nothing: every frame goes to a hidden name beside its final one, and
  * only when all are written are they renamed; a failure, or a second SIGINT, removes them. */
 static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, int H, const char *meta) {
-    char (*tmp)[4200] = calloc((size_t)F, sizeof *tmp);
+    char **tmp = calloc((size_t)F, sizeof *tmp);
     dg_pending *nodes = calloc((size_t)F, sizeof *nodes);
     int rc = tmp && nodes ? DG_OK : dg_error("out of memory for %d frame names", F), written = 0, renamed = 0;
     char path[4096];
@@ -390,8 +390,13 @@ static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, i
         rc = frame_path(path, sizeof path, pattern, f);
         if (rc != DG_OK) break;
         const char *slash = strrchr(path, '/');
-        int dir = slash ? (int)(slash - path) + 1 : 0;
-        snprintf(tmp[f], sizeof tmp[f], "%.*s.%s.frame-tmp.%ld", dir, path, path + dir, (long)getpid());
+        const int dir = slash ? (int)(slash - path) + 1 : 0;
+        const size_t len = strlen(path) + 48;
+        if (!(tmp[f] = malloc(len))) {
+            rc = dg_error("out of memory for %d frame names", F);
+            break;
+        }
+        snprintf(tmp[f], len, "%.*s.%s.frame-tmp.%ld", dir, path, path + dir, (long)getpid());
         dg_pending_add(&nodes[f], tmp[f]);
         written = f + 1;
         rc = dg_png_write(tmp[f], rgb + (size_t)f * H * W * 3, W, H, meta);
@@ -411,6 +416,7 @@ static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, i
             unlink(tmp[f]);
         }
     }
+    for (int f = 0; tmp && f < F; f++) free(tmp[f]);
     free(tmp), free(nodes);
     return rc;
 }
