@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -195,11 +196,27 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
     return dg_video_latent_shape(&grid, g->width, g->height, g->frames, shape);
 }
 
+/* Index of the first NaN or infinity in x[0..n), or -1: one pass, for the per-step check. */
+static long first_nonfinite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+static int check_finite_text(const float *x, int len, int dim, const char *what) {
+    long i = first_nonfinite(x, (size_t)len * dim);
+    DG_CHECK(i < 0, "%s text embeddings hold %s at token %ld, channel %ld: they would turn every step into NaN",
+             what, isnan(x[i]) ? "NaN" : "infinity", i / dim, i % dim);
+    return DG_OK;
+}
+
 /* The text arguments and the model: what dg_pipeline_check cannot see. */
 static int check_text(const dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(g->context && g->context_len > 0, "no text context given");
     DG_CHECK(g->cfg_scale <= 1.0f || (g->negative && g->negative_len > 0),
              "cfg_scale %g needs negative text embeddings", (double)g->cfg_scale);
+    DG_TRY(check_finite_text(g->context, g->context_len, p->info.text_dim, "the prompt's"));
+    if (g->cfg_scale > 1.0f) DG_TRY(check_finite_text(g->negative, g->negative_len, p->info.text_dim, "the negative"));
     DG_CHECK(p->info.in_channels == p->info.out_channels, "model in/out channels differ (%d vs %d)",
              p->info.in_channels, p->info.out_channels);
     return DG_OK;
@@ -245,6 +262,55 @@ static int pag_table(const dg_pipeline *p, const dg_gen_params *g, float **table
     return DG_OK;
 }
 
+/* The memory this process can still take: the smallest of physical RAM, what the kernel reports
+ * available now (MemAvailable) and the address-space limit (ulimit -v) less what is mapped, where
+ * `held` bytes already taken (the transformer's arena of the last generation) count as free. */
+static int check_fits(double bytes, double held, const char *what) {
+    const double GiB = 1073741824.0;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
+    DG_CHECK(ram == 0 || bytes <= ram, "%s, more than this machine's %.1f GiB", what, ram / GiB);
+    double avail = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) avail = (double)kb * 1024.0 + held;
+        fclose(f);
+    }
+    DG_CHECK(avail == 0 || bytes <= avail, "%s, more than the %.1f GiB available now (MemAvailable; other processes "
+             "hold the rest of the %.1f GiB)", what, avail / GiB, ram / GiB);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        double mapped = 0;
+        unsigned long long vm_pages;
+        f = fopen("/proc/self/statm", "r");
+        if (f) {
+            if (fscanf(f, "%llu", &vm_pages) == 1 && page > 0) mapped = (double)vm_pages * page;
+            fclose(f);
+        }
+        double left = (double)rl.rlim_cur - mapped + held;
+        DG_CHECK(bytes <= left, "%s, more than the %.1f GiB the address-space limit (ulimit -v %llu) leaves", what,
+                 (left > 0 ? left : 0) / GiB, (unsigned long long)(rl.rlim_cur / 1024));
+    }
+    return DG_OK;
+}
+
+/* The VAE decode after the steps (the transformer's arena is still held then): the decoder's state
+ * for one region (the whole frame, or a tile of vae_tile latent cells) and the decoded frames as
+ * floats and 8-bit RGB. The state is about 40.6 floats per base_dim channel and region pixel for the
+ * Wan2.1 VAE (31.3 for the test VAE), measured from the decoder's own arena sizing; 48 keeps a margin. */
+static double decode_bytes(const dg_pipeline *p, const dg_gen_params *g, const int64_t shape[4]) {
+    if (!p->info.has_vae || g->vae_tile < 0) return 0;
+    const int s = p->info.spatial_factor;
+    const int64_t rh = g->vae_tile && g->vae_tile < shape[2] ? g->vae_tile : shape[2];
+    const int64_t rw = g->vae_tile && g->vae_tile < shape[3] ? g->vae_tile : shape[3];
+    const double region = 48.0 * 4 * p->vae.cfg.base_dim * (double)(rh * s) * (double)(rw * s);
+    const double frames = (1.0 + (double)p->info.temporal_factor * (double)(shape[1] - 1)) * g->width * g->height;
+    return region + frames * 3 * (sizeof(float) + 1) + (double)shape[0] * shape[1] * shape[2] * shape[3] * 4;
+}
+
 /* What one generation holds on the CPU: the transformer's activations, the shared PAG prefix, and
  * the latents with their model outputs (device and host copies). */
 static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int64_t shape[4]) {
@@ -256,12 +322,14 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len,
                                               g->pag_scale > 0) +
                    (double)dg_wan_text_bytes(c, text_len) * (g->cfg_scale > 1.0f ? 2 : 1) + 8.0 * n * sizeof(float);
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    double ram = pages > 0 && page > 0 ? (double)pages * page : 0;
-    DG_CHECK(ram == 0 || bytes <= ram,
-             "width/height/frames %dx%dx%d need %.1f GiB for the transformer's activations and latents, more "
-             "than this machine's %.1f GiB", g->width, g->height, g->frames, bytes / 1073741824.0, ram / 1073741824.0);
-    return DG_OK;
+    double decode = decode_bytes(p, g, shape);
+    char what[300];
+    snprintf(what, sizeof what, "width/height/frames %dx%dx%d need %.1f GiB (%.1f GiB for the transformer's "
+             "activations and latents, %.1f GiB for the VAE decode%s)", g->width, g->height, g->frames,
+             (bytes + decode) / 1073741824.0, bytes / 1073741824.0, decode / 1073741824.0,
+             decode > 0 && !g->vae_tile ? "; --vae-tile 32 bounds the decode" : "");
+    bytes += decode;
+    return check_fits(bytes, p->sized.arena.base ? (double)p->sized.arena.size : 0, what);
 }
 
 int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
@@ -269,7 +337,8 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_TRY(dg_pipeline_latent_shape(p, g, shape));
     DG_CHECK(g->steps > 0 && g->steps <= DG_SCHEDULER_MAX_STEPS, "steps %d must be in 1..%d", g->steps,
              DG_SCHEDULER_MAX_STEPS);
-    DG_CHECK(g->flow_shift > 0, "flow_shift %g must be positive", g->flow_shift);
+    DG_CHECK(g->flow_shift >= DG_FLOW_SHIFT_MIN && g->flow_shift <= DG_FLOW_SHIFT_MAX,
+             "flow_shift %g is outside %g..%g", g->flow_shift, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX);
     DG_CHECK(isfinite(g->cfg_scale), "cfg_scale must be a finite number");
     DG_CHECK(g->cfg_scale_2 == 0 || (isfinite(g->cfg_scale_2) && p->has_wan2),
              "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
@@ -332,6 +401,27 @@ void dg_pipeline_rank(const dg_pipeline *p, int *rank, int *size) {
     *size = p->split.comm ? p->split.comm->size : 1;
 }
 
+/* After a step: one pass over the latents. Only when it finds NaN or infinity are the step's
+ * outputs scanned to name the pass that made it: cond is intact, and uncond and perturbed are
+ * named by the guidance mix they were combined into (finite cond + finite uncond stays finite). */
+static int check_step_finite(const float *latents, const float *cond, const float *cfg_mix, const float *pag_mix,
+                             size_t n, int step, int steps, dg_sample_method sampler) {
+    long bad = first_nonfinite(latents, n);
+    if (bad < 0) return DG_OK;
+    const char *what = isnan(latents[bad]) ? "NaN" : "infinity";
+    int k = -1; /* the pass at fault */
+    if (first_nonfinite(cond, n) >= 0) k = 0;
+    else if (cfg_mix && first_nonfinite(cfg_mix, n) >= 0) k = 1;
+    else if (pag_mix && first_nonfinite(pag_mix, n) >= 0) k = 2;
+    if (k < 0)
+        return dg_error("step %d of %d: the %s update made %s in the latents (the transformer's outputs were finite); "
+                        "no output written", step + 1, steps, dg_sample_method_name(sampler), what);
+    static const char *const pass[3] = {"cond (prompt)", "uncond (negative prompt)", "perturbed (PAG)"};
+    return dg_error("step %d of %d: the transformer's %s pass gave non-finite values, so the latents hold %s "
+                    "(broken weights, or activations overflowing their dtype); no output written", step + 1, steps,
+                    pass[k], what);
+}
+
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
                          void *user, dg_gen_timing *timing) {
     int64_t shape[4];
@@ -347,7 +437,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
 
     dg_tensor x = {0}, v = {0}, vu = {0}, vp = {0}, ctx = {0}, neg = {0};
     dg_scheduler sch = {0};
-    float *vh = NULL, *vuh = NULL, *vph = NULL;
+    float *vh = NULL, *vuh = NULL, *vph = NULL, *x0 = NULL;
     dg_wan_text text = {0}, negative = {0}; /* the prompts' share of every forward, computed once */
     dg_wan_call call = {.steps = g->steps, .text = &text}, uncond = {.steps = g->steps, .text = &negative};
     dg_wan_stats stats = {0};
@@ -370,7 +460,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
     vph = use_pag ? malloc(n * sizeof(float)) : NULL;
-    if (!vh || (use_cfg && !vuh) || (use_pag && !vph)) {
+    x0 = g->preview ? malloc(n * sizeof(float)) : NULL;
+    if (!vh || (use_cfg && !vuh) || (use_pag && !vph) || (g->preview && !x0)) {
         dg_error("out of memory for the model output (%zu floats)", n);
         goto done;
     }
@@ -383,6 +474,10 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_wan_model *m = &p->wan; /* the expert running this step */
     float cfg_scale = g->cfg_scale;
     for (int i = 0; i < g->steps; i++) {
+        if (g->cancel && *g->cancel) {
+            dg_error("cancelled before step %d of %d", i + 1, g->steps);
+            goto done;
+        }
         float t = dg_scheduler_timestep(&sch, i);
         if (m == &p->wan && p->has_wan2 && t < p->boundary_t) { /* timesteps decrease: the low-noise expert on */
             m = &p->wan2;
@@ -420,7 +515,14 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             dg_pag_combine(vph, guided, vh, vph, n, g->pag_scale);
             guided = vph;
         }
+        const int every = g->preview_every > 0 ? g->preview_every : 1;
+        const int preview = g->preview && ((i + 1) % every == 0 || i + 1 == g->steps);
+        if (preview) /* flow matching: x = (1 - sigma) x0 + sigma noise and v = noise - x0 */
+            for (size_t k = 0; k < n; k++) x0[k] = latents[k] - sch.sigmas[i] * guided[k];
         if (dg_scheduler_step(&sch, i, guided, latents)) goto done;
+        if (check_step_finite(latents, vh, use_cfg ? vuh : NULL, use_pag ? vph : NULL, n, i, g->steps, g->sampler))
+            goto done;
+        if (preview) g->preview(g->preview_user, i + 1, g->steps, x0);
         if (progress) progress(user, i + 1, g->steps);
     }
     if (timing) {
@@ -430,7 +532,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     }
     rc = DG_OK;
 done:
-    free(vh), free(vuh), free(vph), free(pag_u);
+    free(vh), free(vuh), free(vph), free(x0), free(pag_u);
     dg_wan_text_free(&text), dg_wan_text_free(&negative);
     dg_scheduler_free(&sch);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),

@@ -10,14 +10,26 @@
 #include "text/prompt_clean.h"
 #include "text/text_parts.h"
 
-static int load_text(dg_pipeline *p) {
-    if (p->text_loaded) return DG_OK;
+int dg_pipeline_can_encode(const dg_pipeline *p) {
     const dg_model_folder *f = &p->folder;
     DG_CHECK(*f->root,
-             "prompts need a diffusers model folder with tokenizer/ and text_encoder/ (or give text embeddings)");
+             "'%s' is a transformer folder, without the tokenizer/ and text_encoder/ a prompt needs: pass the "
+             "diffusers folder above it, or text embeddings (--context)", f->transformer);
+    DG_CHECK(*f->tokenizer || *f->text_encoder,
+             "model folder '%s' has no tokenizer/ and no text_encoder/ (needed for a prompt; or give text embeddings)",
+             f->root);
+    DG_CHECK(*f->tokenizer, "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)",
+             f->root);
+    DG_CHECK(*f->text_encoder, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)",
+             f->root);
+    return DG_OK;
+}
+
+static int load_text(dg_pipeline *p) {
+    if (p->text_loaded) return DG_OK;
+    DG_TRY(dg_pipeline_can_encode(p));
+    const dg_model_folder *f = &p->folder;
     const char *tdir = f->tokenizer, *edir = f->text_encoder;
-    DG_CHECK(*tdir, "model folder '%s' has no tokenizer/ (needed for a prompt; or give text embeddings)", f->root);
-    DG_CHECK(*edir, "model folder '%s' has no text_encoder/ (needed for a prompt; or give text embeddings)", f->root);
     DG_TRY(dg_tokenizer_load(&p->tok, tdir));
     if (dg_t5_load(&p->enc, p->dit_be, edir) != DG_OK) { /* the transformer's device: the GPU with cuda */
         dg_tokenizer_free(&p->tok);
@@ -80,7 +92,13 @@ static int cached_entry(dg_pipeline *p, const char *prompt, const dg_prompt_cach
 int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, float **emb, int *len) {
     DG_CHECK(prompt, "no prompt");
     const dg_prompt_cache_entry *c = NULL;
-    DG_TRY(cached_entry(p, prompt, &c));
+    if (cached_entry(p, prompt, &c) != DG_OK) {
+        /* a default negative prompt the user never typed: name where it comes from */
+        if (p->default_negative && !strcmp(prompt, p->default_negative) && p->text_loaded)
+            return dg_error_wrap("the default negative prompt (%s, _ditgen_defaults.negative_prompt): ",
+                                 p->folder.model_index);
+        return DG_ERR;
+    }
     size_t bytes = (size_t)c->len * p->info.text_dim * sizeof(float);
     *emb = malloc(bytes);
     DG_CHECK_ALLOC(*emb);

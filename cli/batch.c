@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
+#include "cli/signals.h"
 #include "cli/timing.h"
 #include "core/error.h"
 #include "ditgen.h"
@@ -354,7 +355,7 @@ static int prepare(batch *b, dg_pipeline *p, const char *configs) {
 }
 
 static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
-    int failed = 0, generations = 0, mine = 0;
+    int failed = 0, generations = 0, mine = 0, dropped = 0;
     const int rank = b->deal ? b->world.rank : 0, ranks = b->deal ? b->world.size : 1;
     double t0 = cli_now_s();
     for (int i = 0; i < b->n_jobs; i++) {
@@ -368,6 +369,11 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
         if (gen_job_run(j, p, configs, t->emb[bj->text], t->len[bj->text], neg >= 0 ? t->emb[neg] : NULL,
                         neg >= 0 ? t->len[neg] : 0)) {
             job_error(bj);
+            if (cli_interrupted) { /* SIGINT: this job dropped, the finished ones kept, the rest not run */
+                mine--;
+                for (int k = i; k < b->n_jobs; k++) dropped += k % ranks == rank;
+                break;
+            }
             failed++;
         } else {
             generations += j->count;
@@ -375,10 +381,12 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
     }
     char who[48] = "";
     if (ranks > 1) snprintf(who, sizeof who, " (rank %d of %d)", rank, ranks);
-    fprintf(stderr, "batch%s: %d of %d jobs done, %d generations in %.1f s", who, mine - failed, mine, generations,
-            cli_now_s() - t0);
-    fprintf(stderr, failed ? "; %d failed\n" : "\n", failed);
-    return failed ? 1 : 0;
+    fprintf(stderr, "batch%s: %d of %d jobs done, %d generations in %.1f s", who, mine - failed, mine + dropped,
+            generations, cli_now_s() - t0);
+    if (failed) fprintf(stderr, "; %d failed", failed);
+    if (dropped) fprintf(stderr, "; interrupted by %s, %d not run", cli_interrupted_name(), dropped);
+    fputc('\n', stderr);
+    return dropped ? cli_interrupted_status() : failed ? 1 : 0;
 }
 
 /* --deal: this process's rank among the MPI job's, and its GPU. */

@@ -1,12 +1,17 @@
 #include "cli/gen_job.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/param_flags.h"
+#include "cli/preview.h"
+#include "cli/signals.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
 #include "core/error.h"
@@ -35,6 +40,21 @@ static int parse_output(gen_job *j) {
         return -1;
     }
     return 0;
+}
+
+/* A .png pattern numbers the frames of a clip, but the generations of -b when there is one frame. */
+static void settle_pattern(gen_job *j) {
+    if (j->frame_pattern && j->frames == 1) {
+        j->frame_pattern = 0;
+        j->batch_pattern = 1;
+    }
+}
+
+/* Without -o: output.png for one frame, output.mp4 for a clip (PNG frames without FFmpeg). */
+static void default_output(gen_job *j) {
+    j->output = j->frames == 1 ? "output.png" : dg_mp4_available() ? "output.mp4" : "output_%03d.png";
+    j->kind = cli_ends_with(j->output, ".mp4") ? GEN_OUT_MP4 : GEN_OUT_PNG;
+    j->frame_pattern = strchr(j->output, '%') != NULL;
 }
 
 /* "3:5,7:*" -> (layer, head) pairs, head -1 for '*'; checked against the model later. */
@@ -93,8 +113,9 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
-        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20}, {0, 0, 0, 0}};
-    *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
+        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
+        {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22}, {0, 0, 0, 0}};
+    *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
                    .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
@@ -107,6 +128,11 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         switch (c) {
         case 'm': j->model = optarg; break;
         case 'o': j->output = optarg; break;
+        case 21: j->preview = optarg; break;
+        case 22:
+            if (cli_parse_int("--preview-every", optarg, 1, DG_SCHEDULER_MAX_STEPS, &iv)) return -1;
+            j->preview_every = (int)iv;
+            break;
         case 6: j->context = optarg; break;
         case 'p': j->prompt = optarg; break;
         case 'n': j->negative = optarg; break;
@@ -140,11 +166,13 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             j->steps = (int)iv;
             break;
         case 7: if (cli_parse_int("--fps", optarg, 1, 240, &iv)) return -1; j->fps = (int)iv; break;
-        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; j->threads = (int)iv; break;
+        case 't': if (cli_parse_int("--threads", optarg, 0, 1024, &iv)) return -1; j->threads = (int)iv; break;
         case 'b': if (cli_parse_int("--batch-count", optarg, 1, 10000, &iv)) return -1; j->count = (int)iv; break;
         case 's': if (cli_parse_int("--seed", optarg, INT64_MIN, INT64_MAX, &j->seed)) return -1; break;
         case 3: if (cli_parse_double("--cfg-scale", optarg, 0.0, 100.0, &j->cfg)) return -1; break;
-        case 4: if (cli_parse_double("--flow-shift", optarg, 1e-3, 1000.0, &j->shift)) return -1; break;
+        case 4:
+            if (cli_parse_double("--flow-shift", optarg, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX, &j->shift)) return -1;
+            break;
         case 12: if (cli_parse_double("--pag-scale", optarg, 0.0, 100.0, &j->pag_scale)) return -1; break;
         case 13: if (parse_heads(j, optarg)) return -1; break;
         case 14: if (cli_parse_double("--pag-u", optarg, 1e-6, 1.0, &j->pag_u)) return -1; pag_u_given = 1; break;
@@ -188,12 +216,27 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         cli_error("--seed %lld with --batch-count %d runs past the largest seed", (long long)j->seed, j->count);
         return -1;
     }
-    return parse_output(j);
+    if (j->preview && !cli_ends_with(j->preview, ".png")) {
+        cli_error("--preview '%s' must end in .png", j->preview);
+        return -1;
+    }
+    if (j->preview_every && !j->preview) {
+        cli_error("--preview-every needs --preview FILE.png");
+        return -1;
+    }
+    if (!j->output) return 0; /* chosen by gen_job_resolve once the frame count is known */
+    if (parse_output(j)) return -1;
+    /* .png means images whatever the model's default frame count; per-frame files need --frames */
+    if (j->kind == GEN_OUT_PNG && j->frames < 0) j->frames = 1;
+    settle_pattern(j);
+    return 0;
 }
 
 int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size) {
     int n;
-    if (j->count == 1) {
+    if (j->batch_pattern) {
+        n = snprintf(buf, size, j->output, i); /* passed cli_frame_pattern: one %d */
+    } else if (j->count == 1) {
         n = snprintf(buf, size, "%s", j->output);
     } else {
         const char *dot = strrchr(j->output, '.'); /* parse_output saw one of the three extensions */
@@ -218,14 +261,36 @@ int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size) {
     return j->frame_pattern ? frame_path(buf, size, out, f) : DG_OK;
 }
 
+/* mkdir -p of path's folder: a missing output folder is created, as the user evidently wants it. */
+static int make_folder(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return DG_OK;
+    DG_CHECK((size_t)(slash - path) < sizeof dir, "'%s': path too long", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    for (char *c = dir + 1;; c++) {
+        if (*c && *c != '/') continue;
+        char end = *c;
+        *c = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return dg_error("cannot write '%s': cannot create the folder '%s': %s", path, dir, strerror(errno));
+        if (!end) return DG_OK;
+        *c = end;
+    }
+}
+
 static int check_writable(const char *path) {
     dg_atomic_file f;
+    DG_TRY(make_folder(path));
     DG_TRY(dg_atomic_open(&f, path));
     dg_atomic_abort(&f);
     return DG_OK;
 }
 
 int gen_job_check_writable(const gen_job *j) {
+    if (j->preview) DG_TRY(check_writable(j->preview));
+    if (!j->output) return DG_OK; /* chosen from the model's default frame count */
     for (int i = 0; i < j->count; i++) {
         char first[4096];
         DG_TRY(gen_job_file(j, i, 0, first, sizeof first));
@@ -240,12 +305,15 @@ static dg_gen_params job_params(const gen_job *j) {
                            .cfg_scale = (float)j->cfg, .flow_shift = j->shift,
                            .sampler = j->sampler, .seed = j->base_seed,
                            .pag_scale = (float)j->pag_scale, .pag_u = (float)j->pag_u, .pag_heads = j->pag_heads,
-                           .n_pag_heads = j->n_pag_heads};
+                           .n_pag_heads = j->n_pag_heads, .cancel = &cli_interrupted,
+                           .vae_tile = j->kind == GEN_OUT_LATENTS ? -1 : j->vae_tile};
 }
 
 int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     const dg_model_info *info = dg_pipeline_info(p);
     const dg_model_defaults *d = &info->defaults;
+    /* a prompt to a transformer folder: its missing text encoder is the cause, not the defaults' size */
+    if (j->prompt) DG_TRY(dg_pipeline_can_encode(p));
     if (j->width < 0) j->width = d->width;
     if (j->height < 0) j->height = d->height;
     if (j->frames < 0) j->frames = d->frames;
@@ -255,6 +323,8 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     if (j->shift < 0) j->shift = d->flow_shift;
     if (!j->sampler_given) j->sampler = d->sampler;
     if (!j->negative && j->prompt) j->negative = d->negative_prompt;
+    if (!j->output) default_output(j);
+    settle_pattern(j);
     j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;
     DG_CHECK(j->kind != GEN_OUT_PNG || j->frames == 1 || j->frame_pattern,
              "%d frames into one .png: use .mp4 or a pattern like out_%%03d.png", j->frames);
@@ -262,6 +332,7 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
              "%s: the model folder has no vae/ to decode latents; write .safetensors latents instead", j->output);
     dg_gen_params g = job_params(j);
     DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
+    DG_TRY(gen_job_check_writable(j)); /* again: the output or its meaning may have been settled here */
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
     return dg_pipeline_check(p, &g);
 }
@@ -274,16 +345,17 @@ typedef struct progress_state {
     double start;
 } progress_state;
 
-/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s (s/it once a step exceeds a second) */
+/* sd.cpp-style bar: |=====>    | 7/20 - 1.23it/s, ETA 0:11 (s/it once a step exceeds a second) */
 static void on_progress(void *user, int step, int steps) {
     progress_state *ps = user;
     double per = (cli_now_s() - ps->start) / step;
-    char bar[51];
+    char bar[51], eta[32];
     int fill = step * 50 / steps;
     for (int i = 0; i < 50; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[50] = 0;
-    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it", bar, step, steps, per);
-    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s", bar, step, steps, 1.0 / per);
+    cli_format_duration(per * (steps - step), eta, sizeof eta);
+    if (per > 1.0) fprintf(stderr, "\r  |%s| %d/%d - %.2fs/it, ETA %s ", bar, step, steps, per, eta);
+    else fprintf(stderr, "\r  |%s| %d/%d - %.2fit/s, ETA %s ", bar, step, steps, 1.0 / per, eta);
     if (step == steps) fputc('\n', stderr);
 }
 
@@ -305,6 +377,48 @@ static char *infotext(const gen_job *j, uint64_t seed) {
     if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
 #undef INFOTEXT_ARGS
     return s;
+}
+
+/* One PNG per frame, all or nothing: every frame goes to a hidden name beside its final one, and
+ * only when all are written are they renamed; a failure, or a second SIGINT, removes them. */
+static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, int H, const char *meta) {
+    char **tmp = calloc((size_t)F, sizeof *tmp);
+    dg_pending *nodes = calloc((size_t)F, sizeof *nodes);
+    int rc = tmp && nodes ? DG_OK : dg_error("out of memory for %d frame names", F), written = 0, renamed = 0;
+    char path[4096];
+    for (int f = 0; f < F && rc == DG_OK; f++) {
+        rc = frame_path(path, sizeof path, pattern, f);
+        if (rc != DG_OK) break;
+        const char *slash = strrchr(path, '/');
+        const int dir = slash ? (int)(slash - path) + 1 : 0;
+        const size_t len = strlen(path) + 48;
+        if (!(tmp[f] = malloc(len))) {
+            rc = dg_error("out of memory for %d frame names", F);
+            break;
+        }
+        snprintf(tmp[f], len, "%.*s.%s.frame-tmp.%ld", dir, path, path + dir, (long)getpid());
+        dg_pending_add(&nodes[f], tmp[f]);
+        written = f + 1;
+        rc = dg_png_write(tmp[f], rgb + (size_t)f * H * W * 3, W, H, meta);
+        if (rc != DG_OK) dg_error_wrap("frame %d of '%s': ", f, pattern);
+    }
+    while (rc == DG_OK && renamed < F) {
+        rc = frame_path(path, sizeof path, pattern, renamed);
+        if (rc == DG_OK && rename(tmp[renamed], path) != 0)
+            rc = dg_error("cannot rename onto '%s': %s", path, strerror(errno));
+        if (rc == DG_OK) dg_pending_remove(&nodes[renamed++]);
+    }
+    if (rc != DG_OK) { /* the frames already renamed go too: never a partial sequence */
+        for (int f = 0; f < renamed; f++)
+            if (frame_path(path, sizeof path, pattern, f) == DG_OK) unlink(path);
+        for (int f = renamed; f < written; f++) {
+            dg_pending_remove(&nodes[f]);
+            unlink(tmp[f]);
+        }
+    }
+    for (int f = 0; tmp && f < F; f++) free(tmp[f]);
+    free(tmp), free(nodes);
+    return rc;
 }
 
 static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
@@ -332,18 +446,14 @@ static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const
     double t0 = cli_now_s();
     if (dg_pipeline_decode(p, lat, shape, j->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
         goto done;
+    cli_stage_s.decode += cli_now_s() - t0;
     if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
     if (j->kind == GEN_OUT_MP4) {
         rc = dg_mp4_write(out, rgb, F, W, H, j->fps);
     } else if (!j->frame_pattern) {
         rc = dg_png_write(out, rgb, W, H, meta); /* one frame: gen_job_resolve refused more */
     } else {
-        rc = DG_OK;
-        for (int f = 0; f < F && rc == DG_OK; f++) {
-            char path[4096];
-            rc = frame_path(path, sizeof path, out, f);
-            if (rc == DG_OK) rc = dg_png_write(path, rgb + (size_t)f * H * W * 3, W, H, meta);
-        }
+        rc = write_frames(out, rgb, F, W, H, meta);
     }
 done:
     free(meta), free(rgb), free(frames);
@@ -356,14 +466,24 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     DG_TRY(gen_job_output_path(j, i, out, sizeof out));
     g->seed = j->base_seed + (uint64_t)i;
     if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL);
+    if (j->count > 1) fprintf(stderr, "[%d/%d] ", i + 1, j->count);
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
-    DG_TRY(dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm));
+    cli_preview pv = {.path = j->preview, .p = p};
+    memcpy(pv.shape, j->shape, sizeof pv.shape);
+    if (j->preview) g->preview = cli_preview_write, g->preview_user = &pv, g->preview_every = j->preview_every;
+    if (dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm) != DG_OK) {
+        if (cli_interrupted) fputc('\n', stderr); /* past the progress bar */
+        return cli_interrupted ? dg_error_wrap("interrupted by %s, '%s' not written: ", cli_interrupted_name(), out)
+                               : DG_ERR;
+    }
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
-    double w0 = cli_now_s();
+    cli_stage_s.denoise += tm.denoise_s;
+    double w0 = cli_now_s(), decode0 = cli_stage_s.decode;
     DG_TRY(write_output(j, p, out, lat, g->seed));
+    cli_stage_s.write += cli_now_s() - w0 - (cli_stage_s.decode - decode0);
     char first[4096], last[4096];
     if (j->frame_pattern && !frame_path(first, sizeof first, out, 0) &&
         !frame_path(last, sizeof last, out, j->frames - 1))

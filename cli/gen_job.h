@@ -17,6 +17,8 @@ typedef struct gen_job {
     const char *model, *output, *context, *prompt, *negative, *attention, *device; /* point into argv */
     dg_parallel_opts parallel; /* --parallel (mode NULL: one process) and the --clip-* settings */
     int keep_text_encoder;
+    const char *preview; /* --preview FILE.png, rewritten every preview_every steps; NULL: none */
+    int preview_every;
     int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
     double cfg, shift;                                        /* < 0: the model's default */
     int64_t seed;                                             /* negative: a random one */
@@ -29,6 +31,7 @@ typedef struct gen_job {
     int n_pag_heads;
     gen_out_kind kind;
     int frame_pattern; /* PNG output holds a %d: one file per frame */
+    int batch_pattern; /* ... and one frame: the %d numbers the generations of --batch-count */
     uint64_t base_seed; /* set by gen_job_resolve */
     int64_t shape[4];   /* latent [C, F, h, w], set by gen_job_resolve */
 } gen_job;
@@ -38,13 +41,16 @@ typedef struct gen_job {
 int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *));
 void gen_job_free(gen_job *j);
 /* The path generation i writes (a frame pattern stays a pattern): the output itself, or with
- * --batch-count > 1 the output with _i before its extension (out.png -> out_0.png, out_1.png). */
+ * --batch-count > 1 the output with _i before its extension (out.png -> out_0.png, out_1.png),
+ * or for one frame and a %d pattern, the pattern with i (name_%d.png -> name_0.png, name_1.png). */
 int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size);
 /* After gen_job_resolve: how many files each generation writes (its frames for a pattern, else 1),
  * and file f of generation i. */
 int gen_job_files(const gen_job *j);
 int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size);
-/* Every output of the job can be created: checked before minutes of compute, not after. */
+/* Every output of the job can be created (a missing folder is made): checked before minutes of
+ * compute, not after. Without -o the output depends on the model's frame count: gen_job_resolve
+ * checks then. */
 int gen_job_check_writable(const gen_job *j);
 /* Unset values from the model's defaults, the seed drawn, then the checks that need the final
  * values and the model: size, frames, output kind, attention plan. */

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/cores.h"
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
+#include "cli/signals.h"
 #include "cli/timing.h"
 #include "ditgen.h"
 
@@ -40,9 +42,14 @@ static void usage(FILE *f) {
             "      --pag-u U          blend toward identity, in (0, 1]: 1 = PAG (default), 0.5 = SoftPAG\n"
             "  -b, --batch-count N    N generations with seeds seed, seed+1, ...; outputs get _0, _1, ...\n"
             "                         before the extension (default 1)\n"
-            "  -o, --output PATH      .png (one frame, or a %%03d pattern for one file per frame), .mp4,\n"
-            "                         or .safetensors for the final latents (default output.safetensors)\n"
+            "  -o, --output PATH      .png (one frame unless --frames; a %%03d pattern numbers the frames, or\n"
+            "                         with one frame the generations of -b), .mp4,\n"
+            "                         or .safetensors for the final latents; a missing folder is created\n"
+            "                         (default output.png for one frame, output.mp4 for a clip)\n"
             "      --fps N            frame rate of .mp4 output (*, 16)\n"
+            "      --preview FILE.png  rewrite FILE.png with the current estimate of the first frame (cheap:\n"
+            "                         a linear latent-to-RGB projection fitted once on the model's VAE)\n"
+            "      --preview-every N  every N steps (default 1) and at the last\n"
             "      --vae-tile N       decode in spatial tiles of N latent cells (bounded memory; 0 = whole\n"
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
@@ -57,7 +64,7 @@ static void usage(FILE *f) {
             "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity);\n"
             "                         --clip-rope true|clamped|none: the global keys' temporal RoPE (their\n"
             "                         frame, default; clamped to just outside the rank's scope; none)\n"
-            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
             "  -h, --help             this help\n");
 }
 
@@ -70,6 +77,7 @@ int cmd_generate(int argc, char **argv) {
         return pr > 0 ? 0 : 2;
     }
     double t0 = cli_now_s();
+    if (j.threads <= 0) j.threads = cli_physical_cores(); /* -t 0 or none: auto */
     dg_pipeline *p;
     char device[32];
     if (j.parallel.mode) j.device = cli_rank_device(j.device, device, sizeof device);
@@ -79,19 +87,26 @@ int cmd_generate(int argc, char **argv) {
         return 1;
     }
     const dg_model_info *info = dg_pipeline_info(p);
+    cli_stage_s.load = cli_now_s() - t0;
+    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
+            info->dim, cli_stage_s.load, j.threads, j.threads == 1 ? "" : "s");
     const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
     float *ctx = NULL, *neg = NULL;
     int ctx_len = 0, neg_len = 0, rc = 1;
+    double e0 = cli_now_s();
     if (gen_job_resolve(&j, p, configs) || gen_job_text(&j, p, &ctx, &ctx_len, &neg, &neg_len)) goto out;
     if (j.prompt && !j.keep_text_encoder) dg_pipeline_release_text_encoder(p);
-    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s\n", j.model, info->num_layers, info->dim,
-            cli_now_s() - t0);
+    cli_stage_s.encode = cli_now_s() - e0;
+    fprintf(stderr, "text: %s in %.2f s\n", j.prompt ? "encoded" : "read", cli_stage_s.encode);
     if (gen_job_run(&j, p, configs, ctx, ctx_len, neg, neg_len)) goto out;
+    const cli_stages *st = &cli_stage_s;
+    fprintf(stderr, "total: %.2f s (load %.2f, text %.2f, denoise %.2f, decode %.2f, write %.2f)\n", cli_now_s() - t0,
+            st->load, st->encode, st->denoise, st->decode, st->write);
     rc = 0;
 out:
     if (rc) cli_library_error();
     free(ctx), free(neg);
     dg_pipeline_close(p);
     gen_job_free(&j);
-    return rc;
+    return rc && cli_interrupted ? cli_interrupted_status() : rc;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/signals.h"
 #include "core/cpu/blas_tune.h"
 #include "parallel/comm.h"
 
@@ -36,6 +37,8 @@ int main(int argc, char **argv) {
     /* OpenBLAS picks its kernels at load time; when it fell back to legacy ones on a
      * CPU it does not know, restart once with the right OPENBLAS_CORETYPE. */
     dg_blas_tune_process(argv);
+    /* past a file-size limit (ulimit -f) a write then fails with EFBIG, reported, instead of killing us */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -51,6 +54,8 @@ int main(int argc, char **argv) {
                DG_HAS_FFMPEG ? ", ffmpeg mp4" : "", dg_blas_corename(), dg_blas_threading());
         return 0;
     }
+    /* the long-running commands stop cleanly at a step boundary on SIGINT/SIGTERM */
+    if (!strcmp(cmd, "generate") || !strcmp(cmd, "batch")) cli_signals_install();
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "batch")) return cmd_batch(argc - 1, argv + 1);
     if (!strcmp(cmd, "encode")) return cmd_encode(argc - 1, argv + 1);

@@ -1,5 +1,6 @@
 #include "cli/text_conditioning.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,14 @@ static int load_embeddings(const dg_safetensors *st, const char *path, const cha
     *out = malloc((size_t)(L * D) * sizeof(float));
     DG_CHECK(*out, "out of memory reading %s", path);
     dg_convert_to_f32(*out, t->data, t->dtype, (size_t)(L * D));
+    for (int64_t i = 0; i < L * D; i++)
+        if (!isfinite((*out)[i])) { /* refused here, naming the file, rather than at the first step */
+            int rc = dg_error("%s: '%s' holds %s at token %lld, channel %lld", path, name,
+                              isnan((*out)[i]) ? "NaN" : "infinity", (long long)(i / D), (long long)(i % D));
+            free(*out);
+            *out = NULL;
+            return rc;
+        }
     *len = (int)L;
     return DG_OK;
 }

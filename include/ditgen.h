@@ -5,6 +5,7 @@
 #ifndef DITGEN_H
 #define DITGEN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "ditgen_error.h"
@@ -57,6 +58,12 @@ typedef struct dg_head {
 #define DG_MAX_SIDE 16384    /* width and height in pixels */
 #define DG_MAX_FRAMES 100000
 
+/* Called after each denoising step (step counts from 1). */
+typedef void (*dg_progress_fn)(void *user, int step, int steps);
+/* Called after every preview_every-th step (and the last) with the sampler's current estimate of the
+ * final latents, x0 = x - sigma v ([C, F, H, W] as the latents; valid during the call). */
+typedef void (*dg_preview_fn)(void *user, int step, int steps, const float *x0);
+
 typedef struct dg_gen_params {
     int width, height, frames, steps;
     float cfg_scale;      /* <= 1 disables classifier-free guidance */
@@ -74,10 +81,17 @@ typedef struct dg_gen_params {
     float pag_scale, pag_u;
     const dg_head *pag_heads;
     int n_pag_heads;
+    /* NULL, or a flag (a signal handler's) read before each denoising step: non-zero stops the
+     * generation there with an error naming the step. The library installs no handler. */
+    const volatile sig_atomic_t *cancel;
+    /* The decode the caller will run after, counted in the memory check: dg_pipeline_decode's
+     * vae_tile (0: whole frames), or -1 when only the latents are kept. */
+    int vae_tile;
+    dg_preview_fn preview; /* NULL: none */
+    void *preview_user;
+    int preview_every;     /* <= 0: every step */
 } dg_gen_params;
 
-/* Called after each denoising step (step counts from 1). */
-typedef void (*dg_progress_fn)(void *user, int step, int steps);
 
 typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
@@ -94,6 +108,9 @@ const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
  * allocation the caller frees. Recent prompts are cached: an identical prompt
  * is not encoded again (nor the encoder reloaded after a release). */
 int dg_pipeline_encode_prompt(dg_pipeline *p, const char *prompt, float **emb, int *len);
+/* DG_OK when the folder has what prompts need (tokenizer/ and text_encoder/), else an error naming
+ * what is missing: checked before anything that a missing part would explain. */
+int dg_pipeline_can_encode(const dg_pipeline *p);
 /* Free the tokenizer and text encoder (cached embeddings stay usable). */
 void dg_pipeline_release_text_encoder(dg_pipeline *p);
 /* Choose the self-attention method per step, layer and head from a plan:
@@ -138,7 +155,9 @@ int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64
  * plan prepared for this geometry. dg_pipeline_generate runs it too. */
 int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g);
 /* Noise from the seed (torch.randn-compatible), then the sampler loop.
- * latents receives [C, F, H, W] floats (pixels in [-1, 1] for pixel-space models). */
+ * latents receives [C, F, H, W] floats (pixels in [-1, 1] for pixel-space models).
+ * A model output or latents holding NaN or infinity end it with an error naming the step and the
+ * pass (cond, uncond or perturbed); g->cancel ends it at a step boundary. */
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
                          void *user, dg_gen_timing *timing);
 

@@ -9,6 +9,29 @@
 
 #include "core/error.h"
 
+/* The registered files; a handler walks it while the main thread may be adding or removing,
+ * so a node is complete before it is linked and unlinked before it is reused. */
+static dg_pending *volatile pending_head;
+
+void dg_pending_add(dg_pending *node, const char *path) {
+    node->path = path;
+    node->prev = NULL;
+    node->next = pending_head;
+    if (node->next) node->next->prev = node;
+    pending_head = node;
+}
+
+void dg_pending_remove(dg_pending *node) {
+    if (node->prev) node->prev->next = node->next;
+    else if (pending_head == node) pending_head = node->next;
+    if (node->next) node->next->prev = node->prev;
+    node->next = node->prev = NULL;
+}
+
+void dg_pending_unlink_all(void) {
+    for (dg_pending *n = pending_head; n; n = n->next) unlink(n->path);
+}
+
 int dg_atomic_open(dg_atomic_file *f, const char *path) {
     memset(f, 0, sizeof *f);
     DG_CHECK(path && *path, "empty output path");
@@ -16,6 +39,8 @@ int dg_atomic_open(dg_atomic_file *f, const char *path) {
     size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
     const char *base = slash ? slash + 1 : path;
     DG_CHECK(*base, "output path '%s' names a directory", path);
+    struct stat st;
+    DG_CHECK(stat(path, &st) != 0 || !S_ISDIR(st.st_mode), "output path '%s' is an existing directory", path);
     size_t len = strlen(path) + 32;
     f->tmp_path = malloc(len);
     f->final_path = strdup(path);
@@ -41,6 +66,7 @@ int dg_atomic_open(dg_atomic_file *f, const char *path) {
         dg_atomic_abort(f);
         return dg_error("cannot write '%s': %s", path, strerror(e));
     }
+    dg_pending_add(&f->pending, f->tmp_path);
     f->fp = fdopen(fd, "wb");
     if (!f->fp) {
         close(fd);
@@ -64,6 +90,7 @@ int dg_atomic_commit(dg_atomic_file *f) {
         dg_atomic_abort(f);
         return DG_ERR;
     }
+    dg_pending_remove(&f->pending);
     free(f->tmp_path);
     free(f->final_path);
     memset(f, 0, sizeof *f);
@@ -72,7 +99,10 @@ int dg_atomic_commit(dg_atomic_file *f) {
 
 void dg_atomic_abort(dg_atomic_file *f) {
     if (f->fp) fclose(f->fp);
-    if (f->tmp_path) unlink(f->tmp_path);
+    if (f->tmp_path) {
+        dg_pending_remove(&f->pending);
+        unlink(f->tmp_path);
+    }
     free(f->tmp_path);
     free(f->final_path);
     memset(f, 0, sizeof *f);

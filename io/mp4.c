@@ -49,6 +49,7 @@ static int make_tmp(dg_mp4_writer *w, const char *path) {
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) {
             w->tmp_path = tmp; /* from here on abort unlinks it */
+            dg_pending_add(&w->pending, tmp);
             DG_CHECK(close(fd) == 0, "cannot write '%s': %s", path, strerror(errno));
             return DG_OK;
         }
@@ -207,6 +208,7 @@ static int finish(dg_mp4_writer *w) {
     ret = avio_closep(&w->fmt->pb);
     DG_CHECK(ret >= 0, "writing '%s': %s", w->path, av_err2str(ret));
     DG_CHECK(rename(w->tmp_path, w->path) == 0, "cannot rename onto '%s': %s", w->path, strerror(errno));
+    dg_pending_remove(&w->pending);
     free(w->tmp_path);
     w->tmp_path = NULL; /* committed: abort must not unlink it */
     return DG_OK;
@@ -227,7 +229,10 @@ void dg_mp4_abort(dg_mp4_writer *w) {
     sws_freeContext(w->sws);
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
-    if (w->tmp_path) unlink(w->tmp_path);
+    if (w->tmp_path) {
+        dg_pending_remove(&w->pending);
+        unlink(w->tmp_path);
+    }
     free(w->tmp_path);
     free(w->path);
     memset(w, 0, sizeof *w);

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "io/atomic_file.h"
+
 /* x264's "visually lossless" setting; its own default is 23. */
 #define DG_MP4_DEFAULT_CRF 18
 #define DG_MP4_MAX_SIDE 8192
@@ -24,6 +26,7 @@ typedef struct dg_mp4_writer {
     struct AVPacket *pkt;
     char *path;     /* final path */
     char *tmp_path; /* where libavformat writes until close */
+    dg_pending pending; /* tmp_path, for a signal handler to remove (io/atomic_file.h) */
     int width, height;
     int64_t n_frames;
 } dg_mp4_writer;

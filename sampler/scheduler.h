@@ -21,6 +21,10 @@
  * timesteps, and more steps would repeat them. The one limit on steps: the pipeline
  * check, the CLI and the model-folder defaults use it. */
 #define DG_SCHEDULER_MAX_STEPS 1000
+/* The flow shift's range, wherever it comes from (flag, scheduler_config.json, API): beyond it the
+ * sigmas collapse to 0 or 1 in float and the schedule is meaningless (an infinite one gives NaN). */
+#define DG_FLOW_SHIFT_MIN 1e-3
+#define DG_FLOW_SHIFT_MAX 1000.0
 #define DG_UNIPC_MAX_ORDER 3
 
 /* Where a schedule's sigmas lie between its ends (FlowMatchEuler's use_*_sigmas). */

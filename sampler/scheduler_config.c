@@ -99,7 +99,8 @@ int dg_scheduler_config_read(const char *path, const cJSON *j, dg_sample_method 
     if (dg_sample_method_from_class(cls, method, &shift_key) != DG_OK) return dg_error_wrap("%s: ", path);
     *shift = 1.0; /* both classes' default */
     DG_TRY(dg_json_get_double(path, j, shift_key, shift, 0));
-    DG_CHECK(*shift > 0, "%s: %s %g must be positive", path, shift_key, *shift);
+    DG_CHECK(*shift >= DG_FLOW_SHIFT_MIN && *shift <= DG_FLOW_SHIFT_MAX, "%s: %s %g is outside %g..%g", path,
+             shift_key, *shift, DG_FLOW_SHIFT_MIN, DG_FLOW_SHIFT_MAX);
     DG_TRY(refuse_bool(path, j, "use_dynamic_shifting", 0, 0, "WanPipeline passes no mu, which it needs"));
     int64_t n_train = o->num_train_timesteps;
     DG_TRY(dg_json_get_int(path, j, "num_train_timesteps", &n_train, 0));

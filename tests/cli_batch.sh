@@ -115,7 +115,8 @@ job '{"prompt": "x", "output": "first.png"}' dup.json
 refused "two jobs, one output" "two generations write" first.png batch dup.json
 printf '{"model": "%s", "jobs": [{"prompt": "a", "output": "first.png", "batch-count": 2}, {"prompt": "b", "output": "first_1.png"}]}' "$MODEL" > dup2.json
 refused "batch-count output clash" "first_1.png" first batch dup2.json
-job '{"prompt": "x", "output": "/nonexistent-dir/b.png"}' w.json
+touch a_file
+job '{"prompt": "x", "output": "a_file/b.png"}' w.json
 refused "unwritable output" "w.json job 2: cannot write" first.png batch w.json
 job '{"prompt": "x", "width": 30, "output": "b.png"}' size.json
 refused "impossible size" "--width 30" first.png batch size.json

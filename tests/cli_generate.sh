@@ -21,7 +21,11 @@ ok "prompt run" generate -m "$MODEL" -p "a red circle" -n "blurry" -W 64 -H 48 -
 [ -s "$WORK/p.safetensors" ] || { echo "FAIL no latents from a prompt"; fail=1; }
 ok "batch count" "${BASE[@]}" -b 2 -s 7 -o "$WORK/bc.safetensors"
 [ -s "$WORK/bc_0.safetensors" ] && [ -s "$WORK/bc_1.safetensors" ] && [ ! -e "$WORK/bc.safetensors" ] || { echo "FAIL -b 2 should write bc_0 and bc_1"; fail=1; }
-[ "$(grep -c "^seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print seeds 7 and 8"; fail=1; }
+[ "$(grep -c "^\[[12]/2\] seed: [78]$" "$WORK/err")" -eq 2 ] || { echo "FAIL -b 2 -s 7 should print [1/2] seed 7 and [2/2] seed 8"; fail=1; }
+# progress: the bar's ETA, the stages and a total
+grep -q "ETA 0:0[0-9]" "$WORK/err" && grep -q "^text: read in" "$WORK/err" &&
+    grep -q "^total: [0-9.]* s (load [0-9.]*, text [0-9.]*, denoise [0-9.]*, decode [0-9.]*, write [0-9.]*)$" "$WORK/err" ||
+    { echo "FAIL progress lacks the ETA, the stages or the total: $(tr '\r' '\n' < "$WORK/err")"; fail=1; }
 ok "softpag" "${BASE[@]}" --pag-scale 2 --pag-heads 0:1,1:* --pag-u 0.5 -o "$WORK/pag.safetensors"
 grep -q "PAG 2 on 2 head entries" "$WORK/err" || { echo "FAIL PAG not reported: $(grep generating "$WORK/err")"; fail=1; }
 ok "attention preset" "${BASE[@]}" --attention sta_wan --steps 3 -o "$WORK/sta.safetensors"
@@ -53,6 +57,40 @@ refused "encode without output" "give -p PROMPT and -o" "" encode -p "x"
 refused "encode to a png" "must end in .safetensors" "$WORK/e.png" encode -p "x" -o "$WORK/e.png"
 refused "encode unwritable" "cannot write" "" encode -p "x" -o /nonexistent-dir/e.safetensors
 refused "encode without a text encoder" "tokenizer" "$WORK/e2.safetensors" encode -m "$MODEL/transformer" -p "x" -o "$WORK/e2.safetensors"
+# Defaults of the daily loop: output.png / output.mp4 without -o, .png means one frame, a missing
+# folder is made, -b numbers a %d pattern, -t 0 is the default thread count.
+mkdir -p "$WORK/cwd"
+ABS=$(cd "$(dirname "$DITGEN")" && pwd)/$(basename "$DITGEN")
+(cd "$WORK/cwd" && "$ABS" generate -p "a red circle" --steps 1 >/dev/null 2>&1) &&
+    [ -s "$WORK/cwd/output.png" ] && echo "ok   no -o, one frame: output.png" ||
+    { echo "FAIL no -o, one frame: no output.png"; fail=1; }
+if "$DITGEN" --version | grep -q "ffmpeg mp4"; then clip=output.mp4; else clip=output_004.png; fi
+(cd "$WORK/cwd" && "$ABS" "${BASE[@]}" --frames 5 --steps 1 >/dev/null 2>&1) && [ -s "$WORK/cwd/$clip" ] &&
+    echo "ok   no -o, a clip: $clip" || { echo "FAIL no -o, a clip: no $clip"; fail=1; }
+ok ".png without --frames is one frame" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --steps 1 -o "$WORK/one.png"
+grep -q "generating 64x48, 1 frame(s)" "$WORK/err" || { echo "FAIL .png without --frames: $(grep generating "$WORK/err")"; fail=1; }
+ok "missing folder, -b with %d" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --steps 1 -b 2 -o "$WORK/new/sub/n_%d.png"
+[ -s "$WORK/new/sub/n_0.png" ] && [ -s "$WORK/new/sub/n_1.png" ] && [ "$(ls "$WORK/new/sub" | wc -l)" -eq 2 ] ||
+    { echo "FAIL -b 2 -o new/sub/n_%d.png: $(ls -A "$WORK/new/sub" 2>&1)"; fail=1; }
+ok "-t 0" "${BASE[@]}" -t 0 --steps 1 -o "$WORK/t0.safetensors"
+t0=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' "$WORK/err")
+ok "default threads" "${BASE[@]}" --steps 1 -o "$WORK/t.safetensors"
+td=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' "$WORK/err")
+[ -n "$t0" ] && [ "$t0" = "$td" ] && [ "$t0" -ge 1 ] && [ "$t0" -le "$(nproc)" ] ||
+    { echo "FAIL -t 0 ($t0 threads) should be the default ($td), one per physical core (<= $(nproc))"; fail=1; }
+# --preview: the last preview of the pixel-space shipped model is the image itself (the same pixels;
+# the output adds its parameters chunk after the 33 bytes of signature and IHDR)
+ok "preview, pixel space" generate -p "a red circle" --steps 4 --preview "$WORK/pv.png" --preview-every 3 -o "$WORK/pv_out.png"
+n=$(($(stat -c %s "$WORK/pv.png") - 33))
+[ "$n" -gt 0 ] && cmp -s <(tail -c +34 "$WORK/pv.png") <(tail -c "$n" "$WORK/pv_out.png") &&
+    echo "ok   last preview = output" || { echo "FAIL the last preview differs from the output"; fail=1; }
+ok "preview through a VAE projection" generate -m "$MODEL" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2 \
+    --preview "$WORK/pv_vae.png" -o "$WORK/pv_vae.safetensors"
+[ "$(od -An -tx1 -j16 -N8 "$WORK/pv_vae.png" 2>/dev/null | tr -d ' ')" = "0000004000000030" ] &&
+    echo "ok   VAE preview is 64x48" || { echo "FAIL VAE preview missing or not 64x48"; fail=1; }
+ls -A "$WORK" | grep -q '\.tmp\.' && { echo "FAIL preview left temp files: $(ls -A "$WORK" | grep tmp)"; fail=1; }
+refused "preview not png" "--preview 'x.jpg' must end in .png" "" "${BASE[@]}" --preview x.jpg
+refused "preview-every without preview" "--preview-every needs --preview" "" "${BASE[@]}" --preview-every 2
 ok "inspect" inspect "$MODEL"
 ok "help" generate --help
 ok "bench help" bench attention --help
@@ -78,7 +116,9 @@ refused "pag u zero" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 -
 refused "pag u above one" "--pag-u" "$O" "${BASE[@]}" --pag-scale 2 --pag-heads 0:0 --pag-u 1.5 -o "$O"
 refused "bad sampler" "--sampler" "$O" "${BASE[@]}" --sampler ddim -o "$O"
 refused "bad extension" "must end in" "$WORK/x.jpg" "${BASE[@]}" -o "$WORK/x.jpg"
-refused "unwritable output" "cannot write" "" "${BASE[@]}" -o /nonexistent-dir/out.safetensors
+touch "$WORK/a_file"
+refused "unwritable output" "cannot write '.*a_file/out.safetensors'" "" "${BASE[@]}" \
+    -o "$WORK/a_file/out.safetensors"
 refused "png for video" "pattern" "$WORK/v.png" "${BASE[@]}" -o "$WORK/v.png"
 refused "format string in output" "conversion" "$WORK/fmt_" "${BASE[@]}" -o "$WORK/fmt_%s%n.png"
 refused "two frame numbers" "one %d" "$WORK/two_" "${BASE[@]}" -o "$WORK/two_%d_%d.png"
