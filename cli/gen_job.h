@@ -17,6 +17,8 @@ typedef struct gen_job {
     const char *model, *output, *context, *prompt, *negative, *attention, *device; /* point into argv */
     dg_parallel_opts parallel; /* --parallel (mode NULL: one process) and the --clip-* settings */
     int keep_text_encoder;
+    int no_metadata; /* --no-metadata: outputs carry no parameters text */
+    const unsigned char *skip; /* NULL, or per generation: 1 = already done (batch --resume) */
     int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
     double cfg, shift;                                        /* < 0: the model's default */
     int64_t seed;                                             /* negative: a random one */
