@@ -130,9 +130,7 @@ static int run(decode_args *a, const dg_infotext *recorded, const char *text, ch
         a->model = *model_owned;
     }
     dg_pipeline *p;
-    double t0 = cli_now_s();
     DG_TRY(dg_pipeline_open(&p, a->model, a->device, a->threads));
-    fprintf(stderr, "model: %s loaded in %.2f s\n", a->model, cli_now_s() - t0);
     const dg_model_info *info = dg_pipeline_info(p);
     if (a->fps < 0) a->fps = recorded_int(recorded, "FPS", info->defaults.fps);
     if (a->vae_tile < 0) a->vae_tile = recorded_int(recorded, "VAE tile", 0);

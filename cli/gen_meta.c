@@ -98,7 +98,9 @@ int gen_meta_build(const gen_job *j, uint64_t seed, dg_infotext *t) {
     if (!rc) rc = add_int(t, "Steps", j->steps);
     if (!rc) rc = dg_infotext_add(t, "Sampler", dg_sample_method_name(j->sampler));
     if (!rc) rc = add_double(t, "CFG scale", j->cfg);
-    if (!rc) rc = add_int(t, "Seed", (long long)seed); /* seeds < 2^63: the flag's range */
+    char seed_s[32];
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+    if (!rc) rc = dg_infotext_add(t, "Seed", seed_s);
     if (!rc) rc = dg_infotext_add(t, "Size", size);
     if (!rc) rc = dg_infotext_add(t, "Model hash", hash);
     if (!rc) rc = dg_infotext_add(t, "Model", name);
