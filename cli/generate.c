@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "usage: ditgen generate -m MODEL (-p PROMPT | --context FILE.safetensors) [options]\n"
             "       ditgen generate --from FILE.png|FILE.mp4|FILE.safetensors -o OUT [options]\n"
             "\n"
-            "The shipped model (the default) knows 32x32 pictures of circles, squares and triangles\n"
+            "The shipped model (the default) knows 32x32 pictures of a circle, square or triangle\n"
             "(small or large) coloured red, green, blue, yellow, white or black on a plain background,\n"
             "placed left, right, top, bottom or center, and 5-frame clips of one moving left, right,\n"
             "up or down, growing or shrinking; other prompts (\"a cat\") give coloured blobs.\n"
