@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/args.h"
+#include "cli/timing.h"
 #include "core/error.h"
 #include "io/model_hash.h"
 #include "io/mp4.h"
@@ -43,7 +44,12 @@ int gen_meta_model_hash(const char *model, char hash[16]) {
         return DG_OK;
     }
     char cache[4300];
-    DG_TRY(dg_model_hash(model, hash_cache(cache, sizeof cache), hash));
+    const char *cache_path = hash_cache(cache, sizeof cache);
+    double t0 = cli_now_s();
+    DG_TRY(dg_model_hash(model, cache_path, hash));
+    if (cli_now_s() - t0 > 1.0) /* the first time a large model is seen: say where the time went */
+        fprintf(stderr, "model hash: %s in %.1f s (remembered in %s)\n", hash, cli_now_s() - t0,
+                cache_path ? cache_path : "no cache: no $HOME");
     snprintf(memo_model, sizeof memo_model, "%s", model);
     memcpy(memo_hash, hash, sizeof memo_hash);
     return DG_OK;
