@@ -60,6 +60,8 @@ int dg_infotext_set_prompt(dg_infotext *t, const char *prompt, const char *negat
     return DG_OK;
 }
 
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 static int key_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == ' ' || c == '-' || c == '/'; }
 
 int dg_infotext_add(dg_infotext *t, const char *key, const char *value) {
@@ -127,8 +129,11 @@ int dg_infotext_format(const dg_infotext *t, char **out) {
         sb_puts(&b, i ? ", " : "\n");
         sb_puts(&b, t->key[i]);
         sb_puts(&b, ": ");
-        /* A1111's quote(): values that would split the line are JSON strings */
-        if (strpbrk(t->value[i], ",:\"\n")) put_quoted(&b, t->value[i]);
+        /* A1111's quote(): values that would split the line are JSON strings; so are values
+         * with white space at an end, which parsing would strip */
+        const char *v = t->value[i];
+        size_t vn = strlen(v);
+        if (strpbrk(v, ",:\"\n") || (vn && (is_space(v[0]) || is_space(v[vn - 1])))) put_quoted(&b, v);
         else sb_puts(&b, t->value[i]);
     }
     if (!b.ok || !b.s) {
@@ -248,8 +253,6 @@ static int parse_params(const char *line, dg_infotext *t) {
         else if (*c) return -1;
     }
 }
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 int dg_infotext_parse(const char *ctx, const char *text, dg_infotext *t) {
     DG_TRY(dg_infotext_init(t));

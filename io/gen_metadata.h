@@ -1,6 +1,7 @@
 /* Generation parameters as A1111's "infotext": the prompt, a "Negative prompt: " line when
  * there is one, then one line of "Key: value" pairs. Values holding ',', ':', '"' or a newline
- * are JSON-quoted (A1111's rule), so "PAG heads: \"1:1,3:*\"" parses back whole. The same text
+ * are JSON-quoted (A1111's rule; also those with white space at an end), so
+ * "PAG heads: \"1:1,3:*\"" parses back whole. The same text
  * goes into PNG `parameters` chunks, MP4 comments and latents files' metadata. */
 #ifndef DG_IO_GEN_METADATA_H
 #define DG_IO_GEN_METADATA_H

@@ -83,6 +83,7 @@ static void test_roundtrip(void) {
     roundtrip("line one\nline two", "neg one\nneg two", "Note", "has \"quotes\" and \\ and \t tab");
     roundtrip("caf\xc3\xa9 \xe2\x9c\x93", "", "Model", "na\xc3\xafve: \xf0\x9f\x98\x80");
     roundtrip("", "", "Context", "emb");
+    roundtrip("p", "", "Padded", " spaces at both ends\r ");
     /* only values that would split the line are quoted */
     dg_infotext t;
     char *text;
