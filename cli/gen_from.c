@@ -111,6 +111,7 @@ int gen_from_expand(int argc, char **argv, gen_from *f) {
     }
     if (rc) {
         cli_library_error();
+        gen_from_free(f);
         return -1;
     }
     return 0;

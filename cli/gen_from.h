@@ -14,7 +14,7 @@ typedef struct gen_from {
     int n_owned;
 } gen_from;
 
-/* Returns 0, or -1 after one line on stderr. */
+/* Returns 0, or -1 after one line on stderr (f then holds nothing to free). */
 int gen_from_expand(int argc, char **argv, gen_from *f);
 /* After parsing: the model to run is the one FILE was made with (same weight hash); 0 or -1
  * after one line on stderr. */
