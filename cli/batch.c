@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/batch_resume.h"
+#include "cli/batch_summary.h"
 #include "cli/commands.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
@@ -32,7 +34,7 @@ static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N] [--deal]\n"
+            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N] [--deal] [--resume] [--summary S.json]\n"
             "\n"
             "Runs many generations with one model load. JOBS.json:\n"
             "  {\n"
@@ -63,6 +65,12 @@ static void usage(FILE *f) {
             "      --deal             under mpirun -np N: every rank checks every job, then runs jobs\n"
             "                         r, r+N, r+2N, ... (rank r) and writes their outputs; with\n"
             "                         --device cuda each rank takes the GPU of its local rank\n"
+            "      --resume           skip the generations whose outputs exist and record the same\n"
+            "                         parameters (read from their metadata: prompt, settings, seed, model\n"
+            "                         hash; the seed is not compared for a random-seed job)\n"
+            "      --summary FILE     write each job's status (done, skipped, failed, pending), error,\n"
+            "                         seconds, outputs and seeds to FILE.json, rewritten atomically after\n"
+            "                         every job; with --deal rank 0 writes it, with every rank's jobs at the end\n"
             "  -h, --help             this help\n");
 }
 
@@ -72,6 +80,8 @@ typedef struct batch_job {
     char **argv;       /* flags built from the JSON; the strings of numbers are owned */
     int argc;
     int text, negative; /* indices into the text table; negative -1 without CFG */
+    unsigned char *done; /* --resume: per generation, 1 when its outputs are already there */
+    int n_done;
 } batch_job;
 
 /* Distinct prompts' embeddings, kept while the jobs run (the text encoder is freed by then). */
@@ -92,6 +102,8 @@ typedef struct batch {
     batch_job *jobs;
     int n_jobs;
     text_table text;
+    int resume;              /* --resume */
+    batch_summary summary;   /* --summary (path NULL: none) */
 } batch;
 
 static int is_job_key(const char *k) {
@@ -354,6 +366,57 @@ static int prepare(batch *b, dg_pipeline *p, const char *configs) {
     return 0;
 }
 
+/* --resume: each job's generations whose outputs are done already. */
+static int resume_scan(batch *b) {
+    int gens = 0, done = 0;
+    for (int i = 0; i < b->n_jobs; i++) {
+        batch_job *bj = &b->jobs[i];
+        if ((bj->n_done = batch_resume_scan(&bj->job, &bj->done)) < 0) {
+            job_error(bj);
+            return -1;
+        }
+        bj->job.skip = bj->done;
+        gens += bj->job.count, done += bj->n_done;
+    }
+    fprintf(stderr, "resume: %d of %d generations are done already\n", done, gens);
+    return 0;
+}
+
+/* One job (what --resume left of it), its outcome recorded in the summary; 1 when it failed. */
+static int run_one(batch *b, batch_job *bj, int i, dg_pipeline *p, const char *configs, const float *ctx,
+                   int ctx_len, const float *neg, int neg_len) {
+    const gen_job *j = &bj->job;
+    const int rank = b->deal ? b->world.rank : 0;
+    double t0 = cli_now_s();
+    int rc = 0;
+    const char *status = "skipped";
+    if (bj->n_done < j->count) {
+        rc = gen_job_run(j, p, configs, ctx, ctx_len, neg, neg_len) != DG_OK;
+        status = !rc ? "done" : cli_interrupted ? "interrupted" : "failed";
+    } else {
+        fprintf(stderr, "  done already (--resume)\n");
+    }
+    char error[1024] = "";
+    if (rc) {
+        snprintf(error, sizeof error, "%s", dg_last_error());
+        job_error(bj);
+    }
+    if (batch_summary_job(&b->summary, i, j, bj->done, status, cli_now_s() - t0, rc ? error : NULL) ||
+        batch_summary_write(&b->summary, rank))
+        job_error(bj); /* the job itself is done: report the summary's trouble and go on */
+    return rc;
+}
+
+/* The summary's last word: under --deal every rank's jobs, gathered to rank 0. */
+static int summary_finish(batch *b) {
+    const int rank = b->deal ? b->world.rank : 0;
+    if ((b->deal && batch_summary_gather(&b->summary, &b->world)) || batch_summary_write(&b->summary, rank)) {
+        cli_library_error();
+        return 1;
+    }
+    return 0;
+}
+
 static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
     int failed = 0, generations = 0, mine = 0, dropped = 0;
     const int rank = b->deal ? b->world.rank : 0, ranks = b->deal ? b->world.size : 1;
@@ -366,9 +429,8 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
         const text_table *t = &b->text;
         fprintf(stderr, "[%d/%d] %s\n", i + 1, b->n_jobs, j->prompt ? j->prompt : j->context);
         int neg = bj->negative;
-        if (gen_job_run(j, p, configs, t->emb[bj->text], t->len[bj->text], neg >= 0 ? t->emb[neg] : NULL,
-                        neg >= 0 ? t->len[neg] : 0)) {
-            job_error(bj);
+        if (run_one(b, bj, i, p, configs, t->emb[bj->text], t->len[bj->text], neg >= 0 ? t->emb[neg] : NULL,
+                    neg >= 0 ? t->len[neg] : 0)) {
             if (cli_interrupted) { /* SIGINT: this job dropped, the finished ones kept, the rest not run */
                 mine--;
                 for (int k = i; k < b->n_jobs; k++) dropped += k % ranks == rank;
@@ -376,7 +438,7 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
             }
             failed++;
         } else {
-            generations += j->count;
+            generations += j->count - bj->n_done;
         }
     }
     char who[48] = "";
@@ -387,6 +449,18 @@ static int run_jobs(batch *b, dg_pipeline *p, const char *configs) {
     if (dropped) fprintf(stderr, "; interrupted by %s, %d not run", cli_interrupted_name(), dropped);
     fputc('\n', stderr);
     return dropped ? cli_interrupted_status() : failed ? 1 : 0;
+}
+
+/* --summary: every job pending, written once before the first runs. */
+static int summary_start(batch *b) {
+    const char *path = b->summary.path;
+    if (!path) return 0;
+    if (batch_summary_init(&b->summary, path, b->path, b->model, b->n_jobs) ||
+        batch_summary_write(&b->summary, b->deal ? b->world.rank : 0)) {
+        cli_library_error();
+        return -1;
+    }
+    return 0;
 }
 
 /* --deal: this process's rank among the MPI job's, and its GPU. */
@@ -401,12 +475,14 @@ static void batch_free(batch *b) {
         batch_job *bj = &b->jobs[i];
         for (int a = 1; a < bj->argc; a++) free(bj->argv[a]);
         free(bj->argv);
+        free(bj->done);
         gen_job_free(&bj->job);
     }
     free(b->jobs);
     for (int i = 0; i < b->text.n; i++) free(b->text.emb[i]);
     free(b->text.key), free(b->text.emb), free(b->text.len);
     cJSON_Delete(b->root);
+    batch_summary_free(&b->summary);
     dg_comm_free(&b->world);
 }
 
@@ -415,6 +491,8 @@ static int parse_args(int argc, char **argv, batch *b) {
                                           {"device", required_argument, 0, 1},
                                           {"threads", required_argument, 0, 't'},
                                           {"deal", no_argument, 0, 2},
+                                          {"resume", no_argument, 0, 3},
+                                          {"summary", required_argument, 0, 4},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     opterr = 0;
@@ -426,6 +504,8 @@ static int parse_args(int argc, char **argv, batch *b) {
         case 'm': b->model = optarg; break;
         case 1: b->device = optarg; break;
         case 2: b->deal = 1; break;
+        case 3: b->resume = 1; break;
+        case 4: b->summary.path = optarg; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; b->threads = (int)iv; break;
         case 'h': usage(stdout); return 1;
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
@@ -474,11 +554,12 @@ int cmd_batch(int argc, char **argv) {
     }
     const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
     rc = 1;
-    if (prepare(&b, p, configs) == 0) {
+    if (prepare(&b, p, configs) == 0 && (!b.resume || resume_scan(&b) == 0) && summary_start(&b) == 0) {
         const dg_model_info *info = dg_pipeline_info(p);
         fprintf(stderr, "model: %s (%d layers, dim %d) loaded and %d prompt(s) encoded in %.2f s\n", b.model,
                 info->num_layers, info->dim, b.text.n, cli_now_s() - t0);
         rc = run_jobs(&b, p, configs);
+        rc |= summary_finish(&b);
     }
     dg_pipeline_close(p);
     batch_free(&b);

@@ -7,6 +7,10 @@ int cmd_generate(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 /* prompt -> embeddings file for --context */
 int cmd_encode(int argc, char **argv);
+/* latents file -> frames, with the parameters its metadata records */
+int cmd_decode(int argc, char **argv);
+/* the parameters text of an output file */
+int cmd_metadata(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 /* the benchmarks of cli/bench/ */
 int cmd_bench(int argc, char **argv);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/gen_meta.h"
+#include "cli/gen_output.h"
 #include "cli/param_flags.h"
 #include "cli/preview.h"
 #include "cli/signals.h"
@@ -17,10 +19,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/atomic_file.h"
-#include "io/frames.h"
 #include "io/mp4.h"
-#include "io/png.h"
-#include "io/safetensors.h"
 #include "sampler/scheduler.h"
 
 static int parse_output(gen_job *j) {
@@ -114,7 +113,8 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
-        {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22}, {0, 0, 0, 0}};
+        {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22},
+        {"no-metadata", no_argument, 0, 23}, {0, 0, 0, 0}};
     *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -137,6 +137,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 'p': j->prompt = optarg; break;
         case 'n': j->negative = optarg; break;
         case 8: j->keep_text_encoder = 1; break;
+        case 23: j->no_metadata = 1; break;
         case 9: j->attention = optarg; break;
         case 11: j->device = optarg; break;
         case 15:
@@ -246,19 +247,12 @@ int gen_job_output_path(const gen_job *j, int i, char *buf, size_t size) {
     return DG_OK;
 }
 
-/* Frame f's file name; the pattern passed cli_frame_pattern (one %d), so it is a safe format. */
-static int frame_path(char *buf, size_t size, const char *pattern, int f) {
-    int n = snprintf(buf, size, pattern, f);
-    if (n < 0 || (size_t)n >= size) return dg_error("--output '%s': the frame path is too long", pattern);
-    return DG_OK;
-}
-
 int gen_job_files(const gen_job *j) { return j->frame_pattern ? j->frames : 1; }
 
 int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size) {
     char out[4096];
     DG_TRY(gen_job_output_path(j, i, j->frame_pattern ? out : buf, j->frame_pattern ? sizeof out : size));
-    return j->frame_pattern ? frame_path(buf, size, out, f) : DG_OK;
+    return j->frame_pattern ? gen_output_frame_path(buf, size, out, f) : DG_OK;
 }
 
 /* mkdir -p of path's folder: a missing output folder is created, as the user evidently wants it. */
@@ -359,104 +353,13 @@ static void on_progress(void *user, int step, int steps) {
     if (step == steps) fputc('\n', stderr);
 }
 
-/* A1111 infotext: prompt, "Negative prompt: ...", then the parameters line. */
-static char *infotext(const gen_job *j, uint64_t seed) {
-    char ctx_note[4200] = "", pag[4200] = "";
-    if (j->context) snprintf(ctx_note, sizeof ctx_note, "(text embeddings from %s)", j->context);
-    if (j->pag_scale > 0)
-        snprintf(pag, sizeof pag, ", PAG scale: %g, PAG heads: %s, PAG u: %g", j->pag_scale, j->pag_heads_arg,
-                 j->pag_u);
-    const char *fmt = "%s\nNegative prompt: %s\nSteps: %d, Sampler: %s, CFG scale: %g%s, Seed: %llu, Size: %dx%d, "
-                      "Frames: %d, Flow shift: %g, Attention: %s, Model: %s, Version: ditgen";
-#define INFOTEXT_ARGS                                                                                          \
-    j->prompt ? j->prompt : ctx_note, j->negative ? j->negative : "", j->steps,                                \
-        dg_sample_method_name(j->sampler), j->cfg, pag, (unsigned long long)seed, j->width,  \
-        j->height, j->frames, j->shift, j->attention ? j->attention : "dense", j->model
-    int n = snprintf(NULL, 0, fmt, INFOTEXT_ARGS);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s) snprintf(s, (size_t)n + 1, fmt, INFOTEXT_ARGS);
-#undef INFOTEXT_ARGS
-    return s;
-}
-
-/* One PNG per frame, all or nothing: every frame goes to a hidden name beside its final one, and
- * only when all are written are they renamed; a failure, or a second SIGINT, removes them. */
-static int write_frames(const char *pattern, const uint8_t *rgb, int F, int W, int H, const char *meta) {
-    char **tmp = calloc((size_t)F, sizeof *tmp);
-    dg_pending *nodes = calloc((size_t)F, sizeof *nodes);
-    int rc = tmp && nodes ? DG_OK : dg_error("out of memory for %d frame names", F), written = 0, renamed = 0;
-    char path[4096];
-    for (int f = 0; f < F && rc == DG_OK; f++) {
-        rc = frame_path(path, sizeof path, pattern, f);
-        if (rc != DG_OK) break;
-        const char *slash = strrchr(path, '/');
-        const int dir = slash ? (int)(slash - path) + 1 : 0;
-        const size_t len = strlen(path) + 48;
-        if (!(tmp[f] = malloc(len))) {
-            rc = dg_error("out of memory for %d frame names", F);
-            break;
-        }
-        snprintf(tmp[f], len, "%.*s.%s.frame-tmp.%ld", dir, path, path + dir, (long)getpid());
-        dg_pending_add(&nodes[f], tmp[f]);
-        written = f + 1;
-        rc = dg_png_write(tmp[f], rgb + (size_t)f * H * W * 3, W, H, meta);
-        if (rc != DG_OK) dg_error_wrap("frame %d of '%s': ", f, pattern);
-    }
-    while (rc == DG_OK && renamed < F) {
-        rc = frame_path(path, sizeof path, pattern, renamed);
-        if (rc == DG_OK && rename(tmp[renamed], path) != 0)
-            rc = dg_error("cannot rename onto '%s': %s", path, strerror(errno));
-        if (rc == DG_OK) dg_pending_remove(&nodes[renamed++]);
-    }
-    if (rc != DG_OK) { /* the frames already renamed go too: never a partial sequence */
-        for (int f = 0; f < renamed; f++)
-            if (frame_path(path, sizeof path, pattern, f) == DG_OK) unlink(path);
-        for (int f = renamed; f < written; f++) {
-            dg_pending_remove(&nodes[f]);
-            unlink(tmp[f]);
-        }
-    }
-    for (int f = 0; tmp && f < F; f++) free(tmp[f]);
-    free(tmp), free(nodes);
-    return rc;
-}
-
 static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
-    const int64_t *shape = j->shape;
-    if (j->kind == GEN_OUT_LATENTS) {
-        int64_t s5[5] = {1, shape[0], shape[1], shape[2], shape[3]};
-        char seed_s[32];
-        snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
-        const char *meta[] = {"seed", seed_s, "model", j->model};
-        dg_st_entry e = {"latents", DG_F32, 5, s5, lat};
-        return dg_safetensors_save(out, &e, 1, meta, 2);
-    }
-    const dg_model_info *info = dg_pipeline_info(p);
-    int F = 1 + info->temporal_factor * ((int)shape[1] - 1);
-    int H = (int)shape[2] * info->spatial_factor, W = (int)shape[3] * info->spatial_factor;
-    size_t px = (size_t)F * H * W;
-    float *frames = malloc(px * 3 * sizeof(float));
-    uint8_t *rgb = malloc(px * 3);
-    char *meta = infotext(j, seed);
-    int rc = DG_ERR;
-    if (!frames || !rgb || !meta) {
-        dg_error("out of memory converting %d frames of %dx%d", F, W, H);
-        goto done;
-    }
-    double t0 = cli_now_s();
-    if (dg_pipeline_decode(p, lat, shape, j->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
-        goto done;
-    cli_stage_s.decode += cli_now_s() - t0;
-    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
-    if (j->kind == GEN_OUT_MP4) {
-        rc = dg_mp4_write(out, rgb, F, W, H, j->fps);
-    } else if (!j->frame_pattern) {
-        rc = dg_png_write(out, rgb, W, H, meta); /* one frame: gen_job_resolve refused more */
-    } else {
-        rc = write_frames(out, rgb, F, W, H, meta);
-    }
-done:
-    free(meta), free(rgb), free(frames);
+    char *meta;
+    DG_TRY(gen_meta_text(j, seed, &meta));
+    int rc = j->kind == GEN_OUT_LATENTS
+                 ? gen_output_latents(out, lat, j->shape, j->model, seed, meta)
+                 : gen_output_frames(p, lat, j->shape, j->vae_tile, j->kind, j->frame_pattern, out, j->fps, meta);
+    free(meta);
     return rc;
 }
 
@@ -485,8 +388,8 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     DG_TRY(write_output(j, p, out, lat, g->seed));
     cli_stage_s.write += cli_now_s() - w0 - (cli_stage_s.decode - decode0);
     char first[4096], last[4096];
-    if (j->frame_pattern && !frame_path(first, sizeof first, out, 0) &&
-        !frame_path(last, sizeof last, out, j->frames - 1))
+    if (j->frame_pattern && !gen_output_frame_path(first, sizeof first, out, 0) &&
+        !gen_output_frame_path(last, sizeof last, out, j->frames - 1))
         fprintf(stderr, "wrote %s .. %s (%d frames) in %.2f s\n", first, last, j->frames, cli_now_s() - w0);
     else
         fprintf(stderr, "wrote %s in %.2f s\n", out, cli_now_s() - w0);
@@ -514,7 +417,8 @@ int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const
             j->width, j->height, j->frames, (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3],
             j->steps, dg_sample_method_name(j->sampler), j->cfg, j->shift, pag);
     int rc = DG_OK;
-    for (int i = 0; i < j->count && rc == DG_OK; i++) rc = generate_one(j, p, &g, lat, i, rank);
+    for (int i = 0; i < j->count && rc == DG_OK; i++)
+        if (!(j->skip && j->skip[i])) rc = generate_one(j, p, &g, lat, i, rank);
     free(lat);
     return rc;
 }

@@ -19,6 +19,8 @@ typedef struct gen_job {
     int keep_text_encoder;
     const char *preview; /* --preview FILE.png, rewritten every preview_every steps; NULL: none */
     int preview_every;
+    int no_metadata; /* --no-metadata: outputs carry no parameters text */
+    const unsigned char *skip; /* NULL, or per generation: 1 = already done (batch --resume) */
     int width, height, frames, steps, threads, fps, vae_tile; /* -1: the model's default */
     double cfg, shift;                                        /* < 0: the model's default */
     int64_t seed;                                             /* negative: a random one */

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cores.h"
 #include "cli/commands.h"
+#include "cli/gen_from.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
 #include "cli/signals.h"
@@ -15,6 +16,12 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ditgen generate -m MODEL (-p PROMPT | --context FILE.safetensors) [options]\n"
+            "       ditgen generate --from FILE.png|FILE.mp4|FILE.safetensors -o OUT [options]\n"
+            "\n"
+            "The shipped model (the default) knows 32x32 pictures of a circle, square or triangle\n"
+            "(small or large) coloured red, green, blue, yellow, white or black on a plain background,\n"
+            "placed left, right, top, bottom or center, and 5-frame clips of one moving left, right,\n"
+            "up or down, growing or shrinking; other prompts (\"a cat\") give coloured blobs.\n"
             "\n"
             "  -m, --model DIR        diffusers model folder (with transformer/) or a transformer folder\n"
             "                         (default: the small shipped model, " DG_DEFAULT_MODEL ")\n"
@@ -50,6 +57,11 @@ static void usage(FILE *f) {
             "      --preview FILE.png  rewrite FILE.png with the current estimate of the first frame (cheap:\n"
             "                         a linear latent-to-RGB projection fitted once on the model's VAE)\n"
             "      --preview-every N  every N steps (default 1) and at the last\n"
+            "      --no-metadata      write no parameters into the outputs (by default a PNG's \"parameters\"\n"
+            "                         text, an MP4's comment and a latents file's metadata record the prompt,\n"
+            "                         the settings, the model's folder name and weight hash and the version)\n"
+            "      --from FILE        the parameters FILE records (see 'ditgen metadata'); the other flags\n"
+            "                         given win. Same build and model: the same file again\n"
             "      --vae-tile N       decode in spatial tiles of N latent cells (bounded memory; 0 = whole\n"
             "                         frames, default 0; 32 = diffusers' 256-pixel tiles)\n"
             "      --attention P      attention plan: a preset (dense, radial_wan, sta_wan, grat_x, natten_gna;\n"
@@ -70,10 +82,13 @@ static void usage(FILE *f) {
 
 int cmd_generate(int argc, char **argv) {
     cli_error_context("generate");
-    gen_job j;
-    int pr = gen_job_parse(argc, argv, &j, usage);
-    if (pr) {
+    gen_job j = {0};
+    gen_from from;
+    if (gen_from_expand(argc, argv, &from)) return 2;
+    int pr = gen_job_parse(from.argc, from.argv, &j, usage);
+    if (pr || gen_from_check_model(&from, j.model)) {
         gen_job_free(&j);
+        gen_from_free(&from);
         return pr > 0 ? 0 : 2;
     }
     double t0 = cli_now_s();
@@ -84,6 +99,7 @@ int cmd_generate(int argc, char **argv) {
     if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
         cli_library_error();
         gen_job_free(&j);
+        gen_from_free(&from);
         return 1;
     }
     const dg_model_info *info = dg_pipeline_info(p);
@@ -108,5 +124,6 @@ out:
     free(ctx), free(neg);
     dg_pipeline_close(p);
     gen_job_free(&j);
+    gen_from_free(&from);
     return rc && cli_interrupted ? cli_interrupted_status() : rc;
 }

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "cli/gen_meta.h"
 #include "core/cpu/blas_tune.h"
 #include "parallel/comm.h"
 
@@ -26,11 +27,21 @@ static void usage(FILE *f) {
             "  generate   run the denoising loop and write an image, video or latents\n"
             "  batch      many generations from a JSON file with one model load\n"
             "  encode     prompt -> text embeddings file (generate --context)\n"
+            "  decode     latents file (generate -o x.safetensors) -> image or video\n"
+            "  metadata   print the parameters an image, video or latents file was made with\n"
             "  inspect    show a checkpoint's config, tensors and validation result\n"
             "  bench      benchmarks (bench attention)\n"
-            "  version    build features (also --version)\n"
+            "  version    version, commit and build features (also --version)\n"
             "\n"
-            "Run 'ditgen <command> --help' for the options of each command.\n");
+            "Run 'ditgen <command> --help' for the options of each command.\n"
+            "\n"
+            "Without -m, ditgen uses the small model shipped in assets/shapes-tiny. It knows only\n"
+            "32x32 pictures of one or two shapes (circle, square, triangle; small or large) coloured\n"
+            "red, green, blue, yellow, white or black on a plain background of another of those\n"
+            "colours, placed left, right, top, bottom or center, and 5-frame clips of a shape moving\n"
+            "left, right, up or down, growing or shrinking: \"a red circle on a blue background\".\n"
+            "Anything else (\"a cat\") gives coloured blobs. For Wan2.1, give -m a\n"
+            "Wan2.1-T2V-1.3B-Diffusers folder.\n");
 }
 
 int main(int argc, char **argv) {
@@ -50,7 +61,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         const char *why;
-        printf("ditgen (C11%s%s%s, openblas %s %s)\n", DG_HAS_CUDA ? ", cuda" : "", dg_comm_available(&why) ? ", mpi" : "",
+        printf("%s [C11%s%s%s, openblas %s %s]\n", gen_meta_version(), DG_HAS_CUDA ? ", cuda" : "", dg_comm_available(&why) ? ", mpi" : "",
                DG_HAS_FFMPEG ? ", ffmpeg mp4" : "", dg_blas_corename(), dg_blas_threading());
         return 0;
     }
@@ -59,6 +70,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "batch")) return cmd_batch(argc - 1, argv + 1);
     if (!strcmp(cmd, "encode")) return cmd_encode(argc - 1, argv + 1);
+    if (!strcmp(cmd, "decode")) return cmd_decode(argc - 1, argv + 1);
+    if (!strcmp(cmd, "metadata")) return cmd_metadata(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "ditgen: unknown command '%s' (try 'ditgen --help')\n", cmd);

@@ -17,6 +17,7 @@
 #include <libswscale/swscale.h>
 
 #include "core/error.h"
+#include "io/regular_file.h"
 
 /* splitmix64 finaliser: spreads pid/time/counter over the name suffix. */
 static uint64_t mix64(uint64_t z) {
@@ -90,13 +91,18 @@ static int open_encoder(dg_mp4_writer *w, int fps, int crf) {
     return DG_OK;
 }
 
-static int open_muxer(dg_mp4_writer *w) {
+static int open_muxer(dg_mp4_writer *w, const char *comment) {
     AVStream *st = avformat_new_stream(w->fmt, NULL);
     DG_CHECK_ALLOC(st);
     st->time_base = w->enc->time_base;
     st->avg_frame_rate = w->enc->framerate;
     int ret = avcodec_parameters_from_context(st->codecpar, w->enc);
     DG_CHECK(ret >= 0, "MP4 '%s': stream parameters: %s", w->path, av_err2str(ret));
+    /* the mp4 muxer writes "comment" as the iTunes-style \251cmt atom, which players show */
+    if (comment) {
+        ret = av_dict_set(&w->fmt->metadata, "comment", comment, 0);
+        DG_CHECK(ret >= 0, "MP4 '%s': setting the comment: %s", w->path, av_err2str(ret));
+    }
     ret = avio_open(&w->fmt->pb, w->fmt->url, AVIO_FLAG_WRITE);
     DG_CHECK(ret >= 0, "cannot write '%s': %s", w->path, av_err2str(ret));
     AVDictionary *opts = NULL;
@@ -127,7 +133,8 @@ static int open_converter(dg_mp4_writer *w) {
     return DG_OK;
 }
 
-static int open_all(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
+static int open_all(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf,
+                    const char *comment) {
     DG_CHECK(path && *path, "empty output path");
     DG_CHECK(width > 0 && height > 0 && width <= DG_MP4_MAX_SIDE && height <= DG_MP4_MAX_SIDE,
              "MP4 '%s': size %dx%d out of range (1..%d per side)", path, width, height, DG_MP4_MAX_SIDE);
@@ -149,21 +156,26 @@ static int open_all(dg_mp4_writer *w, const char *path, int width, int height, i
     DG_CHECK(ret >= 0 && w->fmt, "MP4 '%s': no mp4 muxer: %s", path, av_err2str(ret));
     DG_TRY(open_encoder(w, fps, crf));
     DG_TRY(open_converter(w));
-    DG_TRY(open_muxer(w));
+    DG_TRY(open_muxer(w, comment));
     return DG_OK;
 }
 
 int dg_mp4_available(void) { return 1; }
 
-int dg_mp4_open(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
+static int open_commented(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf,
+                          const char *comment) {
     memset(w, 0, sizeof *w);
     /* libx264 reports its settings through av_log; only errors belong on stderr. */
     av_log_set_level(AV_LOG_ERROR);
-    if (open_all(w, path, width, height, fps, crf) != DG_OK) {
+    if (open_all(w, path, width, height, fps, crf, comment) != DG_OK) {
         dg_mp4_abort(w);
         return DG_ERR;
     }
     return DG_OK;
+}
+
+int dg_mp4_open(dg_mp4_writer *w, const char *path, int width, int height, int fps, int crf) {
+    return open_commented(w, path, width, height, fps, crf, NULL);
 }
 
 /* Sends a frame (NULL flushes) and muxes every packet the encoder returns. */
@@ -238,10 +250,11 @@ void dg_mp4_abort(dg_mp4_writer *w) {
     memset(w, 0, sizeof *w);
 }
 
-int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps) {
+int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps,
+                 const char *comment) {
     DG_CHECK(frames && n_frames > 0, "MP4 '%s': no frames to write", path ? path : "?");
     dg_mp4_writer w;
-    DG_TRY(dg_mp4_open(&w, path, width, height, fps, DG_MP4_DEFAULT_CRF));
+    DG_TRY(open_commented(&w, path, width, height, fps, DG_MP4_DEFAULT_CRF, comment));
     size_t frame_bytes = (size_t)width * (size_t)height * 3;
     for (int i = 0; i < n_frames; i++) {
         if (dg_mp4_write_frame(&w, frames + (size_t)i * frame_bytes) != DG_OK) {
@@ -250,4 +263,27 @@ int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int widt
         }
     }
     return dg_mp4_close(&w);
+}
+
+int dg_mp4_read_comment(const char *path, char **out) {
+    DG_CHECK(out, "MP4 read: NULL output");
+    *out = NULL;
+    int fd;
+    size_t size;
+    DG_TRY(dg_regular_file_open(path, &fd, &size)); /* no FIFO or device reaches libavformat */
+    close(fd);
+    av_log_set_level(AV_LOG_ERROR);
+    size_t ulen = strlen(path) + 6;
+    char *url = malloc(ulen);
+    DG_CHECK_ALLOC(url);
+    snprintf(url, ulen, "file:%s", path);
+    AVFormatContext *fmt = NULL;
+    int ret = avformat_open_input(&fmt, url, av_find_input_format("mp4"), NULL);
+    free(url);
+    DG_CHECK(ret >= 0, "'%s' is not a readable MP4 file: %s", path, av_err2str(ret));
+    const AVDictionaryEntry *e = av_dict_get(fmt->metadata, "comment", NULL, 0);
+    int rc = DG_OK;
+    if (e && !(*out = strdup(e->value))) rc = dg_error("out of memory reading '%s'", path);
+    avformat_close_input(&fmt);
+    return rc;
 }

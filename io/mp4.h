@@ -53,7 +53,11 @@ int dg_mp4_close(dg_mp4_writer *w);
 void dg_mp4_abort(dg_mp4_writer *w);
 
 /* One shot: n_frames consecutive frames of height*width*3 RGB bytes at
- * DG_MP4_DEFAULT_CRF. */
-int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps);
+ * DG_MP4_DEFAULT_CRF; comment (NULL: none) goes into the file's "comment" tag, where
+ * generations keep their parameters. */
+int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps,
+                 const char *comment);
+/* The "comment" tag of an MP4 file: *out malloc'ed, NULL when there is none. */
+int dg_mp4_read_comment(const char *path, char **out);
 
 #endif

@@ -25,6 +25,12 @@ int dg_mp4_close(dg_mp4_writer *w) { return unavailable(w->path); }
 
 void dg_mp4_abort(dg_mp4_writer *w) { memset(w, 0, sizeof *w); }
 
-int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps) {
+int dg_mp4_write(const char *path, const uint8_t *frames, int n_frames, int width, int height, int fps,
+                 const char *comment) {
+    return unavailable(path);
+}
+
+int dg_mp4_read_comment(const char *path, char **out) {
+    *out = NULL;
     return unavailable(path);
 }

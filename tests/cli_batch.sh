@@ -50,17 +50,51 @@ same "softpag job = generate" pag.png g_pag.png -p "a red circle on a blue backg
     -s 7 --pag-scale 2 --pag-heads 1:*,2:0 --pag-u 0.5 -o g_pag.png
 cmp -s pag.png red.png && { echo "FAIL SoftPAG made no difference"; fail=1; }
 
+# --resume: every output exists with the parameters it records, so nothing is redone
+mkdir -p keep && cp pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors keep/
+ok "resume, all done" batch jobs.json --resume --summary sum.json
+grep -q "resume: 6 of 6 generations are done already" err || { echo "FAIL resume count: $(grep resume: err)"; fail=1; }
+grep -q "^denoise" err && { echo "FAIL resume redid a generation"; fail=1; }
+[ "$(grep -Ec '"status":[[:space:]]*"skipped"' sum.json)" -eq 11 ] && grep -Eq '"skipped":[[:space:]]*5,' sum.json ||
+    { echo "FAIL summary of a resumed batch: $(cat sum.json)"; fail=1; }
+# a generation whose output is gone, and a job whose parameters changed, are redone; the rest is not
+rm tri_1.png
+sed 's/"seed": 7}/"seed": 8}/' jobs.json > jobs_seed8.json
+ok "resume, two to redo" batch jobs_seed8.json --resume --summary sum2.json
+grep -q "resume: 4 of 6 generations are done already" err || { echo "FAIL resume count: $(grep resume: err)"; fail=1; }
+[ "$(grep -c "^denoise" err)" -eq 2 ] || { echo "FAIL expected 2 generations redone: $(grep -c "^denoise" err)"; fail=1; }
+"$DITGEN" metadata red.png | grep -q "Seed: 8," || { echo "FAIL red.png not redone with seed 8"; fail=1; }
+cmp -s tri_1.png keep/tri_1.png || { echo "FAIL tri_1.png not made again the same"; fail=1; }
+for f in pag.png clip_04.png sq.safetensors; do cmp -s "$f" "keep/$f" || { echo "FAIL resume rewrote $f"; fail=1; }; done
+grep -Eq '"done":[[:space:]]*2,' sum2.json && grep -Eq '"skipped":[[:space:]]*3,' sum2.json &&
+    grep -Eq '"seed":[[:space:]]*43,' sum2.json && grep -Eq '"output":[[:space:]]*"tri_1.png"' sum2.json ||
+    { echo "FAIL summary: $(cat sum2.json)"; fail=1; }
+echo "ok   batch --resume and --summary"
+cp keep/red.png red.png
+# a job failing while it runs (its output is a folder) is recorded with its error, the rest still runs
+mkdir sf_bad.png
+printf '{"model": "%s", "jobs": [{"prompt": "a", "output": "sf_bad.png", "steps": 2}, {"prompt": "b", "output": "sf_ok.png", "steps": 2}]}' \
+    "$MODEL" > sf.json
+"$DITGEN" batch sf.json --summary sf_sum.json >out 2>err && { echo "FAIL a failed job exits 0"; fail=1; }
+grep -Eq '"status":[[:space:]]*"failed"' sf_sum.json && grep -Eq '"error":[[:space:]]*"cannot rename onto .sf_bad.png' sf_sum.json &&
+    grep -Eq '"done":[[:space:]]*1,' sf_sum.json && ! ls .sf_sum* >/dev/null 2>&1 ||
+    { echo "FAIL summary of a failed job: $(cat sf_sum.json)"; fail=1; }
+echo "ok   failed job in the summary"
+refused "summary in a missing folder" "nodir/s.json" "" batch jobs.json --resume --summary nodir/s.json
 # --deal under mpirun: each rank runs every second job; together they write the same files
 if command -v mpirun >/dev/null && "$DITGEN" --version | grep -q mpi; then
     mkdir -p dealt && cd dealt || exit 1
     # OpenMPI's process-lifetime allocations are not ditgen's leaks (see lsan_mpi.supp)
     if OMP_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$TESTS/lsan_mpi.supp:fast_unwind_on_malloc=0:malloc_context_size=40 \
-        mpirun --allow-run-as-root --oversubscribe -np 2 "$DITGEN" batch ../jobs.json -t 1 --deal >out 2>err; then
+        mpirun --allow-run-as-root --oversubscribe -np 2 "$DITGEN" batch ../jobs.json -t 1 --deal --summary s.json >out 2>err; then
         grep -q "rank 0 of 2): 3 of 3 jobs done" err && grep -q "rank 1 of 2): 2 of 2 jobs done" err ||
             { echo "FAIL deal summaries: $(grep 'jobs done' err)"; fail=1; }
         for f in pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
             cmp -s "$f" "../$f" || { echo "FAIL dealt $f differs from the one-process batch"; fail=1; }
         done
+        # one summary, from rank 0, with every rank's jobs
+        grep -Eq '"done":[[:space:]]*5,' s.json && grep -Eq '"pending":[[:space:]]*0,' s.json && [ "$(ls s*.json | wc -l)" -eq 1 ] ||
+            { echo "FAIL deal summary: $(cat s.json)"; fail=1; }
         echo "ok   batch --deal over 2 ranks"
     else
         echo "FAIL batch --deal: $(tail -1 err)"; fail=1

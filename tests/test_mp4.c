@@ -156,10 +156,18 @@ int main(void) {
     printf("crf 18: worst per-frame mean abs error %.2f\n", err);
 
     /* one-shot writer */
-    CHECK_OK(dg_mp4_write(path_in("oneshot.mp4"), frames, NF, W, H, FPS));
+    CHECK_OK(dg_mp4_write(path_in("oneshot.mp4"), frames, NF, W, H, FPS, "a, b: \"c\""));
     err = probe(path_in("oneshot.mp4"), frames);
     CHECK(err < 8, "one-shot mean abs error %.2f", err);
+    /* the comment (generation parameters) reads back whole; a file without one gives NULL */
+    char *comment;
+    CHECK_OK(dg_mp4_read_comment(path_in("oneshot.mp4"), &comment));
+    CHECK(comment && !strcmp(comment, "a, b: \"c\""), "comment read back as '%s'", comment ? comment : "(none)");
+    free(comment);
+    CHECK_OK(dg_mp4_read_comment(out, &comment));
+    CHECK(!comment, "a video written without a comment has one");
     unlink(path_in("oneshot.mp4"));
+    CHECK(dg_mp4_read_comment(path_in("oneshot.mp4"), &comment) == DG_ERR, "a missing file read");
 
     /* refusals leave nothing behind */
     int before = n_entries();
@@ -167,7 +175,7 @@ int main(void) {
           "odd width: %s", dg_last_error());
     CHECK(dg_mp4_open(&w, path_in("odd.mp4"), 64, 47, FPS, 18) == DG_ERR && strstr(dg_last_error(), "64x47"),
           "odd height: %s", dg_last_error());
-    CHECK(dg_mp4_write(path_in("odd.mp4"), frames, NF, 63, 47, FPS) == DG_ERR, "one-shot odd size accepted");
+    CHECK(dg_mp4_write(path_in("odd.mp4"), frames, NF, 63, 47, FPS, NULL) == DG_ERR, "one-shot odd size accepted");
     CHECK(dg_mp4_open(&w, path_in("bad.mp4"), W, H, 0, 18) == DG_ERR, "fps 0 accepted");
     CHECK(dg_mp4_open(&w, path_in("bad.mp4"), W, H, FPS, 52) == DG_ERR, "crf 52 accepted");
     CHECK(dg_mp4_open(&w, path_in("bad.mp4"), 0, H, FPS, 18) == DG_ERR, "width 0 accepted");
