@@ -17,7 +17,7 @@ typedef struct batch_summary {
 
 /* Every job starts "pending". */
 int batch_summary_init(batch_summary *s, const char *path, const char *jobs_file, const char *model, int n_jobs);
-/* Job i's outcome: status "done", "skipped" (all its outputs were done: --resume) or "failed"
+/* Job i's outcome: status "done", "skipped" (all its outputs were done: --resume), "failed" or "interrupted"
  * (error set); done marks generations skipped by --resume (may be NULL). */
 int batch_summary_job(batch_summary *s, int i, const gen_job *j, const unsigned char *done, const char *status,
                       double seconds, const char *error);

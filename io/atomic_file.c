@@ -112,8 +112,9 @@ int dg_atomic_write_all(const char *path, const void *data, size_t len) {
     dg_atomic_file f;
     DG_TRY(dg_atomic_open(&f, path));
     if (len && fwrite(data, 1, len, f.fp) != len) {
+        const int err = errno;
         dg_atomic_abort(&f);
-        return dg_error("writing '%s' failed (disk full?)", path);
+        return dg_error("writing '%s' failed: %s", path, strerror(err));
     }
     return dg_atomic_commit(&f);
 }

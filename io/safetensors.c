@@ -541,8 +541,9 @@ int dg_safetensors_save(const char *path, const dg_st_entry *entries, int n, con
     if (rc == DG_OK) rc = dg_atomic_open(&f, path);
     if (rc == DG_OK) {
         if (st_write_body(f.fp, json, entries, n, nbytes, order) != DG_OK) {
+            const int err = errno;
             dg_atomic_abort(&f);
-            rc = dg_error("writing '%s' failed (disk full?)", path);
+            rc = dg_error("writing '%s' failed: %s", path, strerror(err));
         } else {
             rc = dg_atomic_commit(&f);
         }
