@@ -91,10 +91,10 @@ int dg_backend_cpu_init(dg_backend *be, int threads) {
 }
 
 int dg_backend_cpu_set_dtype(dg_backend *be, dg_dtype t) {
-    DG_CHECK(be->kind == DG_BACKEND_CPU, "compute dtype: only the CPU backend has a choice");
-    DG_CHECK(t == DG_F32 || t == DG_BF16, "compute dtype %s: expected f32 or bf16", dg_dtype_name(t));
+    DG_CHECK(be->kind == DG_BACKEND_CPU, "dtype: only the CPU backend has a choice");
+    DG_CHECK(t == DG_F32 || t == DG_BF16, "dtype %s: expected f32 or bf16", dg_dtype_name(t));
     DG_CHECK(t == DG_F32 || dg_gemm_bf16_supported(),
-             "compute dtype bf16: needs a CPU with AVX512-BF16 and a build with oneDNN");
+             "dtype bf16: needs a CPU with AVX512-BF16 and a build with oneDNN");
     dg_cpu_ctx *c = be->ctx;
     c->compute = t;
     return DG_OK;
