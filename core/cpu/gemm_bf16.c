@@ -1,12 +1,13 @@
 #include "core/cpu/gemm_bf16.h"
 
+#include <stdlib.h>
+
 #include "core/error.h"
 
 #ifdef DG_HAVE_DNNL
 
 #include <dnnl.h>
 #include <immintrin.h>
-#include <stdlib.h>
 
 /* Linears repeat a handful of shapes per model and size; creating a oneDNN primitive costs far more
  * than looking one up here. */
