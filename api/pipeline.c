@@ -165,6 +165,12 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
     return rc;
 }
 
+int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype) {
+    const int bf16 = dtype && !strcmp(dtype, "bf16");
+    DG_CHECK(bf16 || (dtype && !strcmp(dtype, "f32")), "dtype '%s': expected f32 or bf16", dtype ? dtype : "");
+    return dg_backend_cpu_set_dtype(&p->be, bf16 ? DG_BF16 : DG_F32);
+}
+
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
     const int dense = !preset_or_path || !strcmp(preset_or_path, "dense");
     char request[8200];

@@ -5,6 +5,9 @@ d_kv 64, 32 buckets, max_distance 128) but fewer layers and a small vocabulary (
 nothing), saves it with save_pretrained into a temp dir, times transformers' forward (warm-up +
 median, torch.set_num_threads(threads)), then the C driver bench/umt5_bench.c on the same
 checkpoint, ids and thread count; the driver also reports its max abs error against torch's output.
+With --dtype bfloat16 both run the bf16 checkpoint in bf16 (transformers: bf16 end to end through
+oneDNN; ditgen: the bf16 GEMM where the CPU has it, see DG_CPU_BF16); --torch-f32 runs transformers
+in float32 on the same (bf16-rounded) values instead, as the reference for ditgen's error.
 
     python bench/bench_umt5.py --layers 2 --threads 2 [--dtype float32|bfloat16]
 
@@ -35,7 +38,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--vocab", type=int, default=1024)
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                    help="checkpoint dtype for ditgen (torch always runs float32 on the same values)")
+                    help="checkpoint dtype, and the dtype transformers computes in")
+    ap.add_argument("--torch-f32", action="store_true", help="transformers computes in float32 on the same values")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -46,14 +50,16 @@ def main():
                      tie_word_embeddings=False)
     model = UMT5EncoderModel(cfg).eval()  # default init: T5-style scaled normals
     if args.dtype == "bfloat16":
-        model = model.to(torch.bfloat16).float()  # same values as the bf16 checkpoint
+        model = model.to(torch.bfloat16)  # the values of the bf16 checkpoint
+        if args.torch_f32:
+            model = model.float()
     ids = torch.randint(2, args.vocab, (1, args.tokens))
     mask = torch.ones_like(ids)
     times = []
     with torch.no_grad():
         for i in range(1 + args.reps):
             t0 = time.perf_counter()
-            out = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            out = model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             if i:
                 times.append(time.perf_counter() - t0)
     torch_s = statistics.median(times)
@@ -69,8 +75,10 @@ def main():
         res = subprocess.run([exe, enc, io, str(args.threads), str(args.reps)], check=True, capture_output=True,
                              text=True, env=env).stdout
     ours = json.loads(res)
+    torch_dt = "float32" if args.torch_f32 else args.dtype
     print(f"umT5-XXL widths, {args.tokens} tokens, {args.layers} layers, {args.threads} threads, "
-          f"ditgen weights {args.dtype}")
+          f"weights {args.dtype}, transformers computes in {torch_dt}, ditgen CPU dtype "
+          f"{'f32' if os.environ.get('DG_CPU_BF16') == '0' else 'default'}")
     print(f"  transformers (torch {torch.__version__}) {torch_s:.3f} s")
     print(f"  ditgen                         {ours['seconds']:.3f} s   "
           f"(max abs err {ours['max_abs_err']:.3g} of {ours['max_abs_ref']:.3g})")

@@ -114,7 +114,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
         {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22},
-        {"no-metadata", no_argument, 0, 23}, {0, 0, 0, 0}};
+        {"no-metadata", no_argument, 0, 23}, {"dtype", required_argument, 0, 24}, {0, 0, 0, 0}};
     *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -140,6 +140,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 23: j->no_metadata = 1; break;
         case 9: j->attention = optarg; break;
         case 11: j->device = optarg; break;
+        case 24: j->dtype = optarg; break; /* checked by dg_pipeline_set_dtype */
         case 15:
             if (strcmp(optarg, "exact") && strcmp(optarg, "clip") && strcmp(optarg, "none")) {
                 cli_error("--parallel must be exact, clip or none, got '%s'", optarg);

@@ -77,6 +77,8 @@ static void usage(FILE *f) {
             "                         --clip-rope true|clamped|none: the global keys' temporal RoPE (their\n"
             "                         frame, default; clamped to just outside the rank's scope; none)\n"
             "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
+            "      --dtype T          f32 or bf16: how the CPU computes bf16 weights (default bf16 where the\n"
+            "                         CPU has AVX512-BF16 and ditgen was built with oneDNN, else f32)\n"
             "  -h, --help             this help\n");
 }
 
@@ -98,6 +100,13 @@ int cmd_generate(int argc, char **argv) {
     if (j.parallel.mode) j.device = cli_rank_device(j.device, device, sizeof device);
     if (gen_job_check_writable(&j) || dg_pipeline_open(&p, j.model, j.device, j.threads)) {
         cli_library_error();
+        gen_job_free(&j);
+        gen_from_free(&from);
+        return 1;
+    }
+    if (j.dtype && dg_pipeline_set_dtype(p, j.dtype)) {
+        cli_library_error();
+        dg_pipeline_close(p);
         gen_job_free(&j);
         gen_from_free(&from);
         return 1;

@@ -14,7 +14,7 @@ static const struct {
     {"steps", "--steps"},         {"sampler", "--sampler"},       {"seed", "--seed"},
     {"fps", "--fps"},             {"cfg_scale", "--cfg-scale"},   {"flow_shift", "--flow-shift"},
     {"pag_scale", "--pag-scale"}, {"pag_heads", "--pag-heads"},   {"pag_u", "--pag-u"},
-    {"vae_tile", "--vae-tile"},
+    {"vae_tile", "--vae-tile"},   {"dtype", "--dtype"},
 };
 #define N_PARAM_FLAGS (sizeof param_flags / sizeof param_flags[0])
 

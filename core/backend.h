@@ -113,6 +113,12 @@ struct dg_backend {
 
 /* CPU backend: OpenBLAS GEMM, OpenMP threads (threads <= 0: all cores). */
 int dg_backend_cpu_init(dg_backend *be, int threads);
+/* The CPU backend's compute type for bf16 linear weights: DG_BF16 runs them through a bf16 GEMM
+ * (f32 accumulation; the default where the CPU has AVX512-BF16 and the build has oneDNN, unless
+ * the environment sets DG_CPU_BF16=0), DG_F32 converts them to f32 per call. DG_BF16 is refused
+ * where unsupported. f16 weights always take the f32 path. */
+int dg_backend_cpu_set_dtype(dg_backend *be, dg_dtype t);
+dg_dtype dg_backend_cpu_dtype(const dg_backend *be);
 /* CUDA backend on `device` (one stream, one cuBLAS handle; tensors in device
  * memory). Defined only in builds with CUDA (DG_HAVE_CUDA); DG_ERR naming the
  * failing call when there is no such device. */

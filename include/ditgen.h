@@ -101,6 +101,11 @@ typedef struct dg_gen_timing {
  * device: NULL or "cpu", or "cuda[:N]" for the text encoder, the transformer
  * and the VAE on a GPU (builds with CUDA). threads <= 0: all cores. */
 int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int threads);
+/* How the CPU computes linears with bf16 weights: "bf16" (a bf16 GEMM with f32 accumulation, the
+ * activations rounded to bf16; the default where the CPU has AVX512-BF16 and the build has oneDNN,
+ * unless the environment sets DG_CPU_BF16=0) or "f32" (the weights widened per call). "bf16" is
+ * refused where unsupported. Models on a GPU keep their own arithmetic. */
+int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
 /* Prompt -> [len, text_dim] embeddings with the folder's tokenizer/ and

@@ -8,7 +8,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
     build-essential cmake pkg-config \
     libopenblas-openmp-dev libcjson-dev libstb-dev \
     libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
-    libopenmpi-dev openmpi-bin ffmpeg clang >/dev/null
+    libopenmpi-dev openmpi-bin ffmpeg clang libdnnl-dev >/dev/null
 # OpenBLAS built on OpenMP shares ditgen's thread pool; the pthreads build spins its own threads
 # against OpenMP's between calls (1.3-6x slower on 2 cores). Where both are installed, pick OpenMP.
 for lib in libopenblas.so.0 libopenblas.so; do

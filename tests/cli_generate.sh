@@ -129,6 +129,23 @@ refused "missing model" "neither" "$O" generate -m "$WORK/nothing" --context "$C
 refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
 refused "cfg without negative" "negative_prompt_embeds" "$O" "${BASE[@]}" --context "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" -o "$O"
 
+# --dtype: how the CPU computes bf16 weights. bf16 (the bf16 GEMM) rounds the activations and so
+# changes the latents; f32 matches DG_CPU_BF16=0 bit for bit.
+B16=(generate -m "$TESTS/fixtures/wan_tiny_bf16/transformer" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2)
+ok "bf16 weights, --dtype f32" "${B16[@]}" --dtype f32 -o "$WORK/d32.safetensors"
+DG_CPU_BF16=0 "$DITGEN" "${B16[@]}" -o "$WORK/env32.safetensors" 2>/dev/null
+cmp -s "$WORK/d32.safetensors" "$WORK/env32.safetensors" || { echo "FAIL --dtype f32 differs from DG_CPU_BF16=0"; fail=1; }
+if "$DITGEN" "${B16[@]}" --dtype bf16 -o "$WORK/d16.safetensors" 2>"$WORK/err"; then
+    echo "ok   bf16 weights, --dtype bf16"
+    cmp -s "$WORK/d32.safetensors" "$WORK/d16.safetensors" && { echo "FAIL --dtype bf16 gave the f32 latents"; fail=1; }
+    ok "bf16 is the default here" "${B16[@]}" -o "$WORK/ddef.safetensors"
+    cmp -s "$WORK/d16.safetensors" "$WORK/ddef.safetensors" || { echo "FAIL default differs from --dtype bf16"; fail=1; }
+else
+    grep -q -- "--dtype bf16: needs a CPU with AVX512-BF16" "$WORK/err" || { echo "FAIL --dtype bf16: $(cat "$WORK/err")"; fail=1; }
+    echo "skip --dtype bf16: $(tail -1 "$WORK/err")"
+fi
+refused "bad --dtype" "--dtype 'f64': expected f32 or bf16" "$O" "${BASE[@]}" --dtype f64 -o "$O"
+
 refused "prompt and context" "exactly one" "$O" "${BASE[@]}" -p "x" -o "$O"
 refused "prompt without text encoder" "tokenizer" "$O" generate -m "$MODEL/transformer" -p "x" -W 64 -H 48 --frames 5 -o "$O"
 mkdir -p "$WORK/mismatch"

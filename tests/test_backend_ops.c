@@ -11,8 +11,9 @@
  *     rope, f32 linear, conv3d, channel_rmsnorm, spatial_attention (for
  *     CUDA the thresholds the former test_cuda_ops set against the CPU);
  *     blend_edge 1e-12 (float weights; nvcc may fuse its multiply-add);
- *   - CPU 1e-10: bf16/f16-weight linears (widened exactly), attention and its
- *     log-sum-exp, attention_merge, attention_pos_bias;
+ *   - CPU 1e-10: f16-weight linears and bf16 ones on the f32 path (widened exactly); bf16 ones
+ *     through the bf16 GEMM (CPUs with AVX512-BF16, builds with oneDNN) round x to bf16 (1e-4);
+ *     attention and its log-sum-exp, attention_merge, attention_pos_bias;
  *   - CUDA: bf16-weight linears round x to bf16 (1e-4: 2^-9 relative per
  *     term), f16 ones (1e-5: 2^-12); attention and attention_merge round q,
  *     k, v and the probabilities to bf16 (5e-4; the rows' log-sum-exp 1e-5);
@@ -35,6 +36,7 @@
 #include "attention/method.h"
 #include "attention/reference.h"
 #include "core/backend.h"
+#include "core/cpu/gemm_bf16.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "tests/attn_masked_ref.h"
@@ -115,7 +117,9 @@ static void round_to(float *v, int64_t n, dg_dtype dt) {
 
 /* ---- linear ------------------------------------------------------------ */
 
-static void test_linear(const target *t, int64_t M, int64_t in, int64_t out, dg_dtype wdt, int bias) {
+/* NMSE of one random linear against the double reference; d receives its description. */
+static double linear_nmse(const target *t, int64_t M, int64_t in, int64_t out, dg_dtype wdt, int bias, char *d,
+                          size_t dsize) {
     const int64_t xs[2] = {M, in}, ws[2] = {out, in}, bs[1] = {out}, ys[2] = {M, out};
     float *x = rand_host(M * in, 1.0f), *w = rand_host(out * in, 0.5f), *b = rand_host(out, 1.0f);
     round_to(w, out * in, wdt);
@@ -131,13 +135,63 @@ static void test_linear(const target *t, int64_t M, int64_t in, int64_t out, dg_
             for (int64_t i = 0; i < in; i++) s += (double)x[r * in + i] * w[o * in + i];
             ref[r * out + o] = s;
         }
-    char d[64];
-    snprintf(d, sizeof d, "%lldx%lld . %lldx%lld %s%s", (long long)M, (long long)in, (long long)out, (long long)in,
+    snprintf(d, dsize, "%lldx%lld . %lldx%lld %s%s", (long long)M, (long long)in, (long long)out, (long long)in,
              dg_dtype_name(wdt), bias ? " +bias" : "");
-    const double tol = t->cpu || wdt == DG_F32 ? 1e-10 : wdt == DG_BF16 ? 1e-4 : 1e-5;
-    report(t, "linear", d, nmse(y, ref, M * out), tol);
+    const double e = nmse(y, ref, M * out);
     free(x), free(w), free(b), free(y), free(ref);
     dg_tensor_free(&X), dg_tensor_free(&W), dg_tensor_free(&B), dg_tensor_free(&Y);
+    return e;
+}
+
+/* bf16 weights round x to bf16 (2^-9 relative per term, NMSE ~1e-6) where the backend computes in
+ * bf16: CUDA always, the CPU with its bf16 GEMM; f16 on CUDA 2^-12. */
+static double linear_tol(const target *t, dg_dtype wdt) {
+    if (wdt == DG_F32) return 1e-10;
+    if (t->cpu) return wdt == DG_BF16 && dg_backend_cpu_dtype(t->be) == DG_BF16 ? 1e-4 : 1e-10;
+    return wdt == DG_BF16 ? 1e-4 : 1e-5;
+}
+
+static void test_linear(const target *t, int64_t M, int64_t in, int64_t out, dg_dtype wdt, int bias) {
+    char d[64];
+    const double e = linear_nmse(t, M, in, out, wdt, bias, d, sizeof d);
+    report(t, "linear", d, e, linear_tol(t, wdt));
+}
+
+/* The CPU's compute type for bf16 weights: bf16 by default where the CPU and build can (the
+ * result then carries x's rounding to bf16, so it is not within the f32 tolerance: proof that the
+ * bf16 GEMM ran), f32 when set or when the environment says DG_CPU_BF16=0 (exact widening). */
+static void test_linear_compute(const target *t) {
+    if (!t->cpu) return;
+    char d[64];
+    const char *env = getenv("DG_CPU_BF16");
+    const int want = dg_gemm_bf16_supported() && !(env && !strcmp(env, "0"));
+    CHECK(dg_backend_cpu_dtype(t->be) == (want ? DG_BF16 : DG_F32), "cpu compute dtype %s, expected %s",
+          dg_dtype_name(dg_backend_cpu_dtype(t->be)), want ? "bf16" : "f32");
+    if (dg_backend_cpu_set_dtype(t->be, DG_BF16) == DG_OK) {
+        double e = linear_nmse(t, 300, 1536, 96, DG_BF16, 1, d, sizeof d);
+        report(t, "linear bf16 GEMM", d, e, 1e-4);
+        CHECK(e > 1e-10, "bf16 compute gave f32 accuracy (NMSE %g): the bf16 GEMM did not run", e);
+        /* shapes oneDNN tiles with remainders, and the smallest */
+        report(t, "linear bf16 GEMM", d, linear_nmse(t, 37, 250, 19, DG_BF16, 0, d, sizeof d), 1e-4);
+        report(t, "linear bf16 GEMM", d, linear_nmse(t, 1, 1, 1, DG_BF16, 1, d, sizeof d), 1e-4);
+    } else {
+        printf("  cpu   bf16 GEMM refused here: %s\n", dg_last_error());
+    }
+    CHECK_OK(dg_backend_cpu_set_dtype(t->be, DG_F32));
+    report(t, "linear f32 compute", d, linear_nmse(t, 300, 1536, 96, DG_BF16, 1, d, sizeof d), 1e-10);
+    CHECK(dg_backend_cpu_set_dtype(t->be, DG_F16) != DG_OK, "compute dtype f16 accepted");
+    /* DG_CPU_BF16=0 in the environment: a new backend starts on the f32 path */
+    setenv("DG_CPU_BF16", "0", 1);
+    dg_backend off;
+    if (dg_backend_cpu_init(&off, 0) == DG_OK) {
+        CHECK(dg_backend_cpu_dtype(&off) == DG_F32, "DG_CPU_BF16=0 left the bf16 GEMM on");
+        const target to = {&off, "cpu", 1};
+        report(&to, "linear env BF16=0", d, linear_nmse(&to, 300, 1536, 96, DG_BF16, 1, d, sizeof d), 1e-10);
+        dg_backend_free(&off);
+    }
+    if (env) setenv("DG_CPU_BF16", env, 1);
+    else unsetenv("DG_CPU_BF16");
+    CHECK_OK(dg_backend_cpu_set_dtype(t->be, want ? DG_BF16 : DG_F32));
 }
 
 /* ---- norms ------------------------------------------------------------- */
@@ -965,6 +1019,7 @@ static void run_all(const target *t) {
         test_linear(t, 64, 128, 96, dts[d], d == 0);
         test_linear(t, 300, 1536, 96, dts[d], 1); /* a long reduction: several K tiles on both backends */
     }
+    test_linear_compute(t);
     /* rows x C: 1-sized, odd, C above one thread block's width (1000, 5120), many short rows */
     const int64_t rowwise[][2] = {{1, 1}, {5, 37}, {130, 256}, {5, 1000}, {3, 5120}, {257, 64}};
     for (int rms = 0; rms < 2; rms++)

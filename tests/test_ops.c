@@ -43,13 +43,19 @@ static void test_fixture_ops(const dg_safetensors *st) {
     CHECK_OK(dg_linear(&yl, &x, &w, &b));
     check_close("linear", yl.data, fixture_f32(st, "linear", NULL), 50, 1e-5);
 
-    /* bf16 weight: converted on the fly, the reference used the rounded weight */
+    /* bf16 weight: on the f32 path converted on the fly, the reference used the rounded weight */
     uint16_t wb[240];
     dg_convert_from_f32(wb, DG_BF16, w.data, 240);
     dg_tensor w16;
     CHECK_OK(dg_tensor_view(&w16, &be, DG_BF16, 2, w.shape, wb));
+    CHECK_OK(dg_backend_cpu_set_dtype(&be, DG_F32));
     CHECK_OK(dg_linear(&yl, &x, &w16, &b));
     check_close("linear_bf16w", yl.data, fixture_f32(st, "linear_bf16w", NULL), 50, 1e-5);
+    /* the bf16 GEMM, where present, also rounds x to bf16 (2^-9 relative per term) */
+    if (dg_backend_cpu_set_dtype(&be, DG_BF16) == DG_OK) {
+        CHECK_OK(dg_linear(&yl, &x, &w16, &b));
+        check_close("linear_bf16w bf16 GEMM", yl.data, fixture_f32(st, "linear_bf16w", NULL), 50, 1e-2);
+    }
 
     /* shape errors name the tensors */
     CHECK(dg_linear(&y, &x, &w, &b) != 0, "linear accepted a wrong output shape");

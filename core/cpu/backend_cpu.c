@@ -31,6 +31,7 @@ static void cpu_destroy(dg_backend *be) {
     dg_cpu_ctx *c = be->ctx;
     free(c->scratch);
     free(c->work);
+    dg_gemm_bf16_free(c->gemm);
     free(c);
 }
 
@@ -80,7 +81,26 @@ int dg_backend_cpu_init(dg_backend *be, int threads) {
     be->threads = threads > 0 ? threads : omp_get_num_procs();
     omp_set_num_threads(be->threads);
     openblas_set_num_threads(be->threads);
-    be->ctx = calloc(1, sizeof(dg_cpu_ctx));
-    DG_CHECK_ALLOC(be->ctx);
+    dg_cpu_ctx *c = calloc(1, sizeof(dg_cpu_ctx));
+    DG_CHECK_ALLOC(c);
+    /* bf16 weights are computed in bf16 where the CPU can; DG_CPU_BF16=0 keeps the f32 path */
+    const char *env = getenv("DG_CPU_BF16");
+    c->compute = dg_gemm_bf16_supported() && !(env && !strcmp(env, "0")) ? DG_BF16 : DG_F32;
+    be->ctx = c;
     return DG_OK;
+}
+
+int dg_backend_cpu_set_dtype(dg_backend *be, dg_dtype t) {
+    DG_CHECK(be->kind == DG_BACKEND_CPU, "dtype: only the CPU backend has a choice");
+    DG_CHECK(t == DG_F32 || t == DG_BF16, "dtype %s: expected f32 or bf16", dg_dtype_name(t));
+    DG_CHECK(t == DG_F32 || dg_gemm_bf16_supported(),
+             "dtype bf16: needs a CPU with AVX512-BF16 and a build with oneDNN");
+    dg_cpu_ctx *c = be->ctx;
+    c->compute = t;
+    return DG_OK;
+}
+
+dg_dtype dg_backend_cpu_dtype(const dg_backend *be) {
+    const dg_cpu_ctx *c = be->ctx;
+    return be->kind == DG_BACKEND_CPU ? c->compute : DG_F32;
 }

@@ -46,12 +46,22 @@ static int vec_buffers(const dg_tensor *a, const dg_tensor *b, float **buf, int6
 
 int dg_cpu_linear(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b) {
     int64_t M = dg_tensor_rows(x), K = w->shape[1], N = w->shape[0];
-    const float *wf;
-    DG_TRY(weight_as_f32(be, w, &wf));
+    dg_cpu_ctx *c = be->ctx;
     float *bbuf;
     DG_TRY(vec_buffers(b, NULL, &bbuf, N));
     const float *bf = vec_as_f32(b, bbuf);
     float *yd = y->data;
+    if (w->dtype == DG_BF16 && c->compute == DG_BF16) {
+        int rc = c->gemm ? DG_OK : dg_gemm_bf16_init(&c->gemm);
+        if (rc == DG_OK) rc = dg_gemm_bf16(c->gemm, yd, x->data, w->data, bf, M, N, K, w->name ? w->name : "linear");
+        free(bbuf);
+        return rc;
+    }
+    const float *wf;
+    if (weight_as_f32(be, w, &wf) != DG_OK) {
+        free(bbuf);
+        return DG_ERR;
+    }
     if (bf) {
         #pragma omp parallel for
         for (int64_t i = 0; i < M; i++) memcpy(yd + i * N, bf, (size_t)N * sizeof(float));

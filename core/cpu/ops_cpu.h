@@ -3,12 +3,15 @@
 #define DG_CORE_CPU_OPS_CPU_H
 
 #include "core/backend.h"
+#include "core/cpu/gemm_bf16.h"
 
 typedef struct dg_cpu_ctx {
     float *scratch; /* f32 copy of a bf16/f16 weight, reused across linears */
     size_t scratch_len;
     float *work; /* video VAE ops' workspace (core/cpu/video_cpu.h), kept between calls */
     size_t work_len;
+    dg_dtype compute;   /* DG_BF16: bf16 weights through the bf16 GEMM; DG_F32: converted per call */
+    dg_bf16_gemm *gemm; /* made at the first bf16 linear */
 } dg_cpu_ctx;
 
 int dg_cpu_linear(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *w, const dg_tensor *b);
