@@ -93,7 +93,8 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"pag-heads", required_argument, 0, 13}, {"pag-u", required_argument, 0, 14},
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
-        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20}, {0, 0, 0, 0}};
+        {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
+        {"parallel-attn", required_argument, 0, 40}, {"parallel-blocking", no_argument, 0, 41}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -131,6 +132,14 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             }
             j->parallel.global_rope = optarg;
             break;
+        case 40:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "ulysses") && strcmp(optarg, "allgather")) {
+                cli_error("--parallel-attn must be auto, ulysses or allgather, got '%s'", optarg);
+                return -1;
+            }
+            j->parallel.attention = optarg;
+            break;
+        case 41: j->parallel.blocking = 1; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;
@@ -362,6 +371,9 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     DG_TRY(dg_pipeline_generate(p, g, lat, on_progress, &ps, &tm));
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
+    if (j->parallel.mode && strcmp(j->parallel.mode, "none"))
+        fprintf(stderr, "communication (rank 0): %.3f s in exchanges, %.3f MB received per step\n", tm.comm_s,
+                tm.comm_bytes / 1e6 / g->steps);
     double w0 = cli_now_s();
     DG_TRY(write_output(j, p, out, lat, g->seed));
     char first[4096], last[4096];

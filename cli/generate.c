@@ -57,6 +57,9 @@ static void usage(FILE *f) {
             "                         one after (--clip-bias B; defaults 800 and 10, as Video-Infinity);\n"
             "                         --clip-rope true|clamped|none: the global keys' temporal RoPE (their\n"
             "                         frame, default; clamped to just outside the rank's scope; none)\n"
+            "      --parallel-attn M  exact: auto (Ulysses all-to-all over heads when the ranks divide them,\n"
+            "                         else all-gather; default), ulysses or allgather\n"
+            "      --parallel-blocking  finish every exchange before attending (no overlap; to measure it)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");
 }

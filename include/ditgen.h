@@ -75,6 +75,8 @@ typedef void (*dg_progress_fn)(void *user, int step, int steps);
 
 typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
+    /* parallel generation: this rank's time in (or waiting for) exchanges, and the bytes it received */
+    double comm_s, comm_bytes;
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
@@ -112,6 +114,12 @@ typedef struct dg_parallel_opts {
     /* clip: temporal RoPE of the global keys: NULL or "true" (their frame), "clamped" (to just outside
      * the rank's local scope) or "none" (no temporal rotation) */
     const char *global_rope;
+    /* exact: how the keys and values reach every rank: NULL or "auto" (Ulysses all-to-all over heads
+     * when the ranks divide the heads, else all-gather), "ulysses" or "allgather" */
+    const char *attention;
+    /* 1: every exchange completes before the attention that needs it starts (to measure what the
+     * default overlap hides); 0: exchanges run while the rank attends to its own keys */
+    int blocking;
 } dg_parallel_opts;
 
 /* Every rank calls the same pipeline functions in the same order and ends with the same latents. CPU
