@@ -144,7 +144,10 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
     memcpy(z, latents, n * sizeof(float));
     int F = (int)shape[1], h = (int)shape[2], w = (int)shape[3];
     dg_wan_vae_denormalize(&p->vae.cfg, z, F, h, w);
-    int rc = dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
+    /* split by latent frames over the ranks (MPI: the frames come back to the host anyway) */
+    int rc = p->split.comm && p->comm.size > 1
+                 ? dg_wan_vae_decode_split(&p->vae, &p->comm, z, F, h, w, p->vae_halo, frames, vae_tile)
+                 : dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
     free(z);
     return rc;
 }
@@ -305,6 +308,7 @@ int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts) {
     DG_CHECK(kv >= 0, "parallel attention '%s' unknown (auto, ulysses or allgather)", opts->attention);
     p->split.kv_mode = (dg_wan_kv_mode)kv;
     p->split.blocking = opts->blocking != 0;
+    p->vae_halo = opts->vae_halo;
     if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
     /* MPI moves host buffers; a GPU's activations go through NCCL */
     if (p->dit_be->kind == DG_BACKEND_CPU) {

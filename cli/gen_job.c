@@ -94,11 +94,12 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"parallel", required_argument, 0, 15}, {"clip-halo", required_argument, 0, 16},
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
-        {"parallel-attn", required_argument, 0, 40}, {"parallel-blocking", no_argument, 0, 41}, {0, 0, 0, 0}};
+        {"parallel-attn", required_argument, 0, 40}, {"parallel-blocking", no_argument, 0, 41},
+        {"vae-halo", required_argument, 0, 42}, {0, 0, 0, 0}};
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
-                   .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
+                   .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f, .vae_halo = -1}};
     opterr = 0;
     optind = 1;
     int c, pag_u_given = 0;
@@ -140,6 +141,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             j->parallel.attention = optarg;
             break;
         case 41: j->parallel.blocking = 1; break;
+        case 42: if (cli_parse_int("--vae-halo", optarg, -1, 1024, &iv)) return -1; j->parallel.vae_halo = (int)iv; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;
@@ -316,9 +318,11 @@ static char *infotext(const gen_job *j, uint64_t seed) {
     return s;
 }
 
-static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
+/* rank > 0: only the decode, which parallel generation splits over the ranks; rank 0 writes. */
+static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed, int rank) {
     const int64_t *shape = j->shape;
     if (j->kind == GEN_OUT_LATENTS) {
+        if (rank) return DG_OK;
         int64_t s5[5] = {1, shape[0], shape[1], shape[2], shape[3]};
         char seed_s[32];
         snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
@@ -341,8 +345,10 @@ static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const
     double t0 = cli_now_s();
     if (dg_pipeline_decode(p, lat, shape, j->vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
         goto done;
-    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
-    if (j->kind == GEN_OUT_MP4) {
+    if (!rank && info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
+    if (rank) {
+        rc = DG_OK; /* its share of the decode is done */
+    } else if (j->kind == GEN_OUT_MP4) {
         rc = dg_mp4_write(out, rgb, F, W, H, j->fps);
     } else if (!j->frame_pattern) {
         rc = dg_png_write(out, rgb, W, H, meta); /* one frame: gen_job_resolve refused more */
@@ -364,7 +370,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     char out[4096];
     DG_TRY(gen_job_output_path(j, i, out, sizeof out));
     g->seed = j->base_seed + (uint64_t)i;
-    if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL);
+    if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL) || write_output(j, p, out, lat, g->seed, rank);
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
     dg_gen_timing tm;
@@ -375,7 +381,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
         fprintf(stderr, "communication (rank 0): %.3f s in exchanges, %.3f MB received per step\n", tm.comm_s,
                 tm.comm_bytes / 1e6 / g->steps);
     double w0 = cli_now_s();
-    DG_TRY(write_output(j, p, out, lat, g->seed));
+    DG_TRY(write_output(j, p, out, lat, g->seed, rank));
     char first[4096], last[4096];
     if (j->frame_pattern && !frame_path(first, sizeof first, out, 0) &&
         !frame_path(last, sizeof last, out, j->frames - 1))

@@ -120,6 +120,11 @@ typedef struct dg_parallel_opts {
     /* 1: every exchange completes before the attention that needs it starts (to measure what the
      * default overlap hides); 0: exchanges run while the rank attends to its own keys */
     int blocking;
+    /* dg_pipeline_decode splits the latent frames over the ranks (every rank must call it and gets
+     * the whole video); each rank first decodes vae_halo latent frames before its share to warm the
+     * VAE's causal caches (< 0: from frame 0, frames equal to one process's; docs/parallel.md gives
+     * the error of shorter warm-ups) */
+    int vae_halo;
 } dg_parallel_opts;
 
 /* Every rank calls the same pipeline functions in the same order and ends with the same latents. CPU
