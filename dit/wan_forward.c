@@ -347,20 +347,32 @@ static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global, dg_comm
     return rc;
 }
 
+/* Query rows per piece of the attention that overlaps exchanges: between pieces MPI advances them. */
+#define OVERLAP_PIECES 8
+
 /* This rank's queries against key rows [k0, k0 + n) of k and v: the first part writes the output
  * (and, when there are more parts, its log-sum-exp); later ones are merged in without bias, which
- * equals one softmax over all the parts' keys. */
+ * equals one softmax over all the parts' keys. While the exchanges in pending[0..npending) run, the
+ * part goes in pieces of query rows (rows are independent: the same result), each followed by a
+ * progress call. */
 static int attend_part(dg_wan_sized *s, dg_tensor *a, const dg_tensor *k, const dg_tensor *v, int64_t k0, int64_t n,
-                       int heads, int *first) {
+                       int heads, int *first, dg_comm_req *pending, int npending) {
     if (!n) return DG_OK;
     const dg_tensor kp = rows_view(k, k0, n), vp = rows_view(v, k0, n);
+    dg_tensor *o = *first ? &a[ATTN_OUT] : &a[ATTN_OUT2], *lse = *first ? &a[LSE] : &a[LSE2];
+    const int with_lse = !*first || s->partial;
+    const int64_t nq = a[Q].shape[0], piece = npending ? (nq + OVERLAP_PIECES - 1) / OVERLAP_PIECES : nq;
+    for (int64_t r0 = 0; r0 < nq; r0 += piece) {
+        const int64_t m = nq - r0 < piece ? nq - r0 : piece;
+        dg_tensor qr = rows_view(&a[Q], r0, m), orow = rows_view(o, r0, m), lrow = with_lse ? rows_view(lse, r0, m) : *lse;
+        const dg_attn_opts opts = {.lse = with_lse ? &lrow : NULL};
+        DG_TRY(dg_attention(&orow, &qr, &kp, &vp, heads, &opts));
+        for (int i = 0; i < npending; i++) DG_TRY(s->comm->ops->progress(s->comm, &pending[i]));
+    }
     if (*first) {
         *first = 0;
-        const dg_attn_opts o = {.lse = s->partial ? &a[LSE] : NULL};
-        return dg_attention(&a[ATTN_OUT], &a[Q], &kp, &vp, heads, &o);
+        return DG_OK;
     }
-    const dg_attn_opts o = {.lse = &a[LSE2]};
-    DG_TRY(dg_attention(&a[ATTN_OUT2], &a[Q], &kp, &vp, heads, &o));
     return dg_attention_merge(&a[ATTN_OUT], &a[LSE], &a[ATTN_OUT2], &a[LSE2], 0.0f, 0.0f);
 }
 
@@ -374,11 +386,11 @@ static int dual_scope(dg_wan_sized *s, dg_tensor *a, int heads, float t) {
     int first = 1;
     int rc = share_clip(s, &a[K], &a[GLOBAL_K], started);
     if (rc == DG_OK) rc = share_clip(s, &a[V], &a[GLOBAL_V], started ? started + 2 : NULL);
-    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->kv_local, s->ntok, heads, &first);
+    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->kv_local, s->ntok, heads, &first, started, started ? 4 : 0);
     if (comm_wait(s, req, 4) != DG_OK) rc = DG_ERR;
     DG_TRY(rc);
-    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->halo_prev, heads, &first));
-    DG_TRY(attend_part(s, a, &a[K], &a[V], s->kv_local + s->ntok, s->halo_next, heads, &first));
+    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->halo_prev, heads, &first, NULL, 0));
+    DG_TRY(attend_part(s, a, &a[K], &a[V], s->kv_local + s->ntok, s->halo_next, heads, &first, NULL, 0));
     if (!sp->global) return DG_OK; /* the local scope alone */
     dg_tensor g3 = a[GLOBAL_K];
     const int64_t s3[3] = {g3.shape[0], heads, g3.shape[1] / heads};
@@ -405,11 +417,12 @@ static int gathered_attention(dg_wan_sized *s, dg_tensor *a, int heads, const dg
     int first = 1;
     int rc = start_gather_rows(s, &a[K], blocking ? NULL : &req[0]);
     if (rc == DG_OK) rc = start_gather_rows(s, &a[V], blocking ? NULL : &req[1]);
-    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->tok0, s->ntok, heads, &first);
+    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->tok0, s->ntok, heads, &first, req, blocking ? 0 : 2);
     if (comm_wait(s, req, 2) != DG_OK) rc = DG_ERR;
     DG_TRY(rc);
-    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->tok0, heads, &first));
-    return attend_part(s, a, &a[K], &a[V], s->tok0 + s->ntok, a[K].shape[0] - s->tok0 - s->ntok, heads, &first);
+    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->tok0, heads, &first, NULL, 0));
+    return attend_part(s, a, &a[K], &a[V], s->tok0 + s->ntok, a[K].shape[0] - s->tok0 - s->ntok, heads, &first,
+                       NULL, 0);
 }
 
 /* [rows, cols] floats at offset `at` of t's storage as a 4-D box [1, rows, parts, cols / parts]. */

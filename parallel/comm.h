@@ -38,6 +38,9 @@ typedef struct dg_comm_ops {
      * receives rank r's part for this rank at offset sum(recv_counts[0..r)). Blocking. */
     int (*alltoall_f32)(dg_comm *c, const float *send, const int64_t *send_counts, float *recv,
                         const int64_t *recv_counts);
+    /* Let a started exchange advance without blocking (MPI moves large messages only inside MPI
+     * calls: the compute that overlaps an exchange calls this now and then). */
+    int (*progress)(dg_comm *c, dg_comm_req *req);
     /* Complete a started exchange (a request with n 0 returns at once). */
     int (*wait)(dg_comm *c, dg_comm_req *req);
     int (*barrier)(dg_comm *c);

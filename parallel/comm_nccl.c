@@ -84,6 +84,7 @@ static int nccl_alltoall(dg_comm *c, const float *send, const int64_t *send_coun
     return DG_OK;
 }
 
+/* wait and progress: the stream orders the calls, the host has nothing to do */
 static int nccl_wait(dg_comm *c, dg_comm_req *req) {
     (void)c, (void)req;
     return DG_OK;
@@ -102,7 +103,7 @@ static void nccl_destroy(dg_comm *c) {
 }
 
 static const dg_comm_ops nccl_ops = {"nccl",    nccl_allgather, nccl_exchange, nccl_alltoall,
-                                    nccl_wait, nccl_barrier,   nccl_destroy};
+                                    nccl_wait, nccl_wait,      nccl_barrier,  nccl_destroy};
 
 int dg_comm_nccl_init(dg_comm *c, dg_comm *mpi, dg_backend *be) {
     DG_CHECK(be->kind == DG_BACKEND_CUDA, "NCCL: needs a CUDA backend (got %s)", be->ops->name);
