@@ -13,8 +13,9 @@ int dg_wan_vae_decode_split(dg_wan_vae *v, dg_comm *comm, const float *latents, 
                             float *frames, int tile) {
     const dg_wan_vae_config *c = &v->cfg;
     const int64_t px = (int64_t)c->scale_s * h * c->scale_s * w, oc = c->out_channels, To = first_frame(c, F);
-    int64_t k0, nk, *counts = malloc(2 * (size_t)comm->size * sizeof(int64_t)), *begin = counts + comm->size;
+    int64_t k0, nk, *counts = malloc(2 * (size_t)comm->size * sizeof(int64_t));
     DG_CHECK_ALLOC(counts);
+    int64_t *begin = counts + comm->size;
     dg_comm_split(comm, F, 1, &k0, &nk, counts);
     int64_t at = 0, total = 0; /* counts[r]: rank r's floats; begin[r]: its first output frame */
     for (int r = 0; r < comm->size; r++) {
