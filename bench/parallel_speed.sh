@@ -18,7 +18,8 @@ run() { # name ranks flags...: the medians of REPS runs after one warm-up
     [ "$np" -gt 0 ] && launch=(mpirun --allow-run-as-root --oversubscribe -np "$np" "$BUILD/ditgen")
     local steps=() comms=() mbs=()
     for i in $(seq 0 "$REPS"); do
-        OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE "${launch[@]}" "${ARGS[@]}" "$@" 2>"$OUT/err" >/dev/null
+        OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE "${launch[@]}" "${ARGS[@]}" "$@" 2>"$OUT/err" >/dev/null ||
+            { echo "$name failed: $(tail -3 "$OUT/err")" >&2; exit 1; }
         [ "$i" -eq 0 ] && continue
         steps+=("$(awk -v n="$STEPS" '/^denoise:/ {print $2 / n}' "$OUT/err")")
         comms+=("$(awk -v n="$STEPS" '/^communication/ {print $4 / n}' "$OUT/err")")
