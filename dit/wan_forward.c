@@ -15,10 +15,10 @@
  * split), ROWS_LOCAL this rank's tokens, ROWS_KV self-attention's keys and
  * values (every token under exact sequence parallelism by all-gather, this
  * rank's under Ulysses; the local scope under clip parallelism), ROWS_GLOBAL
- * the global scope of clip parallelism, ROWS_CLIP a second partial attention
+ * the global scope of clip parallelism, ROWS_PART a second partial attention
  * and both parts' log-sum-exp (when attention runs in merged parts), ROWS_ULY
  * Ulysses' whole-sequence Q/K/V/O of this rank's heads (no rows otherwise). */
-typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_KV, ROWS_GLOBAL, ROWS_CLIP, ROWS_ULY, ROWS_TEXT, ROWS_ONE, N_ROWS } act_rows;
+typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_KV, ROWS_GLOBAL, ROWS_PART, ROWS_ULY, ROWS_TEXT, ROWS_ONE, N_ROWS } act_rows;
 typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT, COLS_HEADS } act_cols;
 enum {
     PATCHES, HIDDEN, NORMED, Q, K, V, ATTN_OUT, FFN_HIDDEN, T_SINUSOID, TEMB, TEMB_SILU, TPROJ, MODULATION,
@@ -51,9 +51,9 @@ static const struct {
     [PROJ_OUT] = {"proj_out", ROWS_TOKENS, COLS_PATCH_OUT},
     [GLOBAL_K] = {"global_k", ROWS_GLOBAL, COLS_DIM},
     [GLOBAL_V] = {"global_v", ROWS_GLOBAL, COLS_DIM},
-    [ATTN_OUT2] = {"attn_out_global", ROWS_CLIP, COLS_DIM},
-    [LSE] = {"lse_local", ROWS_CLIP, COLS_HEADS},
-    [LSE2] = {"lse_global", ROWS_CLIP, COLS_HEADS},
+    [ATTN_OUT2] = {"attn_out_part", ROWS_PART, COLS_DIM},
+    [LSE] = {"lse", ROWS_PART, COLS_HEADS},
+    [LSE2] = {"lse_part", ROWS_PART, COLS_HEADS},
     [U_Q] = {"ulysses_q", ROWS_ULY, COLS_DIM},
     [U_K] = {"ulysses_k", ROWS_ULY, COLS_DIM},
     [U_V] = {"ulysses_v", ROWS_ULY, COLS_DIM},
@@ -86,7 +86,7 @@ static size_t arena_bytes(const dg_wan_config *c, const int64_t rows[N_ROWS]) {
 static void sized_rows(const dg_wan_sized *s, int64_t N, int64_t L, int64_t rows[N_ROWS]) {
     const int64_t G = s->global_rows;
     rows[ROWS_TOKENS] = N, rows[ROWS_LOCAL] = s->ntok, rows[ROWS_KV] = s->kv_rows, rows[ROWS_GLOBAL] = G;
-    rows[ROWS_CLIP] = s->partial ? s->ntok : 0, rows[ROWS_ULY] = s->uly_rows, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
+    rows[ROWS_PART] = s->partial ? s->ntok : 0, rows[ROWS_ULY] = s->uly_rows, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
 }
 
 size_t dg_wan_tokens(const dg_wan_config *c, int64_t F, int64_t H, int64_t W) {
