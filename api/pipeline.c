@@ -146,7 +146,8 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
     dg_wan_vae_denormalize(&p->vae.cfg, z, F, h, w);
     /* split by latent frames over the ranks (MPI: the frames come back to the host anyway) */
     int rc = p->split.comm && p->comm.size > 1
-                 ? dg_wan_vae_decode_split(&p->vae, &p->comm, z, F, h, w, p->vae_halo, frames, vae_tile)
+                 ? dg_wan_vae_decode_split(&p->vae, &p->comm, z, F, h, w, p->vae_halo > 0 ? p->vae_halo : -1,
+                                           frames, vae_tile)
                  : dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
     free(z);
     return rc;
@@ -308,6 +309,8 @@ int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts) {
     DG_CHECK(kv >= 0, "parallel attention '%s' unknown (auto, ulysses or allgather)", opts->attention);
     p->split.kv_mode = (dg_wan_kv_mode)kv;
     p->split.blocking = opts->blocking != 0;
+    DG_CHECK(opts->vae_halo >= 0, "parallel VAE warm-up %d must be >= 0 latent frames (0: from frame 0)",
+             opts->vae_halo);
     p->vae_halo = opts->vae_halo;
     if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
     /* MPI moves host buffers; a GPU's activations go through NCCL */

@@ -99,7 +99,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
     *j = (gen_job){.output = "output.safetensors", .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
-                   .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f, .vae_halo = -1}};
+                   .parallel = {.halo = 2, .global = 1, .phase_t = 800.0f, .phase_bias = 10.0f}};
     opterr = 0;
     optind = 1;
     int c, pag_u_given = 0;
@@ -141,7 +141,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             j->parallel.attention = optarg;
             break;
         case 41: j->parallel.blocking = 1; break;
-        case 42: if (cli_parse_int("--vae-halo", optarg, -1, 1024, &iv)) return -1; j->parallel.vae_halo = (int)iv; break;
+        case 42: if (cli_parse_int("--vae-halo", optarg, 0, 1024, &iv)) return -1; j->parallel.vae_halo = (int)iv; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;

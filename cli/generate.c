@@ -61,7 +61,7 @@ static void usage(FILE *f) {
             "                         else all-gather; default), ulysses or allgather\n"
             "      --parallel-blocking  finish every exchange before attending (no overlap; to measure it)\n"
             "      --vae-halo N       parallel: each rank decodes its share of the latent frames after N\n"
-            "                         frames of causal warm-up (-1, default: from frame 0, exact; shorter is\n"
+            "                         frames of causal warm-up (0, default: from frame 0, exact; N > 0 is\n"
             "                         faster and approximate, see docs/parallel.md)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -h, --help             this help\n");

@@ -121,9 +121,9 @@ typedef struct dg_parallel_opts {
      * default overlap hides); 0: exchanges run while the rank attends to its own keys */
     int blocking;
     /* dg_pipeline_decode splits the latent frames over the ranks (every rank must call it and gets
-     * the whole video); each rank first decodes vae_halo latent frames before its share to warm the
-     * VAE's causal caches (< 0: from frame 0, frames equal to one process's; docs/parallel.md gives
-     * the error of shorter warm-ups) */
+     * the whole video); each rank first decodes latent frames before its share to warm the VAE's
+     * causal caches: 0 (default) from frame 0, frames equal to one process's; N > 0: the N frames
+     * before its share, faster and approximate (docs/parallel.md gives the error) */
     int vae_halo;
 } dg_parallel_opts;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ditgen generate --parallel under mpirun -np 2: rank 0 writes one output holding every rank's frames
-# (the VAE decode is split by latent frames); with the whole causal history (--vae-halo -1, the
-# default) the frames equal one process's, with no warm-up (--vae-halo 0) rank 1's differ; bad
+# (the VAE decode is split by latent frames); with the whole causal history (--vae-halo 0, the
+# default) the frames equal one process's, with a warm-up of 1 latent frame (--vae-halo 1) rank 1's
+# differ; bad
 # parallel flags are refused. Skipped (77) without MPI.
 # usage: cli_parallel.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
@@ -30,13 +31,13 @@ if mpi2 "${BASE[@]}" --parallel exact -o two_%02d.png; then
 else
     echo "FAIL exact over 2 ranks: $(tail -1 err)"; fail=1
 fi
-# 3 latent frames: rank 0 decodes 0-1 (output frames 0-4), rank 1 latent frame 2 (frames 5-8)
-if mpi2 "${BASE[@]}" --parallel exact --vae-halo 0 -o cold_%02d.png; then
-    cmp -s one_00.png cold_00.png || { echo "FAIL rank 0's frame changed without a warm-up"; fail=1; }
-    cmp -s one_08.png cold_08.png && { echo "FAIL rank 1's frame is the same without a warm-up: not split"; fail=1; }
-    echo "ok   split decode without warm-up"
+# 3 latent frames: rank 0 decodes 0-1 (output frames 0-4), rank 1 latent frame 2 (frames 5-8) after 1
+if mpi2 "${BASE[@]}" --parallel exact --vae-halo 1 -o cold_%02d.png; then
+    cmp -s one_00.png cold_00.png || { echo "FAIL rank 0's frame changed with a short warm-up"; fail=1; }
+    cmp -s one_08.png cold_08.png && { echo "FAIL rank 1's frame is the same with a short warm-up: not split"; fail=1; }
+    echo "ok   split decode with a 1-frame warm-up"
 else
-    echo "FAIL --vae-halo 0: $(tail -1 err)"; fail=1
+    echo "FAIL --vae-halo 1: $(tail -1 err)"; fail=1
 fi
 if mpi2 "${BASE[@]}" --parallel clip --clip-halo 1 --clip-global 0 --fps 8 -o v.mp4; then
     [ "$(ls | grep -c '^v\.mp4')" -eq 1 ] || { echo "FAIL expected one v.mp4 and no temporaries: $(ls)"; fail=1; }
@@ -50,5 +51,5 @@ else
     echo "FAIL clip to mp4: $(tail -1 err)"; fail=1
 fi
 refused "unknown parallel attention" "--parallel-attn" "" "${BASE[@]}" --parallel exact --parallel-attn ring -o x.png
-refused "vae halo below -1" "--vae-halo" "" "${BASE[@]}" --parallel exact --vae-halo -2 -o x.png
+refused "negative vae halo" "--vae-halo" "" "${BASE[@]}" --parallel exact --vae-halo -1 -o x.png
 exit $fail
