@@ -160,7 +160,11 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
     memcpy(z, latents, n * sizeof(float));
     int F = (int)shape[1], h = (int)shape[2], w = (int)shape[3];
     dg_wan_vae_denormalize(&p->vae.cfg, z, F, h, w);
-    int rc = dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
+    /* split by latent frames over the ranks (MPI: the frames come back to the host anyway) */
+    int rc = p->split.comm && p->comm.size > 1
+                 ? dg_wan_vae_decode_split(&p->vae, &p->comm, z, F, h, w, p->vae_halo > 0 ? p->vae_halo : -1,
+                                           frames, vae_tile)
+                 : dg_wan_vae_decode(&p->vae, z, F, h, w, frames, vae_tile);
     free(z);
     return rc;
 }
@@ -391,6 +395,16 @@ int dg_pipeline_set_parallel(dg_pipeline *p, const dg_parallel_opts *opts) {
         p->split = (dg_wan_split){.clip = 1, .halo = opts->halo, .global = opts->global, .phase_t = opts->phase_t,
                                   .phase_bias = opts->phase_bias, .global_rope = (dg_wan_global_rope)rope};
     }
+    static const char *const kv_modes[] = {"auto", "ulysses", "allgather"}; /* dg_wan_kv_mode order */
+    int kv = opts->attention ? -1 : DG_WAN_KV_AUTO;
+    for (int i = 0; i < 3 && kv < 0; i++)
+        if (!strcmp(opts->attention, kv_modes[i])) kv = i;
+    DG_CHECK(kv >= 0, "parallel attention '%s' unknown (auto, ulysses or allgather)", opts->attention);
+    p->split.kv_mode = (dg_wan_kv_mode)kv;
+    p->split.blocking = opts->blocking != 0;
+    DG_CHECK(opts->vae_halo >= 0, "parallel VAE warm-up %d must be >= 0 latent frames (0: from frame 0)",
+             opts->vae_halo);
+    p->vae_halo = opts->vae_halo;
     if (!p->comm.ops) DG_TRY(dg_comm_mpi_init(&p->comm));
     /* MPI moves host buffers; a GPU's activations go through NCCL */
     if (p->dit_be->kind == DG_BACKEND_CPU) {
@@ -463,6 +477,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, opts, n) ||
         dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)))
         goto done;
+    const double comm_s0 = p->sized.comm_seconds, comm_b0 = p->sized.comm_bytes; /* the size's counters run on */
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
     vph = use_pag ? malloc(n * sizeof(float)) : NULL;
@@ -535,6 +550,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         timing->denoise_s = now_s() - t0;
         timing->model_s = model_s;
         timing->attention_s = stats.attn_seconds;
+        timing->comm_s = p->sized.comm_seconds - comm_s0;
+        timing->comm_bytes = p->sized.comm_bytes - comm_b0;
     }
     rc = DG_OK;
 done:

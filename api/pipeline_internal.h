@@ -40,6 +40,7 @@ struct dg_pipeline {
     dg_comm comm;         /* MPI over the job's processes, once parallel generation was asked for */
     dg_comm device_comm;  /* NCCL over the same processes, for a GPU transformer */
     dg_wan_split split;   /* how the transformer's forward is split (split.comm NULL: one process) */
+    int vae_halo;         /* parallel: the VAE decode's warm-up latent frames per rank (0: all) */
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     dg_scheduler_opts scheduler_opts; /* the folder's scheduler options, for its own sampler (info.defaults.sampler) */
     int has_plan;

@@ -82,7 +82,7 @@ int batch_summary_gather(batch_summary *s, dg_comm *w) {
     for (int r = 0; r < w->size && rc == DG_OK; r++) counts[r] = 1;
     if (rc == DG_OK) {
         lens[w->rank] = (float)strlen(text);
-        rc = w->ops->allgather_f32(w, lens, counts);
+        rc = w->ops->allgather_f32(w, lens, counts, NULL);
     }
     for (int r = 0; r < w->size && rc == DG_OK; r++) {
         counts[r] = (int64_t)lens[r];
@@ -91,7 +91,7 @@ int batch_summary_gather(batch_summary *s, dg_comm *w) {
     }
     if (rc == DG_OK && !(bytes = malloc((size_t)total * sizeof *bytes))) rc = dg_error("out of memory for the batch summary");
     for (int64_t k = 0; rc == DG_OK && k < counts[w->rank]; k++) bytes[at + k] = (unsigned char)text[k];
-    if (rc == DG_OK) rc = w->ops->allgather_f32(w, bytes, counts);
+    if (rc == DG_OK) rc = w->ops->allgather_f32(w, bytes, counts, NULL);
     for (int r = 1, off = (int)counts[0]; r < w->size && rc == DG_OK && w->rank == 0; off += (int)counts[r++]) {
         char *t = malloc((size_t)counts[r] + 1);
         if (!t) {

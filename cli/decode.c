@@ -146,7 +146,7 @@ static int run(decode_args *a, const dg_infotext *recorded, const char *text, ch
     if (rc == DG_OK) {
         double w0 = cli_now_s();
         rc = gen_output_frames(p, t->data, shape, a->vae_tile, a->kind, a->frame_pattern, a->output, a->fps,
-                               a->no_metadata ? NULL : text);
+                               a->no_metadata ? NULL : text, 0);
         if (rc == DG_OK) fprintf(stderr, "wrote %s in %.2f s\n", a->output, cli_now_s() - w0);
     }
     dg_safetensors_close(&st);

@@ -114,7 +114,9 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"clip-global", required_argument, 0, 17}, {"clip-phase", required_argument, 0, 18},
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
         {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22},
-        {"no-metadata", no_argument, 0, 23}, {"dtype", required_argument, 0, 24}, {0, 0, 0, 0}};
+        {"no-metadata", no_argument, 0, 23}, {"dtype", required_argument, 0, 24},
+        {"parallel-attn", required_argument, 0, 40}, {"parallel-blocking", no_argument, 0, 41},
+        {"vae-halo", required_argument, 0, 42}, {0, 0, 0, 0}};
     *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
                    .fps = -1, .cfg = -1, .shift = -1, .seed = 42, .count = 1, .pag_u = 1.0,
                    /* Video-Infinity's schedule; 2 + 1 frames of context per side and rank for Wan's 21 */
@@ -159,6 +161,15 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
             }
             j->parallel.global_rope = optarg;
             break;
+        case 40:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "ulysses") && strcmp(optarg, "allgather")) {
+                cli_error("--parallel-attn must be auto, ulysses or allgather, got '%s'", optarg);
+                return -1;
+            }
+            j->parallel.attention = optarg;
+            break;
+        case 41: j->parallel.blocking = 1; break;
+        case 42: if (cli_parse_int("--vae-halo", optarg, 0, 1024, &iv)) return -1; j->parallel.vae_halo = (int)iv; break;
         case 10: if (cli_parse_int("--vae-tile", optarg, 0, 4096, &iv)) return -1; j->vae_tile = (int)iv; break;
         case 'W': if (cli_parse_int("--width", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->width = (int)iv; break;
         case 'H': if (cli_parse_int("--height", optarg, 1, DG_MAX_SIDE, &iv)) return -1; j->height = (int)iv; break;
@@ -354,12 +365,16 @@ static void on_progress(void *user, int step, int steps) {
     if (step == steps) fputc('\n', stderr);
 }
 
-static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed) {
+/* rank > 0: only its share of the decode, which parallel generation splits over the ranks; rank 0 writes. */
+static int write_output(const gen_job *j, dg_pipeline *p, const char *out, const float *lat, uint64_t seed,
+                        int rank) {
+    if (rank && j->kind == GEN_OUT_LATENTS) return DG_OK;
     char *meta;
     DG_TRY(gen_meta_text(j, seed, &meta));
     int rc = j->kind == GEN_OUT_LATENTS
                  ? gen_output_latents(out, lat, j->shape, j->model, seed, meta)
-                 : gen_output_frames(p, lat, j->shape, j->vae_tile, j->kind, j->frame_pattern, out, j->fps, meta);
+                 : gen_output_frames(p, lat, j->shape, j->vae_tile, j->kind, j->frame_pattern, out, j->fps, meta,
+                                     rank);
     free(meta);
     return rc;
 }
@@ -369,7 +384,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     char out[4096];
     DG_TRY(gen_job_output_path(j, i, out, sizeof out));
     g->seed = j->base_seed + (uint64_t)i;
-    if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL);
+    if (rank) return dg_pipeline_generate(p, g, lat, NULL, NULL, NULL) || write_output(j, p, out, lat, g->seed, rank);
     if (j->count > 1) fprintf(stderr, "[%d/%d] ", i + 1, j->count);
     fprintf(stderr, "seed: %llu\n", (unsigned long long)g->seed);
     progress_state ps = {cli_now_s()};
@@ -384,9 +399,12 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     }
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
+    if (j->parallel.mode && strcmp(j->parallel.mode, "none"))
+        fprintf(stderr, "communication (rank 0): %.3f s in exchanges, %.3f MB received per step\n", tm.comm_s,
+                tm.comm_bytes / 1e6 / g->steps);
     cli_stage_s.denoise += tm.denoise_s;
     double w0 = cli_now_s(), decode0 = cli_stage_s.decode;
-    DG_TRY(write_output(j, p, out, lat, g->seed));
+    DG_TRY(write_output(j, p, out, lat, g->seed, 0));
     cli_stage_s.write += cli_now_s() - w0 - (cli_stage_s.decode - decode0);
     char first[4096], last[4096];
     if (j->frame_pattern && !gen_output_frame_path(first, sizeof first, out, 0) &&

@@ -73,7 +73,7 @@ int gen_output_latents(const char *out, const float *lat, const int64_t shape[4]
 }
 
 int gen_output_frames(dg_pipeline *p, const float *lat, const int64_t shape[4], int vae_tile, gen_out_kind kind,
-                      int frame_pattern, const char *out, int fps, const char *meta) {
+                      int frame_pattern, const char *out, int fps, const char *meta, int rank) {
     const dg_model_info *info = dg_pipeline_info(p);
     int F = 1 + info->temporal_factor * ((int)shape[1] - 1);
     int H = (int)shape[2] * info->spatial_factor, W = (int)shape[3] * info->spatial_factor;
@@ -89,8 +89,10 @@ int gen_output_frames(dg_pipeline *p, const float *lat, const int64_t shape[4], 
     if (dg_pipeline_decode(p, lat, shape, vae_tile, frames) || dg_frames_from_float(rgb, frames, 3, F, H, W))
         goto done;
     cli_stage_s.decode += cli_now_s() - t0;
-    if (info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
-    if (kind == GEN_OUT_MP4) {
+    if (!rank && info->has_vae) fprintf(stderr, "vae decode: %.2f s\n", cli_now_s() - t0);
+    if (rank) {
+        rc = DG_OK; /* its share of the decode is done */
+    } else if (kind == GEN_OUT_MP4) {
         rc = dg_mp4_write(out, rgb, F, W, H, fps, meta);
     } else if (!frame_pattern) {
         rc = F == 1 ? dg_png_write(out, rgb, W, H, meta)

@@ -16,8 +16,9 @@ int gen_output_frame_path(char *buf, size_t size, const char *pattern, int f);
  * given (decode reopens it), the seed and, when meta is not NULL, the parameters text. */
 int gen_output_latents(const char *out, const float *lat, const int64_t shape[4], const char *model, uint64_t seed,
                        const char *meta);
-/* Decodes latents [C, F, h, w] and writes the frames (meta NULL: no parameters). */
+/* Decodes latents [C, F, h, w] and writes the frames (meta NULL: no parameters). Under parallel
+ * generation every rank calls it for its share of the decode and only rank 0 writes. */
 int gen_output_frames(dg_pipeline *p, const float *lat, const int64_t shape[4], int vae_tile, gen_out_kind kind,
-                      int frame_pattern, const char *out, int fps, const char *meta);
+                      int frame_pattern, const char *out, int fps, const char *meta, int rank);
 
 #endif

@@ -59,12 +59,21 @@ typedef enum { DG_WAN_ROPE_TRUE = 0, DG_WAN_ROPE_CLAMPED, DG_WAN_ROPE_NONE } dg_
  *   neighbour) and a global scope (`global` frames shared by every rank at uniform stride), merged by
  *   log-sum-exp with `phase_bias` added to the global logits at timesteps >= phase_t and to the local
  *   ones below. Local keys carry their true RoPE positions, global ones as global_rope says. */
+/* How exact sequence parallelism gives every rank's queries every key: AUTO is ULYSSES when the rank
+ * count divides the heads, else ALLGATHER. ULYSSES: all-to-all to whole sequences of heads/N heads
+ * and back (K/V bytes per rank: 1/N of the gather's); ALLGATHER: every rank's K/V rows to every rank. */
+typedef enum { DG_WAN_KV_AUTO = 0, DG_WAN_KV_ULYSSES, DG_WAN_KV_ALLGATHER } dg_wan_kv_mode;
+
 typedef struct dg_wan_split {
     dg_comm *comm; /* NULL: one process */
     int clip;
     int halo, global;
     float phase_t, phase_bias;
     dg_wan_global_rope global_rope;
+    dg_wan_kv_mode kv_mode; /* exact */
+    /* 1: every exchange completes before the attention starts (for measuring what overlap hides);
+     * 0: the gathers and halo swaps run while the attention over this rank's own keys does */
+    int blocking;
 } dg_wan_split;
 
 /* What the forwards at one latent size share and never change: the activation arena (sized from the
@@ -81,7 +90,12 @@ typedef struct dg_wan_sized {
     int64_t kv_rows, kv_local; /* rows of the key/value buffers, and where this rank's own rows start */
     int64_t halo_prev, halo_next; /* clip: halo rows from each neighbour (0 at the ends) */
     int64_t global_rows;          /* clip: rows of the global scope (every rank's share), else 0 */
-    int64_t *part_rows;    /* [comm->size] tokens per rank; part_floats: scratch for the counts */
+    int ulysses;                  /* exact: heads exchanged all-to-all (split.kv_mode resolved) */
+    int64_t uly_rows;             /* ulysses: rows of dim floats holding [tokens, heads/N x head_dim] */
+    int partial;                  /* self-attention runs in parts merged by log-sum-exp */
+    double comm_seconds;          /* accumulated: time spent in (or waiting for) exchanges */
+    double comm_bytes;            /* accumulated: bytes this rank received */
+    int64_t *part_rows;    /* [comm->size] tokens per rank; part_floats: scratch for the counts (2 x size) */
     int64_t *part_floats;
     dg_arena arena;
     dg_tensor rope_cos, rope_sin; /* [tokens, head_dim] */

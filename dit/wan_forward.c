@@ -13,14 +13,17 @@
  * the sum over this list, so the two cannot disagree. Rows: ROWS_TOKENS every
  * token (the patches and the final projection, gathered from all ranks when
  * split), ROWS_LOCAL this rank's tokens, ROWS_KV self-attention's keys and
- * values (every token under exact sequence parallelism; the local scope under
- * clip parallelism), ROWS_GLOBAL and ROWS_CLIP the global scope and the second
- * partial attention of clip parallelism (no rows otherwise). */
-typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_KV, ROWS_GLOBAL, ROWS_CLIP, ROWS_TEXT, ROWS_ONE, N_ROWS } act_rows;
+ * values (every token under exact sequence parallelism by all-gather, this
+ * rank's under Ulysses; the local scope under clip parallelism), ROWS_GLOBAL
+ * the global scope of clip parallelism, ROWS_PART a second partial attention
+ * and both parts' log-sum-exp (when attention runs in merged parts), ROWS_ULY
+ * Ulysses' whole-sequence Q/K/V/O of this rank's heads (no rows otherwise). */
+typedef enum { ROWS_TOKENS, ROWS_LOCAL, ROWS_KV, ROWS_GLOBAL, ROWS_PART, ROWS_ULY, ROWS_TEXT, ROWS_ONE, N_ROWS } act_rows;
 typedef enum { COLS_DIM, COLS_DIM2, COLS_DIM6, COLS_FFN, COLS_FREQ, COLS_PATCH_IN, COLS_PATCH_OUT, COLS_HEADS } act_cols;
 enum {
     PATCHES, HIDDEN, NORMED, Q, K, V, ATTN_OUT, FFN_HIDDEN, T_SINUSOID, TEMB, TEMB_SILU, TPROJ, MODULATION,
-    HEAD_MODULATION, CTX_HIDDEN, CTX, CROSS_K, CROSS_V, PROJ_OUT, GLOBAL_K, GLOBAL_V, ATTN_OUT2, LSE, LSE2, N_ACTS
+    HEAD_MODULATION, CTX_HIDDEN, CTX, CROSS_K, CROSS_V, PROJ_OUT, GLOBAL_K, GLOBAL_V, ATTN_OUT2, LSE, LSE2, U_Q, U_K,
+    U_V, U_O, N_ACTS
 };
 static const struct {
     const char *name;
@@ -48,9 +51,13 @@ static const struct {
     [PROJ_OUT] = {"proj_out", ROWS_TOKENS, COLS_PATCH_OUT},
     [GLOBAL_K] = {"global_k", ROWS_GLOBAL, COLS_DIM},
     [GLOBAL_V] = {"global_v", ROWS_GLOBAL, COLS_DIM},
-    [ATTN_OUT2] = {"attn_out_global", ROWS_CLIP, COLS_DIM},
-    [LSE] = {"lse_local", ROWS_CLIP, COLS_HEADS},
-    [LSE2] = {"lse_global", ROWS_CLIP, COLS_HEADS},
+    [ATTN_OUT2] = {"attn_out_part", ROWS_PART, COLS_DIM},
+    [LSE] = {"lse", ROWS_PART, COLS_HEADS},
+    [LSE2] = {"lse_part", ROWS_PART, COLS_HEADS},
+    [U_Q] = {"ulysses_q", ROWS_ULY, COLS_DIM},
+    [U_K] = {"ulysses_k", ROWS_ULY, COLS_DIM},
+    [U_V] = {"ulysses_v", ROWS_ULY, COLS_DIM},
+    [U_O] = {"ulysses_o", ROWS_ULY, COLS_DIM},
 };
 
 static int64_t patch_volume(const dg_wan_config *c) { return (int64_t)c->patch[0] * c->patch[1] * c->patch[2]; }
@@ -79,7 +86,7 @@ static size_t arena_bytes(const dg_wan_config *c, const int64_t rows[N_ROWS]) {
 static void sized_rows(const dg_wan_sized *s, int64_t N, int64_t L, int64_t rows[N_ROWS]) {
     const int64_t G = s->global_rows;
     rows[ROWS_TOKENS] = N, rows[ROWS_LOCAL] = s->ntok, rows[ROWS_KV] = s->kv_rows, rows[ROWS_GLOBAL] = G;
-    rows[ROWS_CLIP] = G ? s->ntok : 0, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
+    rows[ROWS_PART] = s->partial ? s->ntok : 0, rows[ROWS_ULY] = s->uly_rows, rows[ROWS_TEXT] = L, rows[ROWS_ONE] = 1;
 }
 
 size_t dg_wan_tokens(const dg_wan_config *c, int64_t F, int64_t H, int64_t W) {
@@ -157,16 +164,22 @@ static int rope_tables(dg_wan_sized *s, const dg_wan_config *c, int Fp, int Hp, 
 
 /* This rank's share: tokens for exact sequence parallelism, whole latent frames (with their halos)
  * for clip parallelism. */
-static int split_tokens(dg_wan_sized *s, int64_t Fp) {
+static int split_tokens(dg_wan_sized *s, const dg_wan_config *c, int64_t Fp) {
     const dg_wan_split *sp = &s->split;
     dg_comm *comm = sp->comm;
     const int64_t N = Fp * s->frame_tokens;
     s->part_rows = malloc((size_t)comm->size * sizeof(int64_t));
-    s->part_floats = malloc((size_t)comm->size * sizeof(int64_t));
+    s->part_floats = malloc(2 * (size_t)comm->size * sizeof(int64_t));
     DG_CHECK(s->part_rows && s->part_floats, "%s:%d: out of memory", __FILE__, __LINE__);
     if (!sp->clip) {
         dg_comm_split(comm, N, 1, &s->tok0, &s->ntok, s->part_rows);
-        s->kv_rows = N, s->kv_local = s->tok0;
+        s->ulysses = sp->kv_mode == DG_WAN_KV_ULYSSES || (sp->kv_mode == DG_WAN_KV_AUTO && c->heads % comm->size == 0);
+        if (s->ulysses) { /* own rows only; whole sequences of heads/N heads after the all-to-all */
+            s->kv_rows = s->ntok, s->kv_local = 0;
+            s->uly_rows = (N * (c->heads / comm->size) + c->heads - 1) / c->heads;
+        } else { /* every row; the own rows are attended while the others arrive */
+            s->kv_rows = N, s->kv_local = s->tok0, s->partial = comm->size > 1;
+        }
         return DG_OK;
     }
     int64_t f0, nf;
@@ -176,6 +189,7 @@ static int split_tokens(dg_wan_sized *s, int64_t Fp) {
     s->halo_next = comm->rank + 1 < comm->size ? sp->halo * s->frame_tokens : 0;
     s->kv_rows = s->halo_prev + s->ntok + s->halo_next, s->kv_local = s->halo_prev;
     s->global_rows = (int64_t)sp->global * comm->size * s->frame_tokens;
+    s->partial = sp->global || s->halo_prev || s->halo_next;
     return DG_OK;
 }
 
@@ -185,6 +199,9 @@ int dg_wan_split_check(const dg_wan_split *sp, const dg_wan_config *c, int F, in
     const int size = sp->comm->size;
     if (!sp->clip) {
         DG_CHECK(N >= size, "%lld tokens cannot be split over %d ranks", (long long)N, size);
+        DG_CHECK(sp->kv_mode != DG_WAN_KV_ULYSSES || c->heads % size == 0,
+                 "Ulysses attention needs the rank count (%d) to divide the model's %d heads: use the all-gather",
+                 size, c->heads);
         return DG_OK;
     }
     DG_CHECK(!perturbed, "clip parallelism does not combine with perturbation guidance yet");
@@ -218,7 +235,7 @@ int dg_wan_sized_init(dg_wan_sized *s, dg_wan_model *m, int F, int H, int W, int
     s->frame_tokens = (int64_t)Hp * Wp;
     const int64_t N = (int64_t)Fp * Hp * Wp;
     s->tok0 = 0, s->ntok = N, s->kv_rows = N;
-    if (parallel && split_tokens(s, Fp) != DG_OK) {
+    if (parallel && split_tokens(s, c, Fp) != DG_OK) {
         dg_wan_sized_free(s);
         return DG_ERR;
     }
@@ -258,13 +275,39 @@ static dg_tensor rows_view(const dg_tensor *t, int64_t r0, int64_t n) {
     return v;
 }
 
-/* Every rank's rows of t (this rank's already in place) on every rank. */
-static int gather_rows(dg_wan_sized *s, dg_tensor *t) {
-    if (!s->comm) return DG_OK;
-    for (int r = 0; r < s->comm->size; r++) s->part_floats[r] = s->part_rows[r] * t->shape[1];
-    DG_TRY(dg_backend_sync(t->backend)); /* the rows must be computed before they are sent */
-    return s->comm->ops->allgather_f32(s->comm, t->data, s->part_floats);
+/* An exchange's time and the floats this rank receives in it, for the pipeline's report. */
+static void count_comm(dg_wan_sized *s, double t0, double floats) {
+    s->comm_seconds += omp_get_wtime() - t0;
+    s->comm_bytes += floats * sizeof(float);
 }
+
+/* Complete the started exchanges among req[0..n) (not started ones are empty): all of them, even
+ * after a failure, so no request outlives its buffers. */
+static int comm_wait(dg_wan_sized *s, dg_comm_req *req, int n) {
+    const double t0 = omp_get_wtime();
+    int rc = DG_OK;
+    for (int i = 0; i < n; i++)
+        if (s->comm->ops->wait(s->comm, &req[i]) != DG_OK) rc = DG_ERR;
+    count_comm(s, t0, 0);
+    return rc;
+}
+
+/* Every rank's rows of t (this rank's already in place) on every rank; started only with req. */
+static int start_gather_rows(dg_wan_sized *s, dg_tensor *t, dg_comm_req *req) {
+    if (!s->comm) return DG_OK;
+    double got = 0;
+    for (int r = 0; r < s->comm->size; r++) {
+        s->part_floats[r] = s->part_rows[r] * t->shape[1];
+        if (r != s->comm->rank) got += (double)s->part_floats[r];
+    }
+    DG_TRY(dg_backend_sync(t->backend)); /* the rows must be computed before they are sent */
+    const double t0 = omp_get_wtime();
+    const int rc = s->comm->ops->allgather_f32(s->comm, t->data, s->part_floats, req);
+    count_comm(s, t0, got);
+    return rc;
+}
+
+static int gather_rows(dg_wan_sized *s, dg_tensor *t) { return start_gather_rows(s, t, NULL); }
 
 static void tap(const dg_wan_call *call, const char *name, const dg_tensor *x) {
     if (call && call->tap) call->tap(call->user, name, x);
@@ -283,49 +326,170 @@ static int sample_globals(dg_wan_sized *s, const dg_tensor *kv, dg_tensor *globa
 }
 
 /* Clip parallelism's exchange for one of K, V (this rank's rows and global share in place): the halo
- * frames of each neighbour into the local scope's ends, every rank's share of the global scope. */
-static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global) {
+ * frames of each neighbour into the local scope's ends (req[0]), every rank's share of the global
+ * scope (req[1]). req NULL: both complete before the return. */
+static int share_clip(dg_wan_sized *s, dg_tensor *kv, dg_tensor *global, dg_comm_req *req) {
     const dg_wan_split *sp = &s->split;
     dg_comm *comm = sp->comm;
     const int64_t C = kv->shape[1], ft = s->frame_tokens, halo = sp->halo * ft * C;
     float *d = kv->data, *own = d + s->kv_local * C;
     DG_TRY(dg_backend_sync(kv->backend)); /* the rows must be computed before they are sent */
+    double t0 = omp_get_wtime();
     if (halo)
-        DG_TRY(comm->ops->exchange_f32(comm, own, own + s->ntok * C - halo, d, own + s->ntok * C, halo));
+        DG_TRY(comm->ops->exchange_f32(comm, own, own + s->ntok * C - halo, d, own + s->ntok * C, halo,
+                                       req ? &req[0] : NULL));
+    count_comm(s, t0, (double)(s->halo_prev + s->halo_next) * C);
     if (!sp->global) return DG_OK;
     for (int r = 0; r < comm->size; r++) s->part_floats[r] = sp->global * ft * C;
-    return comm->ops->allgather_f32(comm, global->data, s->part_floats);
+    t0 = omp_get_wtime();
+    const int rc = comm->ops->allgather_f32(comm, global->data, s->part_floats, req ? &req[1] : NULL);
+    count_comm(s, t0, (double)(comm->size - 1) * sp->global * ft * C);
+    return rc;
 }
 
-/* What this rank's queries attend to, from every rank's keys and values (K after RoPE). */
-static int share_keys(dg_wan_sized *s, dg_tensor *a, int heads) {
-    if (!s->comm) return DG_OK;
-    if (!s->split.clip) return gather_rows(s, &a[K]) || gather_rows(s, &a[V]) ? DG_ERR : DG_OK;
-    DG_TRY(share_clip(s, &a[K], &a[GLOBAL_K]));
-    DG_TRY(share_clip(s, &a[V], &a[GLOBAL_V]));
-    if (!s->split.global) return DG_OK;
+/* Query rows per piece of the attention that overlaps exchanges: between pieces MPI advances them. */
+#define OVERLAP_PIECES 8
+
+/* This rank's queries against key rows [k0, k0 + n) of k and v: the first part writes the output
+ * (and, when there are more parts, its log-sum-exp); later ones are merged in without bias, which
+ * equals one softmax over all the parts' keys. While the exchanges in pending[0..npending) run, the
+ * part goes in pieces of query rows (rows are independent: the same result), each followed by a
+ * progress call. */
+static int attend_part(dg_wan_sized *s, dg_tensor *a, const dg_tensor *k, const dg_tensor *v, int64_t k0, int64_t n,
+                       int heads, int *first, dg_comm_req *pending, int npending) {
+    if (!n) return DG_OK;
+    const dg_tensor kp = rows_view(k, k0, n), vp = rows_view(v, k0, n);
+    dg_tensor *o = *first ? &a[ATTN_OUT] : &a[ATTN_OUT2], *lse = *first ? &a[LSE] : &a[LSE2];
+    const int with_lse = !*first || s->partial;
+    const int64_t nq = a[Q].shape[0], piece = npending ? (nq + OVERLAP_PIECES - 1) / OVERLAP_PIECES : nq;
+    for (int64_t r0 = 0; r0 < nq; r0 += piece) {
+        const int64_t m = nq - r0 < piece ? nq - r0 : piece;
+        dg_tensor qr = rows_view(&a[Q], r0, m), orow = rows_view(o, r0, m), lrow = with_lse ? rows_view(lse, r0, m) : *lse;
+        const dg_attn_opts opts = {.lse = with_lse ? &lrow : NULL};
+        DG_TRY(dg_attention(&orow, &qr, &kp, &vp, heads, &opts));
+        for (int i = 0; i < npending; i++) DG_TRY(s->comm->ops->progress(s->comm, &pending[i]));
+    }
+    if (*first) {
+        *first = 0;
+        return DG_OK;
+    }
+    return dg_attention_merge(&a[ATTN_OUT], &a[LSE], &a[ATTN_OUT2], &a[LSE2], 0.0f, 0.0f);
+}
+
+/* Clip parallelism's dual-scope attention (t: the step's timestep). The halo swaps and the global
+ * gather run while the queries attend to this rank's own frames; then the halos are merged in (the
+ * local scope), and the global scope, merged by log-sum-exp with the phase bias on one side. */
+static int dual_scope(dg_wan_sized *s, dg_tensor *a, int heads, float t) {
+    const dg_wan_split *sp = &s->split;
+    dg_comm_req req[4] = {{0}};
+    dg_comm_req *started = sp->blocking ? NULL : req;
+    int first = 1;
+    int rc = share_clip(s, &a[K], &a[GLOBAL_K], started);
+    if (rc == DG_OK) rc = share_clip(s, &a[V], &a[GLOBAL_V], started ? started + 2 : NULL);
+    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->kv_local, s->ntok, heads, &first, started, started ? 4 : 0);
+    if (comm_wait(s, req, 4) != DG_OK) rc = DG_ERR;
+    DG_TRY(rc);
+    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->halo_prev, heads, &first, NULL, 0));
+    DG_TRY(attend_part(s, a, &a[K], &a[V], s->kv_local + s->ntok, s->halo_next, heads, &first, NULL, 0));
+    if (!sp->global) return DG_OK; /* the local scope alone */
     dg_tensor g3 = a[GLOBAL_K];
     const int64_t s3[3] = {g3.shape[0], heads, g3.shape[1] / heads};
     DG_TRY(dg_tensor_reshape(&g3, 3, s3));
-    return dg_rope(&g3, &s->global_cos, &s->global_sin);
-}
-
-/* Clip parallelism's dual-scope attention: the local scope and the global scope attended apart, then
- * merged by log-sum-exp with the phase bias on one of them (t: the step's timestep). */
-static int dual_scope(dg_wan_sized *s, dg_tensor *a, int heads, float t) {
-    const dg_wan_split *sp = &s->split;
-    dg_attn_opts local = {.query_offset = s->kv_local, .lse = sp->global ? &a[LSE] : NULL}, global = {.lse = &a[LSE2]};
-    DG_TRY(dg_attention(&a[ATTN_OUT], &a[Q], &a[K], &a[V], heads, &local));
-    if (!sp->global) return DG_OK; /* the local scope alone: nothing to merge */
+    DG_TRY(dg_rope(&g3, &s->global_cos, &s->global_sin));
+    const dg_attn_opts global = {.lse = &a[LSE2]};
     DG_TRY(dg_attention(&a[ATTN_OUT2], &a[Q], &a[GLOBAL_K], &a[GLOBAL_V], heads, &global));
     const int early = t >= sp->phase_t;
     return dg_attention_merge(&a[ATTN_OUT], &a[LSE], &a[ATTN_OUT2], &a[LSE2], early ? 0.0f : sp->phase_bias,
                               early ? sp->phase_bias : 0.0f);
 }
 
-/* Self-attention through the plan (dense without one), with the layer's SoftPAG blend; under clip
- * parallelism the dual-scope attention. With stats, the backend is drained around the call so the
- * time is the kernels'. */
+/* Exact sequence parallelism by all-gather: every rank's K/V rows gathered while the queries attend
+ * to this rank's own rows, then the rows before and after merged in. SoftPAG's blend needs the
+ * whole attention first, so a perturbed layer gathers, then attends once. */
+static int gathered_attention(dg_wan_sized *s, dg_tensor *a, int heads, const dg_attn_opts *opts) {
+    if (opts->perturb || !s->partial) {
+        DG_TRY(gather_rows(s, &a[K]));
+        DG_TRY(gather_rows(s, &a[V]));
+        return dg_attention(&a[ATTN_OUT], &a[Q], &a[K], &a[V], heads, opts);
+    }
+    dg_comm_req req[2] = {{0}};
+    const int blocking = s->split.blocking;
+    int first = 1;
+    int rc = start_gather_rows(s, &a[K], blocking ? NULL : &req[0]);
+    if (rc == DG_OK) rc = start_gather_rows(s, &a[V], blocking ? NULL : &req[1]);
+    if (rc == DG_OK) rc = attend_part(s, a, &a[K], &a[V], s->tok0, s->ntok, heads, &first, req, blocking ? 0 : 2);
+    if (comm_wait(s, req, 2) != DG_OK) rc = DG_ERR;
+    DG_TRY(rc);
+    DG_TRY(attend_part(s, a, &a[K], &a[V], 0, s->tok0, heads, &first, NULL, 0));
+    return attend_part(s, a, &a[K], &a[V], s->tok0 + s->ntok, a[K].shape[0] - s->tok0 - s->ntok, heads, &first,
+                       NULL, 0);
+}
+
+/* [rows, cols] floats at offset `at` of t's storage as a 4-D box [1, rows, parts, cols / parts]. */
+static dg_tensor box4(const dg_tensor *t, int64_t at, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    dg_tensor v = *t;
+    v.ndim = 4;
+    v.shape[0] = d0, v.shape[1] = d1, v.shape[2] = d2, v.shape[3] = d3;
+    v.data = (float *)t->data + at;
+    return v;
+}
+
+/* Ulysses: x [ntok, heads x hd] on this rank <-> u [N, heads/P x hd] of rank j's heads on rank j, through
+ * pack (ntok x dim floats: the P head groups back to back). to_heads: x -> u, else u -> x. */
+static int ulysses_swap(dg_wan_sized *s, dg_tensor *x, dg_tensor *pack, dg_tensor *u, int to_heads) {
+    dg_comm *comm = s->comm;
+    const int P = comm->size;
+    const int64_t n = s->ntok, Dg = x->shape[1] / P;
+    int64_t *mine = s->part_floats, *theirs = s->part_floats + P;
+    double got = 0;
+    for (int r = 0; r < P; r++) {
+        mine[r] = n * Dg, theirs[r] = s->part_rows[r] * Dg;
+        if (r != comm->rank) got += (double)(to_heads ? theirs[r] : mine[r]);
+    }
+    dg_tensor x4 = box4(x, 0, 1, n, P, Dg), p4 = box4(pack, 0, P, n, 1, Dg);
+    const int64_t size[4] = {1, n, 1, Dg};
+    if (to_heads)
+        for (int j = 0; j < P; j++) {
+            const int64_t xa[4] = {0, 0, j, 0}, pa[4] = {j, 0, 0, 0};
+            DG_TRY(dg_copy_box(&p4, pa, &x4, xa, size));
+        }
+    DG_TRY(dg_backend_sync(x->backend)); /* the rows must be computed before they are sent */
+    const double t0 = omp_get_wtime();
+    const int rc = to_heads ? comm->ops->alltoall_f32(comm, pack->data, mine, u->data, theirs)
+                            : comm->ops->alltoall_f32(comm, u->data, theirs, pack->data, mine);
+    count_comm(s, t0, got);
+    DG_TRY(rc);
+    if (!to_heads)
+        for (int j = 0; j < P; j++) {
+            const int64_t xa[4] = {0, 0, j, 0}, pa[4] = {j, 0, 0, 0};
+            DG_TRY(dg_copy_box(&x4, xa, &p4, pa, size));
+        }
+    return DG_OK;
+}
+
+/* Exact sequence parallelism by Ulysses: all-to-all from this rank's tokens of every head to every
+ * token of heads/P heads, attention over the whole sequence, all-to-all back. NORMED is free
+ * between the QKV projections and the output projection: it packs the head groups. */
+static int ulysses_attention(dg_wan_sized *s, dg_tensor *a, int heads, const dg_attn_opts *opts) {
+    const int P = s->comm->size, hr = heads / P;
+    int64_t N = 0;
+    for (int r = 0; r < P; r++) N += s->part_rows[r];
+    dg_tensor u[4]; /* [N, hr x head_dim] at the start of their buffers */
+    for (int i = 0; i < 4; i++) {
+        u[i] = a[U_Q + i];
+        u[i].shape[0] = N, u[i].shape[1] = a[Q].shape[1] / P;
+    }
+    DG_TRY(ulysses_swap(s, &a[Q], &a[NORMED], &u[0], 1));
+    DG_TRY(ulysses_swap(s, &a[K], &a[NORMED], &u[1], 1));
+    DG_TRY(ulysses_swap(s, &a[V], &a[NORMED], &u[2], 1));
+    const dg_attn_opts mine = {.perturb = opts->perturb ? opts->perturb + (size_t)s->comm->rank * hr : NULL};
+    DG_TRY(dg_attention(&u[3], &u[0], &u[1], &u[2], hr, &mine));
+    return ulysses_swap(s, &a[ATTN_OUT], &a[NORMED], &u[3], 0);
+}
+
+/* Self-attention through the plan (dense without one), with the layer's SoftPAG blend; split over
+ * ranks, the exchange of keys and values first (exact) or the dual-scope attention (clip). With
+ * stats, the backend is drained around the call so the time is the kernels' (and the exchanges'). */
 static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats *stats, int layer, dg_tensor *a,
                           int heads, float t) {
     dg_tensor *o = &a[ATTN_OUT], *q = &a[Q], *k = &a[K], *v = &a[V];
@@ -336,6 +500,10 @@ static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats
     if (s->comm && s->split.clip) {
         DG_CHECK(!opts.perturb, "clip parallelism does not combine with perturbation guidance yet");
         DG_TRY(dual_scope(s, a, heads, t));
+    } else if (s->comm && s->ulysses) {
+        DG_TRY(ulysses_attention(s, a, heads, &opts));
+    } else if (s->comm) {
+        DG_TRY(gathered_attention(s, a, heads, &opts));
     } else if (s->plan) {
         DG_TRY(dg_attn_plan_run(s->plan, call ? call->step : 0, call ? call->steps : 1, layer, o, q, k, v, heads,
                                 &opts));
@@ -434,7 +602,7 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
     dg_tensor q3 = *q, k3 = k;
     const int64_t s3[3] = {s->ntok, c->heads, c->head_dim};
     if (dg_tensor_reshape(&q3, 3, s3) || dg_tensor_reshape(&k3, 3, s3) || dg_rope(&q3, &cos, &sin) ||
-        dg_rope(&k3, &cos, &sin) || share_keys(s, a, c->heads) || self_attention(s, call, stats, li, a, c->heads, t) ||
+        dg_rope(&k3, &cos, &sin) || self_attention(s, call, stats, li, a, c->heads, t) ||
         dg_linear(n, o, &sa->o_w, &sa->o_b) || dg_gated_add(h, n, row(mods, 2, D)))
         return DG_ERR;
     /* 2. cross-attention on the text context: no modulation, no RoPE, no mask; without

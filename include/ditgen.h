@@ -95,6 +95,8 @@ typedef struct dg_gen_params {
 
 typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
+    /* parallel generation: this rank's time in (or waiting for) exchanges, and the bytes it received */
+    double comm_s, comm_bytes;
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
@@ -140,6 +142,17 @@ typedef struct dg_parallel_opts {
     /* clip: temporal RoPE of the global keys: NULL or "true" (their frame), "clamped" (to just outside
      * the rank's local scope) or "none" (no temporal rotation) */
     const char *global_rope;
+    /* exact: how the keys and values reach every rank: NULL or "auto" (Ulysses all-to-all over heads
+     * when the ranks divide the heads, else all-gather), "ulysses" or "allgather" */
+    const char *attention;
+    /* 1: every exchange completes before the attention that needs it starts (to measure what the
+     * default overlap hides); 0: exchanges run while the rank attends to its own keys */
+    int blocking;
+    /* dg_pipeline_decode splits the latent frames over the ranks (every rank must call it and gets
+     * the whole video); each rank first decodes latent frames before its share to warm the VAE's
+     * causal caches: 0 (default) from frame 0, frames equal to one process's; N > 0: the N frames
+     * before its share, faster and approximate (docs/parallel.md gives the error) */
+    int vae_halo;
 } dg_parallel_opts;
 
 /* Every rank calls the same pipeline functions in the same order and ends with the same latents. CPU

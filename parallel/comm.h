@@ -12,17 +12,37 @@
 
 typedef struct dg_comm dg_comm;
 
+/* An exchange in flight (req argument of the collectives; NULL there: the call completes before it
+ * returns). Its buffers must stay untouched until dg_comm_ops.wait. MPI starts the non-blocking call
+ * (MPI_Iallgatherv, MPI_Isend/Irecv), so the caller computes while it runs; NCCL calls are
+ * asynchronous on the backend's stream anyway and wait has nothing to do. */
+#define DG_COMM_MAX_REQ 4
+typedef struct dg_comm_req {
+    int n;                        /* handles in use */
+    void *h[DG_COMM_MAX_REQ];     /* the transport's request handles */
+    int *counts, *displs;         /* MPI: the counts an MPI_Iallgatherv reads until it completes */
+} dg_comm_req;
+
 typedef struct dg_comm_ops {
     const char *name;
     /* In place: rank r's part, counts[r] floats, already sits at offset sum(counts[0..r)) of buf; on
      * return every rank's buf holds every part. buf is memory of the communicator's kind (host for MPI,
      * device for NCCL). */
-    int (*allgather_f32)(dg_comm *c, float *buf, const int64_t *counts);
+    int (*allgather_f32)(dg_comm *c, float *buf, const int64_t *counts, dg_comm_req *req);
     /* Swap n floats with each neighbour: to_prev goes to rank-1 and arrives in its from_next, to_next to
      * rank+1 (its from_prev). The first rank has no previous and the last no next: those buffers are not
      * touched (may be NULL). */
     int (*exchange_f32)(dg_comm *c, const float *to_prev, const float *to_next, float *from_prev, float *from_next,
-                        int64_t n);
+                        int64_t n, dg_comm_req *req);
+    /* All-to-all: send holds size parts back to back, part r (send_counts[r] floats) for rank r; recv
+     * receives rank r's part for this rank at offset sum(recv_counts[0..r)). Blocking. */
+    int (*alltoall_f32)(dg_comm *c, const float *send, const int64_t *send_counts, float *recv,
+                        const int64_t *recv_counts);
+    /* Let a started exchange advance without blocking (MPI moves large messages only inside MPI
+     * calls: the compute that overlaps an exchange calls this now and then). */
+    int (*progress)(dg_comm *c, dg_comm_req *req);
+    /* Complete a started exchange (a request with n 0 returns at once). */
+    int (*wait)(dg_comm *c, dg_comm_req *req);
     int (*barrier)(dg_comm *c);
     void (*destroy)(dg_comm *c);
 } dg_comm_ops;

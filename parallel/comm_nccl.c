@@ -23,8 +23,14 @@ typedef struct {
         if (r_ != ncclSuccess) return dg_error("NCCL: %s failed: %s", #call, ncclGetErrorString(r_)); \
     } while (0)
 
-static int nccl_allgather(dg_comm *c, float *buf, const int64_t *counts) {
+/* NCCL calls are enqueued on the stream: a request has nothing to wait for on the host. */
+static void no_request(dg_comm_req *req) {
+    if (req) req->n = 0, req->counts = req->displs = NULL;
+}
+
+static int nccl_allgather(dg_comm *c, float *buf, const int64_t *counts, dg_comm_req *req) {
     nccl_ctx *n = c->ctx;
+    no_request(req);
     int64_t at = 0;
     DG_NCCL_CHECK(ncclGroupStart());
     for (int r = 0; r < c->size; r++) {
@@ -40,8 +46,9 @@ static int nccl_allgather(dg_comm *c, float *buf, const int64_t *counts) {
 }
 
 static int nccl_exchange(dg_comm *c, const float *to_prev, const float *to_next, float *from_prev, float *from_next,
-                         int64_t n) {
+                         int64_t n, dg_comm_req *req) {
     nccl_ctx *x = c->ctx;
+    no_request(req);
     /* one group: the bidirectional swaps cannot deadlock */
     DG_NCCL_CHECK(ncclGroupStart());
     ncclResult_t rc = ncclSuccess;
@@ -59,6 +66,30 @@ static int nccl_exchange(dg_comm *c, const float *to_prev, const float *to_next,
     return DG_OK;
 }
 
+static int nccl_alltoall(dg_comm *c, const float *send, const int64_t *send_counts, float *recv,
+                         const int64_t *recv_counts) {
+    nccl_ctx *x = c->ctx;
+    /* one group of point-to-point calls: NCCL's all-to-all idiom, and it takes unequal parts */
+    DG_NCCL_CHECK(ncclGroupStart());
+    ncclResult_t rc = ncclSuccess;
+    int64_t s_at = 0, r_at = 0;
+    for (int r = 0; r < c->size && rc == ncclSuccess; r++) {
+        rc = ncclSend(send + s_at, (size_t)send_counts[r], ncclFloat, r, x->nccl, x->stream);
+        if (rc == ncclSuccess) rc = ncclRecv(recv + r_at, (size_t)recv_counts[r], ncclFloat, r, x->nccl, x->stream);
+        s_at += send_counts[r], r_at += recv_counts[r];
+    }
+    const ncclResult_t end = ncclGroupEnd();
+    if (rc != ncclSuccess || end != ncclSuccess)
+        return dg_error("NCCL: all-to-all failed: %s", ncclGetErrorString(rc != ncclSuccess ? rc : end));
+    return DG_OK;
+}
+
+/* wait and progress: the stream orders the calls, the host has nothing to do */
+static int nccl_wait(dg_comm *c, dg_comm_req *req) {
+    (void)c, (void)req;
+    return DG_OK;
+}
+
 static int nccl_barrier(dg_comm *c) {
     nccl_ctx *n = c->ctx;
     DG_CUDA_CHECK(cudaStreamSynchronize(n->stream));
@@ -71,7 +102,8 @@ static void nccl_destroy(dg_comm *c) {
     free(n);
 }
 
-static const dg_comm_ops nccl_ops = {"nccl", nccl_allgather, nccl_exchange, nccl_barrier, nccl_destroy};
+static const dg_comm_ops nccl_ops = {"nccl",    nccl_allgather, nccl_exchange, nccl_alltoall,
+                                    nccl_wait, nccl_wait,      nccl_barrier,  nccl_destroy};
 
 int dg_comm_nccl_init(dg_comm *c, dg_comm *mpi, dg_backend *be) {
     DG_CHECK(be->kind == DG_BACKEND_CUDA, "NCCL: needs a CUDA backend (got %s)", be->ops->name);

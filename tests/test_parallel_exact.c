@@ -1,4 +1,5 @@
-/* Exact sequence parallelism under mpirun -np N (ctest runs N = 1, 2, 3): every rank's latents equal
+/* Exact sequence parallelism under mpirun -np N (ctest runs N = 1, 2, 3), by Ulysses all-to-all (auto
+ * on 1 and 2 ranks: the tiny model's 2 heads) and by all-gather (overlapped or blocking): every rank's latents equal
  * the one-process latents of the same generation (max abs error <= 1e-5 x max|ref|; the split only
  * changes GEMM row counts) and diffusers' fixture latents (1e-4, as test_pipeline): with CFG, with
  * the SoftPAG pass resumed from its shared prefix, and at a size whose tokens do not divide evenly
@@ -15,25 +16,31 @@ static void compare(const char *what, const float *got, const float *ref, int64_
     CHECK(e <= 1e-5 * r, "rank %d %s: max err %g > 1e-5 x %g", rank, what, e, r);
 }
 
-/* g with and without the split: the same latents on every rank. */
-static float *both_ways(dg_pipeline *p, const dg_gen_params *g, const char *what, int64_t *numel) {
+/* g with and without the split (opts: how the keys reach every rank): the same latents on every rank. */
+static float *split_vs_one(dg_pipeline *p, const dg_gen_params *g, const dg_parallel_opts *opts, const char *what,
+                           int64_t *numel) {
     int64_t shape[4];
     CHECK_OK(dg_pipeline_latent_shape(p, g, shape));
     const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
     float *par = malloc((size_t)n * sizeof(float)), *one = malloc((size_t)n * sizeof(float));
     int rank, size;
-    const dg_parallel_opts exact = {.mode = "exact"};
-    CHECK_OK(dg_pipeline_set_parallel(p, &exact));
+    CHECK_OK(dg_pipeline_set_parallel(p, opts));
     dg_pipeline_rank(p, &rank, &size);
     CHECK_OK(dg_pipeline_generate(p, g, par, NULL, NULL, NULL));
     CHECK_OK(dg_pipeline_set_parallel(p, NULL));
     CHECK_OK(dg_pipeline_generate(p, g, one, NULL, NULL, NULL));
     char label[96];
-    snprintf(label, sizeof label, "%s over %d ranks", what, size);
+    snprintf(label, sizeof label, "%s over %d ranks (%s%s)", what, size, opts->attention ? opts->attention : "auto",
+             opts->blocking ? ", blocking" : "");
     if (!test_failures) compare(label, par, one, n, rank);
     free(one);
     *numel = n;
     return par;
+}
+
+static float *both_ways(dg_pipeline *p, const dg_gen_params *g, const char *what, int64_t *numel) {
+    const dg_parallel_opts exact = {.mode = "exact"};
+    return split_vs_one(p, g, &exact, what, numel);
 }
 
 int main(void) {
@@ -68,6 +75,26 @@ int main(void) {
     dg_gen_params odd = g;
     odd.width = 64, odd.height = 64, odd.frames = 17, odd.cfg_scale = 1.0f;
     free(both_ways(p, &odd, "80 tokens, no CFG", &n));
+
+    /* the tiny model has 2 heads: Ulysses on 1 and 2 ranks (auto picks it there), refused on 3; the
+     * all-gather everywhere, with its exchanges overlapped or not */
+    int rank, size;
+    const dg_parallel_opts ulysses = {.mode = "exact", .attention = "ulysses"},
+                           gather = {.mode = "exact", .attention = "allgather"},
+                           gather_blocking = {.mode = "exact", .attention = "allgather", .blocking = 1};
+    CHECK_OK(dg_pipeline_set_parallel(p, &gather));
+    dg_pipeline_rank(p, &rank, &size);
+    free(split_vs_one(p, &odd, &gather, "80 tokens", &n));
+    free(split_vs_one(p, &odd, &gather_blocking, "80 tokens", &n));
+    free(split_vs_one(p, &pag, &gather, "SoftPAG", &n));
+    if (2 % size == 0) {
+        free(split_vs_one(p, &odd, &ulysses, "80 tokens", &n));
+    } else {
+        CHECK_OK(dg_pipeline_set_parallel(p, &ulysses));
+        expect_refused(p, g, "divide the model's 2 heads");
+    }
+    CHECK(dg_pipeline_set_parallel(p, &(dg_parallel_opts){.mode = "exact", .attention = "ring"}) == DG_ERR,
+          "an unknown parallel attention is refused");
 
     /* a sparse plan is refused before any work */
     const dg_parallel_opts exact = {.mode = "exact"};

@@ -13,6 +13,7 @@
 #include "io/safetensors.h"
 #include "core/arena.h"
 #include "io/weights.h"
+#include "parallel/comm.h"
 
 #define DG_WAN_VAE_MAX_LEVELS 8
 #define DG_WAN_VAE_MAX_Z 256
@@ -86,5 +87,17 @@ void dg_wan_vae_denormalize(const dg_wan_vae_config *cfg, float *latents, int F,
  * to the backend once and the frames come back once. Not reentrant (the
  * caches live in v). */
 int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile);
+/* The frames of latent frames [k0, k1) only (a parallel decode's share): frames receives
+ * [out_channels, n, scale_s*h, scale_s*w] with n = first(k1) - first(k0), first(k) = 0 for k = 0
+ * and 1 + scale_t*(k-1) after. The decode starts `warm` latent frames before k0 (or at 0) with zeroed
+ * caches and drops those frames: with warm >= k0 the frames equal a whole decode's; a shorter
+ * warm-up leaves the causal caches without the older history, an error that shrinks as warm grows. */
+int dg_wan_vae_decode_frames(dg_wan_vae *v, const float *latents, int F, int h, int w, int k0, int k1, int warm,
+                             float *frames, int tile);
+/* dg_wan_vae_decode over the ranks of comm (host memory): rank r decodes its even share of the latent
+ * frames after `warm` latent frames of warm-up (< 0: from frame 0, equal to a whole decode), and
+ * every rank receives the whole video in frames. Every rank must call it. */
+int dg_wan_vae_decode_split(dg_wan_vae *v, dg_comm *comm, const float *latents, int F, int h, int w, int warm,
+                            float *frames, int tile);
 
 #endif

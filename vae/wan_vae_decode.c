@@ -53,7 +53,8 @@ static int shaped(dg_tensor *t, const dg_tensor *store, int64_t offset, int64_t 
 /* What one decode reads and writes, and the tiled decode's buffers. */
 typedef struct decode_io {
     dg_tensor lat;    /* [z_dim, F, h, w] */
-    dg_tensor frames; /* [out_channels, To, H, W] */
+    dg_tensor frames; /* [out_channels, To, H, W]: the frames of latent frames [k_out, k_end) */
+    int64_t k_begin, k_out, k_end; /* decoded from k_begin; frames of the chunks before k_out are dropped */
     dg_tensor tile, above, left; /* 1-D: one tile's frames; per tile column its last rows; the last columns */
 } decode_io;
 
@@ -157,7 +158,11 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
     return DG_OK;
 }
 
-/* Decode one chunk: z [z_dim, 1, th, tw] in buf[0] -> out frames [f0, f0+T). */
+/* The first output frame of latent frame k: frame 0 gives one, the others scale_t each. */
+static int64_t first_frame(const dg_wan_vae_config *c, int64_t k) { return k == 0 ? 0 : 1 + (int64_t)c->scale_t * (k - 1); }
+
+/* Decode one chunk: z [z_dim, 1, th, tw] in buf[0] -> out frames [f0, f0+T) (out NULL: a warm-up
+ * chunk, only its caches kept). */
 static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     dg_wan_vae *v = r->v;
     const int n = v->cfg.n_levels;
@@ -183,6 +188,7 @@ static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     DG_TRY(view(r, &O, b, v->conv_out.cout, x->t, x->h, x->w));
     DG_TRY(dg_channel_rmsnorm(&A, &X, &v->norm_out, 1));
     DG_TRY(conv(&v->conv_out, &O, &A, 0, 0));
+    if (!out) return DG_OK;
     const int64_t at[4] = {0, f0, 0, 0}, zero[4] = {0}, size[4] = {O.shape[0], O.shape[1], O.shape[2], O.shape[3]};
     return dg_copy_box(out, at, &O, zero, size);
 }
@@ -248,19 +254,21 @@ static int carve_region(dg_wan_vae *v, carver *cv, run *r, int64_t th, int64_t t
 static int decode_region(dg_wan_vae *v, const decode_io *io, size_t mark, int64_t y0, int64_t x0, int64_t th,
                          int64_t tw, dg_tensor *out) {
     const dg_wan_vae_config *c = &v->cfg;
-    const int64_t F = io->lat.shape[1];
     dg_arena_reset(&v->state, mark);
     carver cv = {&v->state, v->be, 0};
     run r = {.v = v};
     DG_TRY(carve_region(v, &cv, &r, th, tw));
-    for (int i = 0; i < c->n_levels; i++) v->up[i].time_started = 0;
-    for (int64_t k = 0; k < F; k++) {
+    /* a decode that starts after chunk 0 runs time_conv from its first chunk, its cache at zeros as
+     * a whole decode's is after chunk 0 */
+    for (int i = 0; i < c->n_levels; i++) v->up[i].time_started = io->k_begin > 0;
+    const int64_t out0 = first_frame(c, io->k_out);
+    for (int64_t k = io->k_begin; k < io->k_end; k++) {
         act x = {0, c->z_dim, 1, th, tw};
         dg_tensor Z;
         DG_TRY(aview(&r, &Z, &x));
         const int64_t zero[4] = {0}, at[4] = {0, k, y0, x0}, size[4] = {c->z_dim, 1, th, tw};
         DG_TRY(dg_copy_box(&Z, zero, &io->lat, at, size)); /* the latent window of frame k */
-        DG_TRY(chunk(&r, &x, out, k == 0 ? 0 : 1 + (int64_t)c->scale_t * (k - 1)));
+        DG_TRY(chunk(&r, &x, k < io->k_out ? NULL : out, first_frame(c, k) - out0));
     }
     return DG_OK;
 }
@@ -320,9 +328,10 @@ done:
 /* The latents, the frames and the tile buffers. On a host-memory backend the latents and
  * frames are the caller's buffers (host memory is backend memory there). */
 static int carve_io(dg_wan_vae *v, carver *cv, decode_io *io, const float *latents, float *frames, int64_t F,
-                    int64_t h, int64_t w, int64_t tile) {
+                    int64_t h, int64_t w, int64_t tile, const int64_t k[3]) {
     const dg_wan_vae_config *c = &v->cfg;
-    const int64_t s = c->scale_s, oc = c->out_channels, To = 1 + (int64_t)c->scale_t * (F - 1);
+    const int64_t s = c->scale_s, oc = c->out_channels, To = first_frame(c, k[2]) - first_frame(c, k[1]);
+    io->k_begin = k[0], io->k_out = k[1], io->k_end = k[2];
     const int64_t ls[4] = {c->z_dim, F, h, w}, fs[4] = {oc, To, h * s, w * s};
     if (v->be->ops->host_memory) {
         DG_TRY(dg_tensor_view(&io->lat, v->be, DG_F32, 4, ls, (void *)latents)); /* only read */
@@ -344,11 +353,11 @@ static int carve_io(dg_wan_vae *v, carver *cv, decode_io *io, const float *laten
 
 /* Allocate the decode state this geometry needs, in one piece. */
 static int state_init(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
-                      int64_t tile) {
+                      int64_t tile, const int64_t k[3]) {
     carver cv = {NULL, v->be, 0};
     decode_io io;
     run r;
-    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
+    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile, k));
     DG_TRY(carve_region(v, &cv, &r, tile && tile < h ? tile : h, tile && tile < w ? tile : w));
     if (dg_arena_init(&v->state, v->be, cv.bytes) != DG_OK)
         return dg_error_wrap("VAE decode of %lldx%lldx%lld latents: ", (long long)F, (long long)h, (long long)w);
@@ -357,10 +366,10 @@ static int state_init(dg_wan_vae *v, const float *latents, float *frames, int64_
 
 /* Latents up, decode, clamp, frames down. */
 static int decode_all(dg_wan_vae *v, const float *latents, float *frames, int64_t F, int64_t h, int64_t w,
-                      int64_t tile) {
+                      int64_t tile, const int64_t k[3]) {
     carver cv = {&v->state, v->be, 0};
     decode_io io;
-    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile));
+    DG_TRY(carve_io(v, &cv, &io, latents, frames, F, h, w, tile, k));
     const size_t mark = dg_arena_mark(&v->state);
     const int on_host = v->be->ops->host_memory;
     if (!on_host) DG_TRY(dg_tensor_upload(&io.lat, latents));
@@ -372,14 +381,21 @@ static int decode_all(dg_wan_vae *v, const float *latents, float *frames, int64_
     return on_host ? DG_OK : dg_tensor_download(&io.frames, frames);
 }
 
-int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile) {
+int dg_wan_vae_decode_frames(dg_wan_vae *v, const float *latents, int F, int h, int w, int k0, int k1, int warm,
+                             float *frames, int tile) {
     DG_CHECK(F >= 1 && h >= 1 && w >= 1, "VAE decode: latent %dx%dx%d must have at least one frame and cell", F, h,
              w);
     DG_CHECK(tile >= 0, "VAE decode: tile %d must be >= 0", tile);
-    const int64_t tl = tile && (h > tile || w > tile) ? tile : 0;
-    DG_TRY(state_init(v, latents, frames, F, h, w, tl));
-    const int rc = decode_all(v, latents, frames, F, h, w, tl);
+    DG_CHECK(0 <= k0 && k0 < k1 && k1 <= F && warm >= 0,
+             "VAE decode: latent frames [%d, %d) with %d warm-up frames do not fit %d latent frames", k0, k1, warm, F);
+    const int64_t tl = tile && (h > tile || w > tile) ? tile : 0, k[3] = {warm < k0 ? k0 - warm : 0, k0, k1};
+    DG_TRY(state_init(v, latents, frames, F, h, w, tl, k));
+    const int rc = decode_all(v, latents, frames, F, h, w, tl, k);
     /* freed at once: the state would otherwise sit next to the transformer's arena in the next job */
     dg_arena_free(&v->state);
     return rc;
+}
+
+int dg_wan_vae_decode(dg_wan_vae *v, const float *latents, int F, int h, int w, float *frames, int tile) {
+    return dg_wan_vae_decode_frames(v, latents, F, h, w, 0, F, 0, frames, tile);
 }
