@@ -15,6 +15,7 @@
 #include "cli/batch_resume.h"
 #include "cli/batch_summary.h"
 #include "cli/commands.h"
+#include "cli/cores.h"
 #include "cli/gen_job.h"
 #include "cli/param_flags.h"
 #include "cli/signals.h"
@@ -61,7 +62,7 @@ static void usage(FILE *f) {
             "  -m, --model DIR        diffusers model folder (default: the file's \"model\", else the\n"
             "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
             "      --device D         cpu (default) or cuda[:N]: text encoder, transformer and VAE\n"
-            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
             "      --deal             under mpirun -np N: every rank checks every job, then runs jobs\n"
             "                         r, r+N, r+2N, ... (rank r) and writes their outputs; with\n"
             "                         --device cuda each rank takes the GPU of its local rank\n"
@@ -506,7 +507,7 @@ static int parse_args(int argc, char **argv, batch *b) {
         case 2: b->deal = 1; break;
         case 3: b->resume = 1; break;
         case 4: b->summary.path = optarg; break;
-        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &iv)) return -1; b->threads = (int)iv; break;
+        case 't': if (cli_parse_int("--threads", optarg, 0, 1024, &iv)) return -1; b->threads = (int)iv; break;
         case 'h': usage(stdout); return 1;
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
         default: cli_error("unknown option '%s' (see ditgen batch --help)", cli_refused_option(argv)); return -1;
@@ -546,6 +547,7 @@ int cmd_batch(int argc, char **argv) {
         return 1;
     }
     double t0 = cli_now_s();
+    if (b.threads <= 0) b.threads = cli_physical_cores(); /* -t 0 or none: auto, as generate */
     dg_pipeline *p;
     if (dg_pipeline_open(&p, b.model, b.device, b.threads)) {
         cli_library_error();
@@ -556,8 +558,8 @@ int cmd_batch(int argc, char **argv) {
     rc = 1;
     if (prepare(&b, p, configs) == 0 && (!b.resume || resume_scan(&b) == 0) && summary_start(&b) == 0) {
         const dg_model_info *info = dg_pipeline_info(p);
-        fprintf(stderr, "model: %s (%d layers, dim %d) loaded and %d prompt(s) encoded in %.2f s\n", b.model,
-                info->num_layers, info->dim, b.text.n, cli_now_s() - t0);
+        fprintf(stderr, "model: %s (%d layers, dim %d) loaded and %d prompt(s) encoded in %.2f s, %d thread%s\n",
+                b.model, info->num_layers, info->dim, b.text.n, cli_now_s() - t0, b.threads, b.threads == 1 ? "" : "s");
         rc = run_jobs(&b, p, configs);
         rc |= summary_finish(&b);
     }

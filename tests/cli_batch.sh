@@ -30,6 +30,11 @@ ok "batch run" batch jobs.json
 grep -q "batch: 5 of 5 jobs done, 6 generations" err || { echo "FAIL summary: $(tail -1 err)"; fail=1; }
 # three distinct prompts and the empty negative prompt, each encoded once
 grep -q "loaded and 4 prompt(s) encoded" err || { echo "FAIL prompt count: $(grep loaded err)"; fail=1; }
+# the default thread count is generate's: one per physical core
+tb=$(sed -n 's/.*encoded in .* s, \([0-9]*\) threads*$/\1/p' err)
+"$DITGEN" generate -m "$MODEL" -p "a" --steps 1 -o t.safetensors >/dev/null 2>gerr
+tg=$(sed -n 's/.*loaded in .* s, \([0-9]*\) threads*$/\1/p' gerr)
+[ -n "$tb" ] && [ "$tb" = "$tg" ] || { echo "FAIL batch threads '$tb', generate's default '$tg'"; fail=1; }
 for f in pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do
     [ -s "$f" ] || { echo "FAIL batch did not write $f"; fail=1; }
 done
@@ -86,7 +91,7 @@ if command -v mpirun >/dev/null && "$DITGEN" --version | grep -q mpi; then
     mkdir -p dealt && cd dealt || exit 1
     # OpenMPI's process-lifetime allocations are not ditgen's leaks (see lsan_mpi.supp)
     if OMP_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$TESTS/lsan_mpi.supp:fast_unwind_on_malloc=0:malloc_context_size=40 \
-        mpirun --allow-run-as-root --oversubscribe -np 2 "$DITGEN" batch ../jobs.json -t 1 --deal --summary s.json >out 2>err; then
+        mpirun --allow-run-as-root --oversubscribe -np 2 "$DITGEN" batch ../jobs.json -t "$tb" --deal --summary s.json >out 2>err; then
         grep -q "rank 0 of 2): 3 of 3 jobs done" err && grep -q "rank 1 of 2): 2 of 2 jobs done" err ||
             { echo "FAIL deal summaries: $(grep 'jobs done' err)"; fail=1; }
         for f in pag.png red.png tri_0.png tri_1.png clip_00.png clip_04.png sq.safetensors; do

@@ -29,7 +29,12 @@ struct dg_bf16_gemm {
     size_t xb_len;
 };
 
-int dg_gemm_bf16_supported(void) { return __builtin_cpu_supports("avx512bf16") != 0; }
+/* to_bf16's masked 256-bit store needs AVX512-VL/BW beside BF16; every CPU with BF16 has them, but
+ * the build machine may have none of them, so the target attribute names each one. */
+int dg_gemm_bf16_supported(void) {
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw");
+}
 
 static void entry_free(gemm_entry *e) {
     if (e->prim) dnnl_primitive_destroy(e->prim);
@@ -64,7 +69,7 @@ void dg_gemm_bf16_free(dg_bf16_gemm *g) {
 }
 
 /* Round to nearest even like dg_f32_to_bf16, 16 floats per instruction. */
-__attribute__((target("avx512f,avx512bf16"))) static void to_bf16(uint16_t *dst, const float *src, int64_t n) {
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16"))) static void to_bf16(uint16_t *dst, const float *src, int64_t n) {
     #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
