@@ -198,6 +198,14 @@ int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const 
     return DG_OK;
 }
 
+int dg_pipeline_set_cache(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {
+    p->has_cache = 0;
+    if (!preset_or_path || !strcmp(preset_or_path, "none")) return DG_OK;
+    DG_TRY(dg_step_cache_load(&p->cache_opts, preset_or_path, configs_dir));
+    p->has_cache = 1;
+    return DG_OK;
+}
+
 int dg_pipeline_latent_shape(const dg_pipeline *p, const dg_gen_params *g, int64_t shape[4]) {
     const dg_model_info *i = &p->info;
     dg_video_grid grid = {.channels = i->in_channels, .temporal_factor = i->temporal_factor,
@@ -332,6 +340,9 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len,
                                               g->pag_scale > 0) +
                    (double)dg_wan_text_bytes(c, text_len) * (g->cfg_scale > 1.0f ? 2 : 1) + 8.0 * n * sizeof(float);
+    if (p->has_cache) /* two residuals per guidance pass and a shared scratch (dg_wan_cache) */
+        bytes += (g->cfg_scale > 1.0f ? 5.0 : 3.0) * (double)dg_wan_tokens(c, shape[1], shape[2], shape[3]) * c->dim *
+                 sizeof(float);
     double decode = decode_bytes(p, g, shape);
     char what[300];
     snprintf(what, sizeof what, "width/height/frames %dx%dx%d need %.1f GiB (%.1f GiB for the transformer's "
@@ -354,6 +365,9 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
              (double)g->cfg_scale_2);
     DG_TRY(check_pag(p, g));
+    DG_CHECK(!p->has_cache || (g->pag_scale <= 0 && !p->split.comm),
+             "step caching (--cache) does not combine with %s yet",
+             g->pag_scale > 0 ? "perturbation guidance (--pag-scale)" : "parallel generation (--parallel)");
     DG_TRY(check_memory(p, g, shape));
     DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
     DG_CHECK(!p->split.comm || !p->has_plan,
@@ -442,6 +456,16 @@ static int check_step_finite(const float *latents, const float *cond, const floa
                     pass[k], what);
 }
 
+/* The step caches of the prompt pass and (uncond non-NULL) the negative prompt's, sharing a scratch. */
+static int init_caches(dg_pipeline *p, dg_tensor *scratch, dg_wan_cache *cond, dg_wan_cache *uncond) {
+    const int64_t shape[2] = {p->sized.ntok, p->wan.cfg.dim};
+    DG_TRY(dg_tensor_alloc(scratch, p->dit_be, DG_F32, 2, shape));
+    DG_TRY(dg_wan_cache_init(cond, &p->wan, &p->sized, scratch));
+    if (uncond) DG_TRY(dg_wan_cache_init(uncond, &p->wan, &p->sized, scratch));
+    cond->threshold = (float)p->cache_opts.threshold;
+    return DG_OK;
+}
+
 int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents, dg_progress_fn progress,
                          void *user, dg_gen_timing *timing) {
     int64_t shape[4];
@@ -461,6 +485,9 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_wan_text text = {0}, negative = {0}; /* the prompts' share of every forward, computed once */
     dg_wan_call call = {.steps = g->steps, .text = &text}, uncond = {.steps = g->steps, .text = &negative};
     dg_wan_stats stats = {0};
+    dg_tensor cache_scratch = {0};
+    dg_wan_cache cond_cache = {0}, uncond_cache = {0};
+    int reused_in_row = 0, steps_reused = 0;
     if (use_pag) /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (call.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, call.fork_layer)) call.fork_layer++;
     const int fork = use_pag && call.fork_layer > 0;
@@ -475,8 +502,10 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         dg_tensor_alloc(&ctx, be, DG_F32, 2, cs) || dg_tensor_upload(&ctx, g->context) ||
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
         prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, opts, n) ||
-        dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)))
+        dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)) ||
+        (p->has_cache && init_caches(p, &cache_scratch, &cond_cache, use_cfg ? &uncond_cache : NULL)))
         goto done;
+    if (p->has_cache) call.cache = &cond_cache, uncond.cache = use_cfg ? &uncond_cache : NULL;
     const double comm_s0 = p->sized.comm_seconds, comm_b0 = p->sized.comm_bytes; /* the size's counters run on */
     vh = malloc(n * sizeof(float));
     vuh = use_cfg ? malloc(n * sizeof(float)) : NULL;
@@ -506,7 +535,11 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
                         : p->info.defaults.cfg_scale_2 > 0 ? p->info.defaults.cfg_scale_2 : g->cfg_scale;
             dg_wan_text_free(&text), dg_wan_text_free(&negative);
             if (dg_wan_text_init(&text, m, &ctx) || (use_cfg && dg_wan_text_init(&negative, m, &neg))) goto done;
+            cond_cache.valid = uncond_cache.valid = 0; /* the other expert's residuals */
         }
+        if (p->has_cache)
+            cond_cache.mode = dg_step_cache_must_run(&p->cache_opts, i, g->steps, reused_in_row) ? DG_WAN_CACHE_RUN
+                                                                                                 : DG_WAN_CACHE_DECIDE;
         double m0 = now_s();
         call.step = i;
         call.fork = fork ? DG_WAN_FORK_SAVE : DG_WAN_FORK_NONE;
@@ -514,6 +547,11 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             dg_tensor_download(&v, vh))
             goto done;
         call.fork = DG_WAN_FORK_NONE;
+        if (p->has_cache) { /* the other passes follow the prompt pass's decision */
+            uncond_cache.mode = cond_cache.reused ? DG_WAN_CACHE_REUSE : DG_WAN_CACHE_RUN;
+            reused_in_row = cond_cache.reused ? reused_in_row + 1 : 0;
+            steps_reused += cond_cache.reused;
+        }
         uncond.step = i;
         if (use_cfg &&
             (dg_wan_forward(m, &p->sized, &x, t, NULL, &vu, &uncond, &stats) || dg_tensor_download(&vu, vuh)))
@@ -552,11 +590,13 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         timing->attention_s = stats.attn_seconds;
         timing->comm_s = p->sized.comm_seconds - comm_s0;
         timing->comm_bytes = p->sized.comm_bytes - comm_b0;
+        timing->steps_reused = steps_reused;
     }
     rc = DG_OK;
 done:
     free(vh), free(vuh), free(vph), free(x0), free(pag_u);
     dg_wan_text_free(&text), dg_wan_text_free(&negative);
+    dg_wan_cache_free(&cond_cache), dg_wan_cache_free(&uncond_cache), dg_tensor_free(&cache_scratch);
     dg_scheduler_free(&sch);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),
         dg_tensor_free(&neg);

@@ -5,6 +5,7 @@
 #include "dit/wan.h"
 #include "parallel/comm.h"
 #include "sampler/scheduler.h"
+#include "sampler/step_cache.h"
 #include "ditgen.h"
 #include "io/model_folder.h"
 #include "text/t5_encoder.h"
@@ -44,6 +45,8 @@ struct dg_pipeline {
     char *default_negative; /* info.defaults.negative_prompt when the folder sets one */
     dg_scheduler_opts scheduler_opts; /* the folder's scheduler options, for its own sampler (info.defaults.sampler) */
     int has_plan;
+    dg_step_cache_opts cache_opts; /* valid when has_cache */
+    int has_cache;
     int cache_next;
 };
 

@@ -30,7 +30,7 @@
 static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context", "width",  "height",
                                        "frames",     "steps",           "cfg-scale", "flow-shift", "sampler",
                                        "seed",       "output",          "fps",     "vae-tile", "attention",
-                                       "batch-count", "pag-scale", "pag-heads", "pag-u"};
+                                       "batch-count", "pag-scale", "pag-heads", "pag-u", "cache"};
 #define N_JOB_KEYS (sizeof JOB_KEYS / sizeof JOB_KEYS[0])
 
 static void usage(FILE *f) {
@@ -49,7 +49,7 @@ static void usage(FILE *f) {
             "The keys of a job are the long flags of 'ditgen generate' without the dashes, with the\n"
             "same meaning and checks: prompt, negative-prompt, context, width, height, frames, steps,\n"
             "cfg-scale, flow-shift, sampler, seed, output, fps, vae-tile, attention, batch-count,\n"
-            "pag-scale, pag-heads, pag-u.\n"
+            "pag-scale, pag-heads, pag-u, cache.\n"
             "Values are strings or numbers; paths are relative to the current directory. A job's\n"
             "own keys win over \"defaults\"; its \"context\" replaces a default prompt (and the\n"
             "reverse), and \"pag-scale\": 0 turns default PAG off.\n"

@@ -13,7 +13,8 @@ static const char *const KEY_FLAGS[][2] = {
     {"Steps", "--steps"},          {"Sampler", "--sampler"},     {"CFG scale", "--cfg-scale"},
     {"Seed", "--seed"},            {"Frames", "--frames"},       {"FPS", "--fps"},
     {"Flow shift", "--flow-shift"}, {"PAG scale", "--pag-scale"}, {"PAG heads", "--pag-heads"},
-    {"PAG u", "--pag-u"},          {"Attention", "--attention"}, {"VAE tile", "--vae-tile"}};
+    {"PAG u", "--pag-u"},          {"Attention", "--attention"}, {"VAE tile", "--vae-tile"},
+    {"Cache", "--cache"}};
 
 static int push(gen_from *f, const char *s, int owned) {
     char *c = owned ? strdup(s) : (char *)s;

@@ -115,6 +115,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         {"clip-bias", required_argument, 0, 19}, {"clip-rope", required_argument, 0, 20},
         {"preview", required_argument, 0, 21}, {"preview-every", required_argument, 0, 22},
         {"no-metadata", no_argument, 0, 23}, {"dtype", required_argument, 0, 24},
+        {"cache", required_argument, 0, 25},
         {"parallel-attn", required_argument, 0, 40}, {"parallel-blocking", no_argument, 0, 41},
         {"vae-halo", required_argument, 0, 42}, {0, 0, 0, 0}};
     *j = (gen_job){.output = NULL, .width = -1, .height = -1, .frames = -1, .steps = -1,
@@ -141,6 +142,7 @@ int gen_job_parse(int argc, char **argv, gen_job *j, void (*usage)(FILE *)) {
         case 8: j->keep_text_encoder = 1; break;
         case 23: j->no_metadata = 1; break;
         case 9: j->attention = optarg; break;
+        case 25: j->cache = optarg; break;
         case 11: j->device = optarg; break;
         case 24: j->dtype = optarg; break; /* checked by dg_pipeline_set_dtype */
         case 15:
@@ -340,6 +342,7 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     DG_TRY(dg_pipeline_latent_shape(p, &g, j->shape));
     DG_TRY(gen_job_check_writable(j)); /* again: the output or its meaning may have been settled here */
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
+    DG_TRY(dg_pipeline_set_cache(p, j->cache, configs_dir));
     return dg_pipeline_check(p, &g);
 }
 
@@ -399,6 +402,8 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
     }
     fprintf(stderr, "denoise: %.2f s (transformer %.2f s, of which self-attention %.2f s)\n", tm.denoise_s,
             tm.model_s, tm.attention_s);
+    if (j->cache && strcmp(j->cache, "none"))
+        fprintf(stderr, "cache: %d of %d steps reused (%s)\n", tm.steps_reused, g->steps, j->cache);
     if (j->parallel.mode && strcmp(j->parallel.mode, "none"))
         fprintf(stderr, "communication (rank 0): %.3f s in exchanges, %.3f MB received per step\n", tm.comm_s,
                 tm.comm_bytes / 1e6 / g->steps);
@@ -418,6 +423,7 @@ static int generate_one(const gen_job *j, dg_pipeline *p, dg_gen_params *g, floa
 int gen_job_run(const gen_job *j, dg_pipeline *p, const char *configs_dir, const float *ctx, int ctx_len,
                 const float *neg, int neg_len) {
     DG_TRY(dg_pipeline_set_attention(p, j->attention, configs_dir));
+    DG_TRY(dg_pipeline_set_cache(p, j->cache, configs_dir));
     DG_TRY(dg_pipeline_set_parallel(p, j->parallel.mode ? &j->parallel : NULL));
     int rank, ranks;
     dg_pipeline_rank(p, &rank, &ranks);

@@ -14,7 +14,7 @@
 typedef enum { GEN_OUT_PNG, GEN_OUT_MP4, GEN_OUT_LATENTS } gen_out_kind;
 
 typedef struct gen_job {
-    const char *model, *output, *context, *prompt, *negative, *attention, *device, *dtype; /* point into argv */
+    const char *model, *output, *context, *prompt, *negative, *attention, *cache, *device, *dtype; /* point into argv */
     dg_parallel_opts parallel; /* --parallel (mode NULL: one process) and the --clip-* settings */
     int keep_text_encoder;
     const char *preview; /* --preview FILE.png, rewritten every preview_every steps; NULL: none */

@@ -38,6 +38,10 @@ typedef struct dg_backend_ops {
     int (*gelu_tanh)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
     int (*silu)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
     int (*add)(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+    int (*sub)(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+    /* sums[0] = sum |a - b|, sums[1] = sum |b| over every element (host doubles), summed in fixed
+     * chunks so the result does not depend on the thread count: a step cache's decision must not. */
+    int (*abs_diff_sums)(dg_backend *be, const dg_tensor *a, const dg_tensor *b, double sums[2]);
     /* y = x * (1 + scale) + shift, scale/shift of length C broadcast over rows. */
     int (*modulate)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
     /* h += x * gate (gate of length C, NULL = 1). */

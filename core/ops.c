@@ -95,6 +95,22 @@ int dg_add(dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
     return y->backend->ops->add(y->backend, y, a, b);
 }
 
+int dg_sub(dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    DG_TRY(check_f32(y, "sub"));
+    DG_TRY(check_f32(a, "sub"));
+    DG_TRY(check_f32(b, "sub"));
+    DG_TRY(check_same(y, a, "sub"));
+    DG_TRY(check_same(a, b, "sub"));
+    return y->backend->ops->sub(y->backend, y, a, b);
+}
+
+int dg_abs_diff_sums(const dg_tensor *a, const dg_tensor *b, double sums[2]) {
+    DG_TRY(check_f32(a, "abs_diff_sums"));
+    DG_TRY(check_f32(b, "abs_diff_sums"));
+    DG_TRY(check_same(a, b, "abs_diff_sums"));
+    return a->backend->ops->abs_diff_sums(a->backend, a, b, sums);
+}
+
 int dg_modulate(dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale) {
     DG_TRY(check_f32(y, "modulate"));
     DG_TRY(check_f32(x, "modulate"));

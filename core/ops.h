@@ -15,6 +15,9 @@ int dg_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, float e
 int dg_gelu_tanh(dg_tensor *y, const dg_tensor *x);
 int dg_silu(dg_tensor *y, const dg_tensor *x);
 int dg_add(dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_sub(dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+/* sums[0] = sum |a - b|, sums[1] = sum |b| (see dg_backend_ops.abs_diff_sums). */
+int dg_abs_diff_sums(const dg_tensor *a, const dg_tensor *b, double sums[2]);
 int dg_modulate(dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
 int dg_gated_add(dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_rope(dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);

@@ -112,6 +112,30 @@ typedef struct dg_wan_text {
     int64_t len;
 } dg_wan_text;
 
+/* One guidance pass's First-Block Cache across the steps of a generation (sampler/step_cache.h
+ * has the policy): block 0 always runs; how much its residual (output minus input) changed since
+ * the last step that ran every block decides whether the other blocks run or the residual they
+ * made at that step is added to block 0's output instead. */
+typedef enum {
+    DG_WAN_CACHE_DECIDE, /* reuse when the relative L1 change is below threshold (run without a full step) */
+    DG_WAN_CACHE_RUN,    /* run every block */
+    DG_WAN_CACHE_REUSE   /* reuse (another pass of the step decided; needs a full step) */
+} dg_wan_cache_mode;
+
+typedef struct dg_wan_cache {
+    dg_tensor first, rest;  /* [ntok, dim] at the last full step: block 0's residual, the other blocks' */
+    dg_tensor *scratch;     /* [ntok, dim], borrowed; the passes of a generation may share one */
+    int valid;              /* first and rest hold a full step of this model */
+    dg_wan_cache_mode mode; /* in */
+    float threshold;        /* in, for DECIDE */
+    double change;          /* out: the relative L1 change (NaN when there was no full step to compare) */
+    int reused;             /* out: the blocks after the first were skipped */
+} dg_wan_cache;
+
+/* Buffers for the rows s computes (one process: every token); scratch as dg_wan_cache.scratch. */
+int dg_wan_cache_init(dg_wan_cache *c, dg_wan_model *m, const dg_wan_sized *s, dg_tensor *scratch);
+void dg_wan_cache_free(dg_wan_cache *c);
+
 /* Per-call options of a forward (NULL: dense step, no perturbation, no observer). */
 typedef struct dg_wan_call {
     int step, steps; /* where in the sampler loop, for the plan */
@@ -130,6 +154,8 @@ typedef struct dg_wan_call {
     /* The prompt's precomputed cross-attention keys and values (then ctx may be NULL); NULL:
      * computed from ctx in this call. */
     const dg_wan_text *text;
+    /* Step caching (NULL: every block runs); not with a fork or a split over ranks. */
+    dg_wan_cache *cache;
 } dg_wan_call;
 
 /* What a forward measured (accumulated over calls). */

@@ -632,6 +632,72 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
 }
 
 /* Everything after the arena tensors exist. */
+/* Blocks [from, to) on the hidden state (keeping the fork's prefix when the call saves one). */
+static int run_blocks(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, float t, const dg_wan_call *call,
+                      dg_wan_stats *stats, int from, int to) {
+    const int save = call && call->fork == DG_WAN_FORK_SAVE;
+    for (int li = from; li < to; li++) {
+        if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
+        DG_TRY(block(m, s, li, a, t, call, stats));
+        char name[32];
+        snprintf(name, sizeof name, "block%d", li);
+        tap(call, name, &a[HIDDEN]);
+    }
+    return DG_OK;
+}
+
+/* Block 0, then either the other blocks or the residual they made at the cache's last full step
+ * (dg_wan_cache); a reused hidden state is tapped as "cached". */
+static int cached_blocks(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, float t, const dg_wan_call *call,
+                         dg_wan_stats *stats) {
+    dg_wan_cache *c = call->cache;
+    dg_tensor *h = &a[HIDDEN], *r = c->scratch;
+    DG_TRY(dg_tensor_copy(r, h));
+    DG_TRY(run_blocks(m, s, a, t, call, stats, 0, 1));
+    DG_TRY(dg_sub(r, h, r)); /* block 0's residual */
+    c->change = NAN;
+    int reuse = 0;
+    if (c->mode == DG_WAN_CACHE_REUSE) {
+        DG_CHECK(c->valid, "step cache: a step was to be reused before any step ran every block");
+        reuse = 1;
+    } else if (c->mode == DG_WAN_CACHE_DECIDE && c->valid) {
+        double sums[2];
+        DG_TRY(dg_abs_diff_sums(r, &c->first, sums));
+        c->change = sums[1] > 0 ? sums[0] / sums[1] : sums[0] > 0 ? INFINITY : 0.0;
+        reuse = c->change < c->threshold;
+    }
+    c->reused = reuse;
+    if (reuse) {
+        DG_TRY(dg_add(h, h, &c->rest));
+        tap(call, "cached", h);
+        return DG_OK;
+    }
+    c->valid = 0; /* until this step's residuals are complete */
+    DG_TRY(dg_tensor_copy(&c->first, r));
+    DG_TRY(dg_tensor_copy(r, h)); /* block 0's output */
+    DG_TRY(run_blocks(m, s, a, t, call, stats, 1, m->cfg.num_layers));
+    DG_TRY(dg_sub(&c->rest, h, r));
+    c->valid = 1;
+    return DG_OK;
+}
+
+int dg_wan_cache_init(dg_wan_cache *c, dg_wan_model *m, const dg_wan_sized *s, dg_tensor *scratch) {
+    *c = (dg_wan_cache){.scratch = scratch, .change = NAN};
+    const int64_t shape[2] = {s->ntok, m->cfg.dim};
+    DG_TRY(dg_tensor_expect_shape(scratch, "step cache scratch", 2, shape));
+    if (dg_tensor_alloc(&c->first, m->be, DG_F32, 2, shape) || dg_tensor_alloc(&c->rest, m->be, DG_F32, 2, shape)) {
+        dg_wan_cache_free(c);
+        return DG_ERR;
+    }
+    return DG_OK;
+}
+
+void dg_wan_cache_free(dg_wan_cache *c) {
+    dg_tensor_free(&c->first);
+    dg_tensor_free(&c->rest);
+    *c = (dg_wan_cache){0};
+}
+
 static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tensor *x, float t, const dg_tensor *ctx,
                    dg_tensor *out, const dg_wan_call *call, dg_wan_stats *stats) {
     const dg_wan_config *c = &m->cfg;
@@ -672,12 +738,12 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
         tap(call, "ctx", &a[CTX]);
     }
 
-    for (int li = first; li < c->num_layers; li++) {
-        if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
-        DG_TRY(block(m, s, li, a, t, call, stats));
-        char name[32];
-        snprintf(name, sizeof name, "block%d", li);
-        tap(call, name, &a[HIDDEN]);
+    if (call && call->cache) {
+        DG_CHECK(!resume && !save && !s->comm, "step caching does not combine with perturbation guidance's fork or "
+                 "a split over ranks");
+        DG_TRY(cached_blocks(m, s, a, t, call, stats));
+    } else {
+        DG_TRY(run_blocks(m, s, a, t, call, stats, first, c->num_layers));
     }
 
     /* head: shift, scale = table[2, D] + temb (pre-SiLU) on both rows */

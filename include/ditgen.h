@@ -97,6 +97,7 @@ typedef struct dg_gen_timing {
     double denoise_s, model_s, attention_s; /* attention_s: self-attention inside model_s */
     /* parallel generation: this rank's time in (or waiting for) exchanges, and the bytes it received */
     double comm_s, comm_bytes;
+    int steps_reused; /* step caching: steps that skipped the blocks after the first */
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
@@ -124,6 +125,13 @@ void dg_pipeline_release_text_encoder(dg_pipeline *p);
  * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
  * "dense" restores dense attention. The plan is checked against the model. */
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
+/* Step caching, First-Block-Cache style: at a step where the first block's residual changed by less
+ * than the preset's threshold (relative L1) since the last step that ran every block, the other
+ * blocks are skipped and the residual they made then is reused; every guidance pass of the step
+ * follows the prompt pass's decision. preset_or_path: a preset name (configs_dir/cache/NAME.json) or
+ * a path to a .json file; NULL or "none": every step runs every block. Combines with attention
+ * plans; generate refuses it with perturbation guidance or parallel generation. */
+int dg_pipeline_set_cache(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
 /* How generations are split over the processes of an MPI job (mpirun -np N ...).
  * mode "exact": sequence parallelism; each rank computes its share of the tokens through every layer
  *   and the keys/values of self-attention are gathered, so the latents equal a one-process run's up

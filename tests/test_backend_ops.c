@@ -233,8 +233,8 @@ static void test_norm(const target *t, int rms, int64_t rows, int64_t C, int aff
 
 /* ---- elementwise ------------------------------------------------------- */
 
-enum { EW_GELU, EW_SILU, EW_ADD, EW_MODULATE, EW_GATED_ADD, EW_GATED_ADD_ONE };
-static const char *const ew_names[] = {"gelu_tanh", "silu", "add", "modulate", "gated_add", "gated_add"};
+enum { EW_GELU, EW_SILU, EW_ADD, EW_SUB, EW_MODULATE, EW_GATED_ADD, EW_GATED_ADD_ONE };
+static const char *const ew_names[] = {"gelu_tanh", "silu", "add", "sub", "modulate", "gated_add", "gated_add"};
 
 /* inplace: the output is the first input (y == x), as the models call them. */
 static void test_elementwise(const target *t, int op, int64_t rows, int64_t C, int inplace) {
@@ -250,6 +250,7 @@ static void test_elementwise(const target *t, int op, int64_t rows, int64_t C, i
         case EW_GELU: ref[i] = 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); break;
         case EW_SILU: ref[i] = x / (1.0 + exp(-x)); break;
         case EW_ADD: ref[i] = x + b[i]; break;
+        case EW_SUB: ref[i] = x - b[i]; break;
         case EW_MODULATE: ref[i] = x * (1.0 + v[(int64_t)c]) + u[(int64_t)c]; break;
         case EW_GATED_ADD: ref[i] = x + (double)b[i] * u[(int64_t)c]; break;
         default: ref[i] = x + b[i]; break;
@@ -260,6 +261,7 @@ static void test_elementwise(const target *t, int op, int64_t rows, int64_t C, i
     case EW_GELU: CHECK_OK(dg_gelu_tanh(out, &A)); break;
     case EW_SILU: CHECK_OK(dg_silu(out, &A)); break;
     case EW_ADD: CHECK_OK(dg_add(out, &A, &B)); break;
+    case EW_SUB: CHECK_OK(dg_sub(out, &A, &B)); break;
     case EW_MODULATE: CHECK_OK(dg_modulate(out, &A, U.data, V.data)); break;
     default: CHECK_OK(dg_gated_add(&A, &B, op == EW_GATED_ADD ? U.data : NULL)); break;
     }
@@ -270,6 +272,26 @@ static void test_elementwise(const target *t, int op, int64_t rows, int64_t C, i
     report(t, ew_names[op], d, nmse(y, ref, n), 1e-10);
     free(a), free(b), free(u), free(v), free(y), free(ref);
     dg_tensor_free(&A), dg_tensor_free(&B), dg_tensor_free(&U), dg_tensor_free(&V), dg_tensor_free(&Y);
+}
+
+/* sum |a - b| and sum |b| against double sums, across the 16384-element chunks of the reduction; a
+ * second call gives the very same sums (a step cache's decision must be reproducible). */
+static void test_abs_diff_sums(const target *t, int64_t n) {
+    const int64_t s[1] = {n};
+    float *a = rand_host(n, 2.0f), *b = rand_host(n, 1.0f);
+    dg_tensor A = put(t, DG_F32, 1, s, a), B = put(t, DG_F32, 1, s, b);
+    double ref[2] = {0, 0}, got[2] = {NAN, NAN}, again[2] = {NAN, NAN};
+    for (int64_t i = 0; i < n; i++) ref[0] += fabs((double)a[i] - b[i]), ref[1] += fabs((double)b[i]);
+    CHECK_OK(dg_abs_diff_sums(&A, &B, got));
+    CHECK_OK(dg_abs_diff_sums(&A, &B, again));
+    const double e = fmax(fabs(got[0] - ref[0]) / fmax(ref[0], 1e-30), fabs(got[1] - ref[1]) / fmax(ref[1], 1e-30));
+    char d[64];
+    snprintf(d, sizeof d, "%lld elements (relative error)", (long long)n);
+    report(t, "abs_diff_sums", d, n ? e : 0.0, 1e-5);
+    CHECK(got[0] == again[0] && got[1] == again[1], "%s abs_diff_sums of %lld: a second call differs", t->name,
+          (long long)n);
+    free(a), free(b);
+    dg_tensor_free(&A), dg_tensor_free(&B);
 }
 
 /* ---- rope -------------------------------------------------------------- */
@@ -984,7 +1006,7 @@ static void test_text_refusals(const target *t) {
  * new op cannot land without both tables being checked for it. */
 #define TABLE_FUNCTIONS(X)                                                                                       \
     X(alloc) X(free) X(upload) X(download) X(copy) X(destroy) X(sync) X(linear) X(layernorm) X(rmsnorm)          \
-    X(gelu_tanh) X(silu) X(add) X(modulate) X(gated_add) X(rope) X(patchify) X(unpatchify) X(attention)         \
+    X(gelu_tanh) X(silu) X(add) X(sub) X(abs_diff_sums) X(modulate) X(gated_add) X(rope) X(patchify) X(unpatchify) X(attention)         \
     X(attention_merge) X(layout_upload) X(layout_release) X(conv3d) X(channel_rmsnorm) X(spatial_attention)     \
     X(cache_push) X(channels_to_frames) X(copy_box) X(blend_edge) X(clamp) X(fill) X(mul) X(relu) X(gather_rows) \
     X(attention_pos_bias)
@@ -1031,6 +1053,9 @@ static void run_all(const target *t) {
         test_elementwise(t, op, 17, 300, 0);
         if (op <= EW_MODULATE) test_elementwise(t, op, 3, 5120, 1);
     }
+    test_abs_diff_sums(t, 0);
+    test_abs_diff_sums(t, 5);
+    test_abs_diff_sums(t, 3 * 16384 + 77);
     test_rope(t, 1, 1, 2);
     test_rope(t, 45, 3, 12);
     test_rope(t, 37, 12, 128);

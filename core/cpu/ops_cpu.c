@@ -161,6 +161,41 @@ int dg_cpu_add(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor
     return DG_OK;
 }
 
+int dg_cpu_sub(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b) {
+    (void)be;
+    int64_t n = dg_tensor_numel(y);
+    const float *ad = a->data, *bd = b->data;
+    float *yd = y->data;
+    #pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) yd[i] = ad[i] - bd[i];
+    return DG_OK;
+}
+
+/* Elements per chunk of dg_cpu_abs_diff_sums (and of the CUDA kernel's blocks' share). */
+#define ABS_DIFF_CHUNK 16384
+
+int dg_cpu_abs_diff_sums(dg_backend *be, const dg_tensor *a, const dg_tensor *b, double sums[2]) {
+    (void)be;
+    const int64_t n = dg_tensor_numel(a), chunks = (n + ABS_DIFF_CHUNK - 1) / ABS_DIFF_CHUNK;
+    const float *ad = a->data, *bd = b->data;
+    double *part = malloc((size_t)(2 * chunks + 1) * sizeof(double));
+    DG_CHECK_ALLOC(part);
+    #pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t end = (c + 1) * ABS_DIFF_CHUNK < n ? (c + 1) * ABS_DIFF_CHUNK : n;
+        float d = 0.0f, m = 0.0f; /* a chunk's sums are small enough for float */
+        for (int64_t i = c * ABS_DIFF_CHUNK; i < end; i++) {
+            d += fabsf(ad[i] - bd[i]);
+            m += fabsf(bd[i]);
+        }
+        part[2 * c] = d, part[2 * c + 1] = m;
+    }
+    sums[0] = sums[1] = 0.0;
+    for (int64_t c = 0; c < chunks; c++) sums[0] += part[2 * c], sums[1] += part[2 * c + 1];
+    free(part);
+    return DG_OK;
+}
+
 int dg_cpu_modulate(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale) {
     (void)be;
     int64_t rows = dg_tensor_rows(x), C = x->shape[x->ndim - 1];

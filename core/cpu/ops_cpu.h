@@ -21,6 +21,8 @@ int dg_cpu_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_te
 int dg_cpu_gelu_tanh(dg_backend *be, dg_tensor *y, const dg_tensor *x);
 int dg_cpu_silu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
 int dg_cpu_add(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cpu_sub(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cpu_abs_diff_sums(dg_backend *be, const dg_tensor *a, const dg_tensor *b, double sums[2]);
 int dg_cpu_modulate(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
 int dg_cpu_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_cpu_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);

@@ -59,6 +59,8 @@ int dg_cuda_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_t
 int dg_cuda_gelu_tanh(dg_backend *be, dg_tensor *y, const dg_tensor *x);
 int dg_cuda_silu(dg_backend *be, dg_tensor *y, const dg_tensor *x);
 int dg_cuda_add(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cuda_sub(dg_backend *be, dg_tensor *y, const dg_tensor *a, const dg_tensor *b);
+int dg_cuda_abs_diff_sums(dg_backend *be, const dg_tensor *a, const dg_tensor *b, double sums[2]);
 int dg_cuda_modulate(dg_backend *be, dg_tensor *y, const dg_tensor *x, const float *shift, const float *scale);
 int dg_cuda_gated_add(dg_backend *be, dg_tensor *h, const dg_tensor *x, const float *gate);
 int dg_cuda_rope(dg_backend *be, dg_tensor *x, const dg_tensor *cos, const dg_tensor *sin);
