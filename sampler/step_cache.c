@@ -1,6 +1,9 @@
+#define _POSIX_C_SOURCE 200809L /* strndup */
 #include "sampler/step_cache.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +15,31 @@ static int is_preset_name(const char *s, size_t len) {
     for (size_t i = 0; i < len; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-')) return 0;
     return 1;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The preset names of configs_dir/cache, sorted and comma-separated ("none found" when empty). */
+static void list_presets(const char *configs_dir, char *out, size_t n) {
+    char dir[4200], *names[64];
+    int count = 0;
+    snprintf(dir, sizeof dir, "%s/cache", configs_dir);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && count < 64 && (e = readdir(d));) {
+        const size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".json") && is_preset_name(e->d_name, len - 5) &&
+            (names[count] = strndup(e->d_name, len - 5)))
+            count++;
+    }
+    if (d) closedir(d);
+    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; i < count; i++) {
+        if (at < n) at += (size_t)snprintf(out + at, n - at, "%s%s", i ? ", " : "", names[i]);
+        free(names[i]);
+    }
+    if (!count) snprintf(out, n, "none found in %s", dir);
 }
 
 static int resolve_path(const char *req, const char *configs_dir, char *path, size_t n) {
@@ -34,10 +62,13 @@ static int resolve_path(const char *req, const char *configs_dir, char *path, si
     DG_CHECK(configs_dir != NULL, "--cache '%s': no configs folder to find the preset in", req);
     snprintf(path, n, "%s/cache/%s.json", configs_dir, req);
     FILE *f = fopen(path, "rb");
-    if (!f) return dg_error("--cache '%s': no preset %s (presets are the .json files of %s/cache)", req, path,
-                            configs_dir);
-    fclose(f);
-    return DG_OK;
+    if (f) {
+        fclose(f);
+        return DG_OK;
+    }
+    char names[1024];
+    list_presets(configs_dir, names, sizeof names);
+    return dg_error("--cache '%s': no preset %s (presets: %s; or none, or a path to a .json file)", req, path, names);
 }
 
 static int check_keys(const cJSON *root, const char *path) {
