@@ -18,6 +18,23 @@
 
 #define ROOT DG_TEST_DIR "/fixtures/wan22_ti2v_tiny"
 
+/* A parallel decode's share: latent frames 1.. with a whole warm-up equal those frames of the whole
+ * decode; one that starts after chunk 0 (no warm-up: time_conv runs from its first chunk and the
+ * DupUp3D shortcut keeps every frame, as in diffusers' later chunks) gives as many frames. */
+static void check_share(dg_wan_vae *v, const float *z, int F, int h, int w, const float *whole) {
+    const size_t px = (size_t)(16 * h) * (16 * w), n_whole = (size_t)(1 + 4 * (F - 1)) * px;
+    const size_t n = (size_t)4 * (F - 1) * px;
+    float *share = malloc(3 * n * sizeof(float)), *ref = malloc(3 * n * sizeof(float));
+    CHECK(share && ref, "out of memory");
+    if (share && ref) {
+        for (int c = 0; c < 3; c++) memcpy(ref + c * n, whole + c * n_whole + px, n * sizeof(float));
+        CHECK_OK(dg_wan_vae_decode_frames(v, z, F, h, w, 1, F, 1, share, 0));
+        check_close("Wan2.2 VAE share after a warm-up", share, ref, 3 * n, 1e-6);
+        CHECK_OK(dg_wan_vae_decode_frames(v, z, F, h, w, 1, F, 0, share, 0));
+    }
+    free(share), free(ref);
+}
+
 static void test_vae(const dg_safetensors *io) {
     dg_backend be;
     CHECK_OK(dg_backend_cpu_init(&be, 0));
@@ -46,7 +63,8 @@ static void test_vae(const dg_safetensors *io) {
     if (out && den && !test_failures) {
         CHECK_OK(dg_wan_vae_decode(&v, z->data, F, h, w, out, 0));
         check_close("Wan2.2 VAE decode", out, ref, n, 1e-4);
-        /* the tile and frame paths of Wan2.1 do not apply: tiles are refused */
+        check_share(&v, z->data, F, h, w, out);
+        /* diffusers blends the tiles in another space: tiles are refused */
         CHECK(dg_wan_vae_decode(&v, z->data, F, h, w, out, 1) != 0 && strstr(dg_last_error(), "patch_size 2"),
               "tiled decode of the Wan2.2 VAE: %s", dg_last_error());
         const dg_st_tensor *dt = dg_safetensors_find(io, "denorm.in");
