@@ -357,6 +357,11 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
              (double)g->cfg_scale_2);
     DG_TRY(check_pag(p, g));
+    /* the decode would refuse it after the steps (vae/wan_vae.h): say so before them */
+    DG_CHECK(!(p->info.has_vae && p->vae.cfg.patch > 1 && g->vae_tile > 0 &&
+               (g->vae_tile < shape[2] || g->vae_tile < shape[3])),
+             "vae_tile %d: tiled decoding of a patch_size %d VAE (Wan2.2) is not supported; decode untiled (0)",
+             g->vae_tile, p->vae.cfg.patch);
     DG_TRY(check_memory(p, g, shape));
     DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
     DG_CHECK(!p->split.comm || !p->has_plan,

@@ -108,6 +108,9 @@ static void test_pipeline(const dg_safetensors *io, const dg_safetensors *ctx) {
     /* 16-pixel multiples fit the VAE but leave an odd latent for the 2x2 patch */
     g.width = 48;
     expect_refused(p, g, "width 48 is not a multiple of 32");
+    g.width = 64;
+    g.vae_tile = 1;
+    expect_refused(p, g, "vae_tile 1: tiled decoding of a patch_size 2 VAE");
     dg_pipeline_close(p);
 }
 
