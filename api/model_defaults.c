@@ -39,7 +39,7 @@ static int known_component(const char *name) {
 
 /* What a folder may name that changes diffusers' frames and ditgen does not run: refused rather
  * than ignored. */
-static int refuse_unsupported_parts(const char *path, const cJSON *j) {
+static int refuse_unsupported_parts(const char *path, const cJSON *j, dg_model_defaults *d) {
     const char *cls = NULL;
     DG_TRY(dg_json_get_string(path, j, "_class_name", &cls, 0));
     DG_CHECK(!cls || !strcmp(cls, "WanPipeline"), "%s: _class_name '%s' is not supported (only WanPipeline)", path,
@@ -51,10 +51,10 @@ static int refuse_unsupported_parts(const char *path, const cJSON *j) {
         DG_CHECK(known_component(e->string), "%s: component '%s' (%s %s) is not supported", path, e->string,
                  lib->valuestring, cJSON_IsString(cJSON_GetArrayItem(e, 1)) ? cJSON_GetArrayItem(e, 1)->valuestring : "");
     }
-    int expand = 0;
-    DG_TRY(dg_json_get_bool(path, j, "expand_timesteps", &expand, 0));
-    DG_CHECK(!expand, "%s: expand_timesteps true is not supported (per-token timesteps of Wan2.2 TI2V)", path);
-    return DG_OK;
+    /* expand_timesteps (Wan2.2 TI2V-5B): WanPipeline's text-to-video path gives every token the
+     * timestep t (its mask is all ones), so the per-token modulation equals the scalar one; only
+     * image conditioning, which WanPipeline does not do, makes tokens differ. */
+    return dg_json_get_bool(path, j, "expand_timesteps", &d->expand_timesteps, 0);
 }
 
 
@@ -80,7 +80,7 @@ static int read_index_defaults(const char *path, const dg_model_folder *f, dg_mo
     cJSON *j;
     DG_TRY(dg_json_load(path, &j));
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "_ditgen_defaults");
-    int rc = refuse_unsupported_parts(path, j) || read_experts(path, j, f, d);
+    int rc = refuse_unsupported_parts(path, j, d) || read_experts(path, j, f, d);
     if (rc == DG_OK && o && !cJSON_IsObject(o)) rc = dg_error("%s: _ditgen_defaults must be an object", path);
     static const char *const keys[] = {"width", "height", "num_frames", "num_inference_steps", "fps",
                                        "max_sequence_length", "guidance_scale", "guidance_scale_2", "negative_prompt"};

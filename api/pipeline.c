@@ -318,13 +318,16 @@ static int check_fits(double bytes, double held, const char *what) {
 /* The VAE decode after the steps (the transformer's arena is still held then): the decoder's state
  * for one region (the whole frame, or a tile of vae_tile latent cells) and the decoded frames as
  * floats and 8-bit RGB. The state is about 40.6 floats per base_dim channel and region pixel for the
- * Wan2.1 VAE (31.3 for the test VAE), measured from the decoder's own arena sizing; 48 keeps a margin. */
+ * Wan2.1 VAE (31.3 for the test VAE), 17.0 for the Wan2.2 one (decoder_base_dim; it decodes at half
+ * the resolution and unpatchifies), measured from the decoder's own arena sizing for the real level
+ * and block counts at small widths; 48 and 20 keep a margin. */
 static double decode_bytes(const dg_pipeline *p, const dg_gen_params *g, const int64_t shape[4]) {
     if (!p->info.has_vae || g->vae_tile < 0) return 0;
     const int s = p->info.spatial_factor;
     const int64_t rh = g->vae_tile && g->vae_tile < shape[2] ? g->vae_tile : shape[2];
     const int64_t rw = g->vae_tile && g->vae_tile < shape[3] ? g->vae_tile : shape[3];
-    const double region = 48.0 * 4 * p->vae.cfg.base_dim * (double)(rh * s) * (double)(rw * s);
+    const double per = p->vae.cfg.residual ? 20.0 : 48.0;
+    const double region = per * 4 * p->vae.cfg.base_dim * (double)(rh * s) * (double)(rw * s);
     const double frames = (1.0 + (double)p->info.temporal_factor * (double)(shape[1] - 1)) * g->width * g->height;
     return region + frames * 3 * (sizeof(float) + 1) + (double)shape[0] * shape[1] * shape[2] * shape[3] * 4;
 }
@@ -348,7 +351,7 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     snprintf(what, sizeof what, "width/height/frames %dx%dx%d need %.1f GiB (%.1f GiB for the transformer's "
              "activations and latents, %.1f GiB for the VAE decode%s)", g->width, g->height, g->frames,
              (bytes + decode) / 1073741824.0, bytes / 1073741824.0, decode / 1073741824.0,
-             decode > 0 && !g->vae_tile ? "; --vae-tile 32 bounds the decode" : "");
+             decode > 0 && !g->vae_tile && p->vae.cfg.patch == 1 ? "; --vae-tile 32 bounds the decode" : "");
     bytes += decode;
     return check_fits(bytes, p->sized.arena.base ? (double)p->sized.arena.size : 0, what);
 }
@@ -368,6 +371,11 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     DG_CHECK(!p->has_cache || (g->pag_scale <= 0 && !p->split.comm),
              "step caching (--cache) does not combine with %s yet",
              g->pag_scale > 0 ? "perturbation guidance (--pag-scale)" : "parallel generation (--parallel)");
+    /* the decode would refuse it after the steps (vae/wan_vae.h): say so before them */
+    DG_CHECK(!(p->info.has_vae && p->vae.cfg.patch > 1 && g->vae_tile > 0 &&
+               (g->vae_tile < shape[2] || g->vae_tile < shape[3])),
+             "vae_tile %d: tiled decoding of a patch_size %d VAE (Wan2.2) is not supported; decode untiled (0)",
+             g->vae_tile, p->vae.cfg.patch);
     DG_TRY(check_memory(p, g, shape));
     DG_TRY(dg_wan_split_check(&p->split, &p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3], g->pag_scale > 0));
     DG_CHECK(!p->split.comm || !p->has_plan,

@@ -70,8 +70,12 @@ static void inspect_vae(inspect_run *r, const char *dir) {
         return;
     }
     inspect_tensors(&v.st);
-    printf("  AutoencoderKLWan decoder: z_dim %d, base_dim %d, %d levels, %d res blocks, x%d frames, x%d pixels\n",
-           v.cfg.z_dim, v.cfg.base_dim, v.cfg.n_levels, v.cfg.num_res_blocks, v.cfg.scale_t, v.cfg.scale_s);
+    char kind[64] = "";
+    if (v.cfg.residual || v.cfg.patch > 1)
+        snprintf(kind, sizeof kind, " (Wan2.2: %s, patch_size %d)", v.cfg.residual ? "is_residual" : "not residual",
+                 v.cfg.patch);
+    printf("  AutoencoderKLWan decoder%s: z_dim %d, base_dim %d, %d levels, %d res blocks, x%d frames, x%d pixels\n",
+           kind, v.cfg.z_dim, v.cfg.base_dim, v.cfg.n_levels, v.cfg.num_res_blocks, v.cfg.scale_t, v.cfg.scale_s);
     printf("  validation: OK (encoder.* and quant_conv.* tensors are not read: ditgen only decodes)\n");
     dg_wan_vae_free(&v);
 }
@@ -93,6 +97,8 @@ static void inspect_defaults(inspect_run *r, const dg_model_folder *f) {
         printf("  two experts: transformer at t >= %g, transformer_2 below t = %g with guidance %g\n",
                d.boundary_ratio * opts.num_train_timesteps, d.boundary_ratio * opts.num_train_timesteps,
                d.cfg_scale_2 > 0 ? d.cfg_scale_2 : d.cfg_scale);
+    if (d.expand_timesteps)
+        printf("  expand_timesteps: text-to-video (every token at the step's t, as WanPipeline; no image input)\n");
     printf("  OK\n");
     free(negative);
 }

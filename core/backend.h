@@ -82,6 +82,11 @@ typedef struct dg_backend_ops {
     int (*cache_push)(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
     /* Channel groups become frames: x[g*C,T,H,W] -> y[C,g*T,H,W], y[c, g*t+i] = x[i*C+c, t]. */
     int (*channels_to_frames)(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+    /* Channel groups become space-time cells (the Wan2.2 VAE's DupUp3D shortcut and unpatchify):
+     * x[Cx,T,H,W] -> y[C, ft*T - drop, fs*H, fs*W] (+= if accumulate); y[c, ft*t+a-drop, fs*h+i, fs*w+j] =
+     * x[(c*ft*fs*fs + a*fs*fs + s) / r, t, h, w] with s = i*fs + j (j*fs + i when col_major) and
+     * r = C*ft*fs*fs / Cx (each x channel repeated r times). */
+    int (*channels_to_cells)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int cells[4], int accumulate);
     /* dst[dst_at + i] = src[src_at + i] for i in the 4-D box `size` (bounds checked by dg_copy_box). */
     int (*copy_box)(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src,
                     const int64_t src_at[4], const int64_t size[4]);

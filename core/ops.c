@@ -326,6 +326,23 @@ int dg_channels_to_frames(dg_tensor *y, const dg_tensor *x) {
     return y->backend->ops->channels_to_frames(y->backend, y, x);
 }
 
+int dg_channels_to_cells(dg_tensor *y, const dg_tensor *x, const int cells[4], int accumulate) {
+    DG_TRY(check_vol(y, "channels_to_cells"));
+    DG_TRY(check_vol(x, "channels_to_cells"));
+    const int64_t ft = cells[0], fs = cells[1], drop = cells[2], C = y->shape[0], Cx = x->shape[0];
+    DG_CHECK(ft >= 1 && fs >= 1 && drop >= 0 && drop < ft * x->shape[1],
+             "channels_to_cells: factors %lld/%lld with %lld dropped frames do not fit %s", (long long)ft, (long long)fs,
+             (long long)drop, tname(x));
+    DG_CHECK(C > 0 && Cx > 0 && (C * ft * fs * fs) % Cx == 0,
+             "channels_to_cells: %s's %lld channels do not divide %lld cells of %s's %lld channels", tname(x),
+             (long long)Cx, (long long)(ft * fs * fs), tname(y), (long long)C);
+    int64_t ys[4] = {C, ft * x->shape[1] - drop, fs * x->shape[2], fs * x->shape[3]};
+    DG_TRY(dg_tensor_expect_shape(y, "channels_to_cells output", 4, ys));
+    DG_CHECK(y->data != x->data, "channels_to_cells: output %s aliases %s", tname(y), tname(x));
+    DG_TRY(check_backend(y, x, "channels_to_cells"));
+    return y->backend->ops->channels_to_cells(y->backend, y, x, cells, accumulate);
+}
+
 int dg_copy_box(dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src, const int64_t src_at[4],
                 const int64_t size[4]) {
     DG_TRY(check_vol(dst, "copy_box"));

@@ -38,6 +38,8 @@ int dg_channel_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma,
 int dg_spatial_attention(dg_tensor *out, const dg_tensor *qkv);
 int dg_cache_push(dg_tensor *cache, const dg_tensor *x);
 int dg_channels_to_frames(dg_tensor *y, const dg_tensor *x);
+/* cells = {ft, fs, drop, col_major} (see dg_backend_ops.channels_to_cells). */
+int dg_channels_to_cells(dg_tensor *y, const dg_tensor *x, const int cells[4], int accumulate);
 int dg_copy_box(dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src, const int64_t src_at[4],
                 const int64_t size[4]);
 int dg_blend_edge(dg_tensor *y, const dg_tensor *a, int axis, int64_t n);

@@ -35,6 +35,9 @@ typedef struct dg_model_defaults {
      * later ones transformer_2/ with cfg_scale_2 (_ditgen_defaults.guidance_scale_2; 0 = the same). */
     double boundary_ratio;
     float cfg_scale_2;
+    /* model_index.json's expand_timesteps (Wan2.2 TI2V-5B): per-token timesteps, all equal to the
+     * step's t in text-to-video, so they run as the scalar one */
+    int expand_timesteps;
 } dg_model_defaults;
 
 typedef struct dg_model_info {

@@ -73,6 +73,11 @@ printf '{"_ditgen_defaults": {"steps": 4}}' > "$WORK/m/model_index.json"
 refused "unknown default" "_ditgen_defaults.steps is not a known default" "" inspect "$WORK/m"
 
 # a two-expert folder: both transformers read and counted, the boundary in the defaults
+ok "Wan2.2 TI2V-5B-style folder" inspect "$TESTS/fixtures/wan22_ti2v_tiny"
+has "Wan2.2 VAE" "AutoencoderKLWan decoder (Wan2.2: is_residual, patch_size 2): z_dim 48"
+has "TI2V-5B in text-to-video mode" "expand_timesteps: text-to-video"
+lacks "TI2V nothing refused" "refused"
+
 ok "two experts" inspect "$TESTS/fixtures/wan_tiny_experts"
 has "second transformer read" "^transformer_2: $TESTS/fixtures/wan_tiny_experts/transformer_2"
 [ "$(grep -c 'parameters: 28328 (28.3K)' "$WORK/out")" = 2 ] || { echo "FAIL two transformers counted"; fail=1; }
@@ -84,8 +89,8 @@ printf '{"transformer_2": ["diffusers", "WanTransformer3DModel"]}' > "$WORK/m/mo
 refused "second expert without a boundary" "transformer_2 without boundary_ratio would never run" "" inspect "$WORK/m"
 printf '{"boundary_ratio": 0.9}' > "$WORK/m/model_index.json"
 refused "boundary without a second expert" "boundary_ratio 0.9 without transformer_2" "" inspect "$WORK/m"
-printf '{"expand_timesteps": true}' > "$WORK/m/model_index.json"
-refused "TI2V timesteps" "expand_timesteps true is not supported" "" inspect "$WORK/m"
+printf '{"expand_timesteps": 1}' > "$WORK/m/model_index.json"
+refused "expand_timesteps not a boolean" "expand_timesteps" "" inspect "$WORK/m"
 
 # parameter counts as a person reads them, from sparse files of F16 tensors (no config: refused)
 big() { # FILE N: one F16 tensor of N elements, its data a hole

@@ -999,6 +999,41 @@ static void test_text_refusals(const target *t) {
     dg_tensor_free(&q), dg_tensor_free(&o), dg_tensor_free(&pos), dg_tensor_free(&tr);
 }
 
+/* x[Cx, T, H, W] -> y[C, ...] as diffusers' DupUp3D (repeat_interleave, view [C, ft, fs, fs, ...],
+ * cells interleaved, first `drop` frames cut) or, col_major, unpatchify (view [C, fs, fs, ...] with the
+ * column offset first). */
+static void test_channels_to_cells(const target *t, int64_t Cx, int64_t C, const int cells[4], int64_t T, int64_t H,
+                                   int64_t W, int acc) {
+    const int64_t ft = cells[0], fs = cells[1], drop = cells[2], r = C * ft * fs * fs / Cx;
+    const int64_t To = ft * T - drop, Ho = fs * H, Wo = fs * W, n = C * To * Ho * Wo;
+    const int64_t xs[4] = {Cx, T, H, W}, ys[4] = {C, To, Ho, Wo};
+    float *x = rand_host(Cx * T * H * W, 1.0f), *y0 = rand_host(n, 1.0f);
+    dg_tensor X = put(t, DG_F32, 4, xs, x), Y = put(t, DG_F32, 4, ys, y0);
+    CHECK_OK(dg_channels_to_cells(&Y, &X, cells, acc));
+    float *y = get(&Y);
+    double *ref = malloc((size_t)n * sizeof(double));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t a = 0; a < ft; a++)
+            for (int64_t i = 0; i < fs; i++)
+                for (int64_t j = 0; j < fs; j++) {
+                    const int64_t k = cells[3] ? (c * fs + j) * fs + i : ((c * ft + a) * fs + i) * fs + j;
+                    for (int64_t f = 0; f < T; f++)
+                        for (int64_t h = 0; h < H; h++)
+                            for (int64_t w = 0; w < W; w++) {
+                                const int64_t u = f * ft + a - drop;
+                                if (u < 0) continue;
+                                const int64_t o = ((c * To + u) * Ho + h * fs + i) * Wo + w * fs + j;
+                                ref[o] = x[((k / r * T + f) * H + h) * W + w] + (acc ? y0[o] : 0.0);
+                            }
+                }
+    char d[64];
+    snprintf(d, sizeof d, "%lld->%lld ch, %dx%dx%d cells, drop %d%s", (long long)Cx, (long long)C, cells[0], cells[1],
+             cells[1], cells[2], cells[3] ? ", col-major" : "");
+    report(t, "channels_to_cells", d, nmse(y, ref, n), 0.0);
+    free(x), free(y0), free(y), free(ref);
+    dg_tensor_free(&X), dg_tensor_free(&Y);
+}
+
 /* ---- the table itself -------------------------------------------------- */
 
 /* Every function of dg_backend_ops (after name and host_memory the table holds only functions, from alloc
@@ -1006,10 +1041,10 @@ static void test_text_refusals(const target *t) {
  * new op cannot land without both tables being checked for it. */
 #define TABLE_FUNCTIONS(X)                                                                                       \
     X(alloc) X(free) X(upload) X(download) X(copy) X(destroy) X(sync) X(linear) X(layernorm) X(rmsnorm)          \
-    X(gelu_tanh) X(silu) X(add) X(sub) X(abs_diff_sums) X(modulate) X(gated_add) X(rope) X(patchify) X(unpatchify) X(attention)         \
-    X(attention_merge) X(layout_upload) X(layout_release) X(conv3d) X(channel_rmsnorm) X(spatial_attention)     \
-    X(cache_push) X(channels_to_frames) X(copy_box) X(blend_edge) X(clamp) X(fill) X(mul) X(relu) X(gather_rows) \
-    X(attention_pos_bias)
+    X(gelu_tanh) X(silu) X(add) X(sub) X(abs_diff_sums) X(modulate) X(gated_add) X(rope) X(patchify)            \
+    X(unpatchify) X(attention) X(attention_merge) X(layout_upload) X(layout_release) X(conv3d)                  \
+    X(channel_rmsnorm) X(spatial_attention) X(cache_push) X(channels_to_frames) X(channels_to_cells)            \
+    X(copy_box) X(blend_edge) X(clamp) X(fill) X(mul) X(relu) X(gather_rows) X(attention_pos_bias)
 #define COUNT_ONE(f) +1
 _Static_assert(sizeof(dg_backend_ops) ==
                    offsetof(dg_backend_ops, alloc) + (0 TABLE_FUNCTIONS(COUNT_ONE)) * sizeof(void (*)(void)),
@@ -1091,6 +1126,9 @@ static void run_all(const target *t) {
     test_spatial_attention(t, 4, 1, 64, 80); /* 5120 positions: several query blocks */
     test_channels_to_frames(t, 3, 2, 3, 2, 5);
     test_channels_to_frames(t, 1, 4, 1, 1, 1);
+    test_channels_to_cells(t, 4, 2, (int[4]){2, 2, 1, 0}, 3, 3, 2, 1); /* DupUp3D, first chunk, accumulated */
+    test_channels_to_cells(t, 8, 4, (int[4]){1, 2, 0, 0}, 2, 2, 3, 0); /* DupUp3D of a 2-D block, 2 repeats */
+    test_channels_to_cells(t, 12, 3, (int[4]){1, 2, 0, 1}, 2, 3, 2, 0); /* the VAE's unpatchify */
     test_copy_box(t);
     test_blend_edge(t, 2, 3);
     test_blend_edge(t, 3, 4);

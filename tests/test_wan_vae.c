@@ -156,8 +156,10 @@ static void expect_refused(dg_backend *be, const char *dir, const char *needle) 
 }
 
 static void test_refusals(dg_backend *be) {
-    expect_refused(be, variant("residual", "\"is_residual\": false", "\"is_residual\": true"), "Wan2.2");
-    expect_refused(be, variant("patch", "\"patch_size\": null", "\"patch_size\": 2"), "patch_size");
+    /* the Wan2.2 layout read from a Wan2.1 checkpoint */
+    expect_refused(be, variant("residual", "\"is_residual\": false", "\"is_residual\": true"),
+                   "missing tensor 'decoder.up_blocks.0.upsampler.resample.1.weight'");
+    expect_refused(be, variant("patch", "\"patch_size\": null", "\"patch_size\": 2"), "patch_size^2");
     expect_refused(be, variant("width", "\"base_dim\": 8", "\"base_dim\": 4"), "decoder.conv_in.weight");
     expect_refused(be, variant("depth", "\"num_res_blocks\": 1", "\"num_res_blocks\": 2"),
                    "missing tensor 'decoder.up_blocks.0.resnets.2.norm1.gamma'");

@@ -75,7 +75,8 @@ static int bind_all(dg_weight_binder *b, void *model) {
         return DG_ERR;
     for (int i = 0; i < n; i++) {
         dg_wan_vae_up *u = &v->up[i];
-        int cur = i > 0 ? dims[i] / 2 : dims[i], out = dims[i + 1];
+        /* Wan2.1's upsamplers halve the width (the next block starts at half); Wan2.2's keep it */
+        int cur = i > 0 && !c->residual ? dims[i] / 2 : dims[i], out = dims[i + 1];
         for (int r = 0; r <= c->num_res_blocks; r++) {
             snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, r);
             if (bind_res(b, &u->res[r], p, cur, out)) return DG_ERR;
@@ -83,13 +84,22 @@ static int bind_all(dg_weight_binder *b, void *model) {
         }
         u->mode = i == n - 1 ? DG_WAN_UP_NONE : c->temporal_up[i] ? DG_WAN_UP_3D : DG_WAN_UP_2D;
         if (u->mode == DG_WAN_UP_NONE) continue;
-        snprintf(p, sizeof p, "decoder.up_blocks.%d.upsamplers.0.resample.1", i);
-        if (bind_conv(b, &u->resample, p, out, out / 2, 0, 3)) return DG_ERR;
-        snprintf(p, sizeof p, "decoder.up_blocks.%d.upsamplers.0.time_conv", i);
+        /* WanResidualUpBlock names its one upsampler `upsampler`, WanUpBlock a list `upsamplers` */
+        const char *up = c->residual ? "upsampler" : "upsamplers.0";
+        snprintf(p, sizeof p, "decoder.up_blocks.%d.%s.resample.1", i, up);
+        if (bind_conv(b, &u->resample, p, out, c->residual ? out : out / 2, 0, 3)) return DG_ERR;
+        snprintf(p, sizeof p, "decoder.up_blocks.%d.%s.time_conv", i, up);
         if (u->mode == DG_WAN_UP_3D && bind_conv(b, &u->time_conv, p, out, 2 * out, 3, 1)) return DG_ERR;
+        if (!c->residual) continue;
+        /* DupUp3D repeats each input channel over out * cells / in output cells */
+        const int cells = (u->mode == DG_WAN_UP_3D ? 2 : 1) * 4;
+        DG_CHECK(out * cells % dims[i] == 0, "VAE up block %d: DupUp3D shortcut of %d to %d channels over %d cells "
+                 "does not repeat whole channels", i, dims[i], out, cells);
+        u->shortcut_in = dims[i];
     }
+    const int out_ch = c->out_channels * c->patch * c->patch; /* unpatchified after the decoder */
     if (bind_gamma(b, &v->norm_out, "decoder.norm_out", dims[n], 4) ||
-        bind_conv(b, &v->conv_out, "decoder.conv_out", dims[n], c->out_channels, 3, 3))
+        bind_conv(b, &v->conv_out, "decoder.conv_out", dims[n], out_ch, 3, 3))
         return DG_ERR;
     return DG_OK;
 }
@@ -109,7 +119,8 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
         return dg_error("out of memory loading the VAE from '%s'", dir);
     }
     char config[64];
-    snprintf(config, sizeof config, "num_res_blocks %d, %d levels", v->cfg.num_res_blocks, v->cfg.n_levels);
+    snprintf(config, sizeof config, "num_res_blocks %d, %d levels%s", v->cfg.num_res_blocks, v->cfg.n_levels,
+             v->cfg.residual ? ", is_residual" : "");
     /* the encoder side is not needed to decode */
     dg_weight_binding spec = {"the VAE", dir, config, NULL, is_encoder_side, bind_all, v};
     if (dg_weight_bind_model(&v->weights, be, &v->st, &spec) != DG_OK) {

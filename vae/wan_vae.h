@@ -1,4 +1,4 @@
-/* AutoencoderKLWan (Wan2.1 VAE) decoder in the diffusers layout: config,
+/* AutoencoderKLWan (Wan2.1 and Wan2.2 VAE) decoder in the diffusers layout: config,
  * weight binding by diffusers tensor name with shape checks, and a
  * frame-causal decode that carries only the per-convolution feature caches
  * (2 frames each) from one latent frame to the next, optionally over spatial
@@ -20,11 +20,13 @@
 
 typedef struct dg_wan_vae_config {
     int base_dim; /* decoder_base_dim, or base_dim when that is null */
-    int z_dim, num_res_blocks, out_channels;
+    int z_dim, num_res_blocks, out_channels; /* out_channels: of the frames (config out_channels / patch^2) */
     int n_levels; /* len(dim_mult) */
     int dim_mult[DG_WAN_VAE_MAX_LEVELS];
     int temporal_up[DG_WAN_VAE_MAX_LEVELS]; /* per up block: temperal_downsample reversed */
     int scale_t, scale_s;                   /* frames: 1 + scale_t*(F-1); pixels: scale_s per cell */
+    int residual; /* is_residual (Wan2.2): up blocks with a DupUp3D shortcut, widths not halved */
+    int patch;    /* patch_size (1 when null): conv_out's out_channels*patch^2 channels are unpatchified */
     float latents_mean[DG_WAN_VAE_MAX_Z], latents_std[DG_WAN_VAE_MAX_Z];
 } dg_wan_vae_config;
 
@@ -47,6 +49,7 @@ typedef enum { DG_WAN_UP_NONE = 0, DG_WAN_UP_2D, DG_WAN_UP_3D } dg_wan_up_mode;
 typedef struct dg_wan_vae_up {
     dg_wan_vae_res *res; /* num_res_blocks + 1 */
     dg_wan_up_mode mode;
+    int shortcut_in; /* residual VAE with an upsampler: the DupUp3D shortcut's input channels (0: none) */
     dg_wan_vae_conv time_conv, resample; /* time_conv only for DG_WAN_UP_3D */
     int time_started; /* decode state: the first chunk skips time_conv */
 } dg_wan_vae_up;
@@ -65,8 +68,8 @@ typedef struct dg_wan_vae {
     dg_arena state; /* during a decode: its state (caches, chunk buffers, tiles) on be, sized for its geometry */
 } dg_wan_vae;
 
-/* Parse a diffusers vae/config.json; refuses the Wan2.2 VAE (is_residual,
- * patch_size) and configs the decoder cannot represent. */
+/* Parse a diffusers vae/config.json (the Wan2.1 VAE, or the Wan2.2 one with is_residual and
+ * patch_size); refuses configs the decoder cannot represent. */
 int dg_wan_vae_config_load(dg_wan_vae_config *cfg, const char *config_path);
 /* vae_dir: a diffusers `vae/` folder (config.json + safetensors). Encoder
  * tensors are ignored; any other tensor the config does not use is an error. */

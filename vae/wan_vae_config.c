@@ -1,5 +1,6 @@
 /* diffusers vae/config.json (AutoencoderKLWan) -> dg_wan_vae_config, with
- * range checks. Defaults are the class defaults (the Wan2.1 VAE). */
+ * range checks. Defaults are the class defaults (the Wan2.1 VAE); is_residual and patch_size
+ * select the Wan2.2 VAE's decoder. */
 #include <string.h>
 
 #include "core/error.h"
@@ -47,14 +48,12 @@ static int parse(dg_wan_vae_config *c, const char *path, const cJSON *j) {
     const char *cls = NULL;
     DG_TRY(dg_json_get_string(path, j, "_class_name", &cls, 0));
     DG_CHECK(!cls || !strcmp(cls, "AutoencoderKLWan"), "%s: _class_name '%s' is not AutoencoderKLWan", path, cls);
-    int residual = 0;
-    DG_TRY(dg_json_get_bool(path, j, "is_residual", &residual, 0));
-    DG_CHECK(!residual, "%s: 'is_residual' is true: the Wan2.2 VAE is not supported (Wan2.1 VAE only)", path);
-    const cJSON *patch = cJSON_GetObjectItemCaseSensitive(j, "patch_size");
-    DG_CHECK(!patch || cJSON_IsNull(patch), "%s: 'patch_size' is set: the Wan2.2 VAE is not supported", path);
-
     memset(c, 0, sizeof *c);
-    c->base_dim = 96, c->z_dim = 16, c->num_res_blocks = 2, c->out_channels = 3, c->n_levels = 4;
+    c->base_dim = 96, c->z_dim = 16, c->num_res_blocks = 2, c->out_channels = 3, c->n_levels = 4, c->patch = 1;
+    DG_TRY(dg_json_get_bool(path, j, "is_residual", &c->residual, 0));
+    /* patch_size null and 1 both mean no patching in diffusers */
+    const cJSON *patch = cJSON_GetObjectItemCaseSensitive(j, "patch_size");
+    if (patch && !cJSON_IsNull(patch)) DG_TRY(get_int(path, j, "patch_size", &c->patch, 1, 8));
     static const int mult[4] = {1, 2, 4, 4};
     memcpy(c->dim_mult, mult, sizeof mult);
     int down[DG_WAN_VAE_MAX_LEVELS] = {0, 1, 1};
@@ -64,6 +63,12 @@ static int parse(dg_wan_vae_config *c, const char *path, const cJSON *j) {
     DG_TRY(get_int(path, j, "z_dim", &c->z_dim, 1, DG_WAN_VAE_MAX_Z));
     DG_TRY(get_int(path, j, "num_res_blocks", &c->num_res_blocks, 0, 64));
     DG_TRY(get_int(path, j, "out_channels", &c->out_channels, 1, 64));
+    /* diffusers (0.35 to 0.42 at least) builds conv_out with out_channels outputs and unpatchifies
+     * them: the Wan2.2 folders say 12 for RGB with patch 2 */
+    DG_CHECK(c->out_channels % (c->patch * c->patch) == 0,
+             "%s: 'out_channels' %d is not a multiple of patch_size^2 = %d (the unpatchified channels)", path,
+             c->out_channels, c->patch * c->patch);
+    c->out_channels /= c->patch * c->patch;
 
     int n;
     DG_TRY(array_len(path, j, "dim_mult", &n));
@@ -95,7 +100,7 @@ static int parse(dg_wan_vae_config *c, const char *path, const cJSON *j) {
 
     /* The decoder upsamples in blocks 0..n-2; block i is temporal when the
      * encoder's mirror block downsampled time (diffusers reverses the list). */
-    c->scale_t = 1, c->scale_s = 1;
+    c->scale_t = 1, c->scale_s = c->patch;
     for (int i = 0; i + 1 < c->n_levels; i++) {
         c->temporal_up[i] = down[c->n_levels - 2 - i];
         c->scale_s *= 2;

@@ -16,7 +16,9 @@
 #include "core/ops.h"
 #include "vae/wan_vae.h"
 
-#define NBUF 4
+/* Chunk buffers: a residual block uses up to four; the Wan2.2 up blocks keep their input in a fifth
+ * for the DupUp3D shortcut. */
+#define NBUF 5
 
 /* Tensors taken from the decode state: counted first (a == NULL) to size
  * the arena, then carved from it. */
@@ -61,6 +63,8 @@ typedef struct decode_io {
 typedef struct run {
     dg_wan_vae *v;
     dg_tensor buf[NBUF]; /* 1-D activation buffers of one chunk, each holding the largest activation */
+    int nbuf;            /* 4, or 5 for a residual VAE */
+    int keep;            /* a buffer held across ops (an up block's input), or -1 */
 } run;
 
 /* An activation [c, t, h, w] living in buffer `slot`. */
@@ -75,10 +79,10 @@ static int view(run *r, dg_tensor *t, int slot, int64_t c, int64_t f, int64_t h,
 
 static int aview(run *r, dg_tensor *t, const act *a) { return view(r, t, a->slot, a->c, a->t, a->h, a->w); }
 
-/* A buffer other than those in use (up to three). */
-static int free_slot(int u0, int u1, int u2) {
-    for (int s = 0; s < NBUF; s++)
-        if (s != u0 && s != u1 && s != u2) return s;
+/* A buffer other than those in use (up to three) and the kept one. */
+static int free_slot(const run *r, int u0, int u1, int u2) {
+    for (int s = 0; s < r->nbuf; s++)
+        if (s != u0 && s != u1 && s != u2 && s != r->keep) return s;
     return -1;
 }
 
@@ -92,7 +96,7 @@ static int conv(dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, int up, in
 /* WanResidualBlock: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), shortcut
  * conv when the width changes. */
 static int resblock(run *r, dg_wan_vae_res *res, act *x) {
-    const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
+    const int a = free_slot(r, x->slot, -1, -1), b = free_slot(r, x->slot, a, -1);
     const int64_t cout = res->conv1.cout;
     dg_tensor X, A, B;
     DG_TRY(aview(r, &X, x));
@@ -102,7 +106,7 @@ static int resblock(run *r, dg_wan_vae_res *res, act *x) {
     DG_TRY(conv(&res->conv1, &B, &A, 0, 0));
     DG_TRY(dg_channel_rmsnorm(&B, &B, &res->norm2, 1));
     if (res->shortcut.cin) {
-        const int s = free_slot(x->slot, a, b);
+        const int s = free_slot(r, x->slot, a, b);
         dg_tensor S;
         DG_TRY(view(r, &S, s, cout, x->t, x->h, x->w));
         DG_TRY(conv(&res->shortcut, &S, &X, 0, 0));
@@ -117,7 +121,7 @@ static int resblock(run *r, dg_wan_vae_res *res, act *x) {
 /* WanAttentionBlock: per-frame single-head attention, residual. */
 static int attention(run *r, act *x) {
     dg_wan_vae *v = r->v;
-    const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
+    const int a = free_slot(r, x->slot, -1, -1), b = free_slot(r, x->slot, a, -1);
     dg_tensor X, A, QKV;
     DG_TRY(aview(r, &X, x));
     DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
@@ -134,7 +138,7 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
         if (!u->time_started) {
             u->time_started = 1; /* diffusers' "Rep": frame 0 passes through */
         } else {
-            const int b = free_slot(x->slot, -1, -1), a = free_slot(x->slot, b, -1);
+            const int b = free_slot(r, x->slot, -1, -1), a = free_slot(r, x->slot, b, -1);
             dg_tensor X, B, A;
             DG_TRY(aview(r, &X, x));
             DG_TRY(view(r, &B, b, 2 * x->c, x->t, x->h, x->w));
@@ -146,7 +150,7 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
             x->t *= 2;
         }
     }
-    const int o = free_slot(x->slot, -1, -1);
+    const int o = free_slot(r, x->slot, -1, -1);
     dg_tensor X, Y;
     DG_TRY(aview(r, &X, x));
     DG_TRY(view(r, &Y, o, u->resample.cout, x->t, 2 * x->h, 2 * x->w));
@@ -156,6 +160,30 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
     x->h *= 2;
     x->w *= 2;
     return DG_OK;
+}
+
+/* An up block: its residual blocks and upsampler, plus for the Wan2.2 VAE the DupUp3D shortcut of
+ * the block's input (kept in its own buffer meanwhile). A chunk whose temporal upsampler skipped
+ * time_conv (the first) drops the shortcut's first ft-1 frames as diffusers' first_chunk does. */
+static int up_block(run *r, dg_wan_vae_up *u, act *x) {
+    act in = *x;
+    if (u->shortcut_in) {
+        dg_tensor X, K;
+        in.slot = r->keep = free_slot(r, x->slot, -1, -1);
+        DG_TRY(aview(r, &X, x));
+        DG_TRY(aview(r, &K, &in));
+        DG_TRY(dg_tensor_copy(&K, &X));
+    }
+    const int first = u->mode == DG_WAN_UP_3D && !u->time_started;
+    for (int j = 0; j <= r->v->cfg.num_res_blocks; j++) DG_TRY(resblock(r, &u->res[j], x));
+    if (u->mode != DG_WAN_UP_NONE) DG_TRY(upsample(r, u, x));
+    if (!u->shortcut_in) return DG_OK;
+    const int ft = u->mode == DG_WAN_UP_3D ? 2 : 1, cells[4] = {ft, 2, first ? ft - 1 : 0, 0};
+    dg_tensor X, K;
+    DG_TRY(aview(r, &X, x));
+    DG_TRY(aview(r, &K, &in));
+    r->keep = -1;
+    return dg_channels_to_cells(&X, &K, cells, 1);
 }
 
 /* The first output frame of latent frame k: frame 0 gives one, the others scale_t each. */
@@ -177,11 +205,8 @@ static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     DG_TRY(resblock(r, &v->mid[0], x));
     DG_TRY(attention(r, x));
     DG_TRY(resblock(r, &v->mid[1], x));
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j <= v->cfg.num_res_blocks; j++) DG_TRY(resblock(r, &v->up[i].res[j], x));
-        if (v->up[i].mode != DG_WAN_UP_NONE) DG_TRY(upsample(r, &v->up[i], x));
-    }
-    const int a = free_slot(x->slot, -1, -1), b = free_slot(x->slot, a, -1);
+    for (int i = 0; i < n; i++) DG_TRY(up_block(r, &v->up[i], x));
+    const int a = free_slot(r, x->slot, -1, -1), b = free_slot(r, x->slot, a, -1);
     dg_tensor X, A, O;
     DG_TRY(aview(r, &X, x));
     DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
@@ -189,6 +214,13 @@ static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     DG_TRY(dg_channel_rmsnorm(&A, &X, &v->norm_out, 1));
     DG_TRY(conv(&v->conv_out, &O, &A, 0, 0));
     if (!out) return DG_OK;
+    if (v->cfg.patch > 1) { /* diffusers' unpatchify: channel c*p*p + j*p + i -> pixel (i, j) of a p x p cell */
+        const int p = v->cfg.patch, cells[4] = {1, p, 0, 1};
+        dg_tensor U;
+        DG_TRY(view(r, &U, a, v->cfg.out_channels, x->t, p * x->h, p * x->w));
+        DG_TRY(dg_channels_to_cells(&U, &O, cells, 0));
+        O = U;
+    }
     const int64_t at[4] = {0, f0, 0, 0}, zero[4] = {0}, size[4] = {O.shape[0], O.shape[1], O.shape[2], O.shape[3]};
     return dg_copy_box(out, at, &O, zero, size);
 }
@@ -245,7 +277,9 @@ static int carve_region(dg_wan_vae *v, carver *cv, run *r, int64_t th, int64_t t
 #undef CACHE
 #undef MAXA
     const int64_t len = (int64_t)m;
-    for (int i = 0; i < NBUF; i++) DG_TRY(take(cv, &r->buf[i], "VAE chunk buffer", 1, &len));
+    r->nbuf = v->cfg.residual ? NBUF : NBUF - 1;
+    r->keep = -1;
+    for (int i = 0; i < r->nbuf; i++) DG_TRY(take(cv, &r->buf[i], "VAE chunk buffer", 1, &len));
     return DG_OK;
 }
 
@@ -389,6 +423,10 @@ int dg_wan_vae_decode_frames(dg_wan_vae *v, const float *latents, int F, int h, 
     DG_CHECK(0 <= k0 && k0 < k1 && k1 <= F && warm >= 0,
              "VAE decode: latent frames [%d, %d) with %d warm-up frames do not fit %d latent frames", k0, k1, warm, F);
     const int64_t tl = tile && (h > tile || w > tile) ? tile : 0, k[3] = {warm < k0 ? k0 - warm : 0, k0, k1};
+    /* diffusers blends the Wan2.2 VAE's tiles before unpatchifying, over other extents */
+    DG_CHECK(!tl || v->cfg.patch == 1,
+             "VAE decode: tiles (tile %d) of a patch_size %d VAE (Wan2.2) are not supported; decode untiled (tile 0)",
+             tile, v->cfg.patch);
     DG_TRY(state_init(v, latents, frames, F, h, w, tl, k));
     const int rc = decode_all(v, latents, frames, F, h, w, tl, k);
     /* freed at once: the state would otherwise sit next to the transformer's arena in the next job */

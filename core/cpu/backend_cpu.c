@@ -65,6 +65,7 @@ static const dg_backend_ops cpu_ops = {
     .spatial_attention = dg_cpu_spatial_attention,
     .cache_push = dg_cpu_cache_push,
     .channels_to_frames = dg_cpu_channels_to_frames,
+    .channels_to_cells = dg_cpu_channels_to_cells,
     .copy_box = dg_cpu_copy_box,
     .blend_edge = dg_cpu_blend_edge,
     .clamp = dg_cpu_clamp,

@@ -36,6 +36,29 @@ int dg_cpu_channels_to_frames(dg_backend *be, dg_tensor *y, const dg_tensor *x) 
     return DG_OK;
 }
 
+int dg_cpu_channels_to_cells(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int cells[4], int accumulate) {
+    const int64_t ft = cells[0], fs = cells[1], drop = cells[2], cm = cells[3];
+    const int64_t C = y->shape[0], To = y->shape[1], Ho = y->shape[2], Wo = y->shape[3];
+    const int64_t T = x->shape[1], H = x->shape[2], W = x->shape[3], r = C * ft * fs * fs / x->shape[0];
+    const float *xd = x->data;
+    float *yd = y->data;
+    /* one output row at a time: its pixels alternate among fs source channels */
+    #pragma omp parallel for collapse(3) if (C * To * Ho * Wo > DG_CPU_PAR_MIN)
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t u = 0; u < To; u++)
+            for (int64_t oh = 0; oh < Ho; oh++) {
+                const int64_t a = (u + drop) % ft, t = (u + drop) / ft, i = oh % fs, h = oh / fs;
+                float *yr = yd + ((c * To + u) * Ho + oh) * Wo;
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    const int64_t j = ow % fs, s = cm ? j * fs + i : i * fs + j;
+                    const int64_t src = (c * ft * fs * fs + a * fs * fs + s) / r;
+                    const float v = xd[((src * T + t) * H + h) * W + ow / fs];
+                    yr[ow] = accumulate ? yr[ow] + v : v;
+                }
+            }
+    return DG_OK;
+}
+
 int dg_cpu_copy_box(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src,
                     const int64_t src_at[4], const int64_t size[4]) {
     const int64_t *ds = dst->shape, *ss = src->shape, rows = size[0] * size[1] * size[2];

@@ -113,6 +113,7 @@ static const dg_backend_ops cuda_ops = {
     .spatial_attention = dg_cuda_spatial_attention,
     .cache_push = dg_cuda_cache_push,
     .channels_to_frames = dg_cuda_channels_to_frames,
+    .channels_to_cells = dg_cuda_channels_to_cells,
     .copy_box = dg_cuda_copy_box,
     .blend_edge = dg_cuda_blend_edge,
     .clamp = dg_cuda_clamp,

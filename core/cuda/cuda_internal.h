@@ -83,6 +83,7 @@ int dg_cuda_channel_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, co
 int dg_cuda_spatial_attention(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);
 int dg_cuda_cache_push(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
 int dg_cuda_channels_to_frames(dg_backend *be, dg_tensor *y, const dg_tensor *x);
+int dg_cuda_channels_to_cells(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int cells[4], int accumulate);
 int dg_cuda_copy_box(dg_backend *be, dg_tensor *dst, const int64_t dst_at[4], const dg_tensor *src,
                      const int64_t src_at[4], const int64_t size[4]);
 int dg_cuda_blend_edge(dg_backend *be, dg_tensor *y, const dg_tensor *a, int axis, int64_t n);

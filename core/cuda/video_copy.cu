@@ -54,6 +54,31 @@ extern "C" int dg_cuda_channels_to_frames(dg_backend *be, dg_tensor *y, const dg
     return DG_OK;
 }
 
+// y[c, u, oh, ow] (+)= x[(c*ft*fs*fs + a*fs*fs + s) / r, t, oh/fs, ow/fs], ft*t + a = u + drop.
+static __global__ void channels_to_cells_kernel(float *y, const float *x, int64_t C, int64_t To, int64_t Ho,
+                                                int64_t Wo, int64_t T, int64_t r, int ft, int fs, int drop, int cm,
+                                                int acc) {
+    GRID_STRIDE(i, C * To * Ho * Wo) {
+        const int64_t ow = i % Wo, oh = i / Wo % Ho, u = i / (Wo * Ho) % To, c = i / (Wo * Ho * To);
+        const int64_t a = (u + drop) % ft, t = (u + drop) / ft, ii = oh % fs, j = ow % fs;
+        const int64_t s = cm ? j * fs + ii : ii * fs + j, src = (c * ft * fs * fs + a * fs * fs + s) / r;
+        const float v = x[((src * T + t) * (Ho / fs) + oh / fs) * (Wo / fs) + ow / fs];
+        y[i] = acc ? y[i] + v : v;
+    }
+}
+
+extern "C" int dg_cuda_channels_to_cells(dg_backend *be, dg_tensor *y, const dg_tensor *x, const int cells[4],
+                                         int accumulate) {
+    const int64_t C = y->shape[0], To = y->shape[1], Ho = y->shape[2], Wo = y->shape[3], n = C * To * Ho * Wo;
+    const int64_t r = C * cells[0] * cells[1] * cells[1] / x->shape[0];
+    if (n == 0) return DG_OK;
+    channels_to_cells_kernel<<<dg_cuda_blocks(n), 256, 0, dg_cuda_stream(be)>>>(
+        (float *)y->data, (const float *)x->data, C, To, Ho, Wo, x->shape[1], r, cells[0], cells[1], cells[2],
+        cells[3], accumulate);
+    DG_CUDA_CHECK_LAUNCH("channels_to_cells_kernel");
+    return DG_OK;
+}
+
 typedef struct box4 {
     int64_t dshape[4], sshape[4], dat[4], sat[4], size[4];
 } box4;
