@@ -363,6 +363,13 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
     return dg_attn_plan_prepare(&p->plan, &geom, p->dit_be);
 }
 
+int dg_pipeline_attention_sparse_steps(const dg_pipeline *p, int steps) {
+    int n = 0;
+    for (int i = 0; p->has_plan && i < steps; i++)
+        n += dg_attn_plan_sparse_at(&p->plan, i, steps, p->wan.cfg.num_layers, p->wan.cfg.heads);
+    return n;
+}
+
 /* The transformer prepared for this size (kept from the last generation when it fits). */
 static int prepare_size(dg_pipeline *p, const int64_t shape[4], int max_text, int with_fork) {
     dg_wan_sized *s = &p->sized;
