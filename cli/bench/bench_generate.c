@@ -6,7 +6,6 @@
  * every step dense at this step count is reported as not engaged (no
  * speedup claimed); one refused at this size is skipped with the reason. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -14,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "bench/lib/grid.h"
 #include "bench/lib/image_metrics.h"
@@ -335,9 +333,10 @@ static int timed_runs(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_re
         dg_gen_timing tm;
         double t0 = cli_now_s();
         rc = dg_pipeline_generate(p, g, r->lat, on_progress, &pr, &tm);
-        double *x = t + 4 * (pr.run - warmup);
-        if (rc == DG_OK && pr.run >= warmup)
+        if (rc == DG_OK && pr.run >= warmup) {
+            double *x = t + 4 * (pr.run - warmup);
             x[0] = run->text_s + cli_now_s() - t0, x[1] = tm.denoise_s, x[2] = tm.model_s, x[3] = tm.attention_s;
+        }
     }
     double col[MAX_REPEAT];
     double *out[4] = {&r->total_s, &r->denoise_s, &r->model_s, &r->attn_s};
