@@ -382,7 +382,18 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              "parallel generation runs dense attention: attention plans are not split across ranks yet");
     if (!p->has_plan) return DG_OK;
     dg_attn_geometry geom = dg_wan_attn_geometry(&p->wan.cfg, (int)shape[1], (int)shape[2], (int)shape[3]);
+    /* F latent frames are (F - 1) x temporal_factor + 1 frames: refusals can say the size needed */
+    const int tf = p->info.temporal_factor, sf = p->info.spatial_factor;
+    geom.frames_per_t = p->wan.cfg.patch[0] * tf, geom.frames_less = tf - 1;
+    geom.pixels_per_h = p->wan.cfg.patch[1] * sf, geom.pixels_per_w = p->wan.cfg.patch[2] * sf;
     return dg_attn_plan_prepare(&p->plan, &geom, p->dit_be);
+}
+
+int dg_pipeline_attention_sparse_steps(const dg_pipeline *p, int steps) {
+    int n = 0;
+    for (int i = 0; p->has_plan && i < steps; i++)
+        n += dg_attn_plan_sparse_at(&p->plan, i, steps, p->wan.cfg.num_layers, p->wan.cfg.heads);
+    return n;
 }
 
 /* The transformer prepared for this size (kept from the last generation when it fits). */

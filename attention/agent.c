@@ -41,9 +41,13 @@ static int agent_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     DG_TRY(dg_attn_geometry_check(g, "agent"));
     DG_CHECK(g->text_tokens == 0, "agent: text tokens in self-attention are not supported (text_tokens=%d)",
              g->text_tokens);
-    DG_CHECK(p->frames <= g->T, "agent: agent_frames=%d larger than T=%d", p->frames, g->T);
-    DG_CHECK(p->side <= g->H && p->side <= g->W, "agent: sqrt(agents)=%d larger than the frame (H=%d, W=%d)", p->side,
-             g->H, g->W);
+    char need[96];
+    DG_CHECK(p->frames <= g->T, "agent: agent_frames=%d larger than T=%d: needs %s", p->frames, g->T,
+             dg_attn_need(g, 0, p->frames, need, sizeof need));
+    DG_CHECK(p->side <= g->H, "agent: sqrt(agents)=%d larger than the frame (H=%d): needs %s", p->side, g->H,
+             dg_attn_need(g, 1, p->side, need, sizeof need));
+    DG_CHECK(p->side <= g->W, "agent: sqrt(agents)=%d larger than the frame (W=%d): needs %s", p->side, g->W,
+             dg_attn_need(g, 2, p->side, need, sizeof need));
     m->geom = *g;
     return DG_OK;
 }

@@ -245,16 +245,18 @@ static int grat_fit(grat_params *p, const dg_attn_geometry *g) {
         p->g[x] = p->group[x];
         if (x == 0 && p->image) p->g[x] = 1; /* images: no time axis */
         const int d = p->dims[x], gx = p->g[x];
-        DG_CHECK(gx <= d, "grat: group[%d]=%d is larger than the grid (%c=%d)", x, gx, axis_name[x], d);
+        char need[96];
+        DG_CHECK(gx <= d, "grat: group[%d]=%d is larger than the grid (%c=%d): needs %s", x, gx, axis_name[x], d,
+                 dg_attn_need(g, x, p->criss_cross ? gx + 1 : gx, need, sizeof need));
         DG_CHECK(p->partial_groups || d % gx == 0,
                  "grat: group[%d]=%d does not divide %c=%d (the spec requires divisibility; set "
                  "\"partial_groups\": true for smaller edge groups)",
                  x, gx, axis_name[x], d);
         p->ng[x] = (d + gx - 1) / gx;
         DG_CHECK(!p->criss_cross || p->ng[x] > 1 || (x == 0 && p->image),
-                 "grat: group[%d]=%d spans the whole %c=%d, so the criss-cross would allow every key; use a "
-                 "smaller group",
-                 x, gx, axis_name[x], d);
+                 "grat: group[%d]=%d spans the whole %c=%d, so the criss-cross would allow every key: needs %s, "
+                 "or a smaller group",
+                 x, gx, axis_name[x], d, dg_attn_need(g, x, gx + 1, need, sizeof need));
     }
     return DG_OK;
 }

@@ -1,5 +1,6 @@
 /* The method registry (name -> constructor), creation and destruction, the
  * "dense" method, and helpers shared by the method files. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,16 @@ int dg_attn_geometry_check(const dg_attn_geometry *g, const char *method) {
     DG_CHECK(g->heads >= 1 && g->head_dim >= 1, "%s: geometry heads and head_dim must be >= 1", method);
     DG_CHECK(dg_attn_geometry_tokens(g) <= INT32_MAX, "%s: geometry has too many tokens", method);
     return DG_OK;
+}
+
+const char *dg_attn_need(const dg_attn_geometry *g, int axis, int64_t n, char *buf, size_t size) {
+    const int per = axis == 0 ? g->frames_per_t : axis == 1 ? g->pixels_per_h : g->pixels_per_w;
+    const int64_t size_n = n * per - (axis == 0 ? g->frames_less : 0);
+    static const char *const unit[3] = {"frames", "pixels high", "pixels wide"};
+    if (per > 0) snprintf(buf, size, "%c >= %lld (%lld %s or more)", "thw"[axis], (long long)n, (long long)size_n,
+                          unit[axis]);
+    else snprintf(buf, size, "%c >= %lld", "thw"[axis], (long long)n);
+    return buf;
 }
 
 double dg_attn_layout_density(const dg_attn_method *m) { return dg_block_layout_density(&m->layout); }

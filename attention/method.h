@@ -23,6 +23,10 @@ typedef struct dg_attn_geometry {
     int text_tokens;
     int text_first;
     int heads, head_dim;
+    /* For messages only, 0 where unknown: the generation size a grid comes from, so a refusal can say
+     * the size it needs. T tokens are T * frames_per_t - frames_less frames; H x W tokens are
+     * H * pixels_per_h x W * pixels_per_w pixels. */
+    int frames_per_t, frames_less, pixels_per_h, pixels_per_w;
 } dg_attn_geometry;
 
 static inline int64_t dg_attn_geometry_tokens(const dg_attn_geometry *g) {

@@ -23,6 +23,10 @@ int dg_attn_agent_create(dg_attn_method *m, const dg_attn_params *params, const 
  * heads and head_dim >= 1); errors name the method and the field. */
 int dg_attn_geometry_check(const dg_attn_geometry *g, const char *method);
 
+/* "t >= 4 (13 frames or more)", "h >= 9 (144 pixels high or more)": the length n a method needs along
+ * axis 0, 1 or 2 (t, h, w), with the generation size it takes where g knows it; into buf. */
+const char *dg_attn_need(const dg_attn_geometry *g, int axis, int64_t n, char *buf, size_t size);
+
 /* Index of token i among the video tokens, or -1 when i is a text token. */
 static inline int64_t dg_attn_video_index(const dg_attn_geometry *g, int64_t i) {
     int64_t nv = (int64_t)g->T * g->H * g->W;

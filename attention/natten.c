@@ -59,9 +59,10 @@ static int natten_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     for (int a = 0; a < 3; a++) {
         if (n[a] == 1) continue;
         DG_CHECK(a >= 3 - p->axes, "natten: kernel_size has no entry for axis %c of length %d", "thw"[a], n[a]);
-        DG_CHECK((int64_t)p->kernel[a] * p->dilation[a] <= n[a],
-                 "natten: kernel_size[%c] * dilation[%c] = %lld exceeds the axis length %d", "thw"[a], "thw"[a],
-                 (long long)p->kernel[a] * p->dilation[a], n[a]);
+        const int64_t span = (int64_t)p->kernel[a] * p->dilation[a];
+        char need[96];
+        DG_CHECK(span <= n[a], "natten: kernel_size[%c] * dilation[%c] = %lld exceeds the axis length %d: needs %s",
+                 "thw"[a], "thw"[a], (long long)span, n[a], dg_attn_need(g, a, span, need, sizeof need));
     }
     DG_TRY(dg_attn_sep_method_begin(m, g));
     for (int a = 0; a < 3; a++)

@@ -17,6 +17,7 @@
 #ifndef DG_ATTENTION_PLAN_H
 #define DG_ATTENTION_PLAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attention/method.h"
@@ -41,10 +42,16 @@ typedef struct dg_attn_plan {
     dg_backend *prepared_on;
 } dg_attn_plan;
 
-/* preset_or_path: a preset name ([a-z0-9_]+, read from
- * <configs_dir>/attention/<name>.json) or a path to a .json file. Unknown
- * keys and methods, out-of-range values and malformed JSON are refused with
- * the file and field named. */
+/* The file preset_or_path names, into path: a path when it holds a '/' or ends in .json and such a
+ * file exists (it must be readable), else a preset name ([a-z0-9_]+, NAME.json meaning NAME too):
+ * <configs_dir>/attention/<name>.json. An unknown preset is refused with the presets there listed. */
+int dg_attn_plan_path(const char *preset_or_path, const char *configs_dir, char *path, size_t size);
+/* The preset names in <configs_dir>/attention (its .json files, without the extension), sorted, as
+ * *n malloc'ed strings in a malloc'ed array; dg_attn_presets_free releases them. */
+int dg_attn_presets(const char *configs_dir, char ***names, int *n);
+void dg_attn_presets_free(char **names, int n);
+/* A plan from dg_attn_plan_path's file. Unknown keys and methods, out-of-range values and malformed
+ * JSON are refused with the file and field named. */
 int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir);
 /* Parse a plan from JSON text; src names it in messages. */
 int dg_attn_plan_parse(dg_attn_plan *p, const char *json_text, const char *src);
@@ -55,7 +62,10 @@ int dg_attn_plan_check(const dg_attn_plan *p, int num_layers, int num_heads);
 int dg_attn_plan_prepare(dg_attn_plan *p, const dg_attn_geometry *g, dg_backend *be);
 /* The method for (step of steps, layer, head). Heads that share a method get
  * the same object, so the caller can batch them. */
-dg_attn_method *dg_attn_plan_method(dg_attn_plan *p, int step, int steps, int layer, int head);
+dg_attn_method *dg_attn_plan_method(const dg_attn_plan *p, int step, int steps, int layer, int head);
+/* 1 when (step of steps) runs a method other than dense in some layer < layers and head < heads: a
+ * step inside dense_steps / dense_fraction, or of a plan that is dense everywhere, gives 0. */
+int dg_attn_plan_sparse_at(const dg_attn_plan *p, int step, int steps, int layers, int heads);
 /* Self-attention of one layer at (step of steps) through the plan: each run of consecutive heads that
  * share a method is one call (dg_attn_method_run); opts (NULL: none) carries the perturbation. */
 int dg_attn_plan_run(dg_attn_plan *p, int step, int steps, int layer, dg_tensor *o, const dg_tensor *q,

@@ -22,8 +22,9 @@ typedef struct {
 static int vdit_prepare(dg_attn_method *m, const dg_attn_geometry *g) {
     vdit_params *p = m->params;
     DG_TRY(dg_attn_geometry_check(g, "vdit_tile"));
-    DG_CHECK(p->global_frames <= g->T, "vdit_tile: global_frames = %lld exceeds the %d latent frames",
-             (long long)p->global_frames, g->T);
+    char need[96];
+    DG_CHECK(p->global_frames <= g->T, "vdit_tile: global_frames = %lld exceeds the %d latent frames: needs %s",
+             (long long)p->global_frames, g->T, dg_attn_need(g, 0, p->global_frames, need, sizeof need));
     DG_TRY(dg_attn_sep_method_begin(m, g));
     const int64_t k = p->global_frames;
     for (int i = 0; i < g->T; i++)

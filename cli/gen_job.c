@@ -317,11 +317,7 @@ static dg_gen_params job_params(const gen_job *j) {
                            .vae_tile = j->kind == GEN_OUT_LATENTS ? -1 : j->vae_tile};
 }
 
-int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
-    const dg_model_info *info = dg_pipeline_info(p);
-    const dg_model_defaults *d = &info->defaults;
-    /* a prompt to a transformer folder: its missing text encoder is the cause, not the defaults' size */
-    if (j->prompt) DG_TRY(dg_pipeline_can_encode(p));
+void gen_job_defaults(gen_job *j, const dg_model_defaults *d) {
     if (j->width < 0) j->width = d->width;
     if (j->height < 0) j->height = d->height;
     if (j->frames < 0) j->frames = d->frames;
@@ -331,6 +327,13 @@ int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
     if (j->shift < 0) j->shift = d->flow_shift;
     if (!j->sampler_given) j->sampler = d->sampler;
     if (!j->negative && j->prompt) j->negative = d->negative_prompt;
+}
+
+int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir) {
+    const dg_model_info *info = dg_pipeline_info(p);
+    /* a prompt to a transformer folder: its missing text encoder is the cause, not the defaults' size */
+    if (j->prompt) DG_TRY(dg_pipeline_can_encode(p));
+    gen_job_defaults(j, &info->defaults);
     if (!j->output) default_output(j);
     settle_pattern(j);
     j->base_seed = j->seed < 0 ? dg_rng_random_seed() : (uint64_t)j->seed;

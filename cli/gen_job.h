@@ -54,7 +54,10 @@ int gen_job_file(const gen_job *j, int i, int f, char *buf, size_t size);
  * compute, not after. Without -o the output depends on the model's frame count: gen_job_resolve
  * checks then. */
 int gen_job_check_writable(const gen_job *j);
-/* Unset values from the model's defaults, the seed drawn, then the checks that need the final
+/* The values left unset (-1, < 0, sampler not given, no negative prompt for a prompt) from the
+ * model folder's defaults: generate's rule, which bench generate shares. */
+void gen_job_defaults(gen_job *j, const dg_model_defaults *d);
+/* Unset values from the model's defaults (gen_job_defaults), the seed drawn, then the checks that need the final
  * values and the model: size, frames, output kind, attention plan. */
 int gen_job_resolve(gen_job *j, dg_pipeline *p, const char *configs_dir);
 /* The job's text embeddings: its prompt (and negative prompt for CFG) through the model's

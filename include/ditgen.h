@@ -128,6 +128,11 @@ void dg_pipeline_release_text_encoder(dg_pipeline *p);
  * a preset name (configs_dir/attention/NAME.json) or a path to a .json file. NULL or
  * "dense" restores dense attention. The plan is checked against the model. */
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
+/* How many of a generation's `steps` denoising steps the plan of dg_pipeline_set_attention runs a
+ * method other than dense in, in at least one layer and head: 0 with dense attention, and 0 for a
+ * plan that never engages at this step count (its dense_steps, dense_fraction or dense_layers cover
+ * everything), which then costs what dense costs and measures no sparse speedup. */
+int dg_pipeline_attention_sparse_steps(const dg_pipeline *p, int steps);
 /* Step caching, First-Block-Cache style: at a step where the first block's residual changed by less
  * than the preset's threshold (relative L1) since the last step that ran every block, the other
  * blocks are skipped and the residual they made then is reused; every guidance pass of the step

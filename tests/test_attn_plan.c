@@ -68,6 +68,9 @@ static void check_selection(void) {
     CHECK(dg_attn_plan_method(&p, 30, 50, 1, 0) == m12, "head 0 shares the base object");
     CHECK(!strcmp(dg_attn_plan_method(&p, 45, 50, 4, 3)->ops->name, "dense"), "last matching override wins");
     CHECK(dg_attn_plan_method(&p, 45, 50, 4, 1) == h1, "override 1 does not match head 1");
+    CHECK(!dg_attn_plan_sparse_at(&p, 11, 50, 6, 4) && dg_attn_plan_sparse_at(&p, 12, 50, 6, 4),
+          "sparse from step 12 of 50");
+    CHECK(!dg_attn_plan_sparse_at(&p, 30, 50, 1, 0), "no heads: nothing sparse");
     CHECK(dg_attn_plan_check(&p, 4, 4) == DG_ERR && strstr(dg_last_error(), "overrides[1].layers[0] = 4"),
           "layer beyond the model: %s", dg_last_error());
     CHECK(dg_attn_plan_check(&p, 6, 3) == DG_ERR && strstr(dg_last_error(), "overrides[0].heads[1] = 3"),
@@ -107,6 +110,11 @@ static void check_refusals(void) {
     dg_attn_plan p;
     CHECK(dg_attn_plan_load(&p, "no_such_preset", configs) == DG_ERR && strstr(dg_last_error(), "no_such_preset.json"),
           "missing preset: %s", dg_last_error());
+    CHECK(strstr(dg_last_error(), "presets: dense, grat_x, natten_gna, radial_wan, sta_wan"),
+          "a missing preset lists the presets: %s", dg_last_error());
+    CHECK(dg_attn_plan_load(&p, "sta_wan.json", configs) == DG_OK && !strcmp(p.base->ops->name, "sta"),
+          "NAME.json is the preset NAME: %s", dg_last_error());
+    dg_attn_plan_free(&p);
     CHECK(dg_attn_plan_load(&p, "Radial-Wan", configs) == DG_ERR && strstr(dg_last_error(), "preset name"),
           "bad preset name: %s", dg_last_error());
     char path[512];

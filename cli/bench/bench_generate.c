@@ -1,9 +1,11 @@
 /* ditgen bench generate: one prompt and seed through dense attention and then
- * each sparse preset. Per method: stage times, speedups over dense and PSNR /
- * SSIM against the dense result; in --out-dir a labelled grid (PNG, and MP4
- * for videos), a bar chart SVG and a markdown report. */
+ * each sparse preset. Per method: stage times (the median of --repeat timed
+ * runs after --warmup untimed ones), speedups over dense and PSNR / SSIM
+ * against the dense result; in --out-dir a labelled grid (PNG, and MP4 for
+ * videos), a bar chart SVG and a markdown report. A preset whose plan keeps
+ * every step dense at this step count is reported as not engaged (no
+ * speedup claimed); one refused at this size is skipped with the reason. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -11,14 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "bench/lib/grid.h"
 #include "bench/lib/image_metrics.h"
 #include "bench/lib/svg_chart.h"
+#include "attention/plan.h"
 #include "cli/args.h"
 #include "cli/bench/bench_commands.h"
 #include "cli/bench/bench_opts.h"
+#include "cli/gen_job.h"
 #include "cli/param_flags.h"
 #include "cli/text_conditioning.h"
 #include "cli/timing.h"
@@ -36,22 +39,31 @@
 #define NAME_MAX_LEN 64
 #define GRID_FPS 16
 #define NCOL 11
+#define MAX_REPEAT 1000
+
+typedef struct bg_method {
+    char name[NAME_MAX_LEN]; /* in tables: the preset, or the plan file's name without .json */
+    char plan[4096];         /* the plan file (dg_attn_plan_path); "" for dense */
+} bg_method;
 
 typedef struct bg_opts {
-    const char *model, *prompt, *context, *out_dir, *configs;
-    int width, height, frames, steps, threads, json;
-    double cfg, shift;
-    int64_t seed;
-    dg_sample_method sampler;
+    /* model, prompt, context, size, steps, guidance, shift, sampler, seed, threads as generate's flags:
+     * unset values (-1) come from the model folder's defaults, by generate's rule (gen_job_defaults) */
+    gen_job gen;
+    const char *out_dir, *configs;
+    int warmup, repeat, json;
     int n_methods; /* methods[0] is always dense, the reference */
-    char methods[MAX_METHODS][NAME_MAX_LEN];
+    bg_method methods[MAX_METHODS];
 } bg_opts;
+
+typedef enum { BG_RAN, BG_FAILED, BG_SKIPPED } bg_state;
 
 typedef struct bg_result {
     const char *name;
-    int ok;
-    char error[512];
-    double total_s, denoise_s, model_s, attn_s;
+    bg_state state;
+    char error[512]; /* failed or skipped: why */
+    int sparse_steps; /* steps in which the plan runs something other than dense; 0: not engaged */
+    double total_s, denoise_s, model_s, attn_s; /* medians of the timed runs */
     double psnr, ssim; /* vs dense; NaN: not computed */
     float *lat;
     uint8_t *rgb; /* F frames of RGB (pixel models) or a latent preview (one frame) */
@@ -75,34 +87,44 @@ static void usage(FILE *f) {
             "preset, and compares them: total and per-stage times (text encoding, denoise loop,\n"
             "transformer, self-attention inside it), attention share of the transformer time,\n"
             "speedup over dense (denoise time) and self-attention speedup, and PSNR / SSIM of each\n"
-            "result against the dense one. Pixel-space models are compared on 8-bit RGB frames\n"
-            "(PSNR with MAX 255, SSIM on BT.601 luma, 11x11 Gaussian window, mean over frames);\n"
-            "latent models on the latents (PSNR with MAX = the dense latents' max - min, no SSIM).\n"
-            "The prompt is encoded once (--context: read once) and that time counts in every\n"
-            "method's total. An identical result has PSNR 'inf' (JSON: \"psnr\": null,\n"
-            "\"identical\": true). Exit status 1 when any method fails (its row says why).\n"
+            "result against the dense one. Each method runs --warmup untimed times, then --repeat\n"
+            "timed times; every time shown is the median of the timed runs (the outputs, fixed by\n"
+            "the seed, are compared from one run). Pixel-space models are compared on 8-bit RGB\n"
+            "frames (PSNR with MAX 255, SSIM on BT.601 luma, 11x11 Gaussian window, mean over\n"
+            "frames); latent models on the latents (PSNR with MAX = the dense latents' max - min,\n"
+            "no SSIM). The prompt is encoded once (--context: read once) and that time counts in\n"
+            "every method's total. An identical result has PSNR 'inf' (JSON: \"psnr\": null,\n"
+            "\"identical\": true).\n"
+            "A preset whose plan runs dense attention at every one of the --steps (all inside its\n"
+            "dense_steps, say) is 'not engaged': it runs, but no speedup is claimed for it (text:\n"
+            "'-', JSON: null, left out of the chart). A preset refused at this size is skipped with\n"
+            "the reason. Exit status 1 when any method fails (its row says why).\n"
             "\n"
             "  -m, --model DIR      diffusers model folder or transformer folder\n"
-            "  -p, --prompt TEXT    prompt (negative: empty, for --cfg-scale > 1)\n"
+            "  -p, --prompt TEXT    prompt (negative: the model's default, for --cfg-scale > 1)\n"
             "      --context FILE   precomputed 'prompt_embeds' (and 'negative_prompt_embeds')\n"
-            "  -W, --width N        width in pixels (default 832)\n"
-            "  -H, --height N       height in pixels (default 480)\n"
-            "      --frames N       frames (default 81)\n"
-            "      --steps N        denoising steps (default 50)\n"
-            "      --cfg-scale X    guidance scale, <= 1 disables it (default 5.0)\n"
-            "      --flow-shift X   sigma shift (default 3.0)\n"
-            "      --sampler NAME   unipc (default) or euler\n"
+            "  -W, --width N        width in pixels (default: the model's, as ditgen generate)\n"
+            "  -H, --height N       height in pixels (default: the model's)\n"
+            "      --frames N       frames (default: the model's)\n"
+            "      --steps N        denoising steps (default: the model's)\n"
+            "      --cfg-scale X    guidance scale, <= 1 disables it (default: the model's)\n"
+            "      --flow-shift X   sigma shift (default: the model's)\n"
+            "      --sampler NAME   unipc or euler (default: the model's)\n"
             "  -s, --seed N         seed; negative picks a random one (default 42)\n"
             "  -t, --threads N      CPU threads (default: all cores)\n"
-            "      --methods LIST   comma-separated presets from configs/attention, or 'all'\n"
-            "                       (default all); dense always runs first as the reference\n"
+            "      --warmup N       untimed runs per method first (default 1)\n"
+            "      --repeat N       timed runs per method, reported by their median (default 3)\n"
+            "      --methods LIST   comma-separated presets from configs/attention (NAME or\n"
+            "                       NAME.json) or paths to plan .json files, or 'all' (default\n"
+            "                       all); dense always runs first as the reference\n"
             "      --out-dir DIR    created if missing (default bench_generate_out): grid.png,\n"
             "                       grid.mp4 (videos of pixel models), chart.svg, results.md\n"
             "      --format F       text (default) or json, on stdout\n");
 }
 
-/* Preset names are plain words: no paths, and safe in file names and tables. */
-static int valid_name(const char *name, size_t len) {
+/* Table names are plain words: safe in tables, labels and the chart. */
+static int valid_name(const char *name) {
+    size_t len = strlen(name);
     int ok = len > 0 && len < NAME_MAX_LEN;
     for (size_t i = 0; ok && i < len; i++)
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
@@ -110,72 +132,79 @@ static int valid_name(const char *name, size_t len) {
     return ok;
 }
 
-static int add_method(bg_opts *o, const char *name, size_t len) {
-    if (!valid_name(name, len)) {
-        cli_error("--methods: bad preset name '%.*s'", (int)len, name);
-        return -1;
-    }
-    for (int i = 0; i < o->n_methods; i++) {
-        if (strlen(o->methods[i]) == len && !strncmp(o->methods[i], name, len)) {
-            if (i == 0) return 0; /* dense is implied; naming it is fine */
-            cli_error("--methods: '%.*s' listed twice", (int)len, name);
-            return -1;
-        }
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/attention/%.*s.json", o->configs, (int)len, name);
-    if (access(path, R_OK) != 0) {
-        cli_error("--methods: no preset '%.*s' (%s)", (int)len, name, path);
+/* A preset name, NAME.json or a path to a plan file, resolved now (before the model loads) to the
+ * file dg_pipeline_set_attention will read; the table names it by that file's name. */
+static int add_method(bg_opts *o, const char *arg) {
+    if (!*arg) {
+        cli_error("--methods: empty preset name");
         return -1;
     }
     if (o->n_methods == MAX_METHODS) {
         cli_error("--methods: at most %d methods", MAX_METHODS);
         return -1;
     }
-    memcpy(o->methods[o->n_methods], name, len);
-    o->methods[o->n_methods++][len] = 0;
+    bg_method *m = &o->methods[o->n_methods]; /* counted once it is known to be new */
+    if (strcmp(arg, "dense") && dg_attn_plan_path(arg, o->configs, m->plan, sizeof m->plan)) {
+        cli_error("--methods: %s", dg_last_error());
+        return -1;
+    }
+    const char *base = strcmp(arg, "dense") ? strrchr(m->plan, '/') : NULL;
+    base = base ? base + 1 : arg;
+    size_t len = strlen(base) - (cli_ends_with(base, ".json") ? 5 : 0);
+    snprintf(m->name, sizeof m->name, "%.*s", (int)(len < NAME_MAX_LEN ? len : NAME_MAX_LEN - 1), base);
+    if (len >= NAME_MAX_LEN || !valid_name(m->name)) {
+        cli_error("--methods: bad preset name '%.*s' (a-z, A-Z, 0-9, _ and -)", (int)len, base);
+        return -1;
+    }
+    for (int i = 0; i < o->n_methods; i++) {
+        if (strcmp(o->methods[i].name, m->name)) continue;
+        if (i == 0) return 0; /* dense is implied; naming it is fine */
+        cli_error("--methods: '%s' listed twice", m->name);
+        return -1;
+    }
+    o->n_methods++;
     return 0;
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
-
-/* 'all': every .json preset in configs/attention, sorted. */
+/* 'all': every preset in configs/attention (sorted), except dense and names unfit for a table. */
 static int add_all_methods(bg_opts *o) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/attention", o->configs);
-    DIR *d = opendir(dir);
-    if (!d) {
-        cli_error("cannot list presets in %s: %s", dir, strerror(errno));
+    char **names;
+    int n;
+    if (dg_attn_presets(o->configs, &names, &n)) {
+        cli_library_error();
         return -1;
     }
-    struct dirent *e;
-    int first = o->n_methods, rc = 0;
-    while (!rc && (e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n > 5 && !strcmp(e->d_name + n - 5, ".json") && valid_name(e->d_name, n - 5) &&
-            strcmp(e->d_name, "dense.json"))
-            rc = add_method(o, e->d_name, n - 5);
-    }
-    closedir(d);
-    qsort(o->methods[first], (size_t)(o->n_methods - first), NAME_MAX_LEN, cmp_name);
+    int rc = 0;
+    for (int i = 0; !rc && i < n; i++)
+        if (strcmp(names[i], "dense") && valid_name(names[i])) rc = add_method(o, names[i]);
+    dg_attn_presets_free(names, n);
     return rc;
 }
 
 static int parse_methods(bg_opts *o, const char *list) {
-    strcpy(o->methods[0], "dense"); /* built in: needs no preset file */
+    strcpy(o->methods[0].name, "dense"); /* built in: needs no preset file */
     o->n_methods = 1;
     if (!strcmp(list, "all")) return add_all_methods(o);
-    for (const char *s = list;;) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (add_method(o, s, len)) return -1;
-        if (!comma) return 0;
-        s = comma + 1;
+    char *copy = strdup(list);
+    if (!copy) {
+        cli_error("out of memory");
+        return -1;
     }
+    int rc = 0;
+    for (char *s = copy, *comma; !rc; s = comma + 1) {
+        comma = strchr(s, ',');
+        if (comma) *comma = 0;
+        rc = add_method(o, s);
+        if (!comma) break;
+    }
+    free(copy);
+    return rc;
 }
 
+/* The sampler is given: the model's default no longer applies. */
 static int parse_sampler(const char *flag, const char *val, void *out) {
-    if (dg_sample_method_parse(val, out) == DG_OK) return 0;
+    gen_job *g = out;
+    if (dg_sample_method_parse(val, &g->sampler) == DG_OK) return g->sampler_given = 1, 0;
     cli_library_error();
     return -1;
 }
@@ -184,29 +213,34 @@ static int parse_sampler(const char *flag, const char *val, void *out) {
 static int parse(int argc, char **argv, bg_opts *o) {
     static const char *const formats[] = {"text", "json", NULL};
     const char *env = getenv("DITGEN_CONFIG_DIR");
-    *o = (bg_opts){.out_dir = "bench_generate_out", .configs = env && *env ? env : DG_CONFIG_DIR, .width = 832,
-                   .height = 480, .frames = 81, .steps = 50, .cfg = 5.0, .shift = 3.0, .seed = 42};
+    *o = (bg_opts){.out_dir = "bench_generate_out", .configs = env && *env ? env : DG_CONFIG_DIR, .warmup = 1,
+                   .repeat = 3};
+    gen_job *g = &o->gen;
+    *g = (gen_job){.width = -1, .height = -1, .frames = -1, .steps = -1, .fps = -1, .cfg = -1, .shift = -1,
+                   .seed = 42};
     const char *methods = "all";
     const bench_opt opts[] = {
-        BENCH_STRING("model", 'm', &o->model, .required = 1),
-        BENCH_STRING("prompt", 'p', &o->prompt),
-        BENCH_STRING("context", 0, &o->context),
-        BENCH_INT("width", 'W', &o->width, 1, DG_MAX_SIDE),
-        BENCH_INT("height", 'H', &o->height, 1, DG_MAX_SIDE),
-        BENCH_INT("frames", 0, &o->frames, 1, DG_MAX_FRAMES),
-        BENCH_INT("steps", 0, &o->steps, 1, DG_SCHEDULER_MAX_STEPS),
-        BENCH_DOUBLE("cfg-scale", 0, &o->cfg, 0.0, 100.0),
-        BENCH_DOUBLE("flow-shift", 0, &o->shift, 1e-3, 1000.0),
-        BENCH_CUSTOM("sampler", 0, &o->sampler, parse_sampler),
-        BENCH_INT64("seed", 's', &o->seed, INT64_MIN, INT64_MAX),
-        BENCH_INT("threads", 't', &o->threads, 1, 1024),
+        BENCH_STRING("model", 'm', &g->model, .required = 1),
+        BENCH_STRING("prompt", 'p', &g->prompt),
+        BENCH_STRING("context", 0, &g->context),
+        BENCH_INT("width", 'W', &g->width, 1, DG_MAX_SIDE),
+        BENCH_INT("height", 'H', &g->height, 1, DG_MAX_SIDE),
+        BENCH_INT("frames", 0, &g->frames, 1, DG_MAX_FRAMES),
+        BENCH_INT("steps", 0, &g->steps, 1, DG_SCHEDULER_MAX_STEPS),
+        BENCH_DOUBLE("cfg-scale", 0, &g->cfg, 0.0, 100.0),
+        BENCH_DOUBLE("flow-shift", 0, &g->shift, 1e-3, 1000.0),
+        BENCH_CUSTOM("sampler", 0, g, parse_sampler),
+        BENCH_INT64("seed", 's', &g->seed, INT64_MIN, INT64_MAX),
+        BENCH_INT("threads", 't', &g->threads, 1, 1024),
+        BENCH_INT("warmup", 0, &o->warmup, 0, MAX_REPEAT),
+        BENCH_INT("repeat", 0, &o->repeat, 1, MAX_REPEAT),
         BENCH_STRING("methods", 0, &methods),
         BENCH_STRING("out-dir", 0, &o->out_dir),
         BENCH_CHOICE("format", 0, &o->json, formats),
         BENCH_END};
     int rc = bench_opts_parse(argc, argv, opts, usage);
     if (rc) return rc;
-    if (!o->context == !o->prompt) {
+    if (!g->context == !g->prompt) {
         cli_error("give exactly one of -p PROMPT and --context FILE.safetensors");
         return -1;
     }
@@ -225,8 +259,18 @@ static int prepare_out_dir(const char *dir) {
     return DG_OK;
 }
 
+/* What the progress line names: the method and which of its runs this is. */
+typedef struct bg_progress {
+    const char *name;
+    int run, warmup, repeat; /* run counts from 0 over the warm-up runs, then the timed ones */
+} bg_progress;
+
 static void on_progress(void *user, int step, int steps) {
-    fprintf(stderr, "\r  %-14s step %d/%d", (const char *)user, step, steps);
+    const bg_progress *pr = user;
+    char which[48];
+    if (pr->run < pr->warmup) snprintf(which, sizeof which, "warm-up %d/%d", pr->run + 1, pr->warmup);
+    else snprintf(which, sizeof which, "run %d/%d", pr->run - pr->warmup + 1, pr->repeat);
+    fprintf(stderr, "\r  %-14s %-13s step %d/%d", pr->name, which, step, steps);
 }
 
 /* Channels 0..2 of latent frame 0 as RGB, each stretched over the dense
@@ -266,29 +310,79 @@ static int compare(bg_run *run, bg_result *r) {
     return DG_OK;
 }
 
-/* One method end to end; a failure is recorded in r and the bench goes on. */
-static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_result *r) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v. */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The warm-up runs, then the timed ones into r's medians; the latents of every run are the same for
+ * the seed, so r->lat holds the last. */
+static int timed_runs(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_result *r) {
+    const int warmup = run->o->warmup, repeat = run->o->repeat;
+    double *t = malloc((size_t)repeat * 4 * sizeof *t); /* total, denoise, model, attention per run */
+    DG_CHECK_ALLOC(t);
+    bg_progress pr = {r->name, 0, warmup, repeat};
+    int rc = DG_OK;
+    for (; rc == DG_OK && pr.run < warmup + repeat; pr.run++) {
+        dg_gen_timing tm;
+        double t0 = cli_now_s();
+        rc = dg_pipeline_generate(p, g, r->lat, on_progress, &pr, &tm);
+        if (rc == DG_OK && pr.run >= warmup) {
+            double *x = t + 4 * (pr.run - warmup);
+            x[0] = run->text_s + cli_now_s() - t0, x[1] = tm.denoise_s, x[2] = tm.model_s, x[3] = tm.attention_s;
+        }
+    }
+    double col[MAX_REPEAT];
+    double *out[4] = {&r->total_s, &r->denoise_s, &r->model_s, &r->attn_s};
+    for (int k = 0; rc == DG_OK && k < 4; k++) {
+        for (int i = 0; i < repeat; i++) col[i] = t[4 * i + k];
+        *out[k] = median(col, repeat);
+    }
+    free(t);
+    return rc;
+}
+
+/* Where dense set the latent range the latent PSNR is measured against. */
+static void set_latent_range(bg_run *run, const float *lat, size_t n) {
+    float lo = lat[0], hi = lat[0];
+    for (size_t i = 1; i < n; i++) lo = lat[i] < lo ? lat[i] : lo, hi = lat[i] > hi ? lat[i] : hi;
+    run->latent_range = (double)hi - (double)lo;
+}
+
+/* One method end to end; a failure or a refusal of the size is recorded in r and the bench goes on. */
+static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, const bg_method *m, bg_result *r) {
     size_t n = (size_t)(run->shape[0] * run->shape[1] * run->shape[2] * run->shape[3]);
-    dg_gen_timing tm;
-    double t0 = cli_now_s();
+    const int dense = r == &run->r[0];
+    r->name = m->name;
     r->lat = malloc(n * sizeof(float));
     int rc = r->lat ? DG_OK : dg_error("out of memory for %zu latents", n);
-    if (rc == DG_OK) rc = dg_pipeline_set_attention(p, r->name, run->o->configs);
-    if (rc == DG_OK) rc = dg_pipeline_generate(p, g, r->lat, on_progress, (void *)r->name, &tm);
-    if (rc == DG_OK) {
-        r->total_s = run->text_s + cli_now_s() - t0;
-        r->denoise_s = tm.denoise_s, r->model_s = tm.model_s, r->attn_s = tm.attention_s;
-        if (r == &run->r[0] && !run->pixels) {
-            float lo = r->lat[0], hi = r->lat[0];
-            for (size_t i = 1; i < n; i++) lo = r->lat[i] < lo ? r->lat[i] : lo, hi = r->lat[i] > hi ? r->lat[i] : hi;
-            run->latent_range = (double)hi - (double)lo;
-        }
-        rc = compare(run, r);
+    if (rc == DG_OK) rc = dg_pipeline_set_attention(p, dense ? NULL : m->plan, run->o->configs);
+    /* dense passed this check with the same parameters: a refusal now is the plan's, at this size */
+    if (rc == DG_OK && !dense && dg_pipeline_check(p, g) != DG_OK) {
+        r->state = BG_SKIPPED;
+        cli_params_as_flags(dg_last_error(), r->error, sizeof r->error);
+        fprintf(stderr, "  %-14s skipped: %s\n", r->name, r->error);
+        return;
     }
-    r->ok = rc == DG_OK;
-    if (!r->ok) cli_params_as_flags(dg_last_error(), r->error, sizeof r->error);
-    if (r->ok) fprintf(stderr, " (%.2f s)\n", r->total_s);
+    if (rc == DG_OK) r->sparse_steps = dg_pipeline_attention_sparse_steps(p, g->steps);
+    if (rc == DG_OK) rc = timed_runs(run, p, g, r);
+    if (rc == DG_OK && dense && !run->pixels) set_latent_range(run, r->lat, n);
+    if (rc == DG_OK) rc = compare(run, r);
+    r->state = rc == DG_OK ? BG_RAN : BG_FAILED;
+    if (rc != DG_OK) cli_params_as_flags(dg_last_error(), r->error, sizeof r->error);
+    if (rc == DG_OK) fprintf(stderr, " (median %.2f s)\n", r->total_s);
     else fprintf(stderr, "\r  %-14s failed: %s\n", r->name, r->error);
+}
+
+/* A method that ran sparse attention in some step: only then is a speedup over dense its own. */
+static int engaged(const bg_run *run, const bg_result *r) {
+    return r->state == BG_RAN && (r == &run->r[0] || r->sparse_steps > 0);
 }
 
 static double ratio(double a, double b) { return b > 0 && a > 0 ? a / b : NAN; }
@@ -303,24 +397,41 @@ static void fmt_num(char *out, double v, int decimals, const char *suffix) {
 static void row_cells(const bg_run *run, const bg_result *r, char cells[NCOL][32]) {
     const bg_result *d = &run->r[0];
     snprintf(cells[0], 32, "%s", r->name);
-    if (!r->ok) {
-        for (int i = 1; i < NCOL; i++) snprintf(cells[i], 32, i == 1 ? "failed" : "-");
+    if (r->state != BG_RAN) {
+        for (int i = 1; i < NCOL; i++)
+            snprintf(cells[i], 32, "%s", i > 1 ? "-" : r->state == BG_SKIPPED ? "skipped" : "failed");
         return;
     }
+    int eng = engaged(run, r);
     fmt_num(cells[1], r->total_s, 3, "");
     fmt_num(cells[2], run->text_s, 3, "");
     fmt_num(cells[3], r->denoise_s, 3, "");
     fmt_num(cells[4], r->model_s, 3, "");
     fmt_num(cells[5], r->attn_s, 3, "");
     fmt_num(cells[6], 100 * ratio(r->attn_s, r->model_s), 1, "%");
-    fmt_num(cells[7], ratio(d->denoise_s, r->denoise_s), 2, "x");
-    fmt_num(cells[8], ratio(d->attn_s, r->attn_s), 2, "x");
+    fmt_num(cells[7], eng ? ratio(d->denoise_s, r->denoise_s) : NAN, 2, "x");
+    fmt_num(cells[8], eng ? ratio(d->attn_s, r->attn_s) : NAN, 2, "x");
     fmt_num(cells[9], r->psnr, 2, "");
     fmt_num(cells[10], r->ssim, 4, "");
 }
 
+/* The note column: why a row has no numbers or no speedup. */
+static void row_note(const bg_run *run, const bg_result *r, char *buf, size_t n) {
+    if (r->state == BG_FAILED) snprintf(buf, n, "failed: %s", r->error);
+    else if (r->state == BG_SKIPPED) snprintf(buf, n, "skipped: %s", r->error);
+    else if (r == &run->r[0]) snprintf(buf, n, "reference");
+    else if (!engaged(run, r)) snprintf(buf, n, "not engaged: dense attention at all %d steps", run->o->gen.steps);
+    else snprintf(buf, n, "sparse in %d of %d steps", r->sparse_steps, run->o->gen.steps);
+}
+
 static const char *const HEADS[NCOL] = {"method",  "total_s", "text_s",       "denoise_s", "model_s", "attn_s",
                                         "attn_%",  "speedup", "attn_speedup", "PSNR_dB",   "SSIM"};
+
+/* "median of 3 timed runs after 1 warm-up run": what every time in the table is. */
+static void timing_note(const bg_opts *o, char *buf, size_t n) {
+    snprintf(buf, n, "times: median of %d timed run%s after %d warm-up run%s", o->repeat, o->repeat == 1 ? "" : "s",
+             o->warmup, o->warmup == 1 ? "" : "s");
+}
 
 static const char *compare_note(const bg_run *run, char *buf, size_t n) {
     if (run->pixels)
@@ -334,7 +445,7 @@ static const char *compare_note(const bg_run *run, char *buf, size_t n) {
 
 /* "64x48, 5 frame(s), 3 steps (unipc, cfg 5, shift 3), seed 42, 1 thread(s)" */
 static void describe(const bg_run *run, char *buf, size_t n) {
-    const bg_opts *o = run->o;
+    const gen_job *o = &run->o->gen;
     char th[32];
     snprintf(th, sizeof th, o->threads ? "%d thread(s)" : "all cores", o->threads);
     snprintf(buf, n, "%dx%d, %d frame(s), %d steps (%s, cfg %g, shift %g), seed %llu, %s", o->width, o->height,
@@ -343,20 +454,21 @@ static void describe(const bg_run *run, char *buf, size_t n) {
 }
 
 static void print_text(const bg_run *run) {
-    char desc[256], note[256];
+    char desc[256], note[256], times[96];
     describe(run, desc, sizeof desc);
-    printf("bench generate: %s, %s\n%s\n", run->o->model, desc, compare_note(run, note, sizeof note));
+    timing_note(run->o, times, sizeof times);
+    printf("bench generate: %s, %s\n%s\n%s\n", run->o->gen.model, desc, compare_note(run, note, sizeof note), times);
     printf("%-14s", HEADS[0]);
     for (int i = 1; i < NCOL; i++)
         printf(" %*s", i == 8 ? 12 : i == 9 ? 11 : 9, i == 9 && !run->pixels ? "latent_PSNR" : HEADS[i]);
-    printf("\n");
+    printf("  note\n");
     for (int m = 0; m < run->o->n_methods; m++) {
-        char cells[NCOL][32];
+        char cells[NCOL][32], why[640];
         row_cells(run, &run->r[m], cells);
+        row_note(run, &run->r[m], why, sizeof why);
         printf("%-14s", cells[0]);
         for (int i = 1; i < NCOL; i++) printf(" %*s", i == 8 ? 12 : i == 9 ? 11 : 9, cells[i]);
-        if (!run->r[m].ok) printf("  %s", run->r[m].error);
-        printf("\n");
+        printf("  %s\n", why);
     }
 }
 
@@ -379,13 +491,15 @@ static void json_num(FILE *f, const char *key, double v) {
 
 static void print_json(const bg_run *run) {
     const bg_opts *o = run->o;
+    const gen_job *gj = &o->gen;
     const bg_result *d = &run->r[0];
     printf("{\"benchmark\": \"generate\", \"model\": ");
-    json_str(stdout, o->model);
+    json_str(stdout, gj->model);
     printf(", \"width\": %d, \"height\": %d, \"frames\": %d, \"steps\": %d, \"sampler\": \"%s\", \"cfg_scale\": %g, "
-           "\"flow_shift\": %g, \"seed\": %llu, \"threads\": %d, \"compare\": \"%s\"",
-           o->width, o->height, o->frames, o->steps, dg_sample_method_name(o->sampler), o->cfg,
-           o->shift, (unsigned long long)run->seed, o->threads, run->pixels ? "pixels" : "latents");
+           "\"flow_shift\": %g, \"seed\": %llu, \"threads\": %d, \"warmup\": %d, \"repeat\": %d, "
+           "\"times\": \"median\", \"compare\": \"%s\"",
+           gj->width, gj->height, gj->frames, gj->steps, dg_sample_method_name(gj->sampler), gj->cfg, gj->shift,
+           (unsigned long long)run->seed, gj->threads, o->warmup, o->repeat, run->pixels ? "pixels" : "latents");
     if (!run->pixels) json_num(stdout, "latent_range", run->latent_range);
     json_num(stdout, "text_s", run->text_s);
     printf(", \"out_dir\": ");
@@ -393,21 +507,28 @@ static void print_json(const bg_run *run) {
     printf(", \"methods\": [");
     for (int m = 0; m < o->n_methods; m++) {
         const bg_result *r = &run->r[m];
+        char why[640];
+        row_note(run, r, why, sizeof why);
         printf("%s\n  {\"method\": ", m ? "," : "");
         json_str(stdout, r->name);
-        if (!r->ok) {
-            printf(", \"error\": ");
+        printf(", \"status\": \"%s\"", r->state == BG_RAN ? "ran" : r->state == BG_SKIPPED ? "skipped" : "failed");
+        if (r->state != BG_RAN) {
+            printf(", \"%s\": ", r->state == BG_SKIPPED ? "reason" : "error");
             json_str(stdout, r->error);
             printf("}");
             continue;
         }
+        const int eng = engaged(run, r);
+        printf(", \"engaged\": %s, \"sparse_steps\": %d, \"note\": ", eng ? "true" : "false", r->sparse_steps);
+        json_str(stdout, why);
+        printf(", \"runs\": %d", o->repeat);
         json_num(stdout, "total_s", r->total_s);
         json_num(stdout, "denoise_s", r->denoise_s);
         json_num(stdout, "model_s", r->model_s);
         json_num(stdout, "attention_s", r->attn_s);
         json_num(stdout, "attention_share", ratio(r->attn_s, r->model_s));
-        json_num(stdout, "speedup", ratio(d->denoise_s, r->denoise_s));
-        json_num(stdout, "attention_speedup", ratio(d->attn_s, r->attn_s));
+        json_num(stdout, "speedup", eng ? ratio(d->denoise_s, r->denoise_s) : NAN);
+        json_num(stdout, "attention_speedup", eng ? ratio(d->attn_s, r->attn_s) : NAN);
         json_num(stdout, "psnr", r->psnr);
         printf(", \"identical\": %s", isinf(r->psnr) ? "true" : "false");
         json_num(stdout, "ssim", r->ssim);
@@ -424,7 +545,7 @@ static int write_grids(const bg_run *run, char *written, size_t wn) {
     int n = 0;
     for (int m = 0; m < run->o->n_methods; m++) {
         const bg_result *r = &run->r[m];
-        if (!r->ok) continue;
+        if (r->state != BG_RAN) continue;
         char v[32];
         fmt_num(v, r->psnr, 2, " dB");
         if (m == 0) snprintf(label_buf[n], sizeof label_buf[n], "%s\n(reference)", r->name);
@@ -463,26 +584,31 @@ static int write_grids(const bg_run *run, char *written, size_t wn) {
     return rc;
 }
 
+/* Speedups and attention shares of dense and the methods that engaged: the others have no speedup of
+ * their own to draw. */
 static int write_chart(const bg_run *run) {
     const bg_opts *o = run->o;
     const bg_result *d = &run->r[0];
     const char *names[MAX_METHODS];
     double speed[MAX_METHODS], attn[MAX_METHODS], share[MAX_METHODS];
+    int n = 0;
     for (int m = 0; m < o->n_methods; m++) {
         const bg_result *r = &run->r[m];
-        names[m] = r->name;
-        speed[m] = r->ok ? ratio(d->denoise_s, r->denoise_s) : NAN;
-        attn[m] = r->ok ? ratio(d->attn_s, r->attn_s) : NAN;
-        share[m] = r->ok ? 100 * ratio(r->attn_s, r->model_s) : NAN;
+        if (!engaged(run, r)) continue;
+        names[n] = r->name;
+        speed[n] = ratio(d->denoise_s, r->denoise_s);
+        attn[n] = ratio(d->attn_s, r->attn_s);
+        share[n++] = 100 * ratio(r->attn_s, r->model_s);
     }
     dg_bar_series sp[2] = {{"denoise speedup", "#4e79a7", speed}, {"self-attention speedup", "#f28e2b", attn}};
     dg_bar_series sh[1] = {{"self-attention share of transformer time", "#59a14f", share}};
     dg_bar_panel panels[2] = {{"Speedup over dense", "x", 2, 1.0, sp, 2}, {"Attention share", "%", 1, NAN, sh, 1}};
-    char title[512], desc[256], path[4096];
+    char title[640], desc[256], times[96], path[4096];
     describe(run, desc, sizeof desc);
-    snprintf(title, sizeof title, "ditgen bench generate: %s, %s", o->model, desc);
+    timing_note(o, times, sizeof times);
+    snprintf(title, sizeof title, "ditgen bench generate: %s, %s; %s", o->gen.model, desc, times);
     snprintf(path, sizeof path, "%s/chart.svg", o->out_dir);
-    return dg_svg_bar_chart(path, title, names, o->n_methods, panels, 2);
+    return dg_svg_bar_chart(path, title, names, n, panels, 2);
 }
 
 /* Shell-quoted so the line can be pasted back. */
@@ -500,29 +626,30 @@ static void put_arg(FILE *f, const char *a) {
 }
 
 static int write_markdown(const bg_run *run, int argc, char **argv, const char *grids) {
-    char path[4096], desc[256], note[256];
+    char path[4096], desc[256], note[256], times[96];
     snprintf(path, sizeof path, "%s/results.md", run->o->out_dir);
     dg_atomic_file af;
     DG_TRY(dg_atomic_open(&af, path));
     FILE *f = af.fp;
     describe(run, desc, sizeof desc);
+    timing_note(run->o, times, sizeof times);
     fprintf(f, "# ditgen bench generate\n\n```sh\nditgen bench");
     for (int i = 0; i < argc; i++) fputc(' ', f), put_arg(f, argv[i]);
-    fprintf(f, "\n```\n\nModel `%s`, %s. %s; the prompt is encoded once and its time is part of every total.\n\n",
-            run->o->model, desc, compare_note(run, note, sizeof note));
+    fprintf(f, "\n```\n\nModel `%s`, %s. %s; the prompt is encoded once and its time is part of every total. "
+            "All %s.\n\n", run->o->gen.model, desc, compare_note(run, note, sizeof note), times);
     for (int i = 0; i < NCOL; i++) fprintf(f, "| %s ", i == 9 && !run->pixels ? "latent_PSNR" : HEADS[i]);
-    fprintf(f, "|\n");
-    for (int i = 0; i < NCOL; i++) fprintf(f, "|%s", i ? "---:" : "---");
+    fprintf(f, "| note |\n");
+    for (int i = 0; i <= NCOL; i++) fprintf(f, "|%s", i && i < NCOL ? "---:" : "---");
     fprintf(f, "|\n");
     for (int m = 0; m < run->o->n_methods; m++) {
-        char cells[NCOL][32];
+        char cells[NCOL][32], why[640];
         row_cells(run, &run->r[m], cells);
+        row_note(run, &run->r[m], why, sizeof why);
         for (int i = 0; i < NCOL; i++) fprintf(f, "| %s ", cells[i]);
-        fprintf(f, "|\n");
+        fprintf(f, "| %s |\n", why);
     }
-    for (int m = 0; m < run->o->n_methods; m++)
-        if (!run->r[m].ok) fprintf(f, "\n%s failed: %s\n", run->r[m].name, run->r[m].error);
-    fprintf(f, "\n![grid](grid.png)\n\n%s\n\n![chart](chart.svg)\n",
+    fprintf(f, "\n![grid](grid.png)\n\n%s\n\n![chart](chart.svg)\n\nThe chart leaves out methods that did not "
+            "engage, were skipped or failed.\n",
             run->pixels ? (strstr(grids, "mp4") ? "First frame of each method; all frames in grid.mp4."
                                                 : "The result of each method.")
                         : "Latent channels 0-2 of the first latent frame as RGB, on the dense result's range "
@@ -543,33 +670,34 @@ int bench_generate(int argc, char **argv) {
     dg_pipeline *p = NULL;
     float *ctx = NULL, *neg = NULL;
     int rc = 1;
-    if (!run || dg_pipeline_open(&p, o.model, NULL, o.threads)) goto fail;
+    if (!run || dg_pipeline_open(&p, o.gen.model, NULL, o.gen.threads)) goto fail;
     run->o = &o;
     run->info = dg_pipeline_info(p);
-    run->seed = o.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.seed;
-    dg_gen_params g = {.width = o.width, .height = o.height, .frames = o.frames, .steps = o.steps,
-                       .cfg_scale = (float)o.cfg, .flow_shift = o.shift, .sampler = o.sampler, .seed = run->seed};
+    gen_job_defaults(&o.gen, &run->info->defaults); /* what the flags leave unset, as generate */
+    run->seed = o.gen.seed < 0 ? dg_rng_random_seed() : (uint64_t)o.gen.seed;
+    dg_gen_params g = {.width = o.gen.width, .height = o.gen.height, .frames = o.gen.frames, .steps = o.gen.steps,
+                       .cfg_scale = (float)o.gen.cfg, .flow_shift = o.gen.shift, .sampler = o.gen.sampler,
+                       .seed = run->seed};
     if (dg_pipeline_latent_shape(p, &g, run->shape)) goto fail;
     run->pixels = run->info->pixel_space;
     run->tile_w = (int)run->shape[3], run->tile_h = (int)run->shape[2];
     run->tile_frames = run->pixels ? (int)run->shape[1] : 1;
     fprintf(stderr, "seed: %llu\n", (unsigned long long)run->seed);
     double t0 = cli_now_s();
-    if (cli_text_conditioning(p, o.prompt, NULL, o.context, o.cfg > 1.0, &ctx, &g.context_len, &neg,
-                              &g.negative_len))
+    if (cli_text_conditioning(p, o.gen.prompt, o.gen.negative, o.gen.context, o.gen.cfg > 1.0, &ctx,
+                              &g.context_len, &neg, &g.negative_len))
         goto fail;
-    if (o.prompt) dg_pipeline_release_text_encoder(p);
+    if (o.gen.prompt) dg_pipeline_release_text_encoder(p);
     g.context = ctx, g.negative = neg;
     run->text_s = cli_now_s() - t0;
     int failed = 0;
     for (int m = 0; m < o.n_methods; m++) {
-        run->r[m].name = o.methods[m];
-        run_method(run, p, &g, &run->r[m]);
-        if (m == 0 && !run->r[0].ok) {
+        run_method(run, p, &g, &o.methods[m], &run->r[m]);
+        if (m == 0 && run->r[0].state != BG_RAN) {
             dg_error("dense (the reference) failed: %s", run->r[0].error);
             goto fail;
         }
-        failed += !run->r[m].ok;
+        failed += run->r[m].state == BG_FAILED;
     }
     if (o.json) print_json(run);
     else print_text(run);
