@@ -142,6 +142,25 @@ refused "missing value" "needs a value" "${BAD[@]}" --methods
 refused "no model" "-m" bench generate -p x --out-dir "$WORK/never"
 refused "prompt and context" "exactly one" "${BAD[@]}" --context "$TESTS/fixtures/wan_tiny_context.safetensors"
 refused "stray argument" "unexpected argument" "${BAD[@]}" extra
+refused "unknown cache" "no preset" "${BAD[@]}" --caches nocache
+refused "method with an unknown cache" "no preset" "${BAD[@]}" --methods dense+nocache
+refused "empty cache" "no cache preset after" "${BAD[@]}" --methods dense+
+
+# Step caching rows: dense with each --caches preset, against dense without one. The shipped model
+# reuses steps at 50 steps (a speedup and a finite PSNR); a METHOD+CACHE whose cache reuses nothing
+# on the random fixture is not engaged.
+SHAPES=$TESTS/../assets/shapes-tiny
+"$DITGEN" bench generate -m "$SHAPES" -p "a red circle on a blue background" --steps 50 -t 1 --warmup 0 --repeat 1 \
+    --methods dense --caches fbcache --format json --out-dir "$WORK/cache" >"$WORK/cache.json" 2>"$WORK/err" ||
+    bad "cache rows: exit $? ($(tail -1 "$WORK/err"))"
+grep -Eq '"method": "dense\+fbcache", "status": "ran", "engaged": true, "sparse_steps": 0, "steps_reused": [1-9][0-9]*, "note": "reused [0-9]+ of 50 steps"' \
+    "$WORK/cache.json" || bad "dense+fbcache row: $(grep fbcache "$WORK/cache.json")"
+grep 'dense+fbcache' "$WORK/cache.json" | grep -Eq '"speedup": [0-9.]+, .*"psnr": [0-9.]+,' ||
+    bad "dense+fbcache has no speedup or finite PSNR: $(grep fbcache "$WORK/cache.json")"
+"$DITGEN" "${BASE[@]}" --warmup 0 --repeat 1 --methods dense+fbcache --out-dir "$WORK/cache2" >"$WORK/table" 2>"$WORK/err" ||
+    bad "dense+fbcache on the fixture: exit $?"
+grep -Eq "^dense\+fbcache .* - +- .*not engaged: dense attention and no step reused at all 3 steps" "$WORK/table" ||
+    bad "a cache that reused nothing: $(grep fbcache "$WORK/table")"
 
 "$DITGEN" "${BASE[@]}" --methods sta_wan --out-dir /nonexistent-dir/x >/dev/null 2>"$WORK/err"
 rc=$?

@@ -34,6 +34,7 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "sampler/scheduler.h"
+#include "sampler/step_cache.h"
 
 #define MAX_METHODS 32
 #define NAME_MAX_LEN 64
@@ -44,6 +45,7 @@
 typedef struct bg_method {
     char name[NAME_MAX_LEN]; /* in tables: the preset, or the plan file's name without .json */
     char plan[4096];         /* the plan file (dg_attn_plan_path); "" for dense */
+    char cache[4096];        /* the step-cache preset or file as given (dg_pipeline_set_cache); "" for none */
 } bg_method;
 
 typedef struct bg_opts {
@@ -62,7 +64,8 @@ typedef struct bg_result {
     const char *name;
     bg_state state;
     char error[512]; /* failed or skipped: why */
-    int sparse_steps; /* steps in which the plan runs something other than dense; 0: not engaged */
+    int sparse_steps; /* steps in which the plan runs something other than dense */
+    int steps_reused; /* steps the step cache reused; with sparse_steps 0 too: not engaged */
     double total_s, denoise_s, model_s, attn_s; /* medians of the timed runs */
     double psnr, ssim; /* vs dense; NaN: not computed */
     float *lat;
@@ -117,6 +120,10 @@ static void usage(FILE *f) {
             "      --methods LIST   comma-separated presets from configs/attention (NAME or\n"
             "                       NAME.json) or paths to plan .json files, or 'all' (default\n"
             "                       all); dense always runs first as the reference\n"
+            "      --caches LIST    comma-separated step-cache presets (configs/cache) or files: one\n"
+            "                       more row each, dense attention with that cache; a method\n"
+            "                       METHOD+CACHE in --methods combines a plan with a cache. Their\n"
+            "                       speedup and PSNR / SSIM are against dense without a cache\n"
             "      --out-dir DIR    created if missing (default bench_generate_out): grid.png,\n"
             "                       grid.mp4 (videos of pixel models), chart.svg, results.md\n"
             "      --format F       text (default) or json, on stdout\n");
@@ -132,9 +139,44 @@ static int valid_name(const char *name) {
     return ok;
 }
 
+/* The file name of a path without folder and .json, at most NAME_MAX_LEN - 1 bytes; -1 when longer. */
+static int base_name(const char *path, char *out) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base) - (cli_ends_with(base, ".json") ? 5 : 0);
+    snprintf(out, NAME_MAX_LEN, "%.*s", (int)(len < NAME_MAX_LEN ? len : NAME_MAX_LEN - 1), base);
+    return len < NAME_MAX_LEN ? 0 : -1;
+}
+
+/* METHOD+CACHE: the step-cache preset or file after the '+', checked now, moved to m->cache; the
+ * table's name gets "+" and the cache's base name. */
+static int split_cache(bg_opts *o, char *arg, bg_method *m, char *cache_name) {
+    char *plus = strchr(arg, '+');
+    m->cache[0] = cache_name[0] = 0;
+    if (!plus) return 0;
+    *plus = 0;
+    dg_step_cache_opts co;
+    if (!plus[1] || dg_step_cache_load(&co, plus + 1, o->configs) || strlen(plus + 1) >= sizeof m->cache ||
+        base_name(plus + 1, cache_name) || !valid_name(cache_name)) {
+        cli_error("--methods: %s", plus[1] ? dg_last_error() : "no cache preset after '+'");
+        return -1;
+    }
+    snprintf(m->cache, sizeof m->cache, "%s", plus + 1);
+    return 0;
+}
+
 /* A preset name, NAME.json or a path to a plan file, resolved now (before the model loads) to the
- * file dg_pipeline_set_attention will read; the table names it by that file's name. */
-static int add_method(bg_opts *o, const char *arg) {
+ * file dg_pipeline_set_attention will read; the table names it by that file's name. A '+' adds a
+ * step cache (METHOD+CACHE). */
+static int add_method(bg_opts *o, const char *given) {
+    char arg[8200], cache_name[NAME_MAX_LEN];
+    snprintf(arg, sizeof arg, "%s", given);
+    if (o->n_methods == MAX_METHODS) {
+        cli_error("--methods: at most %d methods", MAX_METHODS);
+        return -1;
+    }
+    bg_method *m = &o->methods[o->n_methods]; /* counted once it is known to be new */
+    if (split_cache(o, arg, m, cache_name)) return -1;
     if (!*arg) {
         cli_error("--methods: empty preset name");
         return -1;
@@ -143,19 +185,19 @@ static int add_method(bg_opts *o, const char *arg) {
         cli_error("--methods: at most %d methods", MAX_METHODS);
         return -1;
     }
-    bg_method *m = &o->methods[o->n_methods]; /* counted once it is known to be new */
     if (strcmp(arg, "dense") && dg_attn_plan_path(arg, o->configs, m->plan, sizeof m->plan)) {
         cli_error("--methods: %s", dg_last_error());
         return -1;
     }
-    const char *base = strcmp(arg, "dense") ? strrchr(m->plan, '/') : NULL;
-    base = base ? base + 1 : arg;
-    size_t len = strlen(base) - (cli_ends_with(base, ".json") ? 5 : 0);
-    snprintf(m->name, sizeof m->name, "%.*s", (int)(len < NAME_MAX_LEN ? len : NAME_MAX_LEN - 1), base);
-    if (len >= NAME_MAX_LEN || !valid_name(m->name)) {
-        cli_error("--methods: bad preset name '%.*s' (a-z, A-Z, 0-9, _ and -)", (int)len, base);
+    if (base_name(strcmp(arg, "dense") ? m->plan : arg, m->name) || !valid_name(m->name)) {
+        cli_error("--methods: bad preset name '%s' (a-z, A-Z, 0-9, _ and -)", m->name);
         return -1;
     }
+    if (m->cache[0] && strlen(m->name) + 1 + strlen(cache_name) >= NAME_MAX_LEN) {
+        cli_error("--methods: the name '%s+%s' is too long", m->name, cache_name);
+        return -1;
+    }
+    if (m->cache[0]) snprintf(m->name + strlen(m->name), NAME_MAX_LEN - strlen(m->name), "+%s", cache_name);
     for (int i = 0; i < o->n_methods; i++) {
         if (strcmp(o->methods[i].name, m->name)) continue;
         if (i == 0) return 0; /* dense is implied; naming it is fine */
@@ -181,10 +223,8 @@ static int add_all_methods(bg_opts *o) {
     return rc;
 }
 
-static int parse_methods(bg_opts *o, const char *list) {
-    strcpy(o->methods[0].name, "dense"); /* built in: needs no preset file */
-    o->n_methods = 1;
-    if (!strcmp(list, "all")) return add_all_methods(o);
+/* Each comma-separated item of list through add_method, after prefix (e.g. "dense+"). */
+static int add_list(bg_opts *o, const char *list, const char *prefix) {
     char *copy = strdup(list);
     if (!copy) {
         cli_error("out of memory");
@@ -194,11 +234,20 @@ static int parse_methods(bg_opts *o, const char *list) {
     for (char *s = copy, *comma; !rc; s = comma + 1) {
         comma = strchr(s, ',');
         if (comma) *comma = 0;
-        rc = add_method(o, s);
+        char item[8300];
+        snprintf(item, sizeof item, "%s%s", prefix, s);
+        rc = add_method(o, item);
         if (!comma) break;
     }
     free(copy);
     return rc;
+}
+
+static int parse_methods(bg_opts *o, const char *list, const char *caches) {
+    strcpy(o->methods[0].name, "dense"); /* built in: needs no preset file */
+    o->n_methods = 1;
+    if (strcmp(list, "all") ? add_list(o, list, "") : add_all_methods(o)) return -1;
+    return caches ? add_list(o, caches, "dense+") : 0;
 }
 
 /* The sampler is given: the model's default no longer applies. */
@@ -218,7 +267,7 @@ static int parse(int argc, char **argv, bg_opts *o) {
     gen_job *g = &o->gen;
     *g = (gen_job){.width = -1, .height = -1, .frames = -1, .steps = -1, .fps = -1, .cfg = -1, .shift = -1,
                    .seed = 42};
-    const char *methods = "all";
+    const char *methods = "all", *caches = NULL;
     const bench_opt opts[] = {
         BENCH_STRING("model", 'm', &g->model, .required = 1),
         BENCH_STRING("prompt", 'p', &g->prompt),
@@ -235,6 +284,7 @@ static int parse(int argc, char **argv, bg_opts *o) {
         BENCH_INT("warmup", 0, &o->warmup, 0, MAX_REPEAT),
         BENCH_INT("repeat", 0, &o->repeat, 1, MAX_REPEAT),
         BENCH_STRING("methods", 0, &methods),
+        BENCH_STRING("caches", 0, &caches),
         BENCH_STRING("out-dir", 0, &o->out_dir),
         BENCH_CHOICE("format", 0, &o->json, formats),
         BENCH_END};
@@ -244,7 +294,7 @@ static int parse(int argc, char **argv, bg_opts *o) {
         cli_error("give exactly one of -p PROMPT and --context FILE.safetensors");
         return -1;
     }
-    return parse_methods(o, methods);
+    return parse_methods(o, methods, caches);
 }
 
 /* Creates the folder if needed and proves it writable before minutes of compute. */
@@ -337,6 +387,7 @@ static int timed_runs(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_re
             double *x = t + 4 * (pr.run - warmup);
             x[0] = run->text_s + cli_now_s() - t0, x[1] = tm.denoise_s, x[2] = tm.model_s, x[3] = tm.attention_s;
         }
+        if (rc == DG_OK) r->steps_reused = tm.steps_reused; /* the same in every run: fixed by the seed */
     }
     double col[MAX_REPEAT];
     double *out[4] = {&r->total_s, &r->denoise_s, &r->model_s, &r->attn_s};
@@ -362,7 +413,8 @@ static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, cons
     r->name = m->name;
     r->lat = malloc(n * sizeof(float));
     int rc = r->lat ? DG_OK : dg_error("out of memory for %zu latents", n);
-    if (rc == DG_OK) rc = dg_pipeline_set_attention(p, dense ? NULL : m->plan, run->o->configs);
+    if (rc == DG_OK) rc = dg_pipeline_set_attention(p, m->plan[0] ? m->plan : NULL, run->o->configs);
+    if (rc == DG_OK) rc = dg_pipeline_set_cache(p, m->cache[0] ? m->cache : NULL, run->o->configs);
     /* dense passed this check with the same parameters: a refusal now is the plan's, at this size */
     if (rc == DG_OK && !dense && dg_pipeline_check(p, g) != DG_OK) {
         r->state = BG_SKIPPED;
@@ -380,9 +432,9 @@ static void run_method(bg_run *run, dg_pipeline *p, const dg_gen_params *g, cons
     else fprintf(stderr, "\r  %-14s failed: %s\n", r->name, r->error);
 }
 
-/* A method that ran sparse attention in some step: only then is a speedup over dense its own. */
+/* A method that ran sparse attention or reused a cached step: only then is a speedup over dense its own. */
 static int engaged(const bg_run *run, const bg_result *r) {
-    return r->state == BG_RAN && (r == &run->r[0] || r->sparse_steps > 0);
+    return r->state == BG_RAN && (r == &run->r[0] || r->sparse_steps > 0 || r->steps_reused > 0);
 }
 
 static double ratio(double a, double b) { return b > 0 && a > 0 ? a / b : NAN; }
@@ -420,8 +472,12 @@ static void row_note(const bg_run *run, const bg_result *r, char *buf, size_t n)
     if (r->state == BG_FAILED) snprintf(buf, n, "failed: %s", r->error);
     else if (r->state == BG_SKIPPED) snprintf(buf, n, "skipped: %s", r->error);
     else if (r == &run->r[0]) snprintf(buf, n, "reference");
-    else if (!engaged(run, r)) snprintf(buf, n, "not engaged: dense attention at all %d steps", run->o->gen.steps);
-    else snprintf(buf, n, "sparse in %d of %d steps", r->sparse_steps, run->o->gen.steps);
+    else if (!engaged(run, r))
+        snprintf(buf, n, "not engaged: dense attention%s at all %d steps", run->o->methods[r - run->r].cache[0]
+                 ? " and no step reused" : "", run->o->gen.steps);
+    else if (!r->steps_reused) snprintf(buf, n, "sparse in %d of %d steps", r->sparse_steps, run->o->gen.steps);
+    else if (!r->sparse_steps) snprintf(buf, n, "reused %d of %d steps", r->steps_reused, run->o->gen.steps);
+    else snprintf(buf, n, "sparse in %d, reused %d of %d steps", r->sparse_steps, r->steps_reused, run->o->gen.steps);
 }
 
 static const char *const HEADS[NCOL] = {"method",  "total_s", "text_s",       "denoise_s", "model_s", "attn_s",
@@ -458,7 +514,10 @@ static void print_text(const bg_run *run) {
     describe(run, desc, sizeof desc);
     timing_note(run->o, times, sizeof times);
     printf("bench generate: %s, %s\n%s\n%s\n", run->o->gen.model, desc, compare_note(run, note, sizeof note), times);
-    printf("%-14s", HEADS[0]);
+    int w = 14; /* the method column fits the longest name */
+    for (int m = 0; m < run->o->n_methods; m++)
+        if ((int)strlen(run->r[m].name) > w) w = (int)strlen(run->r[m].name);
+    printf("%-*s", w, HEADS[0]);
     for (int i = 1; i < NCOL; i++)
         printf(" %*s", i == 8 ? 12 : i == 9 ? 11 : 9, i == 9 && !run->pixels ? "latent_PSNR" : HEADS[i]);
     printf("  note\n");
@@ -466,7 +525,7 @@ static void print_text(const bg_run *run) {
         char cells[NCOL][32], why[640];
         row_cells(run, &run->r[m], cells);
         row_note(run, &run->r[m], why, sizeof why);
-        printf("%-14s", cells[0]);
+        printf("%-*s", w, cells[0]);
         for (int i = 1; i < NCOL; i++) printf(" %*s", i == 8 ? 12 : i == 9 ? 11 : 9, cells[i]);
         printf("  %s\n", why);
     }
@@ -519,7 +578,8 @@ static void print_json(const bg_run *run) {
             continue;
         }
         const int eng = engaged(run, r);
-        printf(", \"engaged\": %s, \"sparse_steps\": %d, \"note\": ", eng ? "true" : "false", r->sparse_steps);
+        printf(", \"engaged\": %s, \"sparse_steps\": %d, \"steps_reused\": %d, \"note\": ", eng ? "true" : "false",
+               r->sparse_steps, r->steps_reused);
         json_str(stdout, why);
         printf(", \"runs\": %d", o->repeat);
         json_num(stdout, "total_s", r->total_s);
