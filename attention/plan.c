@@ -1,16 +1,14 @@
 /* Attention plans from JSON (see plan.h). */
-#define _POSIX_C_SOURCE 200809L /* strndup */
-#include <dirent.h>
-#include <errno.h>
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "attention/params_json.h"
 #include "attention/plan.h"
 #include "core/error.h"
+#include "io/presets.h"
 #include "io/json.h"
 
 /* A JSON array of integers in [0, 2^20) (layers, heads); absent -> NULL, 0. */
@@ -132,91 +130,10 @@ fail:
     return DG_ERR;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-void dg_attn_presets_free(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
-int dg_attn_presets(const char *configs_dir, char ***names, int *n) {
-    *names = NULL, *n = 0;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/attention", configs_dir);
-    DIR *d = opendir(dir);
-    DG_CHECK(d, "cannot list the attention presets in %s: %s", dir, strerror(errno));
-    int cap = 0, rc = DG_OK;
-    for (struct dirent *e; rc == DG_OK && (e = readdir(d));) {
-        const size_t len = strlen(e->d_name);
-        if (len <= 5 || strcmp(e->d_name + len - 5, ".json")) continue;
-        if (*n == cap) {
-            char **grown = realloc(*names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *grown);
-            if (!grown) {
-                rc = dg_error("out of memory listing %s", dir);
-                break;
-            }
-            *names = grown;
-        }
-        if (!((*names)[*n] = strndup(e->d_name, len - 5))) rc = dg_error("out of memory listing %s", dir);
-        else (*n)++;
-    }
-    closedir(d);
-    if (rc != DG_OK) {
-        dg_attn_presets_free(*names, *n);
-        *names = NULL, *n = 0;
-        return rc;
-    }
-    qsort(*names, (size_t)*n, sizeof **names, cmp_str);
-    return DG_OK;
-}
-
-/* "no preset 'x' (dir/attention/x.json); presets: a, b, c": the names a user can give instead. */
-static int unknown_preset(const char *name, const char *path, const char *configs_dir) {
-    char **names, list[2048] = "";
-    int n;
-    if (dg_attn_presets(configs_dir, &names, &n) != DG_OK) return dg_error("no preset '%s' (%s)", name, path);
-    for (int i = 0; i < n; i++) {
-        const size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
-    }
-    dg_attn_presets_free(names, n);
-    return dg_error("no preset '%s' (%s); presets: %s", name, path, n ? list : "none");
-}
-
-int dg_attn_plan_path(const char *preset_or_path, const char *configs_dir, char *path, size_t size) {
-    DG_CHECK(preset_or_path && *preset_or_path, "attention plan: empty name");
-    const size_t len = strlen(preset_or_path);
-    const int json = len > 5 && !strcmp(preset_or_path + len - 5, ".json");
-    /* NAME.json is a file here when there is one, else the preset NAME */
-    if (strchr(preset_or_path, '/') || (json && (!configs_dir || access(preset_or_path, F_OK) == 0))) {
-        DG_CHECK(access(preset_or_path, R_OK) == 0, "cannot read attention plan '%s': %s", preset_or_path,
-                 strerror(errno));
-        snprintf(path, size, "%s", preset_or_path);
-        return DG_OK;
-    }
-    const int name_len = (int)(json ? len - 5 : len);
-    for (int i = 0; i < name_len; i++) {
-        const char c = preset_or_path[i];
-        DG_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_',
-                 "attention plan '%s': a preset name has only a-z, 0-9 and _ (or give a path to a .json file)",
-                 preset_or_path);
-    }
-    DG_CHECK(name_len > 0, "attention plan '%s': empty preset name", preset_or_path);
-    DG_CHECK(configs_dir != NULL, "attention plan '%s': no configs directory to find the preset in",
-             preset_or_path);
-    snprintf(path, size, "%s/attention/%.*s.json", configs_dir, name_len, preset_or_path);
-    if (access(path, F_OK) != 0 && errno == ENOENT) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", name_len, preset_or_path);
-        return unknown_preset(name, path, configs_dir);
-    }
-    return DG_OK;
-}
-
 int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir) {
     memset(p, 0, sizeof *p);
     char path[4096];
-    DG_TRY(dg_attn_plan_path(preset_or_path, configs_dir, path, sizeof path));
+    DG_TRY(dg_preset_path("attention", "attention plan", preset_or_path, configs_dir, path, sizeof path));
     cJSON *root;
     DG_TRY(dg_json_load(path, &root));
     int rc = plan_from_json(p, root, path);

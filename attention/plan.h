@@ -42,15 +42,7 @@ typedef struct dg_attn_plan {
     dg_backend *prepared_on;
 } dg_attn_plan;
 
-/* The file preset_or_path names, into path: a path when it holds a '/' or ends in .json and such a
- * file exists (it must be readable), else a preset name ([a-z0-9_]+, NAME.json meaning NAME too):
- * <configs_dir>/attention/<name>.json. An unknown preset is refused with the presets there listed. */
-int dg_attn_plan_path(const char *preset_or_path, const char *configs_dir, char *path, size_t size);
-/* The preset names in <configs_dir>/attention (its .json files, without the extension), sorted, as
- * *n malloc'ed strings in a malloc'ed array; dg_attn_presets_free releases them. */
-int dg_attn_presets(const char *configs_dir, char ***names, int *n);
-void dg_attn_presets_free(char **names, int n);
-/* A plan from dg_attn_plan_path's file. Unknown keys and methods, out-of-range values and malformed
+/* A plan from a preset name (<configs_dir>/attention/NAME.json, NAME.json too) or a path (io/presets.h). Unknown keys and methods, out-of-range values and malformed
  * JSON are refused with the file and field named. */
 int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir);
 /* Parse a plan from JSON text; src names it in messages. */

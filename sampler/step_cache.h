@@ -18,8 +18,8 @@ typedef struct dg_step_cache_opts {
     int warmup_steps, final_steps, max_consecutive_reuse;
 } dg_step_cache_opts;
 
-/* preset_or_path: a name of a-z, 0-9, _ and - (configs_dir/cache/NAME.json; NAME.json is the same
- * preset), or a path to a .json file. Unknown keys and values out of range are refused. */
+/* preset_or_path: a preset name (configs_dir/cache/NAME.json; NAME.json is the same preset) or a
+ * path to a .json file (io/presets.h). Unknown keys and values out of range are refused. */
 int dg_step_cache_load(dg_step_cache_opts *o, const char *preset_or_path, const char *configs_dir);
 /* Whether step (0-based) of steps must run every block, after reused_in_row reused steps. */
 int dg_step_cache_must_run(const dg_step_cache_opts *o, int step, int steps, int reused_in_row);

@@ -32,6 +32,7 @@
 #include "io/frames.h"
 #include "io/mp4.h"
 #include "io/png.h"
+#include "io/presets.h"
 #include "io/safetensors.h"
 #include "sampler/scheduler.h"
 #include "sampler/step_cache.h"
@@ -44,7 +45,7 @@
 
 typedef struct bg_method {
     char name[NAME_MAX_LEN]; /* in tables: the preset, or the plan file's name without .json */
-    char plan[4096];         /* the plan file (dg_attn_plan_path); "" for dense */
+    char plan[4096];         /* the plan file (dg_preset_path); "" for dense */
     char cache[4096];        /* the step-cache preset or file as given (dg_pipeline_set_cache); "" for none */
 } bg_method;
 
@@ -185,7 +186,7 @@ static int add_method(bg_opts *o, const char *given) {
         cli_error("--methods: at most %d methods", MAX_METHODS);
         return -1;
     }
-    if (strcmp(arg, "dense") && dg_attn_plan_path(arg, o->configs, m->plan, sizeof m->plan)) {
+    if (strcmp(arg, "dense") && dg_preset_path("attention", "attention plan", arg, o->configs, m->plan, sizeof m->plan)) {
         cli_error("--methods: %s", dg_last_error());
         return -1;
     }
@@ -212,14 +213,14 @@ static int add_method(bg_opts *o, const char *given) {
 static int add_all_methods(bg_opts *o) {
     char **names;
     int n;
-    if (dg_attn_presets(o->configs, &names, &n)) {
+    if (dg_presets_list(o->configs, "attention", &names, &n)) {
         cli_library_error();
         return -1;
     }
     int rc = 0;
     for (int i = 0; !rc && i < n; i++)
         if (strcmp(names[i], "dense") && valid_name(names[i])) rc = add_method(o, names[i]);
-    dg_attn_presets_free(names, n);
+    dg_presets_free(names, n);
     return rc;
 }
 
