@@ -68,14 +68,22 @@ void dg_gemm_bf16_free(dg_bf16_gemm *g) {
     free(g);
 }
 
-/* Round to nearest even like dg_f32_to_bf16, 16 floats per instruction. */
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16"))) static void to_bf16(uint16_t *dst, const float *src, int64_t n) {
-    #pragma omp parallel for schedule(static)
+/* Round to nearest even like dg_f32_to_bf16, 16 floats per instruction. The OpenMP loop is outside
+ * the target-attributed function: compilers outline its body into a function without the target. */
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16"))) static void to_bf16_range(uint16_t *dst,
+                                                                                          const float *src,
+                                                                                          int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
         _mm256_mask_storeu_epi16(dst + i, m, (__m256i)h);
     }
+}
+
+static void to_bf16(uint16_t *dst, const float *src, int64_t n) {
+    enum { CHUNK = 4096 }; /* a multiple of 16: only the last chunk is partial */
+    #pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < n; c += CHUNK) to_bf16_range(dst + c, src + c, n - c < CHUNK ? n - c : CHUNK);
 }
 
 #define DNNL_TRY(call)                                                                                   \
