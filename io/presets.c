@@ -49,17 +49,19 @@ int dg_presets_list(const char *configs_dir, const char *kind, char ***names, in
     return DG_OK;
 }
 
-/* "no preset 'x' (dir/kind/x.json); presets: a, b, c": the names a user can give instead. */
-static int unknown_preset(const char *kind, const char *name, const char *path, const char *configs_dir) {
+/* "step cache: no preset 'x' (dir/cache/x.json); presets: a, b, c": the names a user can give instead. */
+static int unknown_preset(const char *kind, const char *what, const char *name, const char *path,
+                          const char *configs_dir) {
     char **names, list[2048] = "";
     int n;
-    if (dg_presets_list(configs_dir, kind, &names, &n) != DG_OK) return dg_error("no preset '%s' (%s)", name, path);
+    if (dg_presets_list(configs_dir, kind, &names, &n) != DG_OK)
+        return dg_error("%s: no preset '%s' (%s)", what, name, path);
     for (int i = 0; i < n; i++) {
         const size_t used = strlen(list);
         snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
     }
     dg_presets_free(names, n);
-    return dg_error("no preset '%s' (%s); presets: %s", name, path, n ? list : "none");
+    return dg_error("%s: no preset '%s' (%s); presets: %s", what, name, path, n ? list : "none");
 }
 
 int dg_preset_path(const char *kind, const char *what, const char *preset_or_path, const char *configs_dir,
@@ -87,7 +89,7 @@ int dg_preset_path(const char *kind, const char *what, const char *preset_or_pat
     if (access(path, F_OK) != 0 && errno == ENOENT) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", name_len, preset_or_path);
-        return unknown_preset(kind, name, path, configs_dir);
+        return unknown_preset(kind, what, name, path, configs_dir);
     }
     return DG_OK;
 }
