@@ -317,10 +317,12 @@ static int check_fits(double bytes, double held, const char *what) {
 
 /* The VAE decode after the steps (the transformer's arena is still held then): the decoder's state
  * for one region (the whole frame, or a tile of vae_tile latent cells) and the decoded frames as
- * floats and 8-bit RGB. The state is about 40.6 floats per base_dim channel and region pixel for the
+ * floats and 8-bit RGB. The state was about 40.6 floats per base_dim channel and region pixel for the
  * Wan2.1 VAE (31.3 for the test VAE), 17.0 for the Wan2.2 one (decoder_base_dim; it decodes at half
  * the resolution and unpatchifies), measured from the decoder's own arena sizing for the real level
- * and block counts at small widths; 48 and 20 keep a margin. */
+ * and block counts at small widths, with four chunk buffers; since the convs normalise their input
+ * as they read it there are three (4 floats less for Wan2.1), while the CPU GEMM path's workspace
+ * holds the normalised input of one conv (up to 6 floats). 48 and 20 keep a margin. */
 static double decode_bytes(const dg_pipeline *p, const dg_gen_params *g, const int64_t shape[4]) {
     if (!p->info.has_vae || g->vae_tile < 0) return 0;
     const int s = p->info.spatial_factor;

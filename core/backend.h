@@ -14,6 +14,9 @@ typedef enum { DG_BACKEND_CPU = 0, DG_BACKEND_CUDA = 1 } dg_backend_kind;
 
 typedef struct dg_backend dg_backend;
 
+/* Flags of the conv3d op. */
+enum { DG_CONV_UPSAMPLE2X = 1, DG_CONV_ACCUMULATE = 2, DG_CONV_SILU = 4 };
+
 typedef struct dg_backend_ops {
     const char *name;
     /* The backend's buffers are plain host memory, so a host array can be used in place as a tensor
@@ -69,12 +72,14 @@ typedef struct dg_backend_ops {
     void (*layout_release)(dg_backend *be, void *copy);
     /* video VAE ops */
     /* Activations are channel-major [C, T, H, W] f32. */
-    /* y[Cout,T,H',W'] = (+= if accumulate) b + causal conv of [cache[Cin,kt-1,H,W] (NULL iff kt=1), x[Cin,T,H,W]]
-     * by w[Cout,Cin,(kt,)kh,kw], odd kh, kw zero-padded; upsample2x: x read as nearest-2x upsampled (H' = 2H). */
+    /* y[Cout,T,H',W'] = (+= if DG_CONV_ACCUMULATE) b + causal conv of v([cache[Cin,kt-1,H,W] (NULL iff kt=1),
+     * x[Cin,T,H,W]]) by w[Cout,Cin,(kt,)kh,kw], odd kh, kw zero-padded. v: with a norm (gamma [Cin]),
+     * x / max(||x||_2, 1e-12) * sqrt(Cin) * gamma per position (over dim 0), then SiLU if DG_CONV_SILU
+     * (so a cache holds raw frames too);
+     * DG_CONV_UPSAMPLE2X: read as nearest-2x upsampled (H' = 2H). Normalising as the input is read
+     * spares writing and reading the normalised activation. */
     int (*conv3d)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                  const dg_tensor *b, int upsample2x, int accumulate);
-    /* Per position over dim 0: y = x / max(||x||_2, 1e-12) * sqrt(C) * gamma[C], then SiLU when silu. */
-    int (*channel_rmsnorm)(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+                  const dg_tensor *b, const dg_tensor *norm, unsigned flags);
     /* Single-head softmax attention among the H*W positions of each frame, scale 1/sqrt(C):
      * qkv[3C,T,H,W] (q, k, v = channel thirds) -> out[C,T,H,W]. */
     int (*spatial_attention)(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);

@@ -243,7 +243,8 @@ static int check_backend(const dg_tensor *a, const dg_tensor *b, const char *op)
 }
 
 int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
-              int upsample2x, int accumulate) {
+              const dg_tensor *norm, unsigned flags) {
+    const int upsample2x = (flags & DG_CONV_UPSAMPLE2X) != 0;
     DG_TRY(check_vol(y, "conv3d"));
     DG_TRY(check_vol(x, "conv3d"));
     DG_TRY(check_f32(w, "conv3d"));
@@ -255,6 +256,15 @@ int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg
     DG_CHECK(w->shape[1] == Cin, "conv3d: weight %s expects %lld input channels, input %s has %lld", wn,
              (long long)w->shape[1], tname(x), (long long)Cin);
     DG_CHECK(kt >= 1 && kh % 2 == 1 && kw % 2 == 1, "conv3d: weight %s needs kt >= 1 and odd kh, kw", wn);
+    DG_CHECK(!(flags & ~(unsigned)(DG_CONV_UPSAMPLE2X | DG_CONV_ACCUMULATE | DG_CONV_SILU)),
+             "conv3d %s: unknown flags 0x%x", wn, flags);
+    DG_CHECK(norm || !(flags & DG_CONV_SILU), "conv3d %s: SiLU of the input comes after its norm; no norm given", wn);
+    if (norm) {
+        DG_TRY(check_f32(norm, "conv3d"));
+        DG_CHECK(dg_tensor_numel(norm) == Cin, "conv3d %s: norm %s has %lld elements, input %s has %lld channels",
+                 wn, tname(norm), (long long)dg_tensor_numel(norm), tname(x), (long long)Cin);
+        DG_TRY(check_backend(y, norm, "conv3d"));
+    }
     int64_t ys[4] = {Cout, T, upsample2x ? 2 * H : H, upsample2x ? 2 * W : W};
     char what[160];
     snprintf(what, sizeof what, "conv3d %s: output %s", wn, tname(y));
@@ -277,19 +287,7 @@ int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg
         DG_TRY(check_vec(b, Cout, "conv3d"));
         DG_TRY(check_backend(y, b, "conv3d"));
     }
-    return y->backend->ops->conv3d(y->backend, y, x, cache, w, b, upsample2x, accumulate);
-}
-
-int dg_channel_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu) {
-    DG_TRY(check_f32(y, "channel_rmsnorm"));
-    DG_TRY(check_f32(x, "channel_rmsnorm"));
-    DG_TRY(check_f32(gamma, "channel_rmsnorm"));
-    DG_TRY(check_same(y, x, "channel_rmsnorm"));
-    DG_CHECK(x->ndim >= 1, "channel_rmsnorm: %s has no channel dim", tname(x));
-    DG_CHECK(dg_tensor_numel(gamma) == x->shape[0], "channel_rmsnorm: gamma %s has %lld elements, %s has %lld channels",
-             tname(gamma), (long long)dg_tensor_numel(gamma), tname(x), (long long)x->shape[0]);
-    DG_TRY(check_backend(y, gamma, "channel_rmsnorm"));
-    return y->backend->ops->channel_rmsnorm(y->backend, y, x, gamma, silu);
+    return y->backend->ops->conv3d(y->backend, y, x, cache, w, b, norm, flags);
 }
 
 int dg_spatial_attention(dg_tensor *out, const dg_tensor *qkv) {

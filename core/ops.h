@@ -33,8 +33,7 @@ int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_
                  const dg_attn_opts *opts);
 /* video VAE ops (semantics in core/backend.h) */
 int dg_conv3d(dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w, const dg_tensor *b,
-              int upsample2x, int accumulate);
-int dg_channel_rmsnorm(dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+              const dg_tensor *norm, unsigned flags);
 int dg_spatial_attention(dg_tensor *out, const dg_tensor *qkv);
 int dg_cache_push(dg_tensor *cache, const dg_tensor *x);
 int dg_channels_to_frames(dg_tensor *y, const dg_tensor *x);

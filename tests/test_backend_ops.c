@@ -605,10 +605,25 @@ static void test_attention_refusals(const target *t) {
 typedef struct {
     int64_t cin, cout, kt, kh, kw, T, H, W;
     int up, acc, w4; /* w4: a 4-D [Cout, Cin, kh, kw] weight (the VAE's 2-D convs; kt = 1) */
+    int norm;        /* the input channel-normalised first: 1, then SiLU'd: 2 */
 } conv_case;
 
+/* In place over frames[C, P]: v / max(||v||, 1e-12) * sqrt(C) * g per position, then SiLU if silu. */
+static void normalize_ref(double *v, int64_t C, int64_t P, const float *g, int silu) {
+    for (int64_t p = 0; p < P; p++) {
+        double ss = 0;
+        for (int64_t c = 0; c < C; c++) ss += v[c * P + p] * v[c * P + p];
+        const double norm = fmax(sqrt(ss), 1e-12);
+        for (int64_t c = 0; c < C; c++) {
+            const double u = v[c * P + p] / norm * sqrt((double)C) * g[c];
+            v[c * P + p] = silu ? u / (1.0 + exp(-u)) : u;
+        }
+    }
+}
+
 /* y[co,t,r,c] (+)= b[co] + sum w[co,ci,dt,dy,dx] * v(ci, t+dt, r+dy-ph, c+dx-pw), where v reads the frames
- * [cache, x] through the optional nearest-2x upsample, zero outside; then the cache after this chunk. */
+ * [cache, x] (normalised per position when asked) through the optional nearest-2x upsample, zero outside;
+ * then the cache after this chunk (raw frames). */
 static void test_conv3d(const target *t, conv_case k) {
     const int64_t Ho = k.up ? 2 * k.H : k.H, Wo = k.up ? 2 * k.W : k.W, nc = k.kt - 1;
     const int64_t xs[4] = {k.cin, k.T, k.H, k.W}, ys[4] = {k.cout, k.T, Ho, Wo}, cs[4] = {k.cin, nc, k.H, k.W};
@@ -620,8 +635,20 @@ static void test_conv3d(const target *t, conv_case k) {
     dg_tensor Wt = k.w4 ? put(t, DG_F32, 4, ws4, w) : put(t, DG_F32, 5, ws5, w), Cc;
     memset(&Cc, 0, sizeof Cc);
     if (nc) Cc = put(t, DG_F32, 4, cs, cache);
-    CHECK_OK(dg_conv3d(&Y, &X, nc ? &Cc : NULL, &Wt, &B, k.up, k.acc));
+    float *g = rand_host(k.cin, 1.0f);
+    dg_tensor G = put(t, DG_F32, 1, &k.cin, g);
+    const unsigned flags = (k.up ? DG_CONV_UPSAMPLE2X : 0) | (k.acc ? DG_CONV_ACCUMULATE : 0) |
+                           (k.norm == 2 ? DG_CONV_SILU : 0);
+    CHECK_OK(dg_conv3d(&Y, &X, nc ? &Cc : NULL, &Wt, &B, k.norm ? &G : NULL, flags));
     float *y = get(&Y);
+    /* what the taps read: x and the cache, normalised per position when asked */
+    double *xv = malloc((size_t)(nx + ncache) * sizeof(double)), *cv = xv + nx;
+    for (int64_t i = 0; i < nx; i++) xv[i] = x[i];
+    for (int64_t i = 0; i < ncache; i++) cv[i] = cache[i];
+    if (k.norm) {
+        normalize_ref(xv, k.cin, k.T * k.H * k.W, g, k.norm == 2);
+        normalize_ref(cv, k.cin, nc * k.H * k.W, g, k.norm == 2);
+    }
     double *ref = malloc((size_t)ny * sizeof(double));
     const int64_t ph = (k.kh - 1) / 2, pw = (k.kw - 1) / 2;
     for (int64_t co = 0; co < k.cout; co++)
@@ -637,16 +664,16 @@ static void test_conv3d(const target *t, conv_case k) {
                                     const int64_t rr = r + dy - ph, cc = c + dx - pw, fr = f + dt;
                                     if (rr < 0 || rr >= Ho || cc < 0 || cc >= Wo) continue;
                                     const int64_t sr = k.up ? rr / 2 : rr, sc = k.up ? cc / 2 : cc;
-                                    const float v = fr < nc ? cache[((ci * nc + fr) * k.H + sr) * k.W + sc]
-                                                            : x[((ci * k.T + fr - nc) * k.H + sr) * k.W + sc];
-                                    s += (double)v * w[(((co * k.cin + ci) * k.kt + dt) * k.kh + dy) * k.kw + dx];
+                                    const double v = fr < nc ? cv[((ci * nc + fr) * k.H + sr) * k.W + sc]
+                                                             : xv[((ci * k.T + fr - nc) * k.H + sr) * k.W + sc];
+                                    s += v * w[(((co * k.cin + ci) * k.kt + dt) * k.kh + dy) * k.kw + dx];
                                 }
                     ref[yi] = s;
                 }
-    char d[64];
-    snprintf(d, sizeof d, "%lldx%lldx%lld %lld->%lld T%lld %lldx%lld%s%s", (long long)k.kt, (long long)k.kh,
+    char d[80];
+    snprintf(d, sizeof d, "%lldx%lldx%lld %lld->%lld T%lld %lldx%lld%s%s%s", (long long)k.kt, (long long)k.kh,
              (long long)k.kw, (long long)k.cin, (long long)k.cout, (long long)k.T, (long long)Ho, (long long)Wo,
-             k.up ? " up2x" : "", k.acc ? " acc" : "");
+             k.up ? " up2x" : "", k.acc ? " acc" : "", k.norm == 2 ? " norm+silu" : k.norm ? " norm" : "");
     report(t, "conv3d", d, nmse(y, ref, ny), 1e-10);
     if (nc) { /* the cache this conv leaves for the next chunk: the last nc frames of [cache, x] */
         CHECK_OK(dg_cache_push(&Cc, &X));
@@ -664,37 +691,9 @@ static void test_conv3d(const target *t, conv_case k) {
         report(t, "cache_push", d, nmse(cp, cref, ncache), 0.0);
         free(cp), free(cref);
     }
-    free(x), free(w), free(b), free(cache), free(y0), free(y), free(ref);
+    free(x), free(w), free(b), free(cache), free(y0), free(y), free(ref), free(g), free(xv);
     dg_tensor_free(&X), dg_tensor_free(&Y), dg_tensor_free(&B), dg_tensor_free(&Wt), dg_tensor_free(&Cc);
-}
-
-/* Per position over the channels, into another tensor and in place. */
-static void test_channel_rmsnorm(const target *t, int64_t C, int64_t T, int64_t H, int64_t W, int silu) {
-    const int64_t s[4] = {C, T, H, W}, P = T * H * W, n = C * P;
-    float *x = rand_host(n, 2.0f), *g = rand_host(C, 1.0f);
-    dg_tensor X = put(t, DG_F32, 4, s, x), G = put(t, DG_F32, 1, &C, g), Y;
-    CHECK_OK(dg_tensor_alloc(&Y, t->be, DG_F32, 4, s));
-    double *ref = malloc((size_t)n * sizeof(double));
-    for (int64_t p = 0; p < P; p++) {
-        double ss = 0;
-        for (int64_t c = 0; c < C; c++) ss += (double)x[c * P + p] * x[c * P + p];
-        const double norm = fmax(sqrt(ss), 1e-12);
-        for (int64_t c = 0; c < C; c++) {
-            const double v = x[c * P + p] / norm * sqrt((double)C) * g[c];
-            ref[c * P + p] = silu ? v / (1.0 + exp(-v)) : v;
-        }
-    }
-    char d[64];
-    snprintf(d, sizeof d, "C%lld, %lld positions%s", (long long)C, (long long)P, silu ? ", silu" : "");
-    CHECK_OK(dg_channel_rmsnorm(&Y, &X, &G, silu));
-    float *y = get(&Y);
-    report(t, "channel_rmsnorm", d, nmse(y, ref, n), 1e-10);
-    CHECK_OK(dg_channel_rmsnorm(&X, &X, &G, silu));
-    float *yi = get(&X);
-    strcat(d, ", in place");
-    report(t, "channel_rmsnorm", d, nmse(yi, ref, n), 1e-10);
-    free(x), free(g), free(y), free(yi), free(ref);
-    dg_tensor_free(&X), dg_tensor_free(&G), dg_tensor_free(&Y);
+    dg_tensor_free(&G);
 }
 
 /* One head of width C among the H*W positions of each frame. */
@@ -852,14 +851,19 @@ static void test_clamp_fill(const target *t, int64_t rows, int64_t C) {
 /* The VAE wrappers refuse what the kernels would misread, naming the tensor. */
 static void test_vae_refusals(const target *t) {
     const int64_t s4[4] = {4, 2, 4, 4}, s3[4] = {3, 2, 4, 4}, c5 = 5, ws[5] = {3, 4, 3, 3, 3}, ws5[5] = {3, 5, 3, 3, 3};
-    const int64_t cs[4] = {4, 1, 4, 4};
+    const int64_t cs[4] = {4, 1, 4, 4}, w2s[4] = {3, 4, 3, 3};
     float *h = rand_host(4 * 5 * 27, 1.0f);
-    dg_tensor x = put(t, DG_F32, 4, s4, h), x4 = put(t, DG_F32, 4, s4, h), y = put(t, DG_F32, 4, s3, h);
+    dg_tensor x = put(t, DG_F32, 4, s4, h), y = put(t, DG_F32, 4, s3, h), w2 = put(t, DG_F32, 4, w2s, h);
     dg_tensor g = put(t, DG_F32, 1, &c5, h), w = put(t, DG_F32, 5, ws, h), w5 = put(t, DG_F32, 5, ws5, h);
     dg_tensor cache = put(t, DG_F32, 4, cs, h);
     y.name = "y3", g.name = "norm1.gamma", w.name = "conv1.weight", w5.name = "conv2.weight", cache.name = "conv1 cache";
-    CHECK(dg_channel_rmsnorm(&x4, &x, &g, 1) != DG_OK && strstr(dg_last_error(), "norm1.gamma"),
+    w2.name = "conv_out.weight";
+    CHECK(dg_conv3d(&y, &x, NULL, &w2, NULL, &g, DG_CONV_SILU) != DG_OK && strstr(dg_last_error(), "norm1.gamma"),
           "gamma of 5 on 4 channels accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&y, &x, NULL, &w2, NULL, NULL, DG_CONV_SILU) != DG_OK && strstr(dg_last_error(), "no norm"),
+          "SiLU without a norm accepted: %s", dg_last_error());
+    CHECK(dg_conv3d(&y, &x, NULL, &w2, NULL, NULL, 8) != DG_OK && strstr(dg_last_error(), "unknown flags"),
+          "unknown conv flag accepted: %s", dg_last_error());
     CHECK(dg_spatial_attention(&y, &x) != DG_OK && strstr(dg_last_error(), "3C"), "qkv of 4 channels accepted: %s",
           dg_last_error());
     CHECK(dg_cache_push(&y, &x) != DG_OK && strstr(dg_last_error(), "cache"), "cache of 3 channels for 4 accepted: %s",
@@ -868,17 +872,17 @@ static void test_vae_refusals(const target *t) {
           "4 channels in groups of 3 accepted: %s", dg_last_error());
     CHECK(dg_clamp(&y, &x, -1, 1) != DG_OK && strstr(dg_last_error(), "y3"), "clamp of another shape accepted: %s",
           dg_last_error());
-    CHECK(dg_conv3d(&y, &x, NULL, &w, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "conv1.weight") &&
+    CHECK(dg_conv3d(&y, &x, NULL, &w, NULL, NULL, 0) != DG_OK && strstr(dg_last_error(), "conv1.weight") &&
               strstr(dg_last_error(), "needs a cache"),
           "missing cache accepted: %s", dg_last_error());
-    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "conv1 cache"),
+    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, NULL, 0) != DG_OK && strstr(dg_last_error(), "conv1 cache"),
           "cache of 1 frame for kt=3 accepted: %s", dg_last_error());
-    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, 1, 0) != DG_OK && strstr(dg_last_error(), "output"),
+    CHECK(dg_conv3d(&y, &x, &cache, &w, NULL, NULL, DG_CONV_UPSAMPLE2X) != DG_OK && strstr(dg_last_error(), "output"),
           "upsampled output of the input's size accepted: %s", dg_last_error());
-    CHECK(dg_conv3d(&y, &x, &cache, &w5, NULL, 0, 0) != DG_OK && strstr(dg_last_error(), "input channels"),
+    CHECK(dg_conv3d(&y, &x, &cache, &w5, NULL, NULL, 0) != DG_OK && strstr(dg_last_error(), "input channels"),
           "weight of 5 input channels on 4 accepted: %s", dg_last_error());
     free(h);
-    dg_tensor *all[] = {&x, &x4, &y, &g, &w, &w5, &cache};
+    dg_tensor *all[] = {&x, &y, &w2, &g, &w, &w5, &cache};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dg_tensor_free(all[i]);
 }
 
@@ -1043,7 +1047,7 @@ static void test_channels_to_cells(const target *t, int64_t Cx, int64_t C, const
     X(alloc) X(free) X(upload) X(download) X(copy) X(destroy) X(sync) X(linear) X(layernorm) X(rmsnorm)          \
     X(gelu_tanh) X(silu) X(add) X(sub) X(abs_diff_sums) X(modulate) X(gated_add) X(rope) X(patchify)            \
     X(unpatchify) X(attention) X(attention_merge) X(layout_upload) X(layout_release) X(conv3d)                  \
-    X(channel_rmsnorm) X(spatial_attention) X(cache_push) X(channels_to_frames) X(channels_to_cells)            \
+    X(spatial_attention) X(cache_push) X(channels_to_frames) X(channels_to_cells)            \
     X(copy_box) X(blend_edge) X(clamp) X(fill) X(mul) X(relu) X(gather_rows) X(attention_pos_bias)
 #define COUNT_ONE(f) +1
 _Static_assert(sizeof(dg_backend_ops) ==
@@ -1105,22 +1109,24 @@ static void run_all(const target *t) {
     test_attention_merge(t, 10.0f, 0.0f);
     test_attention_merge(t, -1.5f, 3.0f);
     test_attention_refusals(t);
-    /* video VAE ops: cin, cout, kt, kh, kw, T, H, W, up, acc, w4 */
+    /* video VAE ops: cin, cout, kt, kh, kw, T, H, W, up, acc, w4, norm (1: norm, 2: norm + SiLU) */
     const conv_case convs[] = {
-        {5, 7, 3, 3, 3, 3, 6, 70, 0, 0, 0},  /* causal 3x3x3 with its cache */
-        {4, 6, 3, 3, 3, 1, 5, 9, 0, 1, 0},   /* T = 1 < kt - 1: the cache supplies two of three frames */
-        {6, 13, 1, 3, 3, 2, 4, 25, 1, 0, 1}, /* the 2x-upsample read (4-D weight) */
-        {9, 3, 1, 3, 3, 2, 3, 17, 0, 1, 1},  /* conv_out: 3 channels, accumulate */
-        {8, 11, 1, 1, 1, 2, 3, 17, 0, 1, 0}, /* 1x1 */
-        {6, 12, 3, 1, 1, 2, 3, 9, 0, 0, 0},  /* 3x1x1 time conv */
-        {3, 5, 3, 3, 3, 2, 1, 1, 0, 0, 0},   /* a 1x1 frame: every tap but the centre in the padding */
+        {5, 7, 3, 3, 3, 3, 6, 70, 0, 0, 0, 0},   /* causal 3x3x3 with its cache */
+        {4, 6, 3, 3, 3, 1, 5, 9, 0, 1, 0, 0},    /* T = 1 < kt - 1: the cache supplies two of three frames */
+        {6, 13, 1, 3, 3, 2, 4, 25, 1, 0, 1, 0},  /* the 2x-upsample read (4-D weight) */
+        {9, 3, 1, 3, 3, 2, 3, 17, 0, 1, 1, 0},   /* conv_out: 3 channels, accumulate */
+        {8, 11, 1, 1, 1, 2, 3, 17, 0, 1, 0, 0},  /* 1x1 */
+        {6, 12, 3, 1, 1, 2, 3, 9, 0, 0, 0, 0},   /* 3x1x1 time conv */
+        {3, 5, 3, 3, 3, 2, 1, 1, 0, 0, 0, 0},    /* a 1x1 frame: every tap but the centre in the padding */
+        {5, 7, 3, 3, 3, 3, 6, 70, 0, 1, 0, 2},   /* a residual block's conv: norm + SiLU of cache and x */
+        {48, 4, 3, 3, 3, 1, 3, 100, 0, 0, 0, 1}, /* norm alone over 48 channels, 300 positions */
+        {6, 5, 1, 3, 3, 2, 4, 25, 1, 0, 1, 2},   /* normalised, then read upsampled */
+        {7, 9, 1, 1, 1, 2, 5, 9, 0, 1, 0, 1},    /* 1x1 after a norm (the VAE attention's qkv) */
+        {1, 2, 1, 3, 3, 1, 1, 1, 0, 0, 1, 2},    /* one channel: every value normalises to +-gamma */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) test_conv3d(t, convs[i]);
     test_cache_push(t, 3, 2, 1, 10);
     test_cache_push(t, 3, 2, 4, 10);
-    test_channel_rmsnorm(t, 7, 2, 5, 9, 1);
-    test_channel_rmsnorm(t, 48, 1, 3, 100, 0); /* 300 positions: a partial block */
-    test_channel_rmsnorm(t, 1, 1, 1, 1, 1);
     test_spatial_attention(t, 8, 2, 3, 5);
     test_spatial_attention(t, 3, 1, 1, 1);
     test_spatial_attention(t, 4, 1, 64, 80); /* 5120 positions: several query blocks */

@@ -16,9 +16,9 @@
 #include "core/ops.h"
 #include "vae/wan_vae.h"
 
-/* Chunk buffers: a residual block uses up to four; the Wan2.2 up blocks keep their input in a fifth
- * for the DupUp3D shortcut. */
-#define NBUF 5
+/* Chunk buffers: a residual block uses up to three (its convs normalise their input as they read it);
+ * the Wan2.2 up blocks keep their input in a fourth for the DupUp3D shortcut. */
+#define NBUF 4
 
 /* Tensors taken from the decode state: counted first (a == NULL) to size
  * the arena, then carved from it. */
@@ -63,7 +63,7 @@ typedef struct decode_io {
 typedef struct run {
     dg_wan_vae *v;
     dg_tensor buf[NBUF]; /* 1-D activation buffers of one chunk, each holding the largest activation */
-    int nbuf;            /* 4, or 5 for a residual VAE */
+    int nbuf;            /* 3, or 4 for a residual VAE */
     int keep;            /* a buffer held across ops (an up block's input), or -1 */
 } run;
 
@@ -86,9 +86,10 @@ static int free_slot(const run *r, int u0, int u1, int u2) {
     return -1;
 }
 
-/* y (+)= conv(x) using and then advancing the conv's cache. */
-static int conv(dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, int up, int acc) {
-    DG_TRY(dg_conv3d(y, x, c->kt > 1 ? &c->cache : NULL, &c->w, &c->b, up, acc));
+/* y (+)= conv(x) (x normalised first when norm is given; see dg_conv3d's flags) using and then
+ * advancing the conv's cache, which holds x's raw frames. */
+static int conv(dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, const dg_tensor *norm, unsigned flags) {
+    DG_TRY(dg_conv3d(y, x, c->kt > 1 ? &c->cache : NULL, &c->w, &c->b, norm, flags));
     if (c->kt > 1) DG_TRY(dg_cache_push(&c->cache, x));
     return DG_OK;
 }
@@ -96,26 +97,23 @@ static int conv(dg_wan_vae_conv *c, dg_tensor *y, const dg_tensor *x, int up, in
 /* WanResidualBlock: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), shortcut
  * conv when the width changes. */
 static int resblock(run *r, dg_wan_vae_res *res, act *x) {
-    const int a = free_slot(r, x->slot, -1, -1), b = free_slot(r, x->slot, a, -1);
+    const int b = free_slot(r, x->slot, -1, -1);
     const int64_t cout = res->conv1.cout;
-    dg_tensor X, A, B;
+    dg_tensor X, B;
     DG_TRY(aview(r, &X, x));
-    DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
     DG_TRY(view(r, &B, b, cout, x->t, x->h, x->w));
-    DG_TRY(dg_channel_rmsnorm(&A, &X, &res->norm1, 1));
-    DG_TRY(conv(&res->conv1, &B, &A, 0, 0));
-    DG_TRY(dg_channel_rmsnorm(&B, &B, &res->norm2, 1));
+    DG_TRY(conv(&res->conv1, &B, &X, &res->norm1, DG_CONV_SILU));
     if (res->shortcut.cin) {
-        const int s = free_slot(r, x->slot, a, b);
+        const int s = free_slot(r, x->slot, b, -1);
         dg_tensor S;
         DG_TRY(view(r, &S, s, cout, x->t, x->h, x->w));
-        DG_TRY(conv(&res->shortcut, &S, &X, 0, 0));
-        DG_TRY(conv(&res->conv2, &S, &B, 0, 1));
+        DG_TRY(conv(&res->shortcut, &S, &X, NULL, 0));
+        DG_TRY(conv(&res->conv2, &S, &B, &res->norm2, DG_CONV_SILU | DG_CONV_ACCUMULATE));
         x->slot = s;
         x->c = cout;
         return DG_OK;
     }
-    return conv(&res->conv2, &X, &B, 0, 1);
+    return conv(&res->conv2, &X, &B, &res->norm2, DG_CONV_SILU | DG_CONV_ACCUMULATE);
 }
 
 /* WanAttentionBlock: per-frame single-head attention, residual. */
@@ -126,10 +124,9 @@ static int attention(run *r, act *x) {
     DG_TRY(aview(r, &X, x));
     DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
     DG_TRY(view(r, &QKV, b, 3 * x->c, x->t, x->h, x->w));
-    DG_TRY(dg_channel_rmsnorm(&A, &X, &v->attn_norm, 0));
-    DG_TRY(conv(&v->attn_qkv, &QKV, &A, 0, 0));
+    DG_TRY(conv(&v->attn_qkv, &QKV, &X, &v->attn_norm, 0));
     DG_TRY(dg_spatial_attention(&A, &QKV));
-    return conv(&v->attn_proj, &X, &A, 0, 1);
+    return conv(&v->attn_proj, &X, &A, NULL, DG_CONV_ACCUMULATE);
 }
 
 /* WanResample upsample2d / upsample3d. */
@@ -143,7 +140,7 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
             DG_TRY(aview(r, &X, x));
             DG_TRY(view(r, &B, b, 2 * x->c, x->t, x->h, x->w));
             DG_TRY(view(r, &A, a, x->c, 2 * x->t, x->h, x->w));
-            DG_TRY(conv(&u->time_conv, &B, &X, 0, 0));
+            DG_TRY(conv(&u->time_conv, &B, &X, NULL, 0));
             /* channels [0,C) -> frame 2t, [C,2C) -> frame 2t+1 */
             DG_TRY(dg_channels_to_frames(&A, &B));
             x->slot = a;
@@ -154,7 +151,7 @@ static int upsample(run *r, dg_wan_vae_up *u, act *x) {
     dg_tensor X, Y;
     DG_TRY(aview(r, &X, x));
     DG_TRY(view(r, &Y, o, u->resample.cout, x->t, 2 * x->h, 2 * x->w));
-    DG_TRY(conv(&u->resample, &Y, &X, 1, 0));
+    DG_TRY(conv(&u->resample, &Y, &X, NULL, DG_CONV_UPSAMPLE2X));
     x->slot = o;
     x->c = u->resample.cout;
     x->h *= 2;
@@ -197,22 +194,20 @@ static int chunk(run *r, act *x, dg_tensor *out, int64_t f0) {
     dg_tensor Z, P, Y;
     DG_TRY(aview(r, &Z, x));
     DG_TRY(view(r, &P, 1, x->c, 1, x->h, x->w));
-    DG_TRY(conv(&v->post_quant, &P, &Z, 0, 0));
+    DG_TRY(conv(&v->post_quant, &P, &Z, NULL, 0));
     x->slot = 2;
     x->c = v->conv_in.cout;
     DG_TRY(aview(r, &Y, x));
-    DG_TRY(conv(&v->conv_in, &Y, &P, 0, 0));
+    DG_TRY(conv(&v->conv_in, &Y, &P, NULL, 0));
     DG_TRY(resblock(r, &v->mid[0], x));
     DG_TRY(attention(r, x));
     DG_TRY(resblock(r, &v->mid[1], x));
     for (int i = 0; i < n; i++) DG_TRY(up_block(r, &v->up[i], x));
     const int a = free_slot(r, x->slot, -1, -1), b = free_slot(r, x->slot, a, -1);
-    dg_tensor X, A, O;
+    dg_tensor X, O;
     DG_TRY(aview(r, &X, x));
-    DG_TRY(view(r, &A, a, x->c, x->t, x->h, x->w));
     DG_TRY(view(r, &O, b, v->conv_out.cout, x->t, x->h, x->w));
-    DG_TRY(dg_channel_rmsnorm(&A, &X, &v->norm_out, 1));
-    DG_TRY(conv(&v->conv_out, &O, &A, 0, 0));
+    DG_TRY(conv(&v->conv_out, &O, &X, &v->norm_out, DG_CONV_SILU));
     if (!out) return DG_OK;
     if (v->cfg.patch > 1) { /* diffusers' unpatchify: channel c*p*p + j*p + i -> pixel (i, j) of a p x p cell */
         const int p = v->cfg.patch, cells[4] = {1, p, 0, 1};

@@ -61,7 +61,6 @@ static const dg_backend_ops cpu_ops = {
     .attention_merge = dg_cpu_attention_merge,
     /* video VAE ops */
     .conv3d = dg_cpu_conv3d,
-    .channel_rmsnorm = dg_cpu_channel_rmsnorm,
     .spatial_attention = dg_cpu_spatial_attention,
     .cache_push = dg_cpu_cache_push,
     .channels_to_frames = dg_cpu_channels_to_frames,

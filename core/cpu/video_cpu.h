@@ -18,19 +18,38 @@
 int dg_cpu_work(dg_backend *be, size_t n, float **out);
 
 int dg_cpu_conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                  const dg_tensor *b, int upsample2x, int accumulate);
-/* The same through im2col + GEMM only: the path of CPUs without AVX-512,
- * callable everywhere so that tests check it too. */
+                  const dg_tensor *b, const dg_tensor *norm, unsigned flags);
+/* The same through im2col + GEMM only: the path of every kernel without AVX-512, callable everywhere
+ * so that tests check it too. */
 int dg_cpu_conv3d_gemm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                       const dg_tensor *b, int upsample2x, int accumulate);
-#ifdef __AVX512F__
-/* The 3x3 (x kt) case of dg_cpu_conv3d on raw data (core/cpu/conv3x3_avx512.c). */
-int dg_cpu_conv3x3_avx512(dg_backend *be, float *y, const float *x, const float *cache, const float *w,
-                          const float *bias, int64_t Cin, int64_t Cout, int64_t kt, int64_t T, int64_t H, int64_t W,
-                          int up, int acc);
+                       const dg_tensor *b, const dg_tensor *norm, unsigned flags);
+
+/* The geometry and data of one dg_cpu_conv3d call on raw pointers. */
+typedef struct dg_cpu_conv {
+    float *y;
+    const float *x, *cache, *w, *bias, *norm; /* cache, bias, norm may be NULL */
+    int64_t Cin, Cout, kt, kh, kw, T, H, W;
+    int up, acc, silu;
+} dg_cpu_conv;
+
+/* The direct 3x3 kernel is built with AVX-512 or AVX2+FMA and is the default 3x3 path with AVX-512
+ * (core/cpu/conv3x3_direct.c says why not with AVX2). */
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define DG_CPU_CONV_DIRECT 1
+/* The 3x3 (x kt) case of dg_cpu_conv3d (core/cpu/conv3x3_direct.c). */
+int dg_cpu_conv3x3_direct(dg_backend *be, const dg_cpu_conv *c);
+/* dg_cpu_conv3d with the direct kernel for every 3x3 kernel, for the tests. */
+int dg_cpu_conv3d_direct(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
+                         const dg_tensor *b, const dg_tensor *norm, unsigned flags);
 #endif
 
-int dg_cpu_channel_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+/* The channel norm of a conv's input (F.normalize per position, times sqrt(C) and gamma), in two halves:
+ * inv[p] = 1 / max(||x[:, p]||, 1e-12) of x[C, P]; then y[i] = x[i] * inv[i] * scale * gamma
+ * (scale = sqrt(C)), SiLU'd if silu, i < n (y may be x). */
+void dg_cpu_rms_inv(float *inv, const float *x, int64_t C, int64_t P);
+void dg_cpu_rms_apply(float *y, const float *x, const float *inv, int64_t n, float scale, float gamma, int silu);
+/* Both halves at once: y[C, P] = the normalised (and SiLU'd) x[C, P]. */
+void dg_cpu_rms_normalize(float *y, const float *x, int64_t C, int64_t P, const float *gamma, int silu);
 int dg_cpu_spatial_attention(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);
 int dg_cpu_cache_push(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
 int dg_cpu_channels_to_frames(dg_backend *be, dg_tensor *y, const dg_tensor *x);

@@ -109,7 +109,6 @@ static const dg_backend_ops cuda_ops = {
     .layout_release = dg_cuda_layout_release,
     /* video VAE ops */
     .conv3d = dg_cuda_conv3d,
-    .channel_rmsnorm = dg_cuda_channel_rmsnorm,
     .spatial_attention = dg_cuda_spatial_attention,
     .cache_push = dg_cuda_cache_push,
     .channels_to_frames = dg_cuda_channels_to_frames,

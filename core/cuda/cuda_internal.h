@@ -78,8 +78,7 @@ void dg_cuda_layout_release(dg_backend *be, void *copy);
 int dg_cuda_perturb_heads(dg_backend *be, float *o, const float *v, const dg_attn_shape *s, const float *u);
 /* video VAE ops */
 int dg_cuda_conv3d(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *cache, const dg_tensor *w,
-                   const dg_tensor *b, int upsample2x, int accumulate);
-int dg_cuda_channel_rmsnorm(dg_backend *be, dg_tensor *y, const dg_tensor *x, const dg_tensor *gamma, int silu);
+                   const dg_tensor *b, const dg_tensor *norm, unsigned flags);
 int dg_cuda_spatial_attention(dg_backend *be, dg_tensor *out, const dg_tensor *qkv);
 int dg_cuda_cache_push(dg_backend *be, dg_tensor *cache, const dg_tensor *x);
 int dg_cuda_channels_to_frames(dg_backend *be, dg_tensor *y, const dg_tensor *x);
