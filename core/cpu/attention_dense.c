@@ -1,6 +1,8 @@
 /* Dense flash attention on the CPU (FlashAttention-2 schedule).
  *
  * Work item: one head x SUB blocks of BQ queries; OpenMP spreads the items.
+ * Keys and values are read where they are (rows heads*head_dim apart): copying
+ * each block into a packed buffer cost 11 % of the time on a Zen 3.
  * Scores are kept transposed (keys x queries) so the online softmax runs down
  * columns with vertical vector ops only (no horizontal reductions), and both
  * products become the same GEMM shape, C[rows x BQ] += A[rows x kc] B[kc x BQ]:
@@ -18,23 +20,22 @@
 #include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
-#define SUB 4 /* query blocks per work item: each packed key/value block serves 4 * BQ queries */
+#define SUB 4 /* query blocks per work item: each key/value block read serves 4 * BQ queries */
 
 /* Per-thread scratch, every piece a multiple of 16 floats so all stay 64-byte
- * aligned. A work item holds SUB query blocks so each packed key/value block
- * is reused SUB times (packing streams K and V from L3: it was ~20% of the time
- * with one block per item). */
+ * aligned. A work item holds SUB query blocks so each key/value block, once
+ * streamed from L3, is reused SUB times from L1/L2. */
 typedef struct {
     float *qt;            /* [SUB][D][BQ]  Q^T per query block, pre-scaled */
     float *ot;            /* [SUB][Dp][BQ] running output, transposed */
     float *m, *l, *alpha; /* [SUB][BQ] running max (log2 units), running sum, rescale */
-    float *st;            /* [BK][BQ] S^T, then P^T */
-    float *kp;            /* [BK][D]  key rows of the block, zero rows up to a multiple of MR */
-    float *vp;            /* [BK][Dp] value rows, columns D..Dp zero */
+    float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
+    float *kp;            /* [BK_ROWS][D] a last partial block's key rows, zero rows up to a multiple of MR */
+    float *vt;            /* [BK][MR] value columns past the last multiple of MR below D, zero-padded */
 } scratch;
 
 static int64_t scratch_floats(int64_t D, int64_t Dp) {
-    return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK * BQ + round_up(BK * D, 16) + BK * Dp;
+    return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ + round_up(BK_ROWS * D, 16) + BK * MR;
 }
 
 static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
@@ -44,15 +45,15 @@ static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
     sc.m = w, w += SUB * BQ;
     sc.l = w, w += SUB * BQ;
     sc.alpha = w, w += SUB * BQ;
-    sc.st = w, w += BK * BQ;
-    sc.kp = w, w += round_up(BK * D, 16);
-    sc.vp = w;
+    sc.st = w, w += BK_ROWS * BQ;
+    sc.kp = w, w += round_up(BK_ROWS * D, 16);
+    sc.vt = w;
     return sc;
 }
 
 /* Ask for key/value rows [j0, j0 + MR) of the next block while this one
  * computes: rows are heads*head_dim apart, too far for the hardware
- * prefetcher, so unprefetched packing waits on L3 for every row. */
+ * prefetcher, so unprefetched reads wait on L3 for every row. */
 static inline void prefetch_rows(const dg_attn_shape *s, const float *k, const float *v, int64_t off, int64_t j0) {
     for (int64_t j = j0; j < j0 + MR && j < s->nk; j++) {
         const float *kj = k + j * s->kv_stride + off, *vj = v + j * s->kv_stride + off;
@@ -75,23 +76,33 @@ static void attend_block(float *o, const float *q, const float *k, const float *
     }
     for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
 
+    const int64_t ld = s->kv_stride, Dm = D / MR * MR; /* value columns [Dm, D) go through vt */
     for (int64_t k0 = 0; k0 < s->nk; k0 += BK) {
         const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MR);
-        for (int64_t j = 0; j < nv; j++) {
-            memcpy(sc->kp + j * D, k + (k0 + j) * s->kv_stride + off, (size_t)D * sizeof(float));
-            memcpy(sc->vp + j * Dp, v + (k0 + j) * s->kv_stride + off, (size_t)D * sizeof(float));
+        /* The micro-kernel reads key and value rows in place (rows ld apart); only a block whose
+         * rows do not fill the last MR is copied, with zero rows, and only the value columns past
+         * Dm are, zero-padded to MR, so no read passes the head's columns or the last row. */
+        const float *kb = k + k0 * ld + off, *vb = v + k0 * ld + off;
+        int64_t kld = ld;
+        if (nvp != nv) {
+            for (int64_t j = 0; j < nv; j++) memcpy(sc->kp + j * D, kb + j * ld, (size_t)D * sizeof(float));
+            memset(sc->kp + nv * D, 0, (size_t)((nvp - nv) * D) * sizeof(float));
+            kb = sc->kp, kld = D;
         }
-        memset(sc->kp + nv * D, 0, (size_t)((nvp - nv) * D) * sizeof(float));
+        if (Dm < D)
+            for (int64_t j = 0; j < nv; j++)
+                for (int64_t c = 0; c < MR; c++) sc->vt[j * MR + c] = Dm + c < D ? vb[j * ld + Dm + c] : 0.0f;
         for (int64_t b = 0; b < nsub; b++) {
             const float *qt = sc->qt + b * D * BQ;
             float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *l = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
             for (int64_t j0 = 0; j0 < nvp; j0 += MR) {
                 if (b == 0) prefetch_rows(s, k, v, off, k0 + BK + j0);
-                micro_kernel(D, sc->kp + j0 * D, D, 1, qt, sc->st + j0 * BQ, NULL);
+                micro_kernel(D, kb + j0 * kld, kld, 1, qt, sc->st + j0 * BQ, NULL);
             }
             softmax_block(sc->st, nv, m, l, alpha);
-            for (int64_t d0 = 0; d0 < Dp; d0 += MR)
-                micro_kernel(nv, sc->vp + d0, 1, Dp, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
+            for (int64_t d0 = 0; d0 < Dm; d0 += MR)
+                micro_kernel(nv, vb + d0, 1, ld, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
+            if (Dm < D) micro_kernel(nv, sc->vt, 1, MR, sc->st, ot + Dm * BQ, k0 ? alpha : NULL);
         }
     }
 
@@ -121,7 +132,6 @@ int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float
     #pragma omp parallel num_threads(nt)
     {
         scratch sc = scratch_at(ws + omp_get_thread_num() * per, D, Dp);
-        memset(sc.vp, 0, (size_t)(BK * Dp) * sizeof(float)); /* padding columns stay zero for the whole call */
         #pragma omp for schedule(static)
         for (int64_t t = 0; t < items; t++) {
             int64_t q0 = (t % nqb) * qi, rows = s->nq - q0 < qi ? s->nq - q0 : qi;

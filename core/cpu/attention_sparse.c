@@ -26,11 +26,11 @@ typedef struct {
     float *qt;            /* [4][D][BQ]  Q^T per 64-query sub-block, pre-scaled */
     float *ot;            /* [4][Dp][BQ] running output, transposed */
     float *m, *l, *alpha; /* [4][BQ] */
-    float *st;            /* [BK][BQ] S^T, then P^T */
+    float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
 } scratch;
 
 static int64_t scratch_floats(int64_t D, int64_t Dp) {
-    return (UNIT / BQ) * (D * BQ + Dp * BQ + 3 * BQ) + BK * BQ;
+    return (UNIT / BQ) * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ;
 }
 
 static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
