@@ -8,7 +8,7 @@
  *     (a float product is exact in double, rounded once);
  *   - 1e-10 on every backend (float rounding and summation order only: NMSE
  *     ~1e-14): gelu_tanh, silu, add, modulate, gated_add, layernorm, rmsnorm,
- *     rope, f32 linear, conv3d, channel_rmsnorm, spatial_attention (for
+ *     rope, f32 linear, conv3d (with its input norm), spatial_attention (for
  *     CUDA the thresholds the former test_cuda_ops set against the CPU);
  *     blend_edge 1e-12 (float weights; nvcc may fuse its multiply-add);
  *   - CPU 1e-10: f16-weight linears and bf16 ones on the f32 path (widened exactly); bf16 ones

@@ -1,6 +1,6 @@
 /* exp2 by a degree-6 polynomial on the fraction and 2^n from the exponent,
  * for AVX-512 (exp2_v on __m512), AVX2+FMA (exp2_v on __m256) and portable C
- * (exp2_s): the softmax of the attention kernels and the VAE's SiLU. */
+ * (exp2_s): the softmax of the attention kernels, the VAE's SiLU, the transformer's GELU. */
 #ifndef DG_CORE_CPU_EXP2_POLY_H
 #define DG_CORE_CPU_EXP2_POLY_H
 
