@@ -55,10 +55,13 @@ for sig in INT TERM; do
     fi
 done
 
-# a second SIGINT quits at once, in the middle of a step (512x512x9 steps take long enough for
-# the second signal to land before the step boundary)
-if start_until " 2/1000" "${LONG[@]/256/512}" --frames 9 -o "$WORK/twice.safetensors"; then
-    kill -INT $pid; sleep 0.02; kill -INT $pid; wait $pid; rc=$?
+# a second SIGINT quits at once, in the middle of a step: it is sent as soon as the first one is
+# acknowledged, early in a step (the progress line ends one) that takes ~0.5 s at 512x512x33
+# (a fixed 20 ms gap lost the race once steps got faster than ~60 ms)
+if start_until " 2/1000" "${LONG[@]/256/512}" --frames 33 -o "$WORK/twice.safetensors"; then
+    kill -INT $pid
+    for _ in $(seq 1000); do grep -q "interrupted; stopping" "$WORK/err" && break; sleep 0.005; done
+    kill -INT $pid; wait $pid; rc=$?
     if [ $rc -ne 130 ] || ! grep -q "interrupted twice; quitting now" "$WORK/err"; then
         echo "FAIL second SIGINT: exit $rc: $(tail -1 "$WORK/err")"; fail=1
     else echo "ok   second SIGINT: $(tail -1 "$WORK/err")"
