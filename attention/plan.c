@@ -34,16 +34,6 @@ static int get_index_list(const char *ctx, const cJSON *obj, const char *key, in
     return DG_OK;
 }
 
-static int check_keys(const cJSON *obj, const char *ctx, const char *const *keys) {
-    DG_CHECK(cJSON_IsObject(obj), "%s: must be a JSON object", ctx);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        int known = 0;
-        for (const char *const *k = keys; *k && !known; k++) known = !strcmp(it->string, *k);
-        DG_CHECK(known, "%s: unknown key '%s'", ctx, it->string);
-    }
-    return DG_OK;
-}
-
 /* "method" (required) and "params" of obj, created into *m. */
 static int make_method(const cJSON *obj, const char *ctx, dg_attn_method **m) {
     const char *name;
@@ -62,7 +52,7 @@ static int make_method(const cJSON *obj, const char *ctx, dg_attn_method **m) {
 static int parse_rule(dg_attn_plan_rule *r, const cJSON *obj, const char *ctx) {
     static const char *const keys[] = {"steps", "layers", "heads", "method", "params", NULL};
     r->step_lo = 0, r->step_hi = -1;
-    DG_TRY(check_keys(obj, ctx, keys));
+    DG_TRY(dg_json_check_keys(ctx, obj, keys));
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(obj, "steps");
     if (steps && !cJSON_IsNull(steps)) {
         int64_t range[2];
@@ -83,7 +73,7 @@ static int plan_from_json(dg_attn_plan *p, const cJSON *root, const char *src) {
     p->source = strdup(src);
     DG_CHECK_ALLOC(p->source);
     char ctx[600];
-    if (check_keys(root, src, keys) || make_method(root, src, &p->base) ||
+    if (dg_json_check_keys(src, root, keys) || make_method(root, src, &p->base) ||
         dg_attn_method_create(&p->dense, "dense", NULL, src) ||
         dg_json_get_int(src, root, "dense_steps", &p->dense_steps, 0) ||
         dg_json_get_double(src, root, "dense_fraction", &p->dense_fraction, 0) ||

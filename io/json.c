@@ -117,6 +117,22 @@ int dg_json_get_bool(const char *ctx, const cJSON *obj, const char *key, int *ou
     return DG_OK;
 }
 
+int dg_json_check_keys(const char *ctx, const cJSON *obj, const char *const *keys) {
+    DG_CHECK(cJSON_IsObject(obj), "%s: must be a JSON object", ctx);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        const char *const *k = keys;
+        while (*k && strcmp(it->string, *k)) k++;
+        if (*k) continue;
+        char known[512] = "";
+        for (k = keys; *k; k++) {
+            const size_t used = strlen(known);
+            snprintf(known + used, sizeof known - used, "%s%s", k == keys ? "" : ", ", *k);
+        }
+        return dg_error("%s: unknown key '%s' (known: %s)", ctx, it->string, known);
+    }
+    return DG_OK;
+}
+
 int dg_json_get_string(const char *ctx, const cJSON *obj, const char *key, const char **out, int required) {
     const cJSON *it;
     DG_TRY(json_lookup(ctx, obj, key, required, &it));

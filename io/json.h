@@ -22,6 +22,10 @@ int dg_json_parse(const char *ctx, const char *text, size_t len, cJSON **out);
 /* Read and parse a whole file (at most 100 MB); errors name the file. */
 int dg_json_load(const char *path, cJSON **out);
 
+/* Every key of obj (which must be an object) is one of keys (NULL-terminated); an unknown one is
+ * refused naming it and the known ones: "ctx: unknown key 'treshold' (known: method, threshold)". */
+int dg_json_check_keys(const char *ctx, const cJSON *obj, const char *const *keys);
+
 /* Integers must be integral numbers within +-2^53 (exact in a double). */
 int dg_json_get_int(const char *ctx, const cJSON *obj, const char *key, int64_t *out, int required);
 int dg_json_get_double(const char *ctx, const cJSON *obj, const char *key, double *out, int required);

@@ -8,20 +8,10 @@
 #include "io/json.h"
 #include "io/presets.h"
 
-static int check_keys(const cJSON *root, const char *path) {
-    static const char *const known[] = {"method", "threshold", "warmup_steps", "final_steps",
-                                        "max_consecutive_reuse", "description"};
-    for (const cJSON *it = root->child; it; it = it->next) {
-        size_t k = 0;
-        while (k < sizeof known / sizeof *known && strcmp(it->string, known[k])) k++;
-        DG_CHECK(k < sizeof known / sizeof *known, "%s: unknown key '%s' (known: method, threshold, warmup_steps, "
-                 "final_steps, max_consecutive_reuse, description)", path, it->string);
-    }
-    return DG_OK;
-}
-
 static int opts_from_json(dg_step_cache_opts *o, const cJSON *root, const char *path) {
-    DG_TRY(check_keys(root, path));
+    static const char *const keys[] = {"method", "threshold", "warmup_steps", "final_steps",
+                                       "max_consecutive_reuse", "description", NULL};
+    DG_TRY(dg_json_check_keys(path, root, keys));
     const char *method;
     int64_t warm = 0, fin = 0, maxr = 0;
     DG_TRY(dg_json_get_string(path, root, "method", &method, 1));
