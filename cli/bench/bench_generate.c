@@ -182,10 +182,6 @@ static int add_method(bg_opts *o, const char *given) {
         cli_error("--methods: empty preset name");
         return -1;
     }
-    if (o->n_methods == MAX_METHODS) {
-        cli_error("--methods: at most %d methods", MAX_METHODS);
-        return -1;
-    }
     if (strcmp(arg, "dense") && dg_preset_path("attention", "attention plan", arg, o->configs, m->plan, sizeof m->plan)) {
         cli_error("--methods: %s", dg_last_error());
         return -1;
@@ -361,17 +357,6 @@ static int compare(bg_run *run, bg_result *r) {
     return DG_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts v. */
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The warm-up runs, then the timed ones into r's medians; the latents of every run are the same for
  * the seed, so r->lat holds the last. */
 static int timed_runs(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_result *r) {
@@ -394,7 +379,7 @@ static int timed_runs(bg_run *run, dg_pipeline *p, const dg_gen_params *g, bg_re
     double *out[4] = {&r->total_s, &r->denoise_s, &r->model_s, &r->attn_s};
     for (int k = 0; rc == DG_OK && k < 4; k++) {
         for (int i = 0; i < repeat; i++) col[i] = t[4 * i + k];
-        *out[k] = median(col, repeat);
+        *out[k] = cli_median(col, repeat);
     }
     free(t);
     return rc;
