@@ -1,8 +1,9 @@
 /* Dense flash attention on the CPU (FlashAttention-2 schedule).
  *
  * Work item: one head x SUB blocks of BQ queries; OpenMP spreads the items.
- * Keys and values are read where they are (rows heads*head_dim apart): copying
- * each block into a packed buffer cost 11 % of the time on a Zen 3.
+ * Keys are read where they are (rows heads*head_dim apart). Each value block is
+ * copied once per work item into rows an odd number of cache lines apart (see
+ * value_stride): read in place, its rows share a few L1 sets.
  * Scores are kept transposed (keys x queries) so the online softmax runs down
  * columns with vertical vector ops only (no horizontal reductions), and both
  * products become the same GEMM shape, C[rows x BQ] += A[rows x kc] B[kc x BQ]:
@@ -31,11 +32,11 @@ typedef struct {
     float *m, *l, *alpha; /* [SUB][BQ] running max (log2 units), running sum, rescale */
     float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
     float *kp;            /* [BK_ROWS][D] a last partial block's key rows, zero rows up to a multiple of MR */
-    float *vt;            /* [BK][MR] value columns past the last multiple of MR below D, zero-padded */
+    float *vp;            /* [BK][value_stride(D)] the value block, zero columns up to Dp */
 } scratch;
 
 static int64_t scratch_floats(int64_t D, int64_t Dp) {
-    return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ + round_up(BK_ROWS * D, 16) + BK * MR;
+    return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ + round_up(BK_ROWS * D, 16) + BK * value_stride(D);
 }
 
 static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
@@ -47,7 +48,7 @@ static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
     sc.alpha = w, w += SUB * BQ;
     sc.st = w, w += BK_ROWS * BQ;
     sc.kp = w, w += round_up(BK_ROWS * D, 16);
-    sc.vt = w;
+    sc.vp = w;
     return sc;
 }
 
@@ -76,22 +77,20 @@ static void attend_block(float *o, const float *q, const float *k, const float *
     }
     for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
 
-    const int64_t ld = s->kv_stride, Dm = D / MR * MR; /* value columns [Dm, D) go through vt */
+    const int64_t ld = s->kv_stride, vld = value_stride(D);
+    for (int64_t j = 0; j < BK; j++) memset(sc->vp + j * vld + D, 0, (size_t)(Dp - D) * sizeof(float));
     for (int64_t k0 = 0; k0 < s->nk; k0 += BK) {
         const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MR);
-        /* The micro-kernel reads key and value rows in place (rows ld apart); only a block whose
-         * rows do not fill the last MR is copied, with zero rows, and only the value columns past
-         * Dm are, zero-padded to MR, so no read passes the head's columns or the last row. */
-        const float *kb = k + k0 * ld + off, *vb = v + k0 * ld + off;
+        /* Key rows are read in place (ld apart); only a block whose rows do not fill the last MR
+         * is copied, with zero rows, so no read passes the last row. */
+        const float *kb = k + k0 * ld + off;
         int64_t kld = ld;
         if (nvp != nv) {
             for (int64_t j = 0; j < nv; j++) memcpy(sc->kp + j * D, kb + j * ld, (size_t)D * sizeof(float));
             memset(sc->kp + nv * D, 0, (size_t)((nvp - nv) * D) * sizeof(float));
             kb = sc->kp, kld = D;
         }
-        if (Dm < D)
-            for (int64_t j = 0; j < nv; j++)
-                for (int64_t c = 0; c < MR; c++) sc->vt[j * MR + c] = Dm + c < D ? vb[j * ld + Dm + c] : 0.0f;
+        for (int64_t j = 0; j < nv; j++) memcpy(sc->vp + j * vld, v + (k0 + j) * ld + off, (size_t)D * sizeof(float));
         for (int64_t b = 0; b < nsub; b++) {
             const float *qt = sc->qt + b * D * BQ;
             float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *l = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
@@ -100,9 +99,8 @@ static void attend_block(float *o, const float *q, const float *k, const float *
                 micro_kernel(D, kb + j0 * kld, kld, 1, qt, sc->st + j0 * BQ, NULL);
             }
             softmax_block(sc->st, nv, m, l, alpha);
-            for (int64_t d0 = 0; d0 < Dm; d0 += MR)
-                micro_kernel(nv, vb + d0, 1, ld, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
-            if (Dm < D) micro_kernel(nv, sc->vt, 1, MR, sc->st, ot + Dm * BQ, k0 ? alpha : NULL);
+            for (int64_t d0 = 0; d0 < Dp; d0 += MR)
+                micro_kernel(nv, sc->vp + d0, 1, vld, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
         }
     }
 

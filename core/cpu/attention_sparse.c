@@ -2,7 +2,7 @@
  * micro-kernels (flash_kernels.h), walking only the key blocks a layout lists.
  *
  * K and V are gathered once per call into head-major, permuted, packed copies
- * (K[h][n][D], V[h][n][Dp]), so a key block is a contiguous slice the
+ * (K[h][n][D], V[h][n][value_stride(D)]), so a key block is a contiguous slice the
  * micro-kernel reads in place, and the permutation costs one gather. Work
  * item: one head x up to 256 queries (several query blocks walking the union
  * of their lists, so a key block is reused while hot, as the dense kernel
@@ -65,7 +65,7 @@ static void live_keys(const uint64_t *mask, int64_t nv, int64_t b, int64_t wq, i
 static void attend_unit(float *o, const float *q, const float *kh, const float *vh, const dg_attn_shape *s,
                         const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, scratch *sc, float *lse,
                         int64_t lse_stride) {
-    const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D, n = l->n;
+    const int64_t D = s->head_dim, Dp = round_up(D, MR), vld = value_stride(D), off = (int64_t)h * D, n = l->n;
     const int64_t wq = l->block_q / BQ, q0 = qb0 * l->block_q;
     const int64_t rows = n - q0 < g * l->block_q ? n - q0 : g * l->block_q, nsub = (rows + BQ - 1) / BQ;
     const int32_t *perm = l->perm;
@@ -87,7 +87,7 @@ static void attend_unit(float *o, const float *q, const float *kh, const float *
         if (kb == INT64_MAX) break;
         const int64_t k0 = kb * l->block_k;
         const int64_t nv = n - k0 < l->block_k ? n - k0 : l->block_k;
-        const float *kp = kh + k0 * D, *vp = vh + k0 * Dp;
+        const float *kp = kh + k0 * D, *vp = vh + k0 * vld;
         for (int64_t u = 0; u < g; u++) {
             if (cur[u] == end[u] || l->kblock[cur[u]] != kb) continue;
             const int64_t e = cur[u]++;
@@ -106,7 +106,7 @@ static void attend_unit(float *o, const float *q, const float *kh, const float *
                 if (mask) apply_mask(sc->st, nk, mask + ja * wq + b, wq);
                 softmax_block(sc->st, nk, m, lsum, alpha);
                 for (int64_t d0 = 0; d0 < Dp; d0 += MR)
-                    micro_kernel(nk, vp + ja * Dp + d0, 1, Dp, sc->st, ot + d0 * BQ, started[sb] ? alpha : NULL);
+                    micro_kernel(nk, vp + ja * vld + d0, 1, vld, sc->st, ot + d0 * BQ, started[sb] ? alpha : NULL);
                 started[sb] = 1;
             }
         }
@@ -136,12 +136,12 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
              "sparse attention: layout not built");
     DG_CHECK(s->nq == l->n && s->nk == l->n, "sparse attention: layout is for %lld tokens, got nq=%lld nk=%lld",
              (long long)l->n, (long long)s->nq, (long long)s->nk);
-    const int64_t n = l->n, D = s->head_dim, Dp = round_up(D, MR);
+    const int64_t n = l->n, D = s->head_dim, Dp = round_up(D, MR), vld = value_stride(D);
     const int64_t rows_alloc = n + MR; /* the last block's rows up to a multiple of MR read zeros */
     const int nt = omp_get_max_threads();
     const int64_t per = scratch_floats(D, Dp);
     float *kh = aligned_alloc(64, (size_t)round_up(s->heads * rows_alloc * D, 16) * sizeof(float));
-    float *vh = aligned_alloc(64, (size_t)round_up(s->heads * rows_alloc * Dp, 16) * sizeof(float));
+    float *vh = aligned_alloc(64, (size_t)round_up(s->heads * rows_alloc * vld, 16) * sizeof(float));
     float *ws = aligned_alloc(64, (size_t)(nt * per) * sizeof(float));
     if (!kh || !vh || !ws) {
         free(kh), free(vh), free(ws);
@@ -157,11 +157,11 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
 
     #pragma omp parallel num_threads(nt)
     {
-        /* Gather K and V: head-major, permuted, V padded to Dp columns. */
+        /* Gather K and V: head-major, permuted, V rows zero-padded to Dp columns, vld apart. */
         #pragma omp for schedule(static)
         for (int64_t hr = 0; hr < s->heads * rows_alloc; hr++) {
             const int64_t h = hr / rows_alloc, r = hr % rows_alloc;
-            float *kd = kh + hr * D, *vd = vh + hr * Dp;
+            float *kd = kh + hr * D, *vd = vh + hr * vld;
             if (r < n) {
                 const int64_t src = (perm ? perm[r] : r) * s->kv_stride + h * D;
                 memcpy(kd, k + src, (size_t)D * sizeof(float));
@@ -169,7 +169,7 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
                 memset(vd + D, 0, (size_t)(Dp - D) * sizeof(float));
             } else {
                 memset(kd, 0, (size_t)D * sizeof(float));
-                memset(vd, 0, (size_t)Dp * sizeof(float));
+                memset(vd, 0, (size_t)Dp * sizeof(float)); /* columns [Dp, vld) are never read */
             }
         }
         scratch sc = scratch_at(ws + omp_get_thread_num() * per, D, Dp);
@@ -177,7 +177,7 @@ int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const floa
         for (int64_t t = 0; t < items; t++) {
             const int h = (int)(t / nunits);
             const int64_t qb0 = t % nunits * g, gu = l->n_qblocks - qb0 < g ? l->n_qblocks - qb0 : g;
-            attend_unit(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * Dp, s, l, h, qb0, gu, qscale, &sc, lse,
+            attend_unit(o, q, kh + h * rows_alloc * D, vh + h * rows_alloc * vld, s, l, h, qb0, gu, qscale, &sc, lse,
                         lse_stride);
         }
     }
