@@ -123,9 +123,8 @@ fail:
 int dg_attn_plan_load(dg_attn_plan *p, const char *preset_or_path, const char *configs_dir) {
     memset(p, 0, sizeof *p);
     char path[4096];
-    DG_TRY(dg_preset_path("attention", "attention plan", preset_or_path, configs_dir, path, sizeof path));
     cJSON *root;
-    DG_TRY(dg_json_load(path, &root));
+    DG_TRY(dg_preset_load("attention", "attention plan", preset_or_path, configs_dir, path, sizeof path, &root));
     int rc = plan_from_json(p, root, path);
     cJSON_Delete(root);
     return rc;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/json.h"
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -73,6 +74,7 @@ int dg_preset_path(const char *kind, const char *what, const char *preset_or_pat
     if (strchr(preset_or_path, '/') || (json && (!configs_dir || access(preset_or_path, F_OK) == 0))) {
         DG_CHECK(access(preset_or_path, R_OK) == 0, "cannot read %s '%s': %s", what, preset_or_path,
                  strerror(errno));
+        DG_CHECK(len < size, "%s: the path is longer than %zu bytes", what, size - 1);
         snprintf(path, size, "%s", preset_or_path);
         return DG_OK;
     }
@@ -85,7 +87,9 @@ int dg_preset_path(const char *kind, const char *what, const char *preset_or_pat
     }
     DG_CHECK(name_len > 0, "%s '%s': empty preset name", what, preset_or_path);
     DG_CHECK(configs_dir != NULL, "%s '%s': no configs directory to find the preset in", what, preset_or_path);
-    snprintf(path, size, "%s/%s/%.*s.json", configs_dir, kind, name_len, preset_or_path);
+    const int n = snprintf(path, size, "%s/%s/%.*s.json", configs_dir, kind, name_len, preset_or_path);
+    DG_CHECK(n >= 0 && (size_t)n < size, "%s '%.64s...': the preset's path is longer than %zu bytes", what,
+             preset_or_path, size - 1);
     if (access(path, F_OK) != 0 && errno == ENOENT) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", name_len, preset_or_path);
@@ -94,3 +98,9 @@ int dg_preset_path(const char *kind, const char *what, const char *preset_or_pat
     return DG_OK;
 }
 
+int dg_preset_load(const char *kind, const char *what, const char *preset_or_path, const char *configs_dir,
+                   char *path, size_t size, cJSON **root) {
+    *root = NULL;
+    DG_TRY(dg_preset_path(kind, what, preset_or_path, configs_dir, path, size));
+    return dg_json_load(path, root);
+}

@@ -1,7 +1,6 @@
 #include "sampler/step_cache.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -32,18 +31,12 @@ static int opts_from_json(dg_step_cache_opts *o, const cJSON *root, const char *
 
 int dg_step_cache_load(dg_step_cache_opts *o, const char *preset_or_path, const char *configs_dir) {
     *o = (dg_step_cache_opts){0};
-    DG_CHECK(preset_or_path && *preset_or_path, "step cache: empty name");
-    DG_CHECK(strlen(preset_or_path) < sizeof o->name, "step cache: the name is longer than %d bytes",
-             DG_STEP_CACHE_NAME_MAX - 1);
     char path[4096];
-    DG_TRY(dg_preset_path("cache", "step cache", preset_or_path, configs_dir, path, sizeof path));
     cJSON *root;
-    DG_TRY(dg_json_load(path, &root));
+    DG_TRY(dg_preset_load("cache", "step cache", preset_or_path, configs_dir, path, sizeof path, &root));
     int rc = opts_from_json(o, root, path);
     cJSON_Delete(root);
-    DG_TRY(rc);
-    snprintf(o->name, sizeof o->name, "%s", preset_or_path);
-    return DG_OK;
+    return rc;
 }
 
 int dg_step_cache_must_run(const dg_step_cache_opts *o, int step, int steps, int reused_in_row) {

@@ -10,10 +10,7 @@
 #ifndef DG_SAMPLER_STEP_CACHE_H
 #define DG_SAMPLER_STEP_CACHE_H
 
-#define DG_STEP_CACHE_NAME_MAX 256
-
 typedef struct dg_step_cache_opts {
-    char name[DG_STEP_CACHE_NAME_MAX]; /* as requested: the preset name or the file's path */
     double threshold;
     int warmup_steps, final_steps, max_consecutive_reuse;
 } dg_step_cache_opts;
