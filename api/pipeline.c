@@ -345,9 +345,10 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len,
                                               g->pag_scale > 0) +
                    (double)dg_wan_text_bytes(c, text_len) * (g->cfg_scale > 1.0f ? 2 : 1) + 8.0 * n * sizeof(float);
-    if (p->has_cache) /* two residuals per guidance pass and a shared scratch (dg_wan_cache) */
-        bytes += (g->cfg_scale > 1.0f ? 5.0 : 3.0) * (double)dg_wan_tokens(c, shape[1], shape[2], shape[3]) * c->dim *
-                 sizeof(float);
+    if (p->has_cache) { /* two residuals per guidance pass and a shared scratch (dg_wan_cache) */
+        const int passes = 1 + (g->cfg_scale > 1.0f) + (g->pag_scale > 0);
+        bytes += (2.0 * passes + 1) * (double)dg_wan_tokens(c, shape[1], shape[2], shape[3]) * c->dim * sizeof(float);
+    }
     double decode = decode_bytes(p, g, shape);
     char what[300];
     snprintf(what, sizeof what, "width/height/frames %dx%dx%d need %.1f GiB (%.1f GiB for the transformer's "
@@ -370,9 +371,8 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
              (double)g->cfg_scale_2);
     DG_TRY(check_pag(p, g));
-    DG_CHECK(!p->has_cache || (g->pag_scale <= 0 && !p->split.comm),
-             "step caching (--cache) does not combine with %s yet",
-             g->pag_scale > 0 ? "perturbation guidance (--pag-scale)" : "parallel generation (--parallel)");
+    DG_CHECK(!p->has_cache || !p->split.comm, "step caching (--cache) does not combine with parallel generation "
+             "(--parallel) yet");
     /* the decode would refuse it after the steps (vae/wan_vae.h): say so before them */
     DG_CHECK(!(p->info.has_vae && p->vae.cfg.patch > 1 && g->vae_tile > 0 &&
                (g->vae_tile < shape[2] || g->vae_tile < shape[3])),
@@ -477,12 +477,15 @@ static int check_step_finite(const float *latents, const float *cond, const floa
                     pass[k], what);
 }
 
-/* The step caches of the prompt pass and (uncond non-NULL) the negative prompt's, sharing a scratch. */
-static int init_caches(dg_pipeline *p, dg_tensor *scratch, dg_wan_cache *cond, dg_wan_cache *uncond) {
+/* The step caches of the prompt pass and, where not NULL, the negative prompt's and the perturbed
+ * pass's, sharing a scratch. Only the prompt pass decides; the others follow it. */
+static int init_caches(dg_pipeline *p, dg_tensor *scratch, dg_wan_cache *cond, dg_wan_cache *uncond,
+                       dg_wan_cache *perturbed) {
     const int64_t shape[2] = {p->sized.ntok, p->wan.cfg.dim};
     DG_TRY(dg_tensor_alloc(scratch, p->dit_be, DG_F32, 2, shape));
     DG_TRY(dg_wan_cache_init(cond, &p->wan, &p->sized, scratch));
     if (uncond) DG_TRY(dg_wan_cache_init(uncond, &p->wan, &p->sized, scratch));
+    if (perturbed) DG_TRY(dg_wan_cache_init(perturbed, &p->wan, &p->sized, scratch));
     cond->threshold = (float)p->cache_opts.threshold;
     return DG_OK;
 }
@@ -507,11 +510,13 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
     dg_wan_call call = {.steps = g->steps, .text = &text}, uncond = {.steps = g->steps, .text = &negative};
     dg_wan_stats stats = {0};
     dg_tensor cache_scratch = {0};
-    dg_wan_cache cond_cache = {0}, uncond_cache = {0};
+    dg_wan_cache cond_cache = {0}, uncond_cache = {0}, pag_cache = {0};
     int reused_in_row = 0, steps_reused = 0;
     if (use_pag) /* the perturbed pass starts from the prompt pass's hidden state at the first perturbed block */
         while (call.fork_layer < c->num_layers && !pag_layer_perturbed(pag_u, c, call.fork_layer)) call.fork_layer++;
-    const int fork = use_pag && call.fork_layer > 0;
+    /* Not with a step cache: a reused step keeps no hidden state past block 0 to start from, so the
+     * perturbed pass runs from the patch embedding, through its own cache. */
+    const int fork = use_pag && call.fork_layer > 0 && !p->has_cache;
     /* the folder's scheduler options belong to its own scheduler class */
     const dg_scheduler_opts *opts = g->sampler == p->info.defaults.sampler ? &p->scheduler_opts : NULL;
     int rc = DG_ERR;
@@ -524,7 +529,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         (use_cfg && (dg_tensor_alloc(&neg, be, DG_F32, 2, ns) || dg_tensor_upload(&neg, g->negative))) ||
         prepare_size(p, shape, maxL, fork) || dg_scheduler_init(&sch, g->sampler, g->steps, g->flow_shift, opts, n) ||
         dg_wan_text_init(&text, &p->wan, &ctx) || (use_cfg && dg_wan_text_init(&negative, &p->wan, &neg)) ||
-        (p->has_cache && init_caches(p, &cache_scratch, &cond_cache, use_cfg ? &uncond_cache : NULL)))
+        (p->has_cache &&
+         init_caches(p, &cache_scratch, &cond_cache, use_cfg ? &uncond_cache : NULL, use_pag ? &pag_cache : NULL)))
         goto done;
     if (p->has_cache) call.cache = &cond_cache, uncond.cache = use_cfg ? &uncond_cache : NULL;
     const double comm_s0 = p->sized.comm_seconds, comm_b0 = p->sized.comm_bytes; /* the size's counters run on */
@@ -556,7 +562,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
                         : p->info.defaults.cfg_scale_2 > 0 ? p->info.defaults.cfg_scale_2 : g->cfg_scale;
             dg_wan_text_free(&text), dg_wan_text_free(&negative);
             if (dg_wan_text_init(&text, m, &ctx) || (use_cfg && dg_wan_text_init(&negative, m, &neg))) goto done;
-            cond_cache.valid = uncond_cache.valid = 0; /* the other expert's residuals */
+            cond_cache.valid = uncond_cache.valid = pag_cache.valid = 0; /* the other expert's residuals */
         }
         if (p->has_cache)
             cond_cache.mode = dg_step_cache_must_run(&p->cache_opts, i, g->steps, reused_in_row) ? DG_WAN_CACHE_RUN
@@ -569,7 +575,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             goto done;
         call.fork = DG_WAN_FORK_NONE;
         if (p->has_cache) { /* the other passes follow the prompt pass's decision */
-            uncond_cache.mode = cond_cache.reused ? DG_WAN_CACHE_REUSE : DG_WAN_CACHE_RUN;
+            uncond_cache.mode = pag_cache.mode = cond_cache.reused ? DG_WAN_CACHE_REUSE : DG_WAN_CACHE_RUN;
             reused_in_row = cond_cache.reused ? reused_in_row + 1 : 0;
             steps_reused += cond_cache.reused;
         }
@@ -581,6 +587,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
             dg_wan_call perturbed = call;
             perturbed.perturb = pag_u;
             perturbed.fork = fork ? DG_WAN_FORK_RESUME : DG_WAN_FORK_NONE;
+            perturbed.cache = p->has_cache ? &pag_cache : NULL;
             if (dg_wan_forward(m, &p->sized, &x, t, NULL, &vp, &perturbed, &stats) ||
                 dg_tensor_download(&vp, vph))
                 goto done;
@@ -617,7 +624,8 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
 done:
     free(vh), free(vuh), free(vph), free(x0), free(pag_u);
     dg_wan_text_free(&text), dg_wan_text_free(&negative);
-    dg_wan_cache_free(&cond_cache), dg_wan_cache_free(&uncond_cache), dg_tensor_free(&cache_scratch);
+    dg_wan_cache_free(&cond_cache), dg_wan_cache_free(&uncond_cache), dg_wan_cache_free(&pag_cache);
+    dg_tensor_free(&cache_scratch);
     dg_scheduler_free(&sch);
     dg_tensor_free(&x), dg_tensor_free(&v), dg_tensor_free(&vu), dg_tensor_free(&vp), dg_tensor_free(&ctx),
         dg_tensor_free(&neg);

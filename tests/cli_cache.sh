@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ditgen generate --cache: step caching on the shipped model reports the steps it reused, records
 # the preset in the metadata (and --from runs it again to the same bytes), `--cache none` is the
-# uncached run, batch jobs take "cache" and give generate's file; unknown presets (listed), bad
-# preset files and the combination with PAG are refused with one line and no output.
+# uncached run, batch jobs take "cache" and give generate's file, PAG runs cached too; unknown
+# presets (listed) and bad preset files are refused with one line and no output.
 # usage: cli_cache.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
 DITGEN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); TESTS=$(cd "$2" && pwd); WORK=$(cd "$3" && pwd)/cli_cache.$$
@@ -48,6 +48,8 @@ refused "unknown key" "unknown key 'warmup'" x.png generate -m "$MODEL" -p "$P" 
 echo '{"method": "teacache", "threshold": 0.1}' > tea.json
 refused "other method" "method 'teacache'" x.png generate -m "$MODEL" -p "$P" --cache tea.json -o x.png
 refused "missing file" "nothere.json" x.png generate -m "$MODEL" -p "$P" --cache ./nothere.json -o x.png
-refused "with PAG" "does not combine with perturbation guidance" x.png generate -m "$MODEL" -p "$P" \
-    --cache fbcache --pag-scale 2 --pag-heads "1:*" -o x.png
+ok "cached with PAG" generate -m "$MODEL" -p "$P" --steps 30 -t 1 --cache fbcache_fast --pag-scale 2 \
+    --pag-heads "1:*" -o pag.png
+grep -q "^cache: [1-9][0-9]* of 30 steps reused (fbcache_fast)$" "$WORK/err" ||
+    { echo "FAIL cached PAG reused no step: $(grep cache: "$WORK/err")"; fail=1; }
 exit $fail

@@ -6,8 +6,9 @@
  *  - pipeline level: threshold 0 gives the uncached latents bit for bit; a huge threshold reuses
  *    every step the policy allows (warm-up, final steps, the bound on reuses in a row), with and
  *    without CFG, and the latents move away from the uncached ones but stay finite;
- *  - presets: unknown keys, methods and ranges are refused naming the file; perturbation guidance
- *    is refused naming --cache. */
+ *  - with perturbation guidance (PAG), cached at threshold 0 is PAG uncached bit for bit, and with
+ *    reuse the perturbed pass keeps its own residuals;
+ *  - presets: unknown keys, methods and ranges are refused naming the file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,12 +191,32 @@ static void pipeline_level(dg_pipeline *p, const float *pe, const float *ne) {
     generate(p, &g, lat, &reused);
     CHECK(reused == 6, "max_consecutive_reuse 2: %d of 12 steps reused, want 6", reused);
 
+    /* PAG on block 1's heads: uncached, the perturbed pass forks from the prompt pass at block 1;
+     * cached, it runs from the start through its own cache, which must give the same bits at threshold
+     * 0, and with reuse, a third pass's residual that follows the prompt pass's decisions. */
     g.pag_scale = 2.0f, g.pag_u = 1.0f;
     const dg_head heads[] = {{1, -1}};
     g.pag_heads = heads, g.n_pag_heads = 1;
-    expect_refused(p, g, "--cache");
+    float *pag = malloc(n * sizeof(float));
+    for (int cfg = 0; cfg < 2; cfg++) {
+        g.cfg_scale = cfg ? 5.0f : 1.0f;
+        CHECK_OK(dg_pipeline_set_cache(p, NULL, NULL));
+        generate(p, &g, pag, &reused);
+        CHECK(memcmp(pag, plain, n * sizeof(float)), "cfg %g: PAG left the latents as they were", g.cfg_scale);
+        CHECK_OK(dg_pipeline_set_cache(p, path_in("never.json"), NULL)); /* write_preset's paths share a buffer */
+        generate(p, &g, lat, &reused);
+        CHECK(reused == 0 && !memcmp(lat, pag, n * sizeof(float)), "PAG, cfg %g, threshold 0: %d reused, latents %s",
+              g.cfg_scale, reused, memcmp(lat, pag, n * sizeof(float)) ? "differ" : "equal");
+        CHECK_OK(dg_pipeline_set_cache(p, path_in("always.json"), NULL));
+        generate(p, &g, lat, &reused);
+        double err, scale;
+        test_max_err(lat, pag, n, &err, &scale);
+        printf("PAG, cfg %g: %d of 12 steps reused, max change %.3g of %.3g\n", g.cfg_scale, reused, err, scale);
+        CHECK(reused == 9 && isfinite(err) && err > 0, "PAG, cfg %g: %d steps reused (want 9), change %g",
+              g.cfg_scale, reused, err);
+    }
     CHECK_OK(dg_pipeline_set_cache(p, NULL, NULL));
-    free(plain), free(lat);
+    free(plain), free(lat), free(pag);
 }
 
 static void refusals(dg_pipeline *p) {
