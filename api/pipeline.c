@@ -371,8 +371,6 @@ int dg_pipeline_check(dg_pipeline *p, const dg_gen_params *g) {
              "cfg_scale_2 %g needs a two-expert model folder (transformer_2) and a finite value",
              (double)g->cfg_scale_2);
     DG_TRY(check_pag(p, g));
-    DG_CHECK(!p->has_cache || !p->split.comm, "step caching (--cache) does not combine with parallel generation "
-             "(--parallel) yet");
     /* the decode would refuse it after the steps (vae/wan_vae.h): say so before them */
     DG_CHECK(!(p->info.has_vae && p->vae.cfg.patch > 1 && g->vae_tile > 0 &&
                (g->vae_tile < shape[2] || g->vae_tile < shape[3])),

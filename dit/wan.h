@@ -128,7 +128,7 @@ typedef struct dg_wan_cache {
     int valid;              /* first and rest hold a full step of this model */
     dg_wan_cache_mode mode; /* in */
     float threshold;        /* in, for DECIDE */
-    double change;          /* out: the relative L1 change (NaN when there was no full step to compare) */
+    double change;          /* out: the relative L1 change over all ranks' rows (NaN: no full step to compare) */
     int reused;             /* out: the blocks after the first were skipped */
 } dg_wan_cache;
 
@@ -154,7 +154,8 @@ typedef struct dg_wan_call {
     /* The prompt's precomputed cross-attention keys and values (then ctx may be NULL); NULL:
      * computed from ctx in this call. */
     const dg_wan_text *text;
-    /* Step caching (NULL: every block runs); not with a fork or a split over ranks. */
+    /* Step caching (NULL: every block runs); not with a fork. Split over ranks, the change is summed
+     * over the ranks' rows, so every rank decides alike. */
     dg_wan_cache *cache;
 } dg_wan_call;
 

@@ -663,6 +663,7 @@ static int cached_blocks(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, float t
     } else if (c->mode == DG_WAN_CACHE_DECIDE && c->valid) {
         double sums[2];
         DG_TRY(dg_abs_diff_sums(r, &c->first, sums));
+        if (s->comm) DG_TRY(s->comm->ops->sum_host_f64(s->comm, sums, 2)); /* every rank takes the same decision */
         c->change = sums[1] > 0 ? sums[0] / sums[1] : sums[0] > 0 ? INFINITY : 0.0;
         reuse = c->change < c->threshold;
     }
@@ -739,8 +740,7 @@ static int forward(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, const dg_tens
     }
 
     if (call && call->cache) {
-        DG_CHECK(!resume && !save && !s->comm, "step caching does not combine with perturbation guidance's fork or "
-                 "a split over ranks");
+        DG_CHECK(!resume && !save, "step caching does not combine with perturbation guidance's fork");
         DG_TRY(cached_blocks(m, s, a, t, call, stats));
     } else {
         DG_TRY(run_blocks(m, s, a, t, call, stats, first, c->num_layers));

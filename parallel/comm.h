@@ -44,6 +44,9 @@ typedef struct dg_comm_ops {
     /* Complete a started exchange (a request with n 0 returns at once). */
     int (*wait)(dg_comm *c, dg_comm_req *req);
     int (*barrier)(dg_comm *c);
+    /* n host doubles summed over the ranks, in place; every rank gets the same bits (the parts are
+     * gathered and added in rank order), so decisions taken on the sums agree. Blocking. */
+    int (*sum_host_f64)(dg_comm *c, double *v, int n);
     void (*destroy)(dg_comm *c);
 } dg_comm_ops;
 

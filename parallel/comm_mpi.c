@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "parallel/comm.h"
+#include "parallel/comm_host.h"
 
 typedef struct {
     int owns_mpi; /* MPI_Init was called here: finalise on free */
@@ -132,6 +133,22 @@ static int mpi_barrier(dg_comm *c) {
     return rc == MPI_SUCCESS ? DG_OK : mpi_error(rc, "MPI_Barrier");
 }
 
+int dg_comm_mpi_sum_host_f64(dg_comm *c, double *v, int n) {
+    DG_CHECK(n >= 0 && (int64_t)n * c->size <= INT_MAX, "MPI: a sum of %d values over %d ranks is too large", n,
+             c->size);
+    double *all = malloc((size_t)n * (size_t)c->size * sizeof(double));
+    DG_CHECK_ALLOC(all);
+    const int rc = MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS)
+        for (int i = 0; i < n; i++) {
+            double sum = 0;
+            for (int r = 0; r < c->size; r++) sum += all[(size_t)r * n + i];
+            v[i] = sum;
+        }
+    free(all);
+    return rc == MPI_SUCCESS ? DG_OK : mpi_error(rc, "MPI_Allgather");
+}
+
 static void mpi_destroy(dg_comm *c) {
     mpi_ctx *m = c->ctx;
     int finalized = 0;
@@ -139,8 +156,8 @@ static void mpi_destroy(dg_comm *c) {
     free(m->counts), free(m);
 }
 
-static const dg_comm_ops mpi_ops = {"mpi",        mpi_allgather, mpi_exchange, mpi_alltoall,
-                                   mpi_progress, mpi_wait,      mpi_barrier,  mpi_destroy};
+static const dg_comm_ops mpi_ops = {"mpi",       mpi_allgather, mpi_exchange, mpi_alltoall, mpi_progress,
+                                   mpi_wait,    mpi_barrier,   dg_comm_mpi_sum_host_f64,  mpi_destroy};
 
 int dg_comm_mpi_init(dg_comm *c) {
     int inited = 0, rc;

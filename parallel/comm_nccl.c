@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "parallel/comm.h"
+#include "parallel/comm_host.h"
 
 #ifdef DG_HAVE_NCCL
 #include <mpi.h>
@@ -102,8 +103,8 @@ static void nccl_destroy(dg_comm *c) {
     free(n);
 }
 
-static const dg_comm_ops nccl_ops = {"nccl",    nccl_allgather, nccl_exchange, nccl_alltoall,
-                                    nccl_wait, nccl_wait,      nccl_barrier,  nccl_destroy};
+static const dg_comm_ops nccl_ops = {"nccl",    nccl_allgather, nccl_exchange, nccl_alltoall, nccl_wait,
+                                    nccl_wait, nccl_barrier,   dg_comm_mpi_sum_host_f64, nccl_destroy};
 
 int dg_comm_nccl_init(dg_comm *c, dg_comm *mpi, dg_backend *be) {
     DG_CHECK(be->kind == DG_BACKEND_CUDA, "NCCL: needs a CUDA backend (got %s)", be->ops->name);

@@ -2,8 +2,8 @@
 # ditgen generate --parallel under mpirun -np 2: rank 0 writes one output holding every rank's frames
 # (the VAE decode is split by latent frames); with the whole causal history (--vae-halo 0, the
 # default) the frames equal one process's, with a warm-up of 1 latent frame (--vae-halo 1) rank 1's
-# differ; bad
-# parallel flags are refused. Skipped (77) without MPI.
+# differ; clip mode with step caching reuses steps on both ranks alike; bad parallel flags are
+# refused. Skipped (77) without MPI.
 # usage: cli_parallel.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
 DITGEN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); TESTS=$(cd "$2" && pwd); WORK=$(cd "$3" && pwd)/cli_parallel.$$
@@ -51,6 +51,14 @@ if mpi2 "${BASE[@]}" --parallel clip --clip-halo 1 --clip-global 0 --fps 8 -o v.
     echo "ok   clip over 2 ranks to one mp4"
 else
     echo "FAIL clip to mp4: $(tail -1 err)"; fail=1
+fi
+# step caching split over ranks: both ranks take the same decisions (else their exchanges would not match)
+echo '{"method": "first_block_cache", "threshold": 1.5, "warmup_steps": 1}' > reuse.json
+if mpi2 "${BASE[@]}" --steps 6 --parallel clip --clip-halo 1 --clip-global 0 --cache ./reuse.json -o cached.safetensors; then
+    grep -q "^cache: 5 of 6 steps reused" err || { echo "FAIL clip with a cache: $(grep cache: err)"; fail=1; }
+    echo "ok   clip over 2 ranks with step caching"
+else
+    echo "FAIL clip with a cache: $(tail -1 err)"; fail=1
 fi
 refused "unknown parallel attention" "--parallel-attn" "" "${BASE[@]}" --parallel exact --parallel-attn ring -o x.png
 refused "negative vae halo" "--vae-halo" "" "${BASE[@]}" --parallel exact --vae-halo -1 -o x.png

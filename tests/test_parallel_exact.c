@@ -2,12 +2,15 @@
  * on 1 and 2 ranks: the tiny model's 2 heads) and by all-gather (overlapped or blocking): every rank's latents equal
  * the one-process latents of the same generation (max abs error <= 1e-5 x max|ref|; the split only
  * changes GEMM row counts) and diffusers' fixture latents (1e-4, as test_pipeline): with CFG, with
- * the SoftPAG pass resumed from its shared prefix, and at a size whose tokens do not divide evenly
- * over the ranks. A sparse attention plan is refused before any work. */
+ * the SoftPAG pass resumed from its shared prefix, with step caching (the same steps reused), and at
+ * a size whose tokens do not divide evenly over the ranks. A sparse attention plan is refused before
+ * any work. */
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/test.h"
 #include "tests/pipeline_checks.h"
+#include "tests/scratch_dir.h"
 
 static void compare(const char *what, const float *got, const float *ref, int64_t n, int rank) {
     double e, r;
@@ -38,12 +41,46 @@ static float *split_vs_one(dg_pipeline *p, const dg_gen_params *g, const dg_para
     return par;
 }
 
+/* Step caching split over the ranks: block 0's change is summed over every rank's rows, so the ranks
+ * reuse the same steps as one process and the latents agree as uncached ones do. */
+static int cached_split_vs_one(dg_pipeline *p, const dg_gen_params *g, double threshold) {
+    char preset[64], json[160];
+    snprintf(preset, sizeof preset, "cache_%g.json", threshold);
+    snprintf(json, sizeof json, "{\"method\": \"first_block_cache\", \"threshold\": %g, \"warmup_steps\": 1}",
+             threshold);
+    FILE *f = fopen(path_in(preset), "w");
+    CHECK(f && fputs(json, f) >= 0 && fclose(f) == 0, "cannot write %s", path_in(preset));
+    int64_t shape[4];
+    CHECK_OK(dg_pipeline_latent_shape(p, g, shape));
+    const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+    float *par = malloc((size_t)n * sizeof(float)), *one = malloc((size_t)n * sizeof(float));
+    dg_gen_timing tpar = {0}, tone = {0};
+    const dg_parallel_opts exact = {.mode = "exact"};
+    int rank, size;
+    CHECK_OK(dg_pipeline_set_cache(p, path_in(preset), NULL));
+    CHECK_OK(dg_pipeline_set_parallel(p, &exact));
+    dg_pipeline_rank(p, &rank, &size);
+    CHECK_OK(dg_pipeline_generate(p, g, par, NULL, NULL, &tpar));
+    CHECK_OK(dg_pipeline_set_parallel(p, NULL));
+    CHECK_OK(dg_pipeline_generate(p, g, one, NULL, NULL, &tone));
+    CHECK_OK(dg_pipeline_set_cache(p, NULL, NULL));
+    char label[96];
+    snprintf(label, sizeof label, "cache %s (%d of %d steps reused)", preset, tpar.steps_reused, g->steps);
+    CHECK(tpar.steps_reused == tone.steps_reused, "rank %d, cache %s: %d steps reused split over %d ranks, %d in one",
+          rank, preset, tpar.steps_reused, size, tone.steps_reused);
+    if (!test_failures) compare(label, par, one, n, rank);
+    free(par), free(one);
+    remove(path_in(preset));
+    return tone.steps_reused;
+}
+
 static float *both_ways(dg_pipeline *p, const dg_gen_params *g, const char *what, int64_t *numel) {
     const dg_parallel_opts exact = {.mode = "exact"};
     return split_vs_one(p, g, &exact, what, numel);
 }
 
 int main(void) {
+    if (scratch_dir_make("parallel_exact")) return 1;
     dg_pipeline *p = wan_tiny_open(NULL);
     dg_safetensors io, ctx;
     fixture_open(&io, "wan_tiny_pipeline.safetensors");
@@ -70,6 +107,14 @@ int main(void) {
     dg_gen_params pag = g;
     pag.pag_scale = 2.0f, pag.pag_u = 0.5f, pag.pag_heads = heads, pag.n_pag_heads = 1;
     free(both_ways(p, &pag, "SoftPAG with its shared prefix", &n));
+
+    dg_gen_params many = g;
+    many.steps = 12;
+    /* on the tiny model block 0's change runs 0.9..1.1 from step to step: threshold 1 reuses some
+     * steps and not others, 1.5 every step after the warm-up */
+    const int some = cached_split_vs_one(p, &many, 1.0), all = cached_split_vs_one(p, &many, 1.5);
+    CHECK(some > 0 && some < 11 && all == 11, "threshold 1 reused %d of 12 steps (want some), 1.5 %d (want 11)", some,
+          all);
 
     /* 5x4x4 patches = 80 tokens: uneven over 3 ranks */
     dg_gen_params odd = g;
@@ -106,5 +151,7 @@ int main(void) {
     dg_safetensors_close(&ctx);
     dg_safetensors_close(&io);
     dg_pipeline_close(p);
+    CHECK(n_entries() == 0, "%d files left in %s", n_entries(), dir);
+    rmdir(dir);
     return TEST_END();
 }
