@@ -343,7 +343,7 @@ static int check_memory(const dg_pipeline *p, const dg_gen_params *g, const int6
     size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
     const int text_len = maxL > 0 ? maxL : DG_WAN_TEXT_LEN;
     double bytes = (double)dg_wan_sized_bytes(c, (int)shape[1], (int)shape[2], (int)shape[3], text_len,
-                                              g->pag_scale > 0) +
+                                              g->pag_scale > 0 && !p->has_cache) + /* the fork's buffer */
                    (double)dg_wan_text_bytes(c, text_len) * (g->cfg_scale > 1.0f ? 2 : 1) + 8.0 * n * sizeof(float);
     if (p->has_cache) { /* two residuals per guidance pass and a shared scratch (dg_wan_cache) */
         const int passes = 1 + (g->cfg_scale > 1.0f) + (g->pag_scale > 0);
@@ -617,6 +617,7 @@ int dg_pipeline_generate(dg_pipeline *p, const dg_gen_params *g, float *latents,
         timing->comm_s = p->sized.comm_seconds - comm_s0;
         timing->comm_bytes = p->sized.comm_bytes - comm_b0;
         timing->steps_reused = steps_reused;
+        timing->blocks_run = stats.blocks;
     }
     rc = DG_OK;
 done:

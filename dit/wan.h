@@ -162,6 +162,7 @@ typedef struct dg_wan_call {
 /* What a forward measured (accumulated over calls). */
 typedef struct dg_wan_stats {
     double attn_seconds; /* wall time of self-attention, backend drained around it */
+    int64_t blocks;      /* transformer blocks run */
 } dg_wan_stats;
 
 /* Tokens after patchify of a latent of F x H x W. */

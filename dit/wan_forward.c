@@ -639,6 +639,7 @@ static int run_blocks(dg_wan_model *m, dg_wan_sized *s, dg_tensor *a, float t, c
     for (int li = from; li < to; li++) {
         if (save && li == call->fork_layer) DG_TRY(dg_tensor_copy(&s->fork_hidden, &a[HIDDEN]));
         DG_TRY(block(m, s, li, a, t, call, stats));
+        if (stats) stats->blocks++;
         char name[32];
         snprintf(name, sizeof name, "block%d", li);
         tap(call, name, &a[HIDDEN]);

@@ -101,6 +101,7 @@ typedef struct dg_gen_timing {
     /* parallel generation: this rank's time in (or waiting for) exchanges, and the bytes it received */
     double comm_s, comm_bytes;
     int steps_reused; /* step caching: steps that skipped the blocks after the first */
+    int64_t blocks_run; /* transformer blocks run, over every guidance pass and step */
 } dg_gen_timing;
 
 /* model: a diffusers folder (with transformer/) or a transformer folder.
@@ -138,7 +139,8 @@ int dg_pipeline_attention_sparse_steps(const dg_pipeline *p, int steps);
  * blocks are skipped and the residual they made then is reused; every guidance pass of the step
  * follows the prompt pass's decision. preset_or_path: a preset name (configs_dir/cache/NAME.json) or
  * a path to a .json file; NULL or "none": every step runs every block. Combines with attention
- * plans; generate refuses it with perturbation guidance or parallel generation. */
+ * plans, CFG, perturbation guidance (whose perturbed pass then runs from the start, with its own
+ * residuals) and parallel generation (the change is summed over the ranks). */
 int dg_pipeline_set_cache(dg_pipeline *p, const char *preset_or_path, const char *configs_dir);
 /* How generations are split over the processes of an MPI job (mpirun -np N ...).
  * mode "exact": sequence parallelism; each rank computes its share of the tokens through every layer

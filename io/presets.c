@@ -88,8 +88,8 @@ int dg_preset_path(const char *kind, const char *what, const char *preset_or_pat
     DG_CHECK(name_len > 0, "%s '%s': empty preset name", what, preset_or_path);
     DG_CHECK(configs_dir != NULL, "%s '%s': no configs directory to find the preset in", what, preset_or_path);
     const int n = snprintf(path, size, "%s/%s/%.*s.json", configs_dir, kind, name_len, preset_or_path);
-    DG_CHECK(n >= 0 && (size_t)n < size, "%s '%.64s...': the preset's path is longer than %zu bytes", what,
-             preset_or_path, size - 1);
+    DG_CHECK(n >= 0 && (size_t)n < size, "%s '%.*s': %.200s/%s/NAME.json is longer than %zu bytes", what, name_len,
+             preset_or_path, configs_dir, kind, size - 1);
     if (access(path, F_OK) != 0 && errno == ENOENT) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", name_len, preset_or_path);

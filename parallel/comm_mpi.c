@@ -136,6 +136,7 @@ static int mpi_barrier(dg_comm *c) {
 int dg_comm_mpi_sum_host_f64(dg_comm *c, double *v, int n) {
     DG_CHECK(n >= 0 && (int64_t)n * c->size <= INT_MAX, "MPI: a sum of %d values over %d ranks is too large", n,
              c->size);
+    if (n == 0) return DG_OK;
     double *all = malloc((size_t)n * (size_t)c->size * sizeof(double));
     DG_CHECK_ALLOC(all);
     const int rc = MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);

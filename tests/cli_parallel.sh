@@ -2,8 +2,8 @@
 # ditgen generate --parallel under mpirun -np 2: rank 0 writes one output holding every rank's frames
 # (the VAE decode is split by latent frames); with the whole causal history (--vae-halo 0, the
 # default) the frames equal one process's, with a warm-up of 1 latent frame (--vae-halo 1) rank 1's
-# differ; clip mode with step caching reuses steps on both ranks alike; bad parallel flags are
-# refused. Skipped (77) without MPI.
+# differ; clip mode runs with step caching (a divergent decision would stall the exchanges); bad
+# parallel flags are refused. Skipped (77) without MPI.
 # usage: cli_parallel.sh DITGEN TESTS_DIR BUILD_DIR
 set -u
 DITGEN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); TESTS=$(cd "$2" && pwd); WORK=$(cd "$3" && pwd)/cli_parallel.$$

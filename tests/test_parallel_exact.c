@@ -110,8 +110,9 @@ int main(void) {
 
     dg_gen_params many = g;
     many.steps = 12;
-    /* on the tiny model block 0's change runs 0.9..1.1 from step to step: threshold 1 reuses some
-     * steps and not others, 1.5 every step after the warm-up */
+    /* on the tiny model block 0's change runs 0.9..1.1 from step to step, none of it within 0.04 of
+     * 1 (thresholds 0.96 and 1.04 reuse the same 3 steps): threshold 1 reuses some steps and not
+     * others, far from rounding, and 1.5 every step after the warm-up */
     const int some = cached_split_vs_one(p, &many, 1.0), all = cached_split_vs_one(p, &many, 1.5);
     CHECK(some > 0 && some < 11 && all == 11, "threshold 1 reused %d of 12 steps (want some), 1.5 %d (want 11)", some,
           all);

@@ -130,10 +130,12 @@ static const char *write_preset(const char *name, const char *json) {
     return path;
 }
 
-static void generate(dg_pipeline *p, const dg_gen_params *g, float *lat, int *reused) {
+/* The generation's latents and steps reused; returns the transformer blocks it ran. */
+static int64_t generate(dg_pipeline *p, const dg_gen_params *g, float *lat, int *reused) {
     dg_gen_timing tm = {0};
     CHECK_OK(dg_pipeline_generate(p, g, lat, NULL, NULL, &tm));
     *reused = tm.steps_reused;
+    return tm.blocks_run;
 }
 
 static void pipeline_level(dg_pipeline *p, const float *pe, const float *ne) {
@@ -191,29 +193,41 @@ static void pipeline_level(dg_pipeline *p, const float *pe, const float *ne) {
     generate(p, &g, lat, &reused);
     CHECK(reused == 6, "max_consecutive_reuse 2: %d of 12 steps reused, want 6", reused);
 
-    /* PAG on block 1's heads: uncached, the perturbed pass forks from the prompt pass at block 1;
-     * cached, it runs from the start through its own cache, which must give the same bits at threshold
-     * 0, and with reuse, a third pass's residual that follows the prompt pass's decisions. */
-    g.pag_scale = 2.0f, g.pag_u = 1.0f;
+    /* PAG on block 1's heads (the model has 2 blocks): uncached, the perturbed pass forks from the
+     * prompt pass at block 1 and runs 1 block a step; cached, it runs from the start through its own
+     * cache: threshold 0 gives the uncached bits with 2 blocks a step, and with reuse it follows the
+     * prompt pass, running block 0 only at a reused step (the block counts tell a perturbed pass that
+     * ignored its cache or kept the fork). */
+    g.pag_u = 1.0f;
     const dg_head heads[] = {{1, -1}};
     g.pag_heads = heads, g.n_pag_heads = 1;
     float *pag = malloc(n * sizeof(float));
     for (int cfg = 0; cfg < 2; cfg++) {
         g.cfg_scale = cfg ? 5.0f : 1.0f;
+        const int64_t passes = cfg ? 3 : 2;
         CHECK_OK(dg_pipeline_set_cache(p, NULL, NULL));
-        generate(p, &g, pag, &reused);
+        g.pag_scale = 0.0f;
+        generate(p, &g, plain, &reused);
+        g.pag_scale = 2.0f;
+        int64_t blocks = generate(p, &g, pag, &reused);
         CHECK(memcmp(pag, plain, n * sizeof(float)), "cfg %g: PAG left the latents as they were", g.cfg_scale);
+        CHECK(blocks == 12 * (2 * (passes - 1) + 1), "cfg %g, PAG uncached: %lld blocks run", g.cfg_scale,
+              (long long)blocks);
         CHECK_OK(dg_pipeline_set_cache(p, path_in("never.json"), NULL)); /* write_preset's paths share a buffer */
-        generate(p, &g, lat, &reused);
+        blocks = generate(p, &g, lat, &reused);
         CHECK(reused == 0 && !memcmp(lat, pag, n * sizeof(float)), "PAG, cfg %g, threshold 0: %d reused, latents %s",
               g.cfg_scale, reused, memcmp(lat, pag, n * sizeof(float)) ? "differ" : "equal");
+        CHECK(blocks == 12 * 2 * passes, "cfg %g, PAG, threshold 0: %lld blocks run", g.cfg_scale, (long long)blocks);
         CHECK_OK(dg_pipeline_set_cache(p, path_in("always.json"), NULL));
-        generate(p, &g, lat, &reused);
+        blocks = generate(p, &g, lat, &reused);
         double err, scale;
         test_max_err(lat, pag, n, &err, &scale);
-        printf("PAG, cfg %g: %d of 12 steps reused, max change %.3g of %.3g\n", g.cfg_scale, reused, err, scale);
+        printf("PAG, cfg %g: %d of 12 steps reused, %lld blocks run, max change %.3g of %.3g\n", g.cfg_scale, reused,
+               (long long)blocks, err, scale);
         CHECK(reused == 9 && isfinite(err) && err > 0, "PAG, cfg %g: %d steps reused (want 9), change %g",
               g.cfg_scale, reused, err);
+        CHECK(blocks == passes * (3 * 2 + 9), "cfg %g, PAG, 9 of 12 steps reused: %lld blocks run, want %lld",
+              g.cfg_scale, (long long)blocks, (long long)(passes * 15));
     }
     CHECK_OK(dg_pipeline_set_cache(p, NULL, NULL));
     free(plain), free(lat), free(pag);
