@@ -20,7 +20,7 @@ refused() { # name, expected stderr substring, args...
 
 A=(bench attention --seq 100 --kv-seq 77 --heads 2 --head-dim 5)
 if "$DITGEN" "${A[@]}" --reps 1 --warmup 0 --threads 1 --format json >"$WORK/out" 2>"$WORK/err"; then
-    for key in '"seq": 100' '"kv_seq": 77' '"heads": 2' '"head_dim": 5' '"threads": 1' attention_ms attention_gflops attention_best_ms ratio_best \
+    for key in '"seq": 100' '"kv_seq": 77' '"heads": 2' '"head_dim": 5' '"threads": 1' attention_ms attention_gflops attention_best_ms ratio_best ratio_paired \
         sgemm_gflops openblas_core ratio; do
         grep -q "$key" "$WORK/out" || { echo "FAIL json lacks $key: $(cat "$WORK/out")"; fail=1; }
     done

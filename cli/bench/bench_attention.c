@@ -1,6 +1,7 @@
 /* ditgen bench attention: times the dense CPU flash attention and, in the same
- * run and with the same threads, OpenBLAS sgemm on a 2048^3 square product as
- * the machine's practical FLOP ceiling. With --method: bench_attn_methods.c. */
+ * run, in turns with it and with the same threads, OpenBLAS sgemm on a 2048^3
+ * square product as the machine's practical FLOP ceiling. With --method:
+ * bench_attn_methods.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <math.h>
@@ -34,9 +35,12 @@ static void usage(FILE *f) {
             "usage: ditgen bench attention --seq N [--kv-seq M] --heads H --head-dim D\n"
             "                              [--threads T] [--reps R] [--warmup W] [--format text|json]\n"
             "\n"
-            "Times dense CPU attention on random inputs (median and best of R runs after W\n"
-            "warm-up runs) and OpenBLAS sgemm %dx%dx%d with the same threads; reports GFLOP/s\n"
-            "of both and their ratio. Attention FLOPs = 4 * seq * kv-seq * heads * head-dim.\n"
+            "Times dense CPU attention on random inputs and OpenBLAS sgemm %dx%dx%d with the\n"
+            "same threads, in turns (each attention run is followed by sgemm runs lasting about\n"
+            "as long, so both see the same machine speed); median and best of R runs after W\n"
+            "warm-up runs, GFLOP/s of both, and attention / sgemm: the median of the R paired\n"
+            "ratios, of the medians and of the bests. Attention FLOPs = 4 * seq * kv-seq *\n"
+            "heads * head-dim.\n"
             "\n"
             "  --seq N         query tokens (required)\n"
             "  --kv-seq M      key/value tokens (default: N; e.g. 512 for text cross-attention)\n"
@@ -90,51 +94,51 @@ static void fill_random(float *p, size_t n, uint64_t seed) {
     }
 }
 
-/* DG_ERR on failure (message in dg_last_error). */
-static int time_attention(const attention_opts *o, double *times, timing *tm) {
-    int64_t width = o->heads * o->head_dim;
-    dg_attn_shape s = {.nq = o->seq, .nk = o->kv_seq, .heads = (int)o->heads, .head_dim = (int)o->head_dim,
-                       .q_stride = width, .kv_stride = width, .scale = 1.0f / sqrtf((float)o->head_dim)};
-    size_t nqf = (size_t)(o->seq * width), nkf = (size_t)(o->kv_seq * width);
+/* Attention and sgemm timed in turns: each timed attention run is followed by as many sgemm runs as
+ * take about as long, so both see the same minutes of a machine whose speed drifts (a shared VM's
+ * sgemm moved between 141 and 184 GFLOP/s from run to run), and the ratio of each pair's rates is
+ * one sample of attention / sgemm. Times in seconds (sgemm: per product); DG_ERR with the message
+ * in dg_last_error. */
+typedef struct {
+    double *attn, *gemm, *ratio; /* [reps] each */
+} paired_times;
+
+static int time_paired(const attention_opts *o, double attn_flop, double gemm_flop, paired_times *pt) {
+    const int64_t width = o->heads * o->head_dim;
+    const dg_attn_shape s = {.nq = o->seq, .nk = o->kv_seq, .heads = (int)o->heads, .head_dim = (int)o->head_dim,
+                             .q_stride = width, .kv_stride = width, .scale = 1.0f / sqrtf((float)o->head_dim)};
+    const size_t nqf = (size_t)(o->seq * width), nkf = (size_t)(o->kv_seq * width), ng = (size_t)SGEMM_N * SGEMM_N;
     float *q = malloc(nqf * sizeof(float)), *out = malloc(nqf * sizeof(float));
     float *k = malloc(nkf * sizeof(float)), *v = malloc(nkf * sizeof(float));
+    float *a = malloc(ng * sizeof(float)), *b = malloc(ng * sizeof(float)), *c = malloc(ng * sizeof(float));
     int result = DG_ERR;
-    if (!q || !out || !k || !v) {
-        dg_error("out of memory allocating attention inputs");
+    if (!q || !out || !k || !v || !a || !b || !c) {
+        dg_error("out of memory allocating the attention and sgemm inputs");
         goto done;
     }
     fill_random(q, nqf, 1), fill_random(k, nkf, 2), fill_random(v, nkf, 3);
+    fill_random(a, ng, 4), fill_random(b, ng, 5);
+    int64_t per = 1; /* sgemm runs per attention run, set from the last warm-up pair */
     for (int64_t r = 0; r < o->warmup + o->reps; r++) {
         double t0 = cli_now_s();
         if (dg_attention_dense_cpu(out, q, k, v, &s, NULL, 0) != DG_OK) goto done;
-        if (r >= o->warmup) times[r - o->warmup] = cli_now_s() - t0;
+        const double ta = cli_now_s() - t0;
+        t0 = cli_now_s();
+        for (int64_t i = 0; i < per; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b,
+                        SGEMM_N, 0.0f, c, SGEMM_N);
+        const double tg = (cli_now_s() - t0) / (double)per;
+        if (r >= o->warmup) {
+            const int64_t i = r - o->warmup;
+            pt->attn[i] = ta, pt->gemm[i] = tg, pt->ratio[i] = (attn_flop / ta) / (gemm_flop / tg);
+        } else {
+            per = (int64_t)lround(ta / tg);
+            per = per < 1 ? 1 : per > 1000 ? 1000 : per;
+        }
     }
-    *tm = summarize(times, o->reps);
     result = DG_OK;
 done:
-    free(q), free(out), free(k), free(v);
-    return result;
-}
-
-static int time_sgemm(const attention_opts *o, double *times, timing *tm) {
-    size_t n = (size_t)SGEMM_N * SGEMM_N;
-    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
-    int result = DG_ERR;
-    if (!a || !b || !c) {
-        dg_error("out of memory allocating sgemm inputs");
-        goto done;
-    }
-    fill_random(a, n, 4), fill_random(b, n, 5);
-    for (int64_t r = 0; r < o->warmup + o->reps; r++) {
-        double t0 = cli_now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b,
-                    SGEMM_N, 0.0f, c, SGEMM_N);
-        if (r >= o->warmup) times[r - o->warmup] = cli_now_s() - t0;
-    }
-    *tm = summarize(times, o->reps);
-    result = DG_OK;
-done:
-    free(a), free(b), free(c);
+    free(q), free(out), free(k), free(v), free(a), free(b), free(c);
     return result;
 }
 
@@ -149,17 +153,19 @@ int bench_attention(int argc, char **argv) {
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 
-    double *times = malloc((size_t)o.reps * sizeof(double));
-    timing attn, gemm;
-    int ok = times && time_attention(&o, times, &attn) == DG_OK && time_sgemm(&o, times, &gemm) == DG_OK;
-    free(times);
-    if (!ok) {
-        if (times) cli_library_error();
-        else cli_error("out of memory");
-        return 1;
-    }
     const double attn_flop = 4.0 * o.seq * o.kv_seq * o.heads * o.head_dim;
     const double gemm_flop = 2.0 * SGEMM_N * SGEMM_N * (double)SGEMM_N;
+    double *times = malloc(3 * (size_t)o.reps * sizeof(double));
+    paired_times pt = {times, times ? times + o.reps : NULL, times ? times + 2 * o.reps : NULL};
+    if (!times || time_paired(&o, attn_flop, gemm_flop, &pt) != DG_OK) {
+        if (times) cli_library_error();
+        else cli_error("out of memory");
+        free(times);
+        return 1;
+    }
+    const double ratio_paired = cli_median(pt.ratio, o.reps); /* before the summaries sort the times */
+    const timing attn = summarize(pt.attn, o.reps), gemm = summarize(pt.gemm, o.reps);
+    free(times);
     const double attn_gf = attn_flop / attn.median * 1e-9, gemm_gf = gemm_flop / gemm.median * 1e-9;
     const double ratio_best = (attn_flop / attn.best) / (gemm_flop / gemm.best);
     const char *core = dg_blas_corename(); /* a misdetected CPU (e.g. "Prescott") makes sgemm look slow */
@@ -168,10 +174,11 @@ int bench_attention(int argc, char **argv) {
                "\"heads\": %lld, \"head_dim\": %lld, \"threads\": %d, \"reps\": %lld, \"warmup\": %lld, "
                "\"attention_ms\": %.3f, \"attention_best_ms\": %.3f, \"attention_gflops\": %.2f, "
                "\"sgemm_mnk\": [%d, %d, %d], \"sgemm_ms\": %.3f, \"sgemm_best_ms\": %.3f, \"sgemm_gflops\": %.2f, "
-               "\"openblas_core\": \"%s\", \"ratio\": %.4f, \"ratio_best\": %.4f}\n",
+               "\"openblas_core\": \"%s\", \"ratio\": %.4f, \"ratio_best\": %.4f, \"ratio_paired\": %.4f}\n",
                (long long)o.seq, (long long)o.kv_seq, (long long)o.heads, (long long)o.head_dim, threads,
                (long long)o.reps, (long long)o.warmup, attn.median * 1e3, attn.best * 1e3, attn_gf, SGEMM_N, SGEMM_N,
-               SGEMM_N, gemm.median * 1e3, gemm.best * 1e3, gemm_gf, core, attn_gf / gemm_gf, ratio_best);
+               SGEMM_N, gemm.median * 1e3, gemm.best * 1e3, gemm_gf, core, attn_gf / gemm_gf, ratio_best,
+               ratio_paired);
     } else {
         printf("attention dense_cpu: seq %lld, kv-seq %lld, heads %lld, head-dim %lld; %d threads, %lld runs\n",
                (long long)o.seq, (long long)o.kv_seq, (long long)o.heads, (long long)o.head_dim, threads,
@@ -182,8 +189,8 @@ int bench_attention(int argc, char **argv) {
         snprintf(name, sizeof name, "sgemm %dx%dx%d (%s)", SGEMM_N, SGEMM_N, SGEMM_N, core);
         printf("  %-32s median %10.3f ms  %8.2f GFLOP/s  (best %.3f ms)\n", name, gemm.median * 1e3, gemm_gf,
                gemm.best * 1e3);
-        printf("  attention / sgemm: %.1f %% of medians, %.1f %% of bests\n", 100.0 * attn_gf / gemm_gf,
-               100.0 * ratio_best);
+        printf("  attention / sgemm: %.1f %% paired (median of the runs' ratios), %.1f %% of medians, %.1f %% of "
+               "bests\n", 100.0 * ratio_paired, 100.0 * attn_gf / gemm_gf, 100.0 * ratio_best);
     }
     return 0;
 }
