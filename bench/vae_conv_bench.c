@@ -86,8 +86,8 @@ int main(int argc, char **argv) {
         for (int64_t j = 0; j < C; j++) g[j] = 1.0f;
         conv_io c;
         dg_tensor G;
-        if (dg_tensor_view(&G, &be, DG_F32, 1, bs, g) || dg_tensor_view(&c.x, &be, DG_F32, 4, xs, x) || dg_tensor_view(&c.y, &be, DG_F32, 4, xs, y) ||
-            dg_tensor_view(&c.w, &be, DG_F32, 5, ws, w) || dg_tensor_view(&c.b, &be, DG_F32, 1, bs, b) ||
+        if (dg_tensor_view(&G, &be, DG_F32, 1, bs, g) || dg_tensor_view(&c.x, &be, DG_F32, 4, xs, x) ||
+            dg_tensor_view(&c.y, &be, DG_F32, 4, xs, y) || dg_tensor_view(&c.w, &be, DG_F32, 5, ws, w) || dg_tensor_view(&c.b, &be, DG_F32, 1, bs, b) ||
             dg_tensor_view(&c.cache, &be, DG_F32, 4, cs, cache)) {
             fprintf(stderr, "vae_conv_bench: %s\n", dg_last_error());
             return 1;

@@ -93,8 +93,9 @@ static inline void softmax_block(float *s, int64_t nv, float *m, float *l, float
 /* Same contract as the AVX-512 kernel; 16 ymm registers only hold MR x 16
  * columns of accumulators, so the BQ columns go in four passes. Forced inline:
  * GCC otherwise calls one constprop copy for both products (~2 % slower). */
-static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const float *a, int64_t ars, int64_t acs, const float *b, float *c,
-                                const float *alpha) {
+static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const float *a, int64_t ars,
+                                                               int64_t acs, const float *b, float *c,
+                                                               const float *alpha) {
     for (int x = 0; x < BQ; x += 16) {
         __m256 acc[MR][2];
         for (int r = 0; r < MR; r++)

@@ -160,7 +160,8 @@ int dg_cpu_gelu_tanh(dg_backend *be, dg_tensor *y, const dg_tensor *x) {
     const float *xd = x->data;
     float *yd = y->data;
     #pragma omp parallel for schedule(static) if (n > GELU_CHUNK)
-    for (int64_t i0 = 0; i0 < n; i0 += GELU_CHUNK) gelu_range(yd + i0, xd + i0, n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK);
+    for (int64_t i0 = 0; i0 < n; i0 += GELU_CHUNK)
+        gelu_range(yd + i0, xd + i0, n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK);
     return DG_OK;
 }
 
