@@ -107,7 +107,7 @@ static int agent_run(dg_attn_method *m, float *o, const float *q, const float *k
              "agent: prepared for %lld tokens x %d heads x %d, called with %lld/%lld x %d x %d", (long long)N,
              g->heads, g->head_dim, (long long)s->nq, (long long)s->nk, s->heads, s->head_dim);
     DG_CHECK(s->scale > 0, "agent: scale must be > 0 (got %g)", s->scale);
-    if (agent_dense(m)) return dg_attention_dense_cpu(o, q, k, v, s, NULL, 0);
+    if (agent_dense(m)) return dg_attention_dense_cpu(o, q, k, v, s, NULL, NULL, 0);
 
     const int na = agent_count(m), D = s->head_dim;
     const float s2 = (float)pow(s->scale, p->k_scale2), shortcut = (float)p->k_shortcut;

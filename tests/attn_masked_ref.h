@@ -75,7 +75,7 @@ static inline int mref_run(dg_attn_method *m, float *o, const float *q, const fl
                            const dg_attn_shape *s) {
     if (m->ops->run) return m->ops->run(m, o, q, k, v, s);
     return m->layout.row_start ? dg_attention_sparse_cpu(o, q, k, v, s, &m->layout, NULL, 0)
-                               : dg_attention_dense_cpu(o, q, k, v, s, NULL, 0);
+                               : dg_attention_dense_cpu(o, q, k, v, s, NULL, NULL, 0);
 }
 
 /* Prepares m for g, runs the engine on random Q, K, V (q and o with 3 floats

@@ -45,7 +45,7 @@ static void check_shape(int64_t nq, int64_t nk, int heads, int head_dim, int q_p
     }
     for (int64_t i = 0; i < nq * s.q_stride; i++) o[i] = ref[i] = SENTINEL;
     CHECK_OK(dg_attention_reference(ref, q, k, v, &s));
-    CHECK_OK(dg_attention_dense_cpu(o, q, k, v, &s, NULL, 0));
+    CHECK_OK(dg_attention_dense_cpu(o, q, k, v, &s, NULL, NULL, 0));
 
     /* Error over the live columns; the stride padding must still hold the sentinel. */
     double e = 0, r = 0;
@@ -82,9 +82,9 @@ static void check_thread_invariance(void) {
     if (q && k && v && o1 && on) {
         int threads = omp_get_max_threads();
         omp_set_num_threads(1);
-        CHECK_OK(dg_attention_dense_cpu(o1, q, k, v, &s, NULL, 0));
+        CHECK_OK(dg_attention_dense_cpu(o1, q, k, v, &s, NULL, NULL, 0));
         omp_set_num_threads(threads > 1 ? threads : 2);
-        CHECK_OK(dg_attention_dense_cpu(on, q, k, v, &s, NULL, 0));
+        CHECK_OK(dg_attention_dense_cpu(on, q, k, v, &s, NULL, NULL, 0));
         omp_set_num_threads(threads);
         CHECK(!memcmp(o1, on, 1000 * 128 * sizeof(float)), "1 and %d threads give different results", threads);
     } else {
@@ -96,7 +96,7 @@ static void check_thread_invariance(void) {
 static void check_refused(const char *what, dg_attn_shape s) {
     float buf[64] = {0};
     dg_error_clear();
-    CHECK(dg_attention_dense_cpu(buf, buf, buf, buf, &s, NULL, 0) == DG_ERR, "dense accepted %s", what);
+    CHECK(dg_attention_dense_cpu(buf, buf, buf, buf, &s, NULL, NULL, 0) == DG_ERR, "dense accepted %s", what);
     CHECK(strstr(dg_last_error(), "attention:") != NULL, "dense %s: message '%s'", what, dg_last_error());
     dg_error_clear();
     CHECK(dg_attention_reference(buf, buf, buf, buf, &s) == DG_ERR, "reference accepted %s", what);
@@ -143,7 +143,7 @@ int main(void) {
     bad = ok, bad.scale = NAN;
     check_refused("scale=NaN", bad);
     float buf[16] = {0};
-    CHECK(dg_attention_dense_cpu(buf, NULL, buf, buf, &ok, NULL, 0) == DG_ERR, "dense accepted a NULL q");
-    CHECK(dg_attention_dense_cpu(buf, buf, buf, buf, NULL, NULL, 0) == DG_ERR, "dense accepted a NULL shape");
+    CHECK(dg_attention_dense_cpu(buf, NULL, buf, buf, &ok, NULL, NULL, 0) == DG_ERR, "dense accepted a NULL q");
+    CHECK(dg_attention_dense_cpu(buf, buf, buf, buf, NULL, NULL, NULL, 0) == DG_ERR, "dense accepted a NULL shape");
     return TEST_END();
 }

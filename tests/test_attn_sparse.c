@@ -106,7 +106,7 @@ static void check_engine_dense(int64_t n, int heads, int D, int bq, int bk, int 
     CHECK_OK(dg_block_layout_from_predicate(&l, n, bq, bk, perm, allow_all, NULL));
     CHECK(l.allowed_pairs == n * n, "allowed pairs %lld", (long long)l.allowed_pairs);
     CHECK_OK(dg_attention_sparse_cpu(o, q, k, v, &s, &l, NULL, 0));
-    CHECK_OK(dg_attention_dense_cpu(d, q, k, v, &s, NULL, 0));
+    CHECK_OK(dg_attention_dense_cpu(d, q, k, v, &s, NULL, NULL, 0));
     if (bk == 128 && !use_perm)
         CHECK(!memcmp(o, d, (size_t)(n * width) * sizeof(float)), "n=%lld bq=%d: not bit-identical to dense",
               (long long)n, bq);

@@ -89,7 +89,7 @@ static void test_fixture_ops(const dg_safetensors *st) {
                     vi[t * 48 + h * 16 + c] = v[(h * 53 + t) * 16 + c];
                 }
         dg_attn_shape s = {37, 53, 3, 16, 48, 48, 0.25f};
-        CHECK_OK(dg_attention_dense_cpu(oi, qi, ki, vi, &s, NULL, 0));
+        CHECK_OK(dg_attention_dense_cpu(oi, qi, ki, vi, &s, NULL, NULL, 0));
         check_close("sdpa (dense flash)", oi, oref, 37 * 48, 1e-5);
         free(qi), free(ki), free(vi), free(oi), free(oref);
     }

@@ -121,7 +121,7 @@ static int time_paired(const attention_opts *o, double attn_flop, double gemm_fl
     int64_t per = 1; /* sgemm runs per attention run, set from the last warm-up pair */
     for (int64_t r = 0; r < o->warmup + o->reps; r++) {
         double t0 = cli_now_s();
-        if (dg_attention_dense_cpu(out, q, k, v, &s, NULL, 0) != DG_OK) goto done;
+        if (dg_attention_dense_cpu(out, q, k, v, &s, NULL, NULL, 0) != DG_OK) goto done;
         const double ta = cli_now_s() - t0;
         t0 = cli_now_s();
         for (int64_t i = 0; i < per; i++)

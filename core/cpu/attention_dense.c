@@ -10,7 +10,8 @@
  *   S^T[BK x BQ] = K_blk[BK x D] * Q^T[D x BQ]
  *   O^T[Dp x BQ] = O^T * alpha + V_blk^T[Dp x BK] * P^T[BK x BQ]
  * so one register-blocked micro-kernel serves both. Q is pre-multiplied by
- * scale*log2(e), which turns the softmax exponentials into exp2.
+ * scale*log2(e), which turns the softmax exponentials into exp2. An optional
+ * additive bias (T5's relative positions) is added to S^T before the softmax.
  * Code paths: AVX-512, AVX2+FMA, and portable C (correct anywhere, slow). */
 #include <math.h>
 #include <omp.h>
@@ -64,9 +65,21 @@ static inline void prefetch_rows(const dg_attn_shape *s, const float *k, const f
     }
 }
 
+/* Add the score bias of keys [k0, k0 + nv) and queries [i0, i0 + BQ) to a block of S^T: along a key row
+ * the offset table reads forwards (see dg_attn_bias). */
+static void add_bias(float *st, int64_t nv, const dg_attn_bias *bias, int h, int64_t k0, int64_t i0, int64_t nk) {
+    const float *rel = bias->rel + h * bias->rel_stride + (nk - 1 - k0) + i0;
+    for (int64_t j = 0; j < nv; j++) {
+        const float kb = bias->key ? bias->key[k0 + j] : 0.0f, *r = rel - j;
+        float *sj = st + j * BQ;
+        for (int i = 0; i < BQ; i++) sj[i] += r[i] + kb;
+    }
+}
+
 /* One head, queries [q0, q0 + rows), rows <= SUB * BQ; result into o (and the rows' log-sum-exp into lse). */
 static void attend_block(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, int h,
-                         int64_t q0, int64_t rows, float qscale, scratch *sc, float *lse, int64_t lse_stride) {
+                         int64_t q0, int64_t rows, float qscale, const dg_attn_bias *bias, scratch *sc, float *lse,
+                         int64_t lse_stride) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D;
     const int64_t nsub = (rows + BQ - 1) / BQ;
     memset(sc->qt, 0, (size_t)(nsub * D * BQ) * sizeof(float)); /* padded query columns score 0, never written out */
@@ -98,6 +111,7 @@ static void attend_block(float *o, const float *q, const float *k, const float *
                 if (b == 0) prefetch_rows(s, k, v, off, k0 + BK + j0);
                 micro_kernel(D, kb + j0 * kld, kld, 1, qt, sc->st + j0 * BQ, NULL);
             }
+            if (bias) add_bias(sc->st, nv, bias, h, k0, q0 + b * BQ, s->nk);
             softmax_block(sc->st, nv, m, l, alpha);
             for (int64_t d0 = 0; d0 < Dp; d0 += MR)
                 micro_kernel(nv, sc->vp + d0, 1, vld, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
@@ -113,8 +127,8 @@ static void attend_block(float *o, const float *q, const float *k, const float *
     }
 }
 
-int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, float *lse,
-                           int64_t lse_stride) {
+int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                           const dg_attn_bias *bias, float *lse, int64_t lse_stride) {
     DG_TRY(dg_attn_shape_check(s));
     DG_CHECK(o && q && k && v, "attention: null input or output");
     const int64_t D = s->head_dim, Dp = round_up(D, MR), per = scratch_floats(D, Dp);
@@ -135,7 +149,7 @@ int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float
         #pragma omp for schedule(static, 1)
         for (int64_t t = 0; t < items; t++) {
             int64_t q0 = (t % nqb) * qi, rows = s->nq - q0 < qi ? s->nq - q0 : qi;
-            attend_block(o, q, k, v, s, (int)(t / nqb), q0, rows, qscale, &sc, lse, lse_stride);
+            attend_block(o, q, k, v, s, (int)(t / nqb), q0, rows, qscale, bias, &sc, lse, lse_stride);
         }
     }
     free(ws);

@@ -36,10 +36,18 @@ int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_
 /* The attention kernels on raw host memory (layout of core/attention.h), also driven directly by the
  * kernel tests and benchmarks. lse (may be NULL) receives row i, head h's natural-log sum of
  * exp(scores) at lse[i * lse_stride + h] (h counted from the first head of the pointers). */
-/* Dense softmax(q k^T * scale) v: tiled, online softmax (flash-style), all OpenMP threads. No mask.
- * o must not overlap k or v. */
-int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s, float *lse,
-                           int64_t lse_stride);
+/* Additive score bias in the dense kernel's log2 units (a bias b becomes b * log2(e)): query i, key j of
+ * head h gets rel[h * rel_stride + (nk - 1 - j) + i] + key[j] (key may be NULL). So that padded query
+ * columns read inside the table, rel_stride >= nk - 1 + nq rounded up to 64. */
+typedef struct dg_attn_bias {
+    const float *rel;
+    int64_t rel_stride;
+    const float *key;
+} dg_attn_bias;
+/* Dense softmax(q k^T * scale + bias) v: tiled, online softmax (flash-style), all OpenMP threads.
+ * bias may be NULL. o must not overlap k or v. */
+int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                           const dg_attn_bias *bias, float *lse, int64_t lse_stride);
 /* The block-sparse flash engine: same numerics as the dense kernel (online softmax, OpenMP over heads x
  * query blocks); with block_k = 128 and every block listed it equals the dense kernel bit for bit. Needs
  * nq = nk = l->n. Rows with no allowed key produce zeros (lse -inf). */
