@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "core/dtype.h"
+
 typedef struct dg_backend dg_backend;
 typedef struct dg_tensor dg_tensor;
 
@@ -91,6 +93,10 @@ typedef struct dg_attn_opts {
      * row and computed head (-inf for a row that sees no key), so partial attentions over disjoint key
      * sets can be merged exactly. Written before the perturbation, which does not change it. */
     dg_tensor *lse;
+    /* DG_BF16 for a model that runs in bf16: q, k, v and the probabilities rounded to bf16, products
+     * accumulated in f32, where the backend has such a kernel (the CPU: dense attention on a build for
+     * AVX512-BF16); elsewhere, and with DG_F32 (the default), f32. */
+    dg_dtype dtype;
 } dg_attn_opts;
 
 /* One attention call on raw memory, as a backend's kernels take it: the shape of the computed heads

@@ -102,6 +102,7 @@ typedef struct dg_wan_sized {
     dg_tensor global_cos, global_sin; /* clip: this rank's RoPE of the global keys [global tokens, head_dim] */
     dg_tensor fork_hidden;        /* [ntok, dim] when made with_fork, else empty */
     dg_attn_plan *plan;           /* borrowed; NULL = dense attention */
+    dg_dtype attn_dtype;          /* the attentions' dg_attn_opts.dtype, set by each forward */
 } dg_wan_sized;
 
 /* What a text context contributes to every forward, computed once per prompt: each block's

@@ -365,7 +365,7 @@ static int attend_part(dg_wan_sized *s, dg_tensor *a, const dg_tensor *k, const 
     for (int64_t r0 = 0; r0 < nq; r0 += piece) {
         const int64_t m = nq - r0 < piece ? nq - r0 : piece;
         dg_tensor qr = rows_view(&a[Q], r0, m), orow = rows_view(o, r0, m), lrow = with_lse ? rows_view(lse, r0, m) : *lse;
-        const dg_attn_opts opts = {.lse = with_lse ? &lrow : NULL};
+        const dg_attn_opts opts = {.lse = with_lse ? &lrow : NULL, .dtype = s->attn_dtype};
         DG_TRY(dg_attention(&orow, &qr, &kp, &vp, heads, &opts));
         for (int i = 0; i < npending; i++) DG_TRY(s->comm->ops->progress(s->comm, &pending[i]));
     }
@@ -396,7 +396,7 @@ static int dual_scope(dg_wan_sized *s, dg_tensor *a, int heads, float t) {
     const int64_t s3[3] = {g3.shape[0], heads, g3.shape[1] / heads};
     DG_TRY(dg_tensor_reshape(&g3, 3, s3));
     DG_TRY(dg_rope(&g3, &s->global_cos, &s->global_sin));
-    const dg_attn_opts global = {.lse = &a[LSE2]};
+    const dg_attn_opts global = {.lse = &a[LSE2], .dtype = s->attn_dtype};
     DG_TRY(dg_attention(&a[ATTN_OUT2], &a[Q], &a[GLOBAL_K], &a[GLOBAL_V], heads, &global));
     const int early = t >= sp->phase_t;
     return dg_attention_merge(&a[ATTN_OUT], &a[LSE], &a[ATTN_OUT2], &a[LSE2], early ? 0.0f : sp->phase_bias,
@@ -482,7 +482,8 @@ static int ulysses_attention(dg_wan_sized *s, dg_tensor *a, int heads, const dg_
     DG_TRY(ulysses_swap(s, &a[Q], &a[NORMED], &u[0], 1));
     DG_TRY(ulysses_swap(s, &a[K], &a[NORMED], &u[1], 1));
     DG_TRY(ulysses_swap(s, &a[V], &a[NORMED], &u[2], 1));
-    const dg_attn_opts mine = {.perturb = opts->perturb ? opts->perturb + (size_t)s->comm->rank * hr : NULL};
+    const dg_attn_opts mine = {.perturb = opts->perturb ? opts->perturb + (size_t)s->comm->rank * hr : NULL,
+                               .dtype = s->attn_dtype};
     DG_TRY(dg_attention(&u[3], &u[0], &u[1], &u[2], hr, &mine));
     return ulysses_swap(s, &a[ATTN_OUT], &a[NORMED], &u[3], 0);
 }
@@ -494,7 +495,7 @@ static int self_attention(dg_wan_sized *s, const dg_wan_call *call, dg_wan_stats
                           int heads, float t) {
     dg_tensor *o = &a[ATTN_OUT], *q = &a[Q], *k = &a[K], *v = &a[V];
     dg_attn_opts opts = {.perturb = call && call->perturb ? call->perturb + (size_t)layer * heads : NULL,
-                         .query_offset = s->kv_local};
+                         .query_offset = s->kv_local, .dtype = s->attn_dtype};
     if (stats) DG_TRY(dg_backend_sync(o->backend));
     double t0 = omp_get_wtime();
     if (s->comm && s->split.clip) {
@@ -619,7 +620,8 @@ static int block(dg_wan_model *m, dg_wan_sized *s, int li, dg_tensor *a, float t
     if (text)
         ck = rows_view(&text->k, li * text->len, text->len), cv = rows_view(&text->v, li * text->len, text->len);
     if (dg_linear(q, ca_in, &ca->q_w, &ca->q_b) || dg_rmsnorm(q, q, &ca->norm_q, c->eps) ||
-        (!text && cross_kv(m, li, &a[CTX], &ck, &cv)) || dg_attention(o, q, &ck, &cv, c->heads, NULL) ||
+        (!text && cross_kv(m, li, &a[CTX], &ck, &cv)) ||
+        dg_attention(o, q, &ck, &cv, c->heads, &(dg_attn_opts){.dtype = s->attn_dtype}) ||
         dg_linear(n, o, &ca->o_w, &ca->o_b) || dg_gated_add(h, n, NULL))
         return DG_ERR;
     /* 3. feed-forward */
@@ -773,6 +775,11 @@ int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t
     const int64_t N = (int64_t)dg_wan_tokens(c, s->F, s->H, s->W), L = text ? text->len : ctx->shape[0];
     DG_CHECK(L <= s->max_text, "a text context of %lld tokens exceeds the prepared length %d", (long long)L,
              s->max_text);
+    /* a model that runs in bf16 (bf16 weights computed in bf16) runs its attentions in bf16 too */
+    s->attn_dtype = c->num_layers > 0 && m->blocks[0].self_attn.q_w.dtype == DG_BF16 &&
+                            dg_backend_cpu_dtype(m->be) == DG_BF16
+                        ? DG_BF16
+                        : DG_F32;
     dg_tensor a[N_ACTS];
     const size_t mark = dg_arena_mark(&s->arena);
     int rc = DG_OK;

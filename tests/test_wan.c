@@ -211,9 +211,9 @@ int main(void) {
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny_bf16/transformer", DG_TEST_DIR);
     CHECK_OK(dg_wan_load(&m, &be, path));
     CHECK(m.blocks[0].ffn1_w.dtype == DG_BF16, "bf16 weight was converted at load");
-    /* f32 compute matches the reference (rounded weights in f32) to TOL; the CPU's bf16 GEMM, where
-     * present, also rounds the activations entering each linear to bf16 (2^-9 relative), which two
-     * blocks carry to ~0.6% of the output's scale */
+    /* f32 compute matches the reference (rounded weights in f32) to TOL; bf16 compute, where present,
+     * also rounds the activations entering each linear and the attentions' q, k, v and probabilities
+     * to bf16 (2^-9 relative), which two blocks carry to ~0.6% of the output's scale */
     for (int bf = 0; bf < 2; bf++) {
         if (dg_backend_cpu_set_dtype(&be, bf ? DG_BF16 : DG_F32) != DG_OK) {
             printf("bf16 GEMM: skipped (%s)\n", dg_last_error());

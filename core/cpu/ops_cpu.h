@@ -48,6 +48,12 @@ typedef struct dg_attn_bias {
  * bias may be NULL. o must not overlap k or v. */
 int dg_attention_dense_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
                            const dg_attn_bias *bias, float *lse, int64_t lse_stride);
+/* The dense kernel in bf16 (q, k, v and the probabilities rounded to bf16, f32 accumulation and
+ * softmax) for models that run in bf16; only where dg_attention_bf16_cpu_supported() (a build for a
+ * CPU with AVX512-BF16), else it refuses. No bias. */
+int dg_attention_bf16_cpu_supported(void);
+int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
+                                float *lse, int64_t lse_stride);
 /* The block-sparse flash engine: same numerics as the dense kernel (online softmax, OpenMP over heads x
  * query blocks); with block_k = 128 and every block listed it equals the dense kernel bit for bit. Needs
  * nq = nk = l->n. Rows with no allowed key produce zeros (lse -inf). */
