@@ -24,6 +24,8 @@ import time
 
 import torch
 from diffusers import WanTransformer3DModel
+from driver import build_driver
+from safetensors.torch import save_file
 
 
 def main():
@@ -37,6 +39,9 @@ def main():
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    ap.add_argument("--check", action="store_true",
+                    help="also compare ditgen's output with diffusers' in --dtype and, for bf16, in float32 on the "
+                         "same weights (CPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -63,11 +68,20 @@ def main():
             for i in range(1 + args.reps):
                 sync()
                 t0 = time.perf_counter()
-                model(x, t, ctx, return_dict=False)
+                ref = model(x, t, ctx, return_dict=False)[0]
                 sync()
                 if i:
                     times.append(time.perf_counter() - t0)
         torch_s = statistics.median(times)
+        check = None
+        if args.check:
+            check = {"x": x[0].float().cpu(), "context": ctx[0].float().cpu(), "t": t.float().cpu(),
+                     "out": ref[0].float().cpu()}
+            if args.dtype != "float32":
+                with torch.no_grad():
+                    model.float()
+                    check["out_f32"] = model(x.float(), t, ctx.float(), return_dict=False)[0][0].cpu()
+                    model.to(dtype)
         torch_mem = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
         model.to("cpu")
         del x, ctx
@@ -79,6 +93,12 @@ def main():
                               "--frames", str(args.frames), "--reps", str(args.reps), "--threads", str(args.threads),
                               "--device", args.device, "--format", "json"],
                              check=True, capture_output=True, text=True).stdout
+        if check is not None:
+            io = os.path.join(tmp, "io.safetensors")
+            save_file({k: v.contiguous() for k, v in check.items()}, io)
+            exe = build_driver("wan_forward_check", args.build_dir)
+            parity = json.loads(subprocess.run([exe, os.path.join(tmp, "transformer"), io, str(args.threads)],
+                                               check=True, capture_output=True, text=True).stdout)
     ours = json.loads(out)
     tokens = ours["tokens"]
     mem = ""
@@ -87,6 +107,17 @@ def main():
     print(f"wan step {args.width}x{args.height}x{args.frames} ({tokens} tokens, {args.layers} layers, {args.dtype}, "
           f"{args.device}, {args.threads} threads): ditgen {ours['median_s']:.3f} s, diffusers/PyTorch {torch_s:.3f} s, "
           f"ratio ditgen/pytorch {ours['median_s'] / torch_s:.2f}{mem}")
+    if check is not None:
+        p = parity
+        line = (f"  parity (ditgen weights {p['weights']}, attention {p['attention']}): against diffusers in "
+                f"{args.dtype} max abs err {p['max_abs_err']:.3g} of {p['max_abs_ref']:.3g}, rel RMS {p['rel_rms_err']:.3g}")
+        if "max_abs_err_f32" in p:
+            f32_err = (check["out"] - check["out_f32"]).abs().max().item()
+            f32_rms = ((check["out"] - check["out_f32"]).pow(2).mean() / check["out_f32"].pow(2).mean()).sqrt().item()
+            line += (f"; against diffusers in float32 max abs err {p['max_abs_err_f32']:.3g}, rel RMS "
+                     f"{p['rel_rms_err_f32']:.3g} (diffusers {args.dtype} against float32: {f32_err:.3g}, "
+                     f"rel RMS {f32_rms:.3g})")
+        print(line)
 
 
 if __name__ == "__main__":
