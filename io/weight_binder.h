@@ -17,7 +17,8 @@
 /* How a bound tensor is stored. */
 typedef enum {
     DG_WEIGHT_F32,         /* converted (or copied) to f32 in the store: vectors, tables */
-    DG_WEIGHT_STORED,      /* checkpoint dtype (dg_linear converts); on the CPU read from the mmap */
+    DG_WEIGHT_STORED,      /* checkpoint dtype (dg_linear converts); on the CPU read from the mmap,
+                            * except f16, widened to f32 in the store (the CPU computes no f16) */
     DG_WEIGHT_F32_MAPPED,  /* f32; an f32 checkpoint tensor on the CPU is read from the mmap */
 } dg_weight_kind;
 
