@@ -3,9 +3,7 @@
  * (pairs of bf16 products summed into f32 lanes), the online softmax stays f32 (flash_kernels.h).
  *
  * The dense f32 kernel's schedule and layout (transposed scores, keys x queries; work item = one
- * head x SUB blocks of BQ queries), with operands in the pair-interleaved ("VNNI") layout the
- * instruction reads: a product C[rows x BQ] += A[rows x kc] B[kc x BQ] takes A as rows of bf16
- * pairs along kc and B as [kc/2][BQ] 32-bit words, each holding the pair (B[2p][i], B[2p+1][i]).
+ * head x SUB blocks of BQ queries), with operands in the pair layout of flash_kernels_bf16.h:
  *   S^T = K_blk Q^T: K rows are bf16 rows (pairs along the head dim), Q^T words built per item;
  *   O^T = V_blk^T P^T: V is packed transposed per key block (pairs along keys), P^T's rows paired
  *   in place after the softmax.
@@ -15,78 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cpu/flash_kernels.h"
+#include "core/cpu/flash_kernels_bf16.h"
 #include "core/cpu/ops_cpu.h"
-#include "core/dtype.h"
 #include "core/error.h"
 
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#ifdef DG_HAVE_BF16_ATTENTION
 
 #define SUB 4 /* query blocks per work item, as in the f32 kernel */
-#define MRB 5 /* micro-kernel rows: 5 x 4 accumulators, as the f32 AVX-512 kernel */
-#define BK_ROWS_B ((BK + MRB - 1) / MRB * MRB)
 
 int dg_attention_bf16_cpu_supported(void) { return 1; }
-
-/* c[r][0..BQ) = (alpha ? c[r] * alpha : 0) + sum_{p<kp} pair(a[r*ars + p]) . pair(b[p*BQ + 0..BQ)), r < MRB. */
-static inline __attribute__((always_inline)) void micro_kernel_bf16(int64_t kp, const uint32_t *a, int64_t ars,
-                                                                    const uint32_t *b, float *c, const float *alpha) {
-    __m512 acc[MRB][4];
-    for (int r = 0; r < MRB; r++)
-        for (int x = 0; x < 4; x++)
-            acc[r][x] = alpha ? _mm512_mul_ps(_mm512_load_ps(c + r * BQ + 16 * x), _mm512_load_ps(alpha + 16 * x))
-                              : _mm512_setzero_ps();
-    for (int64_t p = 0; p < kp; p++) {
-        const uint32_t *bp = b + p * BQ;
-        __m512bh b0 = (__m512bh)_mm512_load_si512(bp), b1 = (__m512bh)_mm512_load_si512(bp + 16);
-        __m512bh b2 = (__m512bh)_mm512_load_si512(bp + 32), b3 = (__m512bh)_mm512_load_si512(bp + 48);
-        for (int r = 0; r < MRB; r++) {
-            __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r * ars + p]);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
-            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], ar, b2);
-            acc[r][3] = _mm512_dpbf16_ps(acc[r][3], ar, b3);
-        }
-    }
-    for (int r = 0; r < MRB; r++)
-        for (int x = 0; x < 4; x++) _mm512_store_ps(c + r * BQ + 16 * x, acc[r][x]);
-}
-
-/* Rows 2p and 2p+1 of the f32 probabilities (nv rows of BQ) -> word row p of bf16 pairs, in place
- * (row p is written after rows 2p, 2p+1 are read); an odd last row is paired with zeros. */
-static inline void pair_rows(float *st, int64_t nv) {
-    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
-                                                22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    for (int64_t p = 0; p < (nv + 1) / 2; p++) {
-        const float *r0 = st + 2 * p * BQ, *r1 = r0 + BQ;
-        const int odd = 2 * p + 1 == nv;
-        __m512i w[4];
-        for (int x = 0; x < 4; x++) {
-            __m512 lo = _mm512_load_ps(r0 + 16 * x), hi = odd ? _mm512_setzero_ps() : _mm512_load_ps(r1 + 16 * x);
-            w[x] = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-        }
-        for (int x = 0; x < 4; x++) _mm512_store_si512((uint32_t *)st + p * BQ + 16 * x, w[x]);
-    }
-}
-
-/* n floats -> bf16 (round to nearest even), zeros up to n_pad. */
-static void to_bf16_row(uint16_t *d, const float *s, int64_t n, int64_t n_pad) {
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) _mm256_storeu_si256((__m256i *)(d + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s + c)));
-    for (; c < n; c++) d[c] = dg_f32_to_bf16(s[c]);
-    for (; c < n_pad; c++) d[c] = 0;
-}
 
 /* Per-thread scratch (64-byte aligned pieces). */
 typedef struct {
     uint32_t *qt;         /* [SUB][D2/2][BQ] Q^T pairs, pre-scaled */
     float *ot;            /* [SUB][Dp][BQ] running output, transposed */
     float *m, *l, *alpha; /* [SUB][BQ] */
-    float *st;            /* [BK_ROWS_B][BQ] S^T, then P^T's pairs in place */
+    float *st;            /* [BK_ROWS][BQ] S^T, then P^T's pairs in place */
 } scratch;
 
 static int64_t scratch_floats(int64_t D2, int64_t Dp) {
-    return SUB * (D2 / 2 * BQ + Dp * BQ + 3 * BQ) + BK_ROWS_B * BQ;
+    return SUB * (D2 / 2 * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ;
 }
 
 static scratch scratch_at(float *w, int64_t D2, int64_t Dp) {
@@ -107,30 +53,26 @@ typedef struct {
 
 static void attend_block(float *o, const float *q, head_pack hp, const dg_attn_shape *s, int h, int64_t q0,
                          int64_t rows, float qscale, scratch *sc, float *lse, int64_t lse_stride) {
-    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MRB), off = (int64_t)h * D;
+    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), off = (int64_t)h * D;
     const int64_t nsub = (rows + BQ - 1) / BQ;
     memset(sc->qt, 0, (size_t)(nsub * D2 / 2 * BQ) * sizeof(uint32_t));
     for (int64_t i = 0; i < rows; i++) {
         const float *qi = q + (q0 + i) * s->q_stride + off;
-        uint32_t *qt = sc->qt + (i / BQ) * D2 / 2 * BQ + i % BQ;
-        for (int64_t c = 0; c < D; c += 2) {
-            const uint32_t hi = c + 1 < D ? dg_f32_to_bf16(qi[c + 1] * qscale) : 0;
-            qt[c / 2 * BQ] = dg_f32_to_bf16(qi[c] * qscale) | hi << 16;
-        }
+        q_pairs(sc->qt + (i / BQ) * D2 / 2 * BQ + i % BQ, qi, D, qscale);
     }
     for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
 
     for (int64_t k0 = 0; k0 < s->nk; k0 += BK) {
-        const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MRB);
+        const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MR);
         const uint32_t *kb = (const uint32_t *)(hp.k + k0 * D2), *vb = (const uint32_t *)(hp.vt + k0 * Dp);
         for (int64_t b = 0; b < nsub; b++) {
             const uint32_t *qt = sc->qt + b * D2 / 2 * BQ;
             float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *l = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
-            for (int64_t j0 = 0; j0 < nvp; j0 += MRB)
+            for (int64_t j0 = 0; j0 < nvp; j0 += MR)
                 micro_kernel_bf16(D2 / 2, kb + j0 * D2 / 2, D2 / 2, qt, sc->st + j0 * BQ, NULL);
             softmax_block(sc->st, nv, m, l, alpha);
             pair_rows(sc->st, nv);
-            for (int64_t d0 = 0; d0 < Dp; d0 += MRB)
+            for (int64_t d0 = 0; d0 < Dp; d0 += MR)
                 micro_kernel_bf16((nv + 1) / 2, vb + d0 * BK / 2, BK / 2, (const uint32_t *)sc->st, ot + d0 * BQ,
                                   k0 ? alpha : NULL);
         }
@@ -149,9 +91,9 @@ int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const 
                                 float *lse, int64_t lse_stride) {
     DG_TRY(dg_attn_shape_check(s));
     DG_CHECK(o && q && k && v, "attention (bf16): null input or output");
-    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MRB), per = scratch_floats(D2, Dp);
-    /* keys up to whole blocks (and the last block's rows up to MRB) read zeros */
-    const int64_t nblk = (s->nk + BK - 1) / BK, nk_pad = nblk * BK + MRB;
+    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), per = scratch_floats(D2, Dp);
+    /* keys up to whole blocks (and the last block's rows up to MR) read zeros */
+    const int64_t nblk = (s->nk + BK - 1) / BK, nk_pad = nblk * BK + MR;
     const int64_t k_len = round_up(nk_pad * D2, 32), vt_len = round_up(nblk * Dp * BK, 32);
     const int nt = omp_get_max_threads();
     uint16_t *kv = aligned_alloc(64, (size_t)(s->heads * (k_len + vt_len)) * sizeof(uint16_t));
@@ -172,15 +114,12 @@ int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const 
         for (int64_t hb = 0; hb < s->heads * nblk; hb++) {
             const int64_t h = hb / nblk, k0 = hb % nblk * BK, nv = s->nk - k0 < BK ? s->nk - k0 : BK;
             uint16_t *kd = kv + h * (k_len + vt_len) + k0 * D2, *vt = kv + h * (k_len + vt_len) + k_len + k0 * Dp;
-            for (int64_t j = 0; j < BK + (hb % nblk == nblk - 1 ? MRB : 0); j++) {
+            for (int64_t j = 0; j < BK + (hb % nblk == nblk - 1 ? MR : 0); j++) {
                 if (j < nv) to_bf16_row(kd + j * D2, k + (k0 + j) * s->kv_stride + h * D, D, D2);
                 else memset(kd + j * D2, 0, (size_t)D2 * sizeof(uint16_t));
             }
             memset(vt, 0, (size_t)(Dp * BK) * sizeof(uint16_t));
-            for (int64_t j = 0; j < nv; j++) {
-                const float *vj = v + (k0 + j) * s->kv_stride + h * D;
-                for (int64_t c = 0; c < D; c++) vt[c * BK + j] = dg_f32_to_bf16(vj[c]);
-            }
+            for (int64_t j = 0; j < nv; j++) vt_column(vt, BK, j, v + (k0 + j) * s->kv_stride + h * D, D);
         }
         scratch sc = scratch_at(ws + omp_get_thread_num() * per, D2, Dp);
         #pragma omp for schedule(static, 1)

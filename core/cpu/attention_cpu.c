@@ -10,10 +10,13 @@ int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_
                      int heads, const dg_attn_opts *opts) {
     (void)be;
     const dg_attn_raw r = dg_attn_raw_of(o, q, k, v, heads, opts);
-    if (opts->layout) DG_TRY(dg_attention_sparse_cpu(r.o, r.q, r.k, r.v, &r.s, opts->layout, r.lse, heads));
-    else if (opts->dtype == DG_BF16 && dg_attention_bf16_cpu_supported())
-        DG_TRY(dg_attention_dense_bf16_cpu(r.o, r.q, r.k, r.v, &r.s, r.lse, heads));
-    else DG_TRY(dg_attention_dense_cpu(r.o, r.q, r.k, r.v, &r.s, NULL, r.lse, heads));
+    const int bf16 = opts->dtype == DG_BF16 && dg_attention_bf16_cpu_supported();
+    if (opts->layout)
+        DG_TRY(bf16 ? dg_attention_sparse_bf16_cpu(r.o, r.q, r.k, r.v, &r.s, opts->layout, r.lse, heads)
+                    : dg_attention_sparse_cpu(r.o, r.q, r.k, r.v, &r.s, opts->layout, r.lse, heads));
+    else
+        DG_TRY(bf16 ? dg_attention_dense_bf16_cpu(r.o, r.q, r.k, r.v, &r.s, r.lse, heads)
+                    : dg_attention_dense_cpu(r.o, r.q, r.k, r.v, &r.s, NULL, r.lse, heads));
     if (opts->perturb)
         dg_attn_perturb_heads(r.o, r.v + opts->query_offset * r.s.kv_stride, &r.s, opts->perturb + r.head_begin);
     return DG_OK;
