@@ -18,6 +18,7 @@
 #include "cli/param_flags.h"
 #include "cli/timing.h"
 #include "core/backend.h"
+#include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
 #define MAX_GEOMS 16
@@ -38,6 +39,7 @@ static const struct {
 typedef struct {
     int64_t heads, head_dim, threads, reps, warmup;
     int ngeom, format; /* 0 text, 1 csv, 2 json */
+    int bf16;          /* --dtype bf16 */
     int geom[MAX_GEOMS][3];
     const char *method, *params, *device;
 } sweep_opts;
@@ -45,7 +47,7 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f, "usage: ditgen bench attention --method NAME|all [--params JSON] [--geometry TxHxW]...\n"
                "                              --heads H --head-dim D [--threads T] [--reps R] [--warmup W]\n"
-               "                              [--format text|csv|json] [--device cpu|cuda[:N]]\n"
+               "                              [--format text|csv|json] [--device cpu|cuda[:N]] [--dtype f32|bf16]\n"
                "\n"
                "Times attention methods against dense on video geometries (default 7x30x52,\n"
                "14x30x52, 21x30x52 = Wan 480p's 32760 tokens, 1x96x96): median of R runs after W\n"
@@ -55,6 +57,8 @@ static void usage(FILE *f) {
                "  --params JSON   method parameters (only with one method; default: a preset)\n"
                "  --geometry G    latent frames x rows x columns, repeatable (at most %d)\n"
                "  --reps R        timed runs (default 3); --warmup W (default 1)\n"
+               "  --dtype T       f32 (default) or bf16: the attentions of a model that runs in bf16\n"
+               "                  (CPU: needs AVX512-BF16; agent attention stays f32)\n"
                "  --device D      cpu (default) or cuda[:N]: the CUDA dense and block-sparse kernels\n"
                "                  with the same layouts (agent attention is CPU-only)\n",
             MAX_GEOMS);
@@ -78,7 +82,7 @@ static int parse_geometry(const char *flag, const char *val, void *out) {
 }
 
 static int parse(int argc, char **argv, sweep_opts *o) {
-    static const char *const formats[] = {"text", "csv", "json", NULL};
+    static const char *const formats[] = {"text", "csv", "json", NULL}, *const dtypes[] = {"f32", "bf16", NULL};
     *o = (sweep_opts){.reps = 3, .warmup = 1, .device = "cpu"};
     const bench_opt opts[] = {
         BENCH_STRING("method", 0, &o->method, .required = 1),
@@ -91,6 +95,7 @@ static int parse(int argc, char **argv, sweep_opts *o) {
         BENCH_INT64("warmup", 0, &o->warmup, 0, 10000),
         BENCH_CHOICE("format", 0, &o->format, formats),
         BENCH_STRING("device", 0, &o->device),
+        BENCH_CHOICE("dtype", 0, &o->bf16, dtypes),
         BENCH_END};
     int rc = bench_opts_parse(argc, argv, opts, usage);
     if (rc) return rc;
@@ -142,7 +147,8 @@ static void run_one(const sweep_opts *o, dg_backend *be, const char *name, const
     }
     for (int64_t i = 0; i < o->warmup + o->reps; i++) {
         double t0 = cli_now_s();
-        if (dg_attn_method_run(m, &to, &tq, &tk, &tv, g->heads, NULL) != DG_OK || dg_backend_sync(be) != DG_OK) {
+        const dg_attn_opts opts = {.dtype = o->bf16 ? DG_BF16 : DG_F32};
+        if (dg_attn_method_run(m, &to, &tq, &tk, &tv, g->heads, &opts) != DG_OK || dg_backend_sync(be) != DG_OK) {
             snprintf(r->error, sizeof r->error, "%s", dg_last_error());
             goto done;
         }
@@ -201,6 +207,11 @@ int bench_attn_methods(int argc, char **argv) {
         return 2;
     }
     const int threads = be.kind == DG_BACKEND_CPU ? be.threads : 0;
+    if (o.bf16 && be.kind == DG_BACKEND_CPU && !dg_attention_bf16_cpu_supported()) {
+        cli_error("--dtype bf16: this build has no AVX512-BF16 attention kernel (needs such a CPU)");
+        dg_backend_free(&be);
+        return 2;
+    }
 
     int64_t maxn = 0;
     for (int i = 0; i < o.ngeom; i++) {
@@ -227,17 +238,18 @@ int bench_attn_methods(int argc, char **argv) {
     float *out = tout.data;
 
     if (o.format == 0)
-        printf("attention methods: heads %lld, head-dim %lld; %s, %d threads, median of %lld runs after %lld warm-up\n"
+        printf("attention methods: heads %lld, head-dim %lld, %s; %s, %d threads, median of %lld runs after %lld "
+               "warm-up\n"
                "  %-10s %-11s %7s %11s %9s %8s %8s %10s\n",
-               (long long)o.heads, (long long)o.head_dim, o.device, threads, (long long)o.reps, (long long)o.warmup,
-               "method",
+               (long long)o.heads, (long long)o.head_dim, o.bf16 ? "bf16" : "f32", o.device, threads,
+               (long long)o.reps, (long long)o.warmup, "method",
                "geometry", "tokens", "median ms", "GFLOP/s", "density", "speedup", "efficiency");
     else if (o.format == 1)
         printf("method,geometry,tokens,median_ms,gflops,density,speedup,efficiency,error\n");
     else
-        printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"device\": \"%s\", "
-               "\"threads\": %d, \"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
-               (long long)o.heads, (long long)o.head_dim, o.device, threads, (long long)o.reps, (long long)o.warmup);
+        printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"dtype\": \"%s\", "
+               "\"device\": \"%s\", \"threads\": %d, \"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
+               (long long)o.heads, (long long)o.head_dim, o.bf16 ? "bf16" : "f32", o.device, threads, (long long)o.reps, (long long)o.warmup);
     int first = 1, failed = 0;
     for (int gi = 0; gi < o.ngeom; gi++) {
         dg_attn_geometry g = {.T = o.geom[gi][0], .H = o.geom[gi][1], .W = o.geom[gi][2], .heads = (int)o.heads,
