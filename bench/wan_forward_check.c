@@ -50,9 +50,10 @@ int main(int argc, char **argv) {
     }
     const dg_st_tensor *x = dg_safetensors_find(&io, "x"), *ctx = dg_safetensors_find(&io, "context");
     const dg_st_tensor *t = dg_safetensors_find(&io, "t");
-    if (!x || !ctx || !t || x->ndim != 4 || ctx->ndim != 2 || x->dtype != DG_F32 || ctx->dtype != DG_F32 ||
-        t->dtype != DG_F32) {
-        fprintf(stderr, "wan_forward_check: %s needs F32 x [C,F,H,W], context [L,D] and t\n", argv[2]);
+    if (!x || !ctx || !t || x->ndim != 4 || x->shape[0] != m.cfg.in_channels || ctx->ndim != 2 ||
+        x->dtype != DG_F32 || ctx->dtype != DG_F32 || t->dtype != DG_F32 || t->nbytes < sizeof(float)) {
+        fprintf(stderr, "wan_forward_check: %s needs F32 x [%d,F,H,W], context [L,D] and t\n", argv[2],
+                m.cfg.in_channels);
         return 1;
     }
     const size_t n = x->nbytes / sizeof(float) / x->shape[0] * m.cfg.out_channels;

@@ -94,8 +94,9 @@ typedef struct dg_attn_opts {
      * sets can be merged exactly. Written before the perturbation, which does not change it. */
     dg_tensor *lse;
     /* DG_BF16 for a model that runs in bf16: q, k, v and the probabilities rounded to bf16, products
-     * accumulated in f32, where the backend has such a kernel (the CPU: dense attention on a build for
-     * AVX512-BF16); elsewhere, and with DG_F32 (the default), f32. */
+     * accumulated in f32, where the backend has such a kernel (the CPU: the dense kernel and the
+     * block-sparse engine on a build for AVX512-BF16; methods with an algorithm of their own, agent
+     * attention, compute f32); elsewhere, and with DG_F32 (the default), f32. */
     dg_dtype dtype;
 } dg_attn_opts;
 

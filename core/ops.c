@@ -203,6 +203,8 @@ int dg_attention(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, const dg_
     DG_CHECK(h0 >= 0 && hn >= 1 && h0 + hn <= heads, "attention: heads [%d, %d) outside the %d heads", h0, h0 + hn,
              heads);
     DG_CHECK(opts->scale == 0.0f || isfinite(opts->scale), "attention: scale must be finite");
+    DG_CHECK(opts->dtype == DG_F32 || opts->dtype == DG_BF16, "attention: compute dtype %s: expected f32 or bf16",
+             dg_dtype_name(opts->dtype));
     if (opts->layout) {
         const dg_block_layout *l = opts->layout;
         DG_CHECK(l->row_start != NULL, "attention: block layout not built");
@@ -448,6 +450,7 @@ int dg_attention_pos_bias(dg_tensor *o, const dg_tensor *q, const dg_tensor *k, 
         DG_TRY(check_vec(key_bias, nk, op));
         DG_CHECK(key_bias->backend == q->backend, "%s: key bias %s on another backend", op, tname(key_bias));
     }
+    if (!nq) return DG_OK; /* no queries: nothing to write */
     return o->backend->ops->attention_pos_bias(o->backend, o, q, k, v, pos_bias, key_bias, heads, scale);
 }
 

@@ -30,12 +30,12 @@ static int bind_named(dg_weight_binder *b, dg_tensor *t, int ndim, const int64_t
                       const char *name) {
     const dg_st_tensor *s;
     DG_TRY(find_checked(b, &s, name, ndim, shape));
-    /* The CPU has no f16 arithmetic: an f16 matrix is widened once here rather than at every linear
-     * (which made the conversion 14 % of the shipped f16 model's generation time). */
-    const int widen_f16 = s->dtype == DG_F16 && b->be->kind == DG_BACKEND_CPU;
-    int keep = (kind == DG_WEIGHT_STORED && !widen_f16) || (kind == DG_WEIGHT_F32_MAPPED && s->dtype == DG_F32);
+    const int f16_on_cpu = kind == DG_WEIGHT_STORED && s->dtype == DG_F16 && b->be->kind == DG_BACKEND_CPU;
+    int keep = (kind == DG_WEIGHT_STORED && !(f16_on_cpu && b->widen_f16)) ||
+               (kind == DG_WEIGHT_F32_MAPPED && s->dtype == DG_F32);
     if (b->measuring) {
-        b->store_bytes += dg_weight_store_bytes(b->be, s, keep);
+        if (f16_on_cpu) b->f16_widened_bytes += dg_weight_store_bytes(b->be, s, 0);
+        else b->store_bytes += dg_weight_store_bytes(b->be, s, keep);
         /* a view without storage, so shape-only steps (reshape) work in this pass too */
         return dg_tensor_view(t, b->be, keep ? s->dtype : DG_F32, ndim, shape, NULL);
     }
@@ -106,6 +106,12 @@ static int refuse_unused(const dg_weight_binder *b, const dg_weight_binding *spe
 static int bind_passes(dg_weight_binder *b, const dg_weight_binding *spec) {
     DG_TRY(spec->bind_all(b, spec->model));
     DG_TRY(refuse_unused(b, spec));
+    /* The CPU has no f16 arithmetic. Widened once here, a small model's f16 matrices no longer cost a
+     * conversion at every linear (14 % of the shipped model's generation time, where token counts
+     * are small); a large model's stay mapped, widened per call (a few % of a linear at video sizes),
+     * rather than doubling its resident memory. */
+    b->widen_f16 = b->f16_widened_bytes <= DG_F16_WIDEN_BYTES;
+    if (b->widen_f16) b->store_bytes += b->f16_widened_bytes;
     if (dg_weight_store_init(b->store, b->be, b->store_bytes) != DG_OK)
         return dg_error_wrap("loading %s from '%s': ", spec->what, spec->path);
     b->measuring = 0;
@@ -114,7 +120,8 @@ static int bind_passes(dg_weight_binder *b, const dg_weight_binding *spec) {
 
 int dg_weight_bind_model(dg_weight_store *store, dg_backend *be, const dg_safetensors *st,
                          const dg_weight_binding *spec) {
-    dg_weight_binder b = {st, store, be, spec->path, spec->rename, calloc((size_t)st->n_tensors + 1, 1), 1, 0};
+    dg_weight_binder b = {.st = st, .store = store, .be = be, .path = spec->path, .rename = spec->rename,
+                          .used = calloc((size_t)st->n_tensors + 1, 1), .measuring = 1};
     DG_CHECK_ALLOC(b.used);
     int rc = bind_passes(&b, spec);
     free(b.used);

@@ -14,11 +14,14 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 
+#define DG_F16_WIDEN_BYTES ((size_t)1 << 30)
+
 /* How a bound tensor is stored. */
 typedef enum {
     DG_WEIGHT_F32,         /* converted (or copied) to f32 in the store: vectors, tables */
     DG_WEIGHT_STORED,      /* checkpoint dtype (dg_linear converts); on the CPU read from the mmap,
-                            * except f16, widened to f32 in the store (the CPU computes no f16) */
+                            * except a model's f16 matrices when their f32 copies take at most
+                            * DG_F16_WIDEN_BYTES: widened in the store (the CPU computes no f16) */
     DG_WEIGHT_F32_MAPPED,  /* f32; an f32 checkpoint tensor on the CPU is read from the mmap */
 } dg_weight_kind;
 
@@ -31,6 +34,8 @@ typedef struct dg_weight_binder {
     unsigned char *used;                                          /* per checkpoint tensor: bound? */
     int measuring;                                                /* first pass: count store bytes only */
     size_t store_bytes;
+    size_t f16_widened_bytes; /* the f32 copies of the f16 matrices (CPU), counted in the first pass */
+    int widen_f16;            /* second pass: widen them (their total is at most DG_F16_WIDEN_BYTES) */
 } dg_weight_binder;
 
 typedef struct dg_weight_binding {

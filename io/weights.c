@@ -43,6 +43,10 @@ int dg_weight_store_bind(dg_weight_store *w, dg_tensor *t, const dg_st_tensor *s
     w->used += bytes;
     size_t n = (size_t)dg_tensor_numel(t);
     if (dt == s->dtype) return dg_tensor_upload(t, s->data);
+    if (w->be->kind == DG_BACKEND_CPU) { /* converted in place: no second copy at the peak */
+        dg_convert_to_f32(t->data, s->data, s->dtype, n);
+        return DG_OK;
+    }
     float *tmp = malloc(n * sizeof(float));
     DG_CHECK_ALLOC(tmp);
     dg_convert_to_f32(tmp, s->data, s->dtype, n);

@@ -999,6 +999,13 @@ static void test_text_refusals(const target *t) {
           "position bias of 6 rows for 4 x 4 accepted: %s", dg_last_error());
     CHECK(dg_attention_pos_bias(&q, &q, &q, &q, NULL, NULL, 3, 1.0f) != DG_OK && strstr(dg_last_error(), "aliases"),
           "output aliasing the queries accepted: %s", dg_last_error());
+    /* no queries: nothing to compute, not an error */
+    const int64_t none[2] = {0, 12};
+    dg_tensor q0, o0;
+    CHECK_OK(dg_tensor_alloc(&q0, t->be, DG_F32, 2, none));
+    CHECK_OK(dg_tensor_alloc(&o0, t->be, DG_F32, 2, none));
+    CHECK_OK(dg_attention_pos_bias(&o0, &q0, &q, &q, NULL, NULL, 3, 1.0f));
+    dg_tensor_free(&q0), dg_tensor_free(&o0);
     free(h);
     dg_tensor_free(&q), dg_tensor_free(&o), dg_tensor_free(&pos), dg_tensor_free(&tr);
 }

@@ -240,6 +240,23 @@ int main(void) {
     dg_wan_free(&m);
     dg_safetensors_close(&io16);
 
+    /* an f16 checkpoint far below DG_F16_WIDEN_BYTES (the shipped model): its matrices are widened
+     * to f32 at load, out of the mmap, with the same values */
+    snprintf(path, sizeof path, "%s/../assets/shapes-tiny/transformer", DG_TEST_DIR);
+    CHECK_OK(dg_wan_load(&m, &be, path));
+    const dg_st_tensor *f16 = dg_safetensors_find(&m.st, "blocks.0.ffn.net.0.proj.weight");
+    CHECK(f16 && f16->dtype == DG_F16, "the shipped model's ffn weight is not F16 in the file");
+    CHECK(m.blocks[0].ffn1_w.dtype == DG_F32 && f16 && m.blocks[0].ffn1_w.data != f16->data,
+          "an f16 matrix of a small model was not widened at load");
+    if (f16 && m.blocks[0].ffn1_w.dtype == DG_F32) {
+        const float *w = m.blocks[0].ffn1_w.data;
+        int same = 1;
+        for (int64_t i = 0; i < dg_tensor_numel(&m.blocks[0].ffn1_w); i++)
+            same &= w[i] == dg_f16_to_f32(((const uint16_t *)f16->data)[i]);
+        CHECK(same, "the widened f16 matrix differs from the file's values");
+    }
+    dg_wan_free(&m);
+
     /* cross_attn_norm false: the hidden state enters cross-attention without any norm */
     dg_safetensors io_nonorm;
     snprintf(path, sizeof path, "%s/fixtures/wan_tiny_no_cross_norm_io.safetensors", DG_TEST_DIR);

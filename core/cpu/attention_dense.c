@@ -36,6 +36,8 @@ typedef struct {
     float *vp;            /* [BK][value_stride(D)] the value block, zero columns up to Dp */
 } scratch;
 
+_Static_assert(BQ == 64, "dg_attn_bias's padding rule (ops_cpu.h) assumes 64-query blocks");
+
 static int64_t scratch_floats(int64_t D, int64_t Dp) {
     return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ + round_up(BK_ROWS * D, 16) + BK * value_stride(D);
 }
@@ -94,11 +96,12 @@ static void attend_block(float *o, const float *q, const float *k, const float *
     for (int64_t j = 0; j < BK; j++) memset(sc->vp + j * vld + D, 0, (size_t)(Dp - D) * sizeof(float));
     for (int64_t k0 = 0; k0 < s->nk; k0 += BK) {
         const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MR);
-        /* Key rows are read in place (ld apart); only a block whose rows do not fill the last MR
-         * is copied, with zero rows, so no read passes the last row. */
+        /* Key rows are read in place (ld apart); the rows up to the last multiple of MR are the next
+         * block's keys, computed and ignored. Only the last block, whose padding rows would pass the
+         * last key, is copied with zero rows. */
         const float *kb = k + k0 * ld + off;
         int64_t kld = ld;
-        if (nvp != nv) {
+        if (k0 + nvp > s->nk) {
             for (int64_t j = 0; j < nv; j++) memcpy(sc->kp + j * D, kb + j * ld, (size_t)D * sizeof(float));
             memset(sc->kp + nv * D, 0, (size_t)((nvp - nv) * D) * sizeof(float));
             kb = sc->kp, kld = D;

@@ -11,7 +11,7 @@
 #include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
-#define QPAD 64 /* the dense kernel's query block: its padded columns read this far past the table */
+#define QPAD 64 /* the dense kernel's query block (BQ): its padded columns read up to this far past the table */
 
 /* b * log2(e), kept finite: a masked key's -FLT_MAX would become -inf, and a row whose keys are all
  * masked then has no finite score; finite, it weighs its keys equally, as transformers does. */

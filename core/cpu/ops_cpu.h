@@ -37,8 +37,8 @@ int dg_cpu_attention(dg_backend *be, dg_tensor *o, const dg_tensor *q, const dg_
  * kernel tests and benchmarks. lse (may be NULL) receives row i, head h's natural-log sum of
  * exp(scores) at lse[i * lse_stride + h] (h counted from the first head of the pointers). */
 /* Additive score bias in the dense kernel's log2 units (a bias b becomes b * log2(e)): query i, key j of
- * head h gets rel[h * rel_stride + (nk - 1 - j) + i] + key[j] (key may be NULL). So that padded query
- * columns read inside the table, rel_stride >= nk - 1 + nq rounded up to 64. */
+ * head h gets rel[h * rel_stride + (nk - 1 - j) + i] + key[j] (key may be NULL). The kernel reads whole
+ * blocks of 64 queries, so rel_stride >= nk - 1 + round_up(nq, 64). */
 typedef struct dg_attn_bias {
     const float *rel;
     int64_t rel_stride;
