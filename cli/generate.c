@@ -86,10 +86,10 @@ static void usage(FILE *f) {
             "      --vae-halo N       parallel: each rank decodes its share of the latent frames after N\n"
             "                         frames of causal warm-up (0, default: from frame 0, exact; N > 0 is\n"
             "                         faster and approximate, see docs/parallel.md)\n"
-            "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
-            "      --dtype T          f32 or bf16: how the CPU computes bf16 weights (default bf16 where the\n"
-            "                         CPU has AVX512-BF16 and ditgen was built with oneDNN, else f32)\n"
+            "      --dtype T          f32 or bf16: how the CPU computes bf16 weights and a bf16 model's\n"
+            "                         attentions (default bf16 where the CPU has AVX512-BF16 and ditgen was\n"
+            "                         built with oneDNN, else f32)\n"
             "  -h, --help             this help\n");
 }
 

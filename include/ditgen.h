@@ -109,9 +109,10 @@ typedef struct dg_gen_timing {
  * and the VAE on a GPU (builds with CUDA). threads <= 0: all cores. */
 int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int threads);
 /* How the CPU computes linears with bf16 weights: "bf16" (a bf16 GEMM with f32 accumulation, the
- * activations rounded to bf16; the default where the CPU has AVX512-BF16 and the build has oneDNN,
- * unless the environment sets DG_CPU_BF16=0) or "f32" (the weights widened per call). "bf16" is
- * refused where unsupported. Models on a GPU keep their own arithmetic. */
+ * activations rounded to bf16, and a bf16 transformer's attentions in bf16 with f32 softmax and
+ * accumulation; the default where the CPU has AVX512-BF16 and the build has oneDNN, unless the
+ * environment sets DG_CPU_BF16=0) or "f32" (the weights widened per call, attention in f32). "bf16"
+ * is refused where unsupported. Models on a GPU keep their own arithmetic. */
 int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
