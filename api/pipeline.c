@@ -172,7 +172,13 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
 int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype) {
     const int bf16 = dtype && !strcmp(dtype, "bf16");
     DG_CHECK(bf16 || (dtype && !strcmp(dtype, "f32")), "dtype '%s': expected f32 or bf16", dtype ? dtype : "");
-    return dg_backend_cpu_set_dtype(&p->be, bf16 ? DG_BF16 : DG_F32);
+    DG_TRY(dg_backend_cpu_set_dtype(&p->be, bf16 ? DG_BF16 : DG_F32));
+    /* bf16 asked for a transformer on the CPU with f32 matrices: round them, as torch_dtype=bf16 would */
+    if (bf16 && p->dit_be == &p->be) {
+        DG_TRY(dg_wan_round_blocks_bf16(&p->wan));
+        if (p->has_wan2) DG_TRY(dg_wan_round_blocks_bf16(&p->wan2));
+    }
+    return DG_OK;
 }
 
 int dg_pipeline_set_attention(dg_pipeline *p, const char *preset_or_path, const char *configs_dir) {

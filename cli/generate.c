@@ -87,9 +87,11 @@ static void usage(FILE *f) {
             "                         frames of causal warm-up (0, default: from frame 0, exact; N > 0 is\n"
             "                         faster and approximate, see docs/parallel.md)\n"
             "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
-            "      --dtype T          f32 or bf16: how the CPU computes bf16 weights and a bf16 model's\n"
-            "                         attentions (default bf16 where the CPU has AVX512-BF16 and ditgen was\n"
-            "                         built with oneDNN, else f32)\n"
+            "      --dtype T          f32 or bf16: how the CPU computes (default: the weights' type, bf16\n"
+            "                         where the CPU has AVX512-BF16 and ditgen was built with oneDNN). bf16\n"
+            "                         runs bf16 weights, and a bf16 model's attentions, in bf16; asked of a\n"
+            "                         model with f32 weights it first rounds the transformer blocks' matrices\n"
+            "                         to bf16 (as torch_dtype=bfloat16 in diffusers)\n"
             "  -h, --help             this help\n");
 }
 

@@ -108,7 +108,42 @@ int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
     return DG_OK;
 }
 
+/* The blocks' matrices, in a fixed order. */
+enum { MATRICES_PER_BLOCK = 10 };
+static dg_tensor *block_matrix(dg_wan_block *blk, int i) {
+    dg_tensor *const all[MATRICES_PER_BLOCK] = {&blk->self_attn.q_w,  &blk->self_attn.k_w,  &blk->self_attn.v_w,
+                                                &blk->self_attn.o_w,  &blk->cross_attn.q_w, &blk->cross_attn.k_w,
+                                                &blk->cross_attn.v_w, &blk->cross_attn.o_w, &blk->ffn1_w,
+                                                &blk->ffn2_w};
+    return all[i];
+}
+
+int dg_wan_round_blocks_bf16(dg_wan_model *m) {
+    DG_CHECK(m->be->kind == DG_BACKEND_CPU, "bf16 rounding of the transformer's weights: CPU models only");
+    if (m->rounded.base) return DG_OK;
+    size_t bytes = 0;
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        for (int i = 0; i < MATRICES_PER_BLOCK; i++) {
+            const dg_tensor *t = block_matrix(&m->blocks[l], i);
+            if (t->dtype == DG_F32) bytes += ((size_t)dg_tensor_numel(t) * sizeof(uint16_t) + 63) & ~(size_t)63;
+        }
+    if (!bytes) return DG_OK; /* bf16 already */
+    DG_TRY(dg_weight_store_init(&m->rounded, m->be, bytes));
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        for (int i = 0; i < MATRICES_PER_BLOCK; i++) {
+            dg_tensor *t = block_matrix(&m->blocks[l], i);
+            if (t->dtype != DG_F32) continue;
+            const size_t n = (size_t)dg_tensor_numel(t);
+            void *d = m->rounded.base + m->rounded.used;
+            m->rounded.used += (n * sizeof(uint16_t) + 63) & ~(size_t)63;
+            dg_convert_from_f32(d, DG_BF16, t->data, n);
+            t->data = d, t->dtype = DG_BF16;
+        }
+    return DG_OK;
+}
+
 void dg_wan_free(dg_wan_model *m) {
+    dg_weight_store_free(&m->rounded);
     dg_weight_store_free(&m->weights);
     free(m->blocks);
     dg_safetensors_close(&m->st);

@@ -34,6 +34,26 @@ static void on_tap(void *user, const char *name, const dg_tensor *t) {
 }
 
 /* Run one fixture case; `taps` also compares every intermediate; the output is copied to `keep` (if given). */
+/* One forward on io's "video" inputs (3x6x10 latent, t 937) against ref_io's "video.out" within tol. */
+static void video_forward(dg_wan_model *m, const dg_safetensors *io, const dg_safetensors *ref_io, const char *label,
+                          double tol) {
+    const dg_st_tensor *ref = dg_safetensors_find(ref_io, "video.out");
+    CHECK(ref != NULL, "%s: no video.out", label);
+    const float *x = fixture_f32(io, "video.x", NULL), *ctx = fixture_f32(io, "video.context", NULL);
+    const dg_st_tensor *xt = dg_safetensors_find(io, "video.x"), *ct = dg_safetensors_find(io, "video.context");
+    if (!ref || !x || !ctx) return;
+    dg_tensor xin, cin, out;
+    dg_wan_sized sized;
+    CHECK_OK(dg_tensor_view(&xin, m->be, DG_F32, 4, xt->shape, (void *)x));
+    CHECK_OK(dg_tensor_view(&cin, m->be, DG_F32, 2, ct->shape, (void *)ctx));
+    CHECK_OK(dg_tensor_alloc(&out, m->be, DG_F32, 4, xt->shape));
+    CHECK_OK(dg_wan_sized_init(&sized, m, 3, 6, 10, 7, NULL, 0, NULL));
+    CHECK_OK(dg_wan_forward(m, &sized, &xin, 937.0f, &cin, &out, NULL, NULL));
+    check_close(label, out.data, ref->data, ref->nbytes / 4, tol);
+    dg_wan_sized_free(&sized);
+    dg_tensor_free(&out);
+}
+
 static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *prefix, int taps, float *keep) {
     char key[64];
     int64_t nx, nctx, nout;
@@ -220,25 +240,32 @@ int main(void) {
             continue;
         }
         /* inputs are the same as the f32 case */
-        const dg_st_tensor *ref = dg_safetensors_find(&io16, "video.out");
-        CHECK(ref != NULL, "video.out in bf16 fixture");
-        const float *x = fixture_f32(&io, "video.x", NULL), *ctx = fixture_f32(&io, "video.context", NULL);
-        const dg_st_tensor *xt = dg_safetensors_find(&io, "video.x"), *ct = dg_safetensors_find(&io, "video.context");
-        dg_tensor xin, cin, out;
-        dg_wan_sized sized;
-        CHECK_OK(dg_tensor_view(&xin, &be, DG_F32, 4, xt->shape, (void *)x));
-        CHECK_OK(dg_tensor_view(&cin, &be, DG_F32, 2, ct->shape, (void *)ctx));
-        CHECK_OK(dg_tensor_alloc(&out, &be, DG_F32, 4, xt->shape));
-        CHECK_OK(dg_wan_sized_init(&sized, &m, 3, 6, 10, 7, NULL, 0, NULL));
-        CHECK_OK(dg_wan_forward(&m, &sized, &xin, 937.0f, &cin, &out, NULL, NULL));
-        if (ref)
-            check_close(bf ? "bf16 video.out (bf16 GEMM)" : "bf16 video.out (f32)", out.data, ref->data,
-                        ref->nbytes / 4, bf ? TOL_BF16 : TOL);
-        dg_wan_sized_free(&sized);
-        dg_tensor_free(&out);
+        video_forward(&m, &io, &io16, bf ? "bf16 video.out (bf16 GEMM)" : "bf16 video.out (f32)", bf ? TOL_BF16 : TOL);
     }
     dg_wan_free(&m);
     dg_safetensors_close(&io16);
+
+    /* an f32 checkpoint asked to run in bf16 (torch_dtype=bf16's counterpart): the blocks' matrices
+     * are rounded once, the embedders stay f32, the attentions run in bf16; against the f32 reference
+     * (unrounded weights) the weights' rounding adds to the activations' */
+    if (dg_backend_cpu_set_dtype(&be, DG_BF16) == DG_OK) {
+        snprintf(path, sizeof path, "%s/fixtures/wan_tiny/transformer", DG_TEST_DIR);
+        CHECK_OK(dg_wan_load(&m, &be, path));
+        CHECK_OK(dg_wan_round_blocks_bf16(&m));
+        CHECK(m.blocks[0].self_attn.q_w.dtype == DG_BF16 && m.blocks[1].ffn2_w.dtype == DG_BF16 &&
+                  m.text1_w.dtype == DG_F32 && m.proj_out_w.dtype == DG_F32,
+              "rounding: blocks' matrices %s/%s, embedder %s, head %s", dg_dtype_name(m.blocks[0].self_attn.q_w.dtype),
+              dg_dtype_name(m.blocks[1].ffn2_w.dtype), dg_dtype_name(m.text1_w.dtype), dg_dtype_name(m.proj_out_w.dtype));
+        const float w0 = dg_bf16_to_f32(((const uint16_t *)m.blocks[0].ffn1_w.data)[0]);
+        const dg_st_tensor *f32w = dg_safetensors_find(&m.st, "blocks.0.ffn.net.0.proj.weight");
+        CHECK(f32w && w0 == dg_bf16_to_f32(dg_f32_to_bf16(((const float *)f32w->data)[0])),
+              "a rounded weight is not the file's value rounded to bf16");
+        CHECK_OK(dg_wan_round_blocks_bf16(&m)); /* again: nothing left to round */
+        video_forward(&m, &io, &io, "f32 video.out run in bf16", TOL_BF16);
+        dg_wan_free(&m);
+    } else {
+        printf("f32 checkpoint in bf16: skipped (%s)\n", dg_last_error());
+    }
 
     /* an f16 checkpoint far below DG_F16_WIDEN_BYTES (the shipped model): its matrices are widened
      * to f32 at load, out of the mmap, with the same values */

@@ -35,14 +35,17 @@ static void usage(FILE *f) {
             "      --warmup N      untimed runs first (default 1)\n"
             "  -t, --threads N     CPU threads (default: all cores)\n"
             "      --device D      cpu (default) or cuda[:N]\n"
+            "      --dtype T       CPU: f32 or bf16, as generate's --dtype (bf16 rounds an f32 model's block\n"
+            "                      matrices once, before the runs); default: the weights' type where the CPU\n"
+            "                      has AVX512-BF16\n"
             "      --format F      text (default) or json\n");
 }
 
 int bench_wan(int argc, char **argv) {
-    static const char *const formats[] = {"text", "json", NULL};
+    static const char *const formats[] = {"text", "json", NULL}, *const dtypes[] = {"default", "f32", "bf16", NULL};
     cli_error_context("bench wan");
     const char *model = NULL, *device = "cpu";
-    int json = 0;
+    int json = 0, dtype = 0;
     int64_t W = 832, H = 480, frames = 9, L = DG_WAN_TEXT_LEN, reps = 3, warmup = 1, threads = 0;
     const bench_opt opts[] = {
         BENCH_STRING("model", 'm', &model, .required = 1),
@@ -55,6 +58,7 @@ int bench_wan(int argc, char **argv) {
         BENCH_INT64("threads", 't', &threads, 1, 1024),
         BENCH_CHOICE("format", 0, &json, formats),
         BENCH_STRING("device", 0, &device),
+        BENCH_CHOICE("dtype", 0, &dtype, dtypes),
         BENCH_END};
     int pr = bench_opts_parse(argc, argv, opts, usage);
     if (pr) return pr > 0 ? 0 : 2;
@@ -66,7 +70,9 @@ int bench_wan(int argc, char **argv) {
         return 1;
     }
     int gpu = be.kind == DG_BACKEND_CUDA;
-    if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model)) {
+    if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model) ||
+        (dtype && dg_backend_cpu_set_dtype(&be, dtype == 2 ? DG_BF16 : DG_F32)) ||
+        (dtype == 2 && dg_wan_round_blocks_bf16(&m))) {
         cli_library_error();
         dg_backend_free(&be);
         return 1;
@@ -127,14 +133,15 @@ int bench_wan(int argc, char **argv) {
     if (json)
         printf("{\"bench\": \"wan\", \"width\": %lld, \"height\": %lld, \"frames\": %lld, \"tokens\": %ld, "
                "\"layers\": %d, \"dim\": %d, \"device\": \"%s\", \"threads\": %d, \"reps\": %lld, "
-               "\"median_s\": %.6f, \"min_s\": %.6f, \"%s\": %.1f}\n",
+               "\"weights\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, \"%s\": %.1f}\n",
                (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, device, be.threads,
-               (long long)reps, med, times[0], gpu ? "device_mib" : "peak_rss_mib", mem_mib);
+               (long long)reps, dg_dtype_name(m.blocks[0].ffn1_w.dtype), med, times[0],
+               gpu ? "device_mib" : "peak_rss_mib", mem_mib);
     else
-        printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %s, %d threads): median %.3f s, min %.3f "
-               "s over %lld reps; %s %.0f MiB\n",
-               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim, device, be.threads,
-               med, times[0], (long long)reps, gpu ? "device memory" : "peak RSS", mem_mib);
+        printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %s weights, %s, %d threads): median %.3f "
+               "s, min %.3f s over %lld reps; %s %.0f MiB\n",
+               (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim,
+               dg_dtype_name(m.blocks[0].ffn1_w.dtype), device, be.threads, med, times[0], (long long)reps, gpu ? "device memory" : "peak RSS", mem_mib);
     rc = 0;
 done:
     free(times);
