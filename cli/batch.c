@@ -25,8 +25,8 @@
 #include "io/json.h"
 #include "parallel/comm.h"
 
-/* The generate flags a job (or "defaults") may set, by their long names. The model, device
- * and threads belong to the whole batch. */
+/* The generate flags a job (or "defaults") may set, by their long names. The model, device,
+ * threads and dtype belong to the whole batch. */
 static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context", "width",  "height",
                                        "frames",     "steps",           "cfg-scale", "flow-shift", "sampler",
                                        "seed",       "output",          "fps",     "vae-tile", "attention",
@@ -35,7 +35,8 @@ static const char *const JOB_KEYS[] = {"prompt",     "negative-prompt", "context
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N] [--deal] [--resume] [--summary S.json]\n"
+            "usage: ditgen batch JOBS.json [-m MODEL] [--device D] [-t N] [--dtype T] [--deal] [--resume]\n"
+            "                              [--summary S.json]\n"
             "\n"
             "Runs many generations with one model load. JOBS.json:\n"
             "  {\n"
@@ -63,6 +64,7 @@ static void usage(FILE *f) {
             "                         small shipped model, " DG_DEFAULT_MODEL ")\n"
             "      --device D         cpu (default) or cuda[:N]: text encoder, transformer and VAE\n"
             "  -t, --threads N        CPU threads (default, or 0: one per physical core)\n"
+            "      --dtype T          f32 or bf16, for every job: as generate's --dtype\n"
             "      --deal             under mpirun -np N: every rank checks every job, then runs jobs\n"
             "                         r, r+N, r+2N, ... (rank r) and writes their outputs; with\n"
             "                         --device cuda each rank takes the GPU of its local rank\n"
@@ -94,7 +96,7 @@ typedef struct text_table {
 } text_table;
 
 typedef struct batch {
-    const char *path, *model, *device;
+    const char *path, *model, *device, *dtype;
     int threads;
     int deal;      /* --deal: the jobs are dealt over the ranks of an MPI job */
     dg_comm world; /* then: every rank */
@@ -117,9 +119,10 @@ static int is_job_key(const char *k) {
 static int check_keys(const batch *b, const cJSON *obj, const char *where) {
     DG_CHECK(cJSON_IsObject(obj), "%s %s must be an object of generate flags", b->path, where);
     for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!strcmp(it->string, "model") || !strcmp(it->string, "device") || !strcmp(it->string, "threads"))
+        if (!strcmp(it->string, "model") || !strcmp(it->string, "device") || !strcmp(it->string, "threads") ||
+            !strcmp(it->string, "dtype"))
             return dg_error("%s %s: '%s' is set once for the whole batch (top-level \"model\", or -m, --device, "
-                            "-t)", b->path, where, it->string);
+                            "-t, --dtype)", b->path, where, it->string);
         DG_CHECK(is_job_key(it->string), "%s %s: unknown key '%s' (see ditgen batch --help)", b->path, where,
                  it->string);
         DG_CHECK(cJSON_IsString(it) || cJSON_IsNumber(it), "%s %s: '%s' must be a string or a number", b->path,
@@ -494,6 +497,7 @@ static int parse_args(int argc, char **argv, batch *b) {
                                           {"deal", no_argument, 0, 2},
                                           {"resume", no_argument, 0, 3},
                                           {"summary", required_argument, 0, 4},
+                                          {"dtype", required_argument, 0, 5},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     opterr = 0;
@@ -507,6 +511,7 @@ static int parse_args(int argc, char **argv, batch *b) {
         case 2: b->deal = 1; break;
         case 3: b->resume = 1; break;
         case 4: b->summary.path = optarg; break;
+        case 5: b->dtype = optarg; break; /* checked by dg_pipeline_set_dtype */
         case 't': if (cli_parse_int("--threads", optarg, 0, 1024, &iv)) return -1; b->threads = (int)iv; break;
         case 'h': usage(stdout); return 1;
         case ':': cli_error("%s needs a value", argv[optind - 1]); return -1;
@@ -551,6 +556,12 @@ int cmd_batch(int argc, char **argv) {
     dg_pipeline *p;
     if (dg_pipeline_open(&p, b.model, b.device, b.threads)) {
         cli_library_error();
+        batch_free(&b);
+        return 1;
+    }
+    if (b.dtype && dg_pipeline_set_dtype(p, b.dtype)) {
+        cli_library_error();
+        dg_pipeline_close(p);
         batch_free(&b);
         return 1;
     }

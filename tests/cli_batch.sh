@@ -132,6 +132,9 @@ job '{"prompt": "x", "mod": "/tmp", "output": "b.png"}' k2.json
 refused "abbreviated key" "unknown key 'mod'" first.png batch k2.json
 job '{"prompt": "x", "model": "/tmp", "output": "b.png"}' m.json
 refused "model in a job" "whole batch" first.png batch m.json
+job '{"prompt": "x", "dtype": "f32", "output": "b.png"}' dt.json
+refused "dtype in a job" "set once for the whole batch" first.png batch dt.json
+refused "bad --dtype" "--dtype 'f64': expected f32 or bf16" "" batch jobs.json --dtype f64
 job '{"prompt": "x", "steps": true, "output": "b.png"}' t.json
 refused "boolean value" "string or a number" first.png batch t.json
 job '"x"' s.json
