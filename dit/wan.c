@@ -125,18 +125,23 @@ int dg_wan_round_blocks_bf16(dg_wan_model *m) {
     for (int l = 0; l < m->cfg.num_layers; l++)
         for (int i = 0; i < MATRICES_PER_BLOCK; i++) {
             const dg_tensor *t = block_matrix(&m->blocks[l], i);
-            if (t->dtype == DG_F32) bytes += ((size_t)dg_tensor_numel(t) * sizeof(uint16_t) + 63) & ~(size_t)63;
+            if (t->dtype != DG_BF16) bytes += ((size_t)dg_tensor_numel(t) * sizeof(uint16_t) + 63) & ~(size_t)63;
         }
     if (!bytes) return DG_OK; /* bf16 already */
     DG_TRY(dg_weight_store_init(&m->rounded, m->be, bytes));
     for (int l = 0; l < m->cfg.num_layers; l++)
         for (int i = 0; i < MATRICES_PER_BLOCK; i++) {
             dg_tensor *t = block_matrix(&m->blocks[l], i);
-            if (t->dtype != DG_F32) continue;
-            const size_t n = (size_t)dg_tensor_numel(t);
-            void *d = m->rounded.base + m->rounded.used;
+            if (t->dtype == DG_BF16) continue;
+            const size_t n = (size_t)dg_tensor_numel(t), esize = dg_dtype_size(t->dtype);
+            uint16_t *d = (uint16_t *)(m->rounded.base + m->rounded.used);
             m->rounded.used += (n * sizeof(uint16_t) + 63) & ~(size_t)63;
-            dg_convert_from_f32(d, DG_BF16, t->data, n);
+            float chunk[4096]; /* f32 or f16 source, through f32 */
+            for (size_t c = 0; c < n; c += 4096) {
+                const size_t k = n - c < 4096 ? n - c : 4096;
+                dg_convert_to_f32(chunk, (const char *)t->data + c * esize, t->dtype, k);
+                dg_convert_from_f32(d + c, DG_BF16, chunk, k);
+            }
             t->data = d, t->dtype = DG_BF16;
         }
     return DG_OK;

@@ -187,10 +187,10 @@ const char *dg_wan_original_name(const char *diffusers_name, char *buf, size_t l
  * single .safetensors file of any name), or a .safetensors file (config.json
  * beside it when present, else inferred from the shapes). Either tensor naming. */
 int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path);
-/* Run a model with f32 (or widened f16) matrices in bf16, as diffusers' torch_dtype=torch.bfloat16:
+/* Run a model with f32 or f16 matrices in bf16, as diffusers' torch_dtype=torch.bfloat16:
  * the blocks' attention and feed-forward matrices (nearly all of the FLOPs) are rounded to bf16 once,
  * into a buffer of their own (half their f32 size), so the CPU's bf16 GEMM and bf16 attention take
- * them; the embedders and the head stay f32. CPU models only; a no-op when the matrices are bf16
+ * them; the embedders and the head keep their dtype. CPU models only; a no-op when the matrices are bf16
  * already. Irreversible: computing in f32 afterwards uses the rounded values. */
 int dg_wan_round_blocks_bf16(dg_wan_model *m);
 void dg_wan_free(dg_wan_model *m);
