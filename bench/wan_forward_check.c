@@ -2,9 +2,9 @@
  * target):
  *   wan_forward_check TRANSFORMER_DIR IO.safetensors THREADS
  * Runs one transformer forward on IO's `x` [C, F, H, W], `context` [L, text_dim] and `t` [1] (all
- * F32) with the CPU's default compute dtype (bf16 weights in bf16 where the CPU has it), and prints one JSON line with the max abs error and the
- * relative RMS error against IO's `out` (diffusers in the checkpoint's dtype) and, when present,
- * `out_f32` (diffusers in f32 on the same weights). */
+ * F32) with the CPU's default compute dtype (bf16 weights in bf16 where the CPU has it), and prints
+ * one JSON line with the max abs error and the relative RMS error against IO's `out` (diffusers in
+ * the checkpoint's dtype) and, when present, `out_f32` (diffusers in f32 on the same weights). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

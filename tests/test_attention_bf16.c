@@ -57,8 +57,9 @@ static void check_shape(int64_t nq, int64_t nk, int heads, int D, int pad, float
     const int64_t width = (int64_t)heads * D;
     const dg_attn_shape s = {.nq = nq, .nk = nk, .heads = heads, .head_dim = D, .q_stride = width + pad,
                              .kv_stride = width + 2 * pad, .scale = 1.0f / sqrtf((float)D)};
-    float *q = malloc((size_t)(nq * s.q_stride) * sizeof(float)), *o = malloc((size_t)(nq * s.q_stride) * sizeof(float));
-    float *k = malloc((size_t)(nk * s.kv_stride) * sizeof(float)), *v = malloc((size_t)(nk * s.kv_stride) * sizeof(float));
+    const size_t qn = (size_t)(nq * s.q_stride), kn = (size_t)(nk * s.kv_stride);
+    float *q = malloc(qn * sizeof(float)), *o = malloc(qn * sizeof(float));
+    float *k = malloc(kn * sizeof(float)), *v = malloc(kn * sizeof(float));
     float *lse = malloc((size_t)(nq * heads) * sizeof(float));
     double *ref = malloc((size_t)(nq * width) * sizeof(double)), *rlse = malloc((size_t)(nq * heads) * sizeof(double));
     if (!q || !o || !k || !v || !lse || !ref || !rlse) {

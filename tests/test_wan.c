@@ -254,8 +254,9 @@ int main(void) {
         CHECK_OK(dg_wan_round_blocks_bf16(&m));
         CHECK(m.blocks[0].self_attn.q_w.dtype == DG_BF16 && m.blocks[1].ffn2_w.dtype == DG_BF16 &&
                   m.text1_w.dtype == DG_F32 && m.proj_out_w.dtype == DG_F32,
-              "rounding: blocks' matrices %s/%s, embedder %s, head %s", dg_dtype_name(m.blocks[0].self_attn.q_w.dtype),
-              dg_dtype_name(m.blocks[1].ffn2_w.dtype), dg_dtype_name(m.text1_w.dtype), dg_dtype_name(m.proj_out_w.dtype));
+              "rounding: blocks' matrices %s/%s, embedder %s, head %s",
+              dg_dtype_name(m.blocks[0].self_attn.q_w.dtype), dg_dtype_name(m.blocks[1].ffn2_w.dtype),
+              dg_dtype_name(m.text1_w.dtype), dg_dtype_name(m.proj_out_w.dtype));
         const float w0 = dg_bf16_to_f32(((const uint16_t *)m.blocks[0].ffn1_w.data)[0]);
         const dg_st_tensor *f32w = dg_safetensors_find(&m.st, "blocks.0.ffn.net.0.proj.weight");
         CHECK(f32w && w0 == dg_bf16_to_f32(dg_f32_to_bf16(((const float *)f32w->data)[0])),

@@ -37,11 +37,11 @@ static void usage(FILE *f) {
             "                              [--format text|json]\n"
             "\n"
             "Times dense CPU attention on random inputs and a %dx%dx%d matrix product with the\n"
-            "same threads (OpenBLAS sgemm; with --dtype bf16 the linears' bf16 GEMM), in turns (each attention run is followed by sgemm runs lasting about\n"
-            "as long, so both see the same machine speed); median and best of R runs after W\n"
-            "warm-up runs, GFLOP/s of both, and attention / sgemm: the median of the R paired\n"
-            "ratios, of the medians and of the bests. Attention FLOPs = 4 * seq * kv-seq *\n"
-            "heads * head-dim.\n"
+            "same threads (OpenBLAS sgemm; with --dtype bf16 the linears' bf16 GEMM), in turns\n"
+            "(each attention run is followed by products lasting about as long, so both see the\n"
+            "same machine speed); median and best of R runs after W warm-up runs, GFLOP/s of\n"
+            "both, and attention / product: the median of the R paired ratios, of the medians\n"
+            "and of the bests. Attention FLOPs = 4 * seq * kv-seq * heads * head-dim.\n"
             "\n"
             "  --seq N         query tokens (required)\n"
             "  --kv-seq M      key/value tokens (default: N; e.g. 512 for text cross-attention)\n"
@@ -114,8 +114,8 @@ typedef struct {
 
 static int run_square_gemm(const square_gemm *g, const float *a, const float *b, float *c) {
     if (g->bf16) return dg_gemm_bf16(g->bf16, c, a, g->b16, NULL, SGEMM_N, SGEMM_N, SGEMM_N, "bench square");
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N, 0.0f,
-                c, SGEMM_N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N,
+                0.0f, c, SGEMM_N);
     return DG_OK;
 }
 
@@ -199,7 +199,8 @@ int bench_attention(int argc, char **argv) {
     /* a misdetected CPU (e.g. "Prescott") makes sgemm look slow */
     const char *core = o.bf16 ? "bf16 GEMM" : dg_blas_corename(), *dtype = o.bf16 ? "bf16" : "f32";
     if (o.json) {
-        printf("{\"benchmark\": \"attention\", \"method\": \"dense_cpu\", \"dtype\": \"%s\", \"seq\": %lld, \"kv_seq\": %lld, "
+        printf("{\"benchmark\": \"attention\", \"method\": \"dense_cpu\", \"dtype\": \"%s\", \"seq\": %lld, "
+               "\"kv_seq\": %lld, "
                "\"heads\": %lld, \"head_dim\": %lld, \"threads\": %d, \"reps\": %lld, \"warmup\": %lld, "
                "\"attention_ms\": %.3f, \"attention_best_ms\": %.3f, \"attention_gflops\": %.2f, "
                "\"sgemm_mnk\": [%d, %d, %d], \"sgemm_ms\": %.3f, \"sgemm_best_ms\": %.3f, \"sgemm_gflops\": %.2f, "
@@ -219,7 +220,8 @@ int bench_attention(int argc, char **argv) {
         printf("  %-32s median %10.3f ms  %8.2f GFLOP/s  (best %.3f ms)\n", name, gemm.median * 1e3, gemm_gf,
                gemm.best * 1e3);
         printf("  attention / %s: %.1f %% paired (median of the runs' ratios), %.1f %% of medians, %.1f %% of "
-               "bests\n", o.bf16 ? "gemm" : "sgemm", 100.0 * ratio_paired, 100.0 * attn_gf / gemm_gf, 100.0 * ratio_best);
+               "bests\n",
+               o.bf16 ? "gemm" : "sgemm", 100.0 * ratio_paired, 100.0 * attn_gf / gemm_gf, 100.0 * ratio_best);
     }
     return 0;
 }

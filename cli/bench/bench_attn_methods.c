@@ -249,7 +249,8 @@ int bench_attn_methods(int argc, char **argv) {
     else
         printf("{\"benchmark\": \"attention_methods\", \"heads\": %lld, \"head_dim\": %lld, \"dtype\": \"%s\", "
                "\"device\": \"%s\", \"threads\": %d, \"reps\": %lld, \"warmup\": %lld, \"rows\": [\n",
-               (long long)o.heads, (long long)o.head_dim, o.bf16 ? "bf16" : "f32", o.device, threads, (long long)o.reps, (long long)o.warmup);
+               (long long)o.heads, (long long)o.head_dim, o.bf16 ? "bf16" : "f32", o.device, threads,
+               (long long)o.reps, (long long)o.warmup);
     int first = 1, failed = 0;
     for (int gi = 0; gi < o.ngeom; gi++) {
         dg_attn_geometry g = {.T = o.geom[gi][0], .H = o.geom[gi][1], .W = o.geom[gi][2], .heads = (int)o.heads,

@@ -141,7 +141,8 @@ int bench_wan(int argc, char **argv) {
         printf("wan forward %lldx%lldx%lld (%ld tokens, %d layers, dim %d, %s weights, %s, %d threads): median %.3f "
                "s, min %.3f s over %lld reps; %s %.0f MiB\n",
                (long long)W, (long long)H, (long long)frames, tokens, m.cfg.num_layers, m.cfg.dim,
-               dg_dtype_name(m.blocks[0].ffn1_w.dtype), device, be.threads, med, times[0], (long long)reps, gpu ? "device memory" : "peak RSS", mem_mib);
+               dg_dtype_name(m.blocks[0].ffn1_w.dtype), device, be.threads, med, times[0], (long long)reps,
+               gpu ? "device memory" : "peak RSS", mem_mib);
     rc = 0;
 done:
     free(times);

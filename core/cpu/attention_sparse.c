@@ -169,8 +169,8 @@ static void attend_unit(float *o, const float *q, const head_kv *hk, const dg_at
 
 /* Gather K and V of every head: f32 rows, V rows zero-padded to Dp columns, vld apart (the rows
  * past n read zeros). */
-static void gather_f32(float *kh, float *vh, const float *k, const float *v, const dg_attn_shape *s, const int32_t *perm,
-                       int64_t n, int64_t rows_alloc) {
+static void gather_f32(float *kh, float *vh, const float *k, const float *v, const dg_attn_shape *s,
+                       const int32_t *perm, int64_t n, int64_t rows_alloc) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), vld = value_stride(D);
     #pragma omp for schedule(static)
     for (int64_t hr = 0; hr < s->heads * rows_alloc; hr++) {

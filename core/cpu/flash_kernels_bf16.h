@@ -59,7 +59,8 @@ static inline void pair_rows(float *st, int64_t nv) {
 /* n floats -> bf16 (round to nearest even), zeros up to n_pad. */
 static void to_bf16_row(uint16_t *d, const float *s, int64_t n, int64_t n_pad) {
     int64_t c = 0;
-    for (; c + 16 <= n; c += 16) _mm256_storeu_si256((__m256i *)(d + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s + c)));
+    for (; c + 16 <= n; c += 16)
+        _mm256_storeu_si256((__m256i *)(d + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s + c)));
     for (; c < n; c++) d[c] = dg_f32_to_bf16(s[c]);
     for (; c < n_pad; c++) d[c] = 0;
 }
