@@ -545,7 +545,7 @@ int cmd_batch(int argc, char **argv) {
         return 1;
     }
     if (!b.model) b.model = DG_DEFAULT_MODEL;
-    for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model;
+    for (int i = 0; i < b.n_jobs; i++) b.jobs[i].job.model = b.model, b.jobs[i].job.dtype = b.dtype;
     if (check_writable(&b)) {
         cli_library_error();
         batch_free(&b);

@@ -14,7 +14,7 @@ static const char *const KEY_FLAGS[][2] = {
     {"Seed", "--seed"},            {"Frames", "--frames"},       {"FPS", "--fps"},
     {"Flow shift", "--flow-shift"}, {"PAG scale", "--pag-scale"}, {"PAG heads", "--pag-heads"},
     {"PAG u", "--pag-u"},          {"Attention", "--attention"}, {"VAE tile", "--vae-tile"},
-    {"Cache", "--cache"}};
+    {"Cache", "--cache"},          {"Dtype", "--dtype"}};
 
 static int push(gen_from *f, const char *s, int owned) {
     char *c = owned ? strdup(s) : (char *)s;

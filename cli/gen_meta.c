@@ -118,6 +118,7 @@ int gen_meta_build(const gen_job *j, uint64_t seed, dg_infotext *t) {
     if (!rc && j->pag_scale > 0) rc = add_double(t, "PAG u", j->pag_u);
     if (!rc) rc = dg_infotext_add(t, "Attention", j->attention ? j->attention : "dense");
     if (!rc && j->cache && strcmp(j->cache, "none")) rc = dg_infotext_add(t, "Cache", j->cache);
+    if (!rc && j->dtype) rc = dg_infotext_add(t, "Dtype", j->dtype); /* the CPU's default otherwise */
     if (!rc && j->vae_tile > 0) rc = add_int(t, "VAE tile", j->vae_tile);
     if (!rc) rc = dg_infotext_add(t, "Version", gen_meta_version());
     if (rc) dg_infotext_free(t);

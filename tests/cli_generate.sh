@@ -130,8 +130,10 @@ refused "no context" "--context" "$O" generate -m "$MODEL" -o "$O"
 refused "cfg without negative" "negative_prompt_embeds" "$O" "${BASE[@]}" --context "$TESTS/fixtures/wan_tiny_context_noneg.safetensors" -o "$O"
 
 # --dtype: how the CPU computes bf16 weights. bf16 (the bf16 GEMM) rounds the activations and so
-# changes the latents; f32 matches DG_CPU_BF16=0 bit for bit.
-B16=(generate -m "$TESTS/fixtures/wan_tiny_bf16/transformer" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2)
+# changes the latents; f32 matches DG_CPU_BF16=0 bit for bit (latents compared without the
+# metadata, which records a --dtype given).
+B16=(generate -m "$TESTS/fixtures/wan_tiny_bf16/transformer" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2
+     --no-metadata)
 ok "bf16 weights, --dtype f32" "${B16[@]}" --dtype f32 -o "$WORK/d32.safetensors"
 DG_CPU_BF16=0 "$DITGEN" "${B16[@]}" -o "$WORK/env32.safetensors" 2>/dev/null
 cmp -s "$WORK/d32.safetensors" "$WORK/env32.safetensors" || { echo "FAIL --dtype f32 differs from DG_CPU_BF16=0"; fail=1; }
@@ -141,10 +143,21 @@ if "$DITGEN" "${B16[@]}" --dtype bf16 -o "$WORK/d16.safetensors" 2>"$WORK/err"; 
     ok "bf16 is the default here" "${B16[@]}" -o "$WORK/ddef.safetensors"
     cmp -s "$WORK/d16.safetensors" "$WORK/ddef.safetensors" || { echo "FAIL default differs from --dtype bf16"; fail=1; }
     # f32 weights asked for bf16: the blocks' matrices are rounded once, so the latents change
-    F32=(generate -m "$TESTS/fixtures/wan_tiny/transformer" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2)
+    F32=(generate -m "$TESTS/fixtures/wan_tiny/transformer" --context "$CTX" -W 64 -H 48 --frames 5 --steps 2
+         --no-metadata)
     ok "f32 weights, default dtype" "${F32[@]}" -o "$WORK/f32def.safetensors"
     ok "f32 weights, --dtype bf16" "${F32[@]}" --dtype bf16 -o "$WORK/f32b.safetensors"
     cmp -s "$WORK/f32def.safetensors" "$WORK/f32b.safetensors" && { echo "FAIL --dtype bf16 left an f32 model in f32"; fail=1; }
+    # the dtype given is recorded, and --from runs it again
+    SHIPPED=(generate -m "$TESTS/../assets/shapes-tiny" -p "a red circle on a blue background" -t 1)
+    ok "shipped model, --dtype bf16" "${SHIPPED[@]}" --dtype bf16 -o "$WORK/sb.png"
+    ok "metadata of a bf16 run" metadata "$WORK/sb.png"
+    grep -q ", Dtype: bf16, " "$WORK/out" || { echo "FAIL metadata lacks the dtype: $(tail -1 "$WORK/out")"; fail=1; }
+    ok "--from a bf16 run" generate --from "$WORK/sb.png" -t 1 -o "$WORK/sb2.png"
+    cmp -s "$WORK/sb.png" "$WORK/sb2.png" || { echo "FAIL --from of a bf16 run differs"; fail=1; }
+    ok "shipped model, default dtype" "${SHIPPED[@]}" -o "$WORK/sdef.png"
+    ok "metadata of a default run" metadata "$WORK/sdef.png"
+    grep -q "Dtype:" "$WORK/out" && { echo "FAIL a run without --dtype records one"; fail=1; }
 else
     grep -q -- "--dtype bf16: needs a CPU with AVX512-BF16" "$WORK/err" || { echo "FAIL --dtype bf16: $(cat "$WORK/err")"; fail=1; }
     echo "skip --dtype bf16: $(tail -1 "$WORK/err")"
