@@ -172,11 +172,14 @@ int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape
 int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype) {
     const int bf16 = dtype && !strcmp(dtype, "bf16");
     DG_CHECK(bf16 || (dtype && !strcmp(dtype, "f32")), "dtype '%s': expected f32 or bf16", dtype ? dtype : "");
+    const dg_dtype before = dg_backend_cpu_dtype(&p->be);
     DG_TRY(dg_backend_cpu_set_dtype(&p->be, bf16 ? DG_BF16 : DG_F32));
-    /* bf16 asked for a transformer on the CPU with f32 matrices: round them, as torch_dtype=bf16 would */
-    if (bf16 && p->dit_be == &p->be) {
-        DG_TRY(dg_wan_round_blocks_bf16(&p->wan));
-        if (p->has_wan2) DG_TRY(dg_wan_round_blocks_bf16(&p->wan2));
+    /* bf16 asked for a transformer on the CPU with f32 or f16 matrices: round them, as torch_dtype=bf16
+     * would; should that fail (memory), the compute dtype goes back to what it was */
+    if (bf16 && p->dit_be == &p->be &&
+        (dg_wan_round_blocks_bf16(&p->wan) != DG_OK || (p->has_wan2 && dg_wan_round_blocks_bf16(&p->wan2) != DG_OK))) {
+        dg_backend_cpu_set_dtype(&p->be, before); /* a dtype it had: cannot be refused */
+        return DG_ERR;
     }
     return DG_OK;
 }

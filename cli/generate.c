@@ -90,8 +90,8 @@ static void usage(FILE *f) {
             "      --dtype T          f32 or bf16: how the CPU computes (default: the weights' type, bf16\n"
             "                         where the CPU has AVX512-BF16 and ditgen was built with oneDNN). bf16\n"
             "                         runs bf16 weights, and a bf16 model's attentions, in bf16; asked of a\n"
-            "                         model with f32 weights it first rounds the transformer blocks' matrices\n"
-            "                         to bf16 (as torch_dtype=bfloat16 in diffusers)\n"
+            "                         model with f32 or f16 weights it first rounds the transformer blocks'\n"
+            "                         matrices to bf16 (as torch_dtype=bfloat16 in diffusers)\n"
             "  -h, --help             this help\n");
 }
 

@@ -43,7 +43,8 @@ typedef struct dg_wan_model {
     dg_tensor head_modulation; /* [2, dim] */
     dg_tensor proj_out_w, proj_out_b;
     dg_wan_block *blocks;
-    dg_weight_store weights; /* f32 copies of small tensors (and all weights off the CPU) */
+    dg_weight_store weights; /* f32 copies of small tensors, a small model's widened f16 matrices (and
+                              * all weights off the CPU) */
     dg_weight_store rounded; /* the blocks' matrices rounded to bf16 by dg_wan_round_blocks_bf16 */
 } dg_wan_model;
 

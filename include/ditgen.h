@@ -112,8 +112,10 @@ int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int
  * activations rounded to bf16, and a bf16 transformer's attentions in bf16 with f32 softmax and
  * accumulation; the default where the CPU has AVX512-BF16 and the build has oneDNN, unless the
  * environment sets DG_CPU_BF16=0) or "f32" (the weights widened per call, attention in f32). Asking
- * "bf16" of a transformer with f32 weights rounds its blocks' matrices to bf16 once (as diffusers'
- * torch_dtype=torch.bfloat16; the embedders stay f32), after which "f32" computes the rounded values.
+ * "bf16" of a transformer with f32 or f16 weights rounds its blocks' matrices to bf16 once (as
+ * diffusers' torch_dtype=torch.bfloat16; the embedders and the head keep their dtype), after which
+ * "f32" computes the rounded values; should the rounding fail (memory), the compute dtype is left as
+ * it was (a first expert already rounded stays so).
  * "bf16" is refused where unsupported. Models on a GPU keep their own arithmetic. */
 int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype);
 void dg_pipeline_close(dg_pipeline *p);

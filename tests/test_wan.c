@@ -33,7 +33,6 @@ static void on_tap(void *user, const char *name, const dg_tensor *t) {
     c->seen++;
 }
 
-/* Run one fixture case; `taps` also compares every intermediate; the output is copied to `keep` (if given). */
 /* One forward on io's "video" inputs (3x6x10 latent, t 937) against ref_io's "video.out" within tol. */
 static void video_forward(dg_wan_model *m, const dg_safetensors *io, const dg_safetensors *ref_io, const char *label,
                           double tol) {
@@ -54,6 +53,7 @@ static void video_forward(dg_wan_model *m, const dg_safetensors *io, const dg_sa
     dg_tensor_free(&out);
 }
 
+/* Run one fixture case; `taps` also compares every intermediate; the output is copied to `keep` (if given). */
 static void run_case(dg_wan_model *m, const dg_safetensors *io, const char *prefix, int taps, float *keep) {
     char key[64];
     int64_t nx, nctx, nout;

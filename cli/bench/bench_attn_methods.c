@@ -207,8 +207,10 @@ int bench_attn_methods(int argc, char **argv) {
         return 2;
     }
     const int threads = be.kind == DG_BACKEND_CPU ? be.threads : 0;
-    if (o.bf16 && be.kind == DG_BACKEND_CPU && !dg_attention_bf16_cpu_supported()) {
-        cli_error("--dtype bf16: this build has no AVX512-BF16 attention kernel (needs such a CPU)");
+    if (o.bf16 && (be.kind != DG_BACKEND_CPU || !dg_attention_bf16_cpu_supported())) {
+        cli_error(be.kind != DG_BACKEND_CPU ? "--dtype bf16: CPU only (the CUDA kernel has its own precision)"
+                                            : "--dtype bf16: this build has no AVX512-BF16 attention kernel (needs "
+                                              "such a CPU)");
         dg_backend_free(&be);
         return 2;
     }

@@ -35,9 +35,9 @@ static void usage(FILE *f) {
             "      --warmup N      untimed runs first (default 1)\n"
             "  -t, --threads N     CPU threads (default: all cores)\n"
             "      --device D      cpu (default) or cuda[:N]\n"
-            "      --dtype T       CPU: f32 or bf16, as generate's --dtype (bf16 rounds an f32 model's block\n"
-            "                      matrices once, before the runs); default: the weights' type where the CPU\n"
-            "                      has AVX512-BF16\n"
+            "      --dtype T       CPU: f32 or bf16, as generate's --dtype (bf16 rounds an f32 or f16 model's\n"
+            "                      block matrices once, before the runs); default: the weights' type where\n"
+            "                      the CPU has AVX512-BF16\n"
             "      --format F      text (default) or json\n");
 }
 
@@ -70,10 +70,15 @@ int bench_wan(int argc, char **argv) {
         return 1;
     }
     int gpu = be.kind == DG_BACKEND_CUDA;
-    if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model) ||
-        (dtype && dg_backend_cpu_set_dtype(&be, dtype == 2 ? DG_BF16 : DG_F32)) ||
-        (dtype == 2 && dg_wan_round_blocks_bf16(&m))) {
+    if ((gpu && dg_backend_cuda_memory(&be, &used0, &total)) || dg_wan_load(&m, &be, model)) {
         cli_library_error();
+        dg_backend_free(&be);
+        return 1;
+    }
+    if ((dtype == 2 && dg_wan_round_blocks_bf16(&m)) ||
+        (dtype && dg_backend_cpu_set_dtype(&be, dtype == 2 ? DG_BF16 : DG_F32))) {
+        cli_library_error();
+        dg_wan_free(&m);
         dg_backend_free(&be);
         return 1;
     }

@@ -2,7 +2,7 @@
  * micro-kernels (flash_kernels.h), walking only the key blocks a layout lists.
  *
  * K and V are gathered once per call into head-major, permuted, packed copies
- * (K[h][n][D], V[h][n][value_stride(D)]), so a key block is a contiguous slice the
+ * (K[h][n + MR][D], V[h][n + MR][value_stride(D)], zero rows past n), so a key block is a contiguous slice the
  * micro-kernel reads in place, and the permutation costs one gather. Work
  * item: one head x up to 256 queries (several query blocks walking the union
  * of their lists, so a key block is reused while hot, as the dense kernel

@@ -55,12 +55,14 @@ int dg_attention_bf16_cpu_supported(void);
 int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
                                 float *lse, int64_t lse_stride);
 /* The block-sparse flash engine: same numerics as the dense kernel (online softmax, OpenMP over heads x
- * query blocks); with block_k = 128 and every block listed it equals the dense kernel bit for bit. Needs
+ * query blocks); with block_k = 128, every block listed and no permutation it equals the dense kernel
+ * bit for bit. Needs
  * nq = nk = l->n. Rows with no allowed key produce zeros (lse -inf). */
 int dg_attention_sparse_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
                             const dg_block_layout *l, float *lse, int64_t lse_stride);
-/* The engine in bf16, with the dense bf16 kernel's numerics (with block_k = 128 and every block listed
- * it equals dg_attention_dense_bf16_cpu bit for bit); refused where that kernel is absent. */
+/* The engine in bf16, with the dense bf16 kernel's numerics (with block_k = 128, every block listed and
+ * no permutation it equals dg_attention_dense_bf16_cpu bit for bit); refused where that kernel is
+ * absent. */
 int dg_attention_sparse_bf16_cpu(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
                                  const dg_block_layout *l, float *lse, int64_t lse_stride);
 /* Per-head perturbation post-op (SoftPAG): out_h = (1-u) out_h + u V_h for heads with u != 0 (one weight
