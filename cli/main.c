@@ -6,6 +6,7 @@
 #include "cli/signals.h"
 #include "cli/gen_meta.h"
 #include "core/cpu/blas_tune.h"
+#include "core/cpu/ops_cpu.h"
 #include "parallel/comm.h"
 
 #ifdef DG_HAVE_CUDA
@@ -61,8 +62,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         const char *why;
-        printf("%s [C11%s%s%s, openblas %s %s]\n", gen_meta_version(), DG_HAS_CUDA ? ", cuda" : "", dg_comm_available(&why) ? ", mpi" : "",
-               DG_HAS_FFMPEG ? ", ffmpeg mp4" : "", dg_blas_corename(), dg_blas_threading());
+        /* "cpu bf16": this build and CPU run bf16 models in bf16 (the GEMM and the attention) */
+        const int bf16 = dg_gemm_bf16_supported() && dg_attention_bf16_cpu_supported();
+        printf("%s [C11%s%s%s, openblas %s %s%s]\n", gen_meta_version(), DG_HAS_CUDA ? ", cuda" : "",
+               dg_comm_available(&why) ? ", mpi" : "", DG_HAS_FFMPEG ? ", ffmpeg mp4" : "", dg_blas_corename(),
+               dg_blas_threading(), bf16 ? ", cpu bf16" : "");
         return 0;
     }
     /* the long-running commands stop cleanly at a step boundary on SIGINT/SIGTERM */
