@@ -569,8 +569,9 @@ int cmd_batch(int argc, char **argv) {
     rc = 1;
     if (prepare(&b, p, configs) == 0 && (!b.resume || resume_scan(&b) == 0) && summary_start(&b) == 0) {
         const dg_model_info *info = dg_pipeline_info(p);
-        fprintf(stderr, "model: %s (%d layers, dim %d) loaded and %d prompt(s) encoded in %.2f s, %d thread%s\n",
-                b.model, info->num_layers, info->dim, b.text.n, cli_now_s() - t0, b.threads, b.threads == 1 ? "" : "s");
+        fprintf(stderr, "model: %s (%d layers, dim %d, %s) loaded and %d prompt(s) encoded in %.2f s, %d thread%s\n",
+                b.model, info->num_layers, info->dim, dg_pipeline_compute(p), b.text.n, cli_now_s() - t0, b.threads,
+                b.threads == 1 ? "" : "s");
         rc = run_jobs(&b, p, configs);
         rc |= summary_finish(&b);
     }

@@ -126,8 +126,8 @@ int cmd_generate(int argc, char **argv) {
     }
     const dg_model_info *info = dg_pipeline_info(p);
     cli_stage_s.load = cli_now_s() - t0;
-    fprintf(stderr, "model: %s (%d layers, dim %d) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
-            info->dim, cli_stage_s.load, j.threads, j.threads == 1 ? "" : "s");
+    fprintf(stderr, "model: %s (%d layers, dim %d, %s) loaded in %.2f s, %d thread%s\n", j.model, info->num_layers,
+            info->dim, dg_pipeline_compute(p), cli_stage_s.load, j.threads, j.threads == 1 ? "" : "s");
     const char *configs = getenv("DITGEN_CONFIG_DIR") ? getenv("DITGEN_CONFIG_DIR") : DG_CONFIG_DIR;
     float *ctx = NULL, *neg = NULL;
     int ctx_len = 0, neg_len = 0, rc = 1;

@@ -120,6 +120,9 @@ int dg_pipeline_open(dg_pipeline **p, const char *model, const char *device, int
 int dg_pipeline_set_dtype(dg_pipeline *p, const char *dtype);
 void dg_pipeline_close(dg_pipeline *p);
 const dg_model_info *dg_pipeline_info(const dg_pipeline *p);
+/* The transformer's arithmetic on the CPU as the dtype now stands: "bf16" (bf16 matrices through the bf16
+ * GEMM and bf16 attention) or "f32"; "gpu" when it runs on a GPU. */
+const char *dg_pipeline_compute(const dg_pipeline *p);
 /* Prompt -> [len, text_dim] embeddings with the folder's tokenizer/ and
  * text_encoder/ (loaded on first use), Wan conventions. *emb is a new
  * allocation the caller frees. Recent prompts are cached: an identical prompt
