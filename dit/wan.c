@@ -99,8 +99,9 @@ int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path) {
     }
     char config[32];
     snprintf(config, sizeof config, "num_layers %d", m->cfg.num_layers);
-    dg_weight_binding spec = {"the transformer", path, config, original ? dg_wan_original_name : NULL, ignorable,
-                              bind_all, m};
+    dg_weight_binding spec = {.what = "the transformer", .path = path, .config = config,
+                              .rename = original ? dg_wan_original_name : NULL, .ignorable = ignorable,
+                              .bind_all = bind_all, .model = m};
     if (dg_weight_bind_model(&m->weights, be, &m->st, &spec) != DG_OK) {
         dg_wan_free(m);
         return DG_ERR;

@@ -110,7 +110,7 @@ static int bind_passes(dg_weight_binder *b, const dg_weight_binding *spec) {
      * conversion at every linear (14 % of the shipped model's generation time, where token counts
      * are small); a large model's stay mapped, widened per call (a few % of a linear at video sizes),
      * rather than doubling its resident memory. */
-    b->widen_f16 = b->f16_widened_bytes <= DG_F16_WIDEN_BYTES;
+    b->widen_f16 = b->f16_widened_bytes <= (spec->f16_widen_bytes ? spec->f16_widen_bytes : DG_F16_WIDEN_BYTES);
     if (b->widen_f16) b->store_bytes += b->f16_widened_bytes;
     if (dg_weight_store_init(b->store, b->be, b->store_bytes) != DG_OK)
         return dg_error_wrap("loading %s from '%s': ", spec->what, spec->path);

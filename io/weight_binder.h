@@ -21,7 +21,8 @@ typedef enum {
     DG_WEIGHT_F32,         /* converted (or copied) to f32 in the store: vectors, tables */
     DG_WEIGHT_STORED,      /* checkpoint dtype (dg_linear converts); on the CPU read from the mmap,
                             * except a model's f16 matrices when their f32 copies take at most
-                            * DG_F16_WIDEN_BYTES: widened in the store (the CPU computes no f16) */
+                            * dg_weight_binding.f16_widen_bytes: widened in the store (the CPU
+                            * computes no f16) */
     DG_WEIGHT_F32_MAPPED,  /* f32; an f32 checkpoint tensor on the CPU is read from the mmap */
 } dg_weight_kind;
 
@@ -35,7 +36,7 @@ typedef struct dg_weight_binder {
     int measuring;                                                /* first pass: count store bytes only */
     size_t store_bytes;
     size_t f16_widened_bytes; /* the f32 copies of the f16 matrices (CPU), counted in the first pass */
-    int widen_f16;            /* second pass: widen them (their total is at most DG_F16_WIDEN_BYTES) */
+    int widen_f16;            /* second pass: widen them (their total is within the spec's limit) */
 } dg_weight_binder;
 
 typedef struct dg_weight_binding {
@@ -46,6 +47,8 @@ typedef struct dg_weight_binding {
     int (*ignorable)(const char *name); /* checkpoint tensors the model may leave unbound; NULL: none */
     int (*bind_all)(dg_weight_binder *b, void *model); /* binds every tensor through dg_weight_bind* */
     void *model;
+    size_t f16_widen_bytes; /* the CPU widens f16 matrices at load when their f32 copies total at most
+                             * this; 0: DG_F16_WIDEN_BYTES */
 } dg_weight_binding;
 
 /* Bind all of spec's model into store (initialised here on be; the caller

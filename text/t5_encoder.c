@@ -75,7 +75,8 @@ int dg_t5_load(dg_t5_encoder *e, dg_backend *be, const char *dir) {
     }
     char config[64];
     snprintf(config, sizeof config, "%s, num_layers %d", e->cfg.per_layer_bias ? "umt5" : "t5", e->cfg.num_layers);
-    dg_weight_binding spec = {"the text encoder", dir, config, NULL, ignorable, bind_all, e};
+    dg_weight_binding spec = {.what = "the text encoder", .path = dir, .config = config, .ignorable = ignorable,
+                              .bind_all = bind_all, .model = e};
     if (dg_weight_bind_model(&e->weights, be, &e->st, &spec) != DG_OK) {
         dg_t5_free(e);
         return DG_ERR;

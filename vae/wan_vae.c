@@ -122,7 +122,8 @@ int dg_wan_vae_load(dg_wan_vae *v, dg_backend *be, const char *dir) {
     snprintf(config, sizeof config, "num_res_blocks %d, %d levels%s", v->cfg.num_res_blocks, v->cfg.n_levels,
              v->cfg.residual ? ", is_residual" : "");
     /* the encoder side is not needed to decode */
-    dg_weight_binding spec = {"the VAE", dir, config, NULL, is_encoder_side, bind_all, v};
+    dg_weight_binding spec = {.what = "the VAE", .path = dir, .config = config, .ignorable = is_encoder_side,
+                              .bind_all = bind_all, .model = v};
     if (dg_weight_bind_model(&v->weights, be, &v->st, &spec) != DG_OK) {
         dg_wan_vae_free(v);
         return DG_ERR;
