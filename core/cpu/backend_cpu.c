@@ -96,7 +96,7 @@ int dg_backend_cpu_set_dtype(dg_backend *be, dg_dtype t) {
     DG_CHECK(be->kind == DG_BACKEND_CPU, "dtype: only the CPU backend has a choice");
     DG_CHECK(t == DG_F32 || t == DG_BF16, "dtype %s: expected f32 or bf16", dg_dtype_name(t));
     DG_CHECK(t == DG_F32 || dg_gemm_bf16_supported(),
-             "dtype bf16: needs a CPU with AVX512-BF16 and a build with oneDNN");
+             "dtype bf16: needs a CPU with AVX512-BF16 and a build with oneDNN (f32 runs on any CPU)");
     dg_cpu_ctx *c = be->ctx;
     c->compute = t;
     return DG_OK;
