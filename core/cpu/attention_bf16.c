@@ -19,46 +19,23 @@
 
 #ifdef DG_HAVE_BF16_ATTENTION
 
-#define SUB 4 /* query blocks per work item, as in the f32 kernel */
-
 int dg_attention_bf16_cpu_supported(void) { return 1; }
 
-/* Per-thread scratch (64-byte aligned pieces). */
-typedef struct {
-    uint32_t *qt;         /* [SUB][D2/2][BQ] Q^T pairs, pre-scaled */
-    float *ot;            /* [SUB][Dp][BQ] running output, transposed */
-    float *m, *l, *alpha; /* [SUB][BQ] */
-    float *st;            /* [BK_ROWS][BQ] S^T, then P^T's pairs in place */
-} scratch;
-
-static int64_t scratch_floats(int64_t D2, int64_t Dp) {
-    return SUB * (D2 / 2 * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ;
-}
-
-static scratch scratch_at(float *w, int64_t D2, int64_t Dp) {
-    scratch sc;
-    sc.qt = (uint32_t *)w, w += SUB * D2 / 2 * BQ;
-    sc.ot = w, w += SUB * Dp * BQ;
-    sc.m = w, w += SUB * BQ;
-    sc.l = w, w += SUB * BQ;
-    sc.alpha = w, w += SUB * BQ;
-    sc.st = w;
-    return sc;
-}
-
-/* Packed operands of one head: K rows [nk_pad][D2] bf16, V^T blocks [nblk][Dp][BK] bf16. */
+/* One head's gathered operands (gather_kv_bf16 with block_k = BK): K rows [nk + MR][D2] bf16, V^T
+ * blocks [nblk][Dp][BK] bf16. */
 typedef struct {
     const uint16_t *k, *vt;
 } head_pack;
 
 static void attend_block(float *o, const float *q, head_pack hp, const dg_attn_shape *s, int h, int64_t q0,
-                         int64_t rows, float qscale, scratch *sc, float *lse, int64_t lse_stride) {
+                         int64_t rows, float qscale, flash_scratch *sc, float *lse, int64_t lse_stride) {
     const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), off = (int64_t)h * D;
     const int64_t nsub = (rows + BQ - 1) / BQ;
-    memset(sc->qt, 0, (size_t)(nsub * D2 / 2 * BQ) * sizeof(uint32_t));
+    uint32_t *qt_all = (uint32_t *)sc->qt; /* Q^T pair words */
+    memset(qt_all, 0, (size_t)(nsub * D2 / 2 * BQ) * sizeof(uint32_t));
     for (int64_t i = 0; i < rows; i++) {
         const float *qi = q + (q0 + i) * s->q_stride + off;
-        q_pairs(sc->qt + (i / BQ) * D2 / 2 * BQ + i % BQ, qi, D, qscale);
+        q_pairs(qt_all + (i / BQ) * D2 / 2 * BQ + i % BQ, qi, D, qscale);
     }
     for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
 
@@ -66,7 +43,7 @@ static void attend_block(float *o, const float *q, head_pack hp, const dg_attn_s
         const int64_t nv = s->nk - k0 < BK ? s->nk - k0 : BK, nvp = round_up(nv, MR);
         const uint32_t *kb = (const uint32_t *)(hp.k + k0 * D2), *vb = (const uint32_t *)(hp.vt + k0 * Dp);
         for (int64_t b = 0; b < nsub; b++) {
-            const uint32_t *qt = sc->qt + b * D2 / 2 * BQ;
+            const uint32_t *qt = qt_all + b * D2 / 2 * BQ;
             float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *l = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
             for (int64_t j0 = 0; j0 < nvp; j0 += MR)
                 micro_kernel_bf16(D2 / 2, kb + j0 * D2 / 2, D2 / 2, qt, sc->st + j0 * BQ, NULL);
@@ -91,15 +68,16 @@ int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const 
                                 float *lse, int64_t lse_stride) {
     DG_TRY(dg_attn_shape_check(s));
     DG_CHECK(o && q && k && v, "attention (bf16): null input or output");
-    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), per = scratch_floats(D2, Dp);
-    /* keys up to whole blocks (and the last block's rows up to MR) read zeros */
-    const int64_t nblk = (s->nk + BK - 1) / BK, nk_pad = nblk * BK + MR;
-    const int64_t k_len = round_up(nk_pad * D2, 32), vt_len = round_up(nblk * Dp * BK, 32);
+    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), per = flash_scratch_floats(D2 / 2, Dp);
+    /* the last block's rows up to a multiple of MR read zeros */
+    const int64_t nblk = (s->nk + BK - 1) / BK, rows_alloc = s->nk + MR;
+    const int64_t k_len = rows_alloc * D2, vt_len = nblk * Dp * BK;
     const int nt = omp_get_max_threads();
-    uint16_t *kv = aligned_alloc(64, (size_t)(s->heads * (k_len + vt_len)) * sizeof(uint16_t));
+    uint16_t *kh = aligned_alloc(64, (size_t)round_up(s->heads * k_len, 32) * sizeof(uint16_t));
+    uint16_t *vt = aligned_alloc(64, (size_t)round_up(s->heads * vt_len, 32) * sizeof(uint16_t));
     float *ws = aligned_alloc(64, (size_t)(nt * per) * sizeof(float));
-    if (!kv || !ws) {
-        free(kv), free(ws);
+    if (!kh || !vt || !ws) {
+        free(kh), free(vt), free(ws);
         return dg_error("%s:%d: out of memory", __FILE__, __LINE__);
     }
     const float qscale = (float)((double)s->scale * LOG2E);
@@ -109,28 +87,17 @@ int dg_attention_dense_bf16_cpu(float *o, const float *q, const float *k, const 
 
     #pragma omp parallel num_threads(nt)
     {
-        /* Round and pack K (rows) and V (transposed per key block), one head x key block per iteration. */
-        #pragma omp for schedule(static)
-        for (int64_t hb = 0; hb < s->heads * nblk; hb++) {
-            const int64_t h = hb / nblk, k0 = hb % nblk * BK, nv = s->nk - k0 < BK ? s->nk - k0 : BK;
-            uint16_t *kd = kv + h * (k_len + vt_len) + k0 * D2, *vt = kv + h * (k_len + vt_len) + k_len + k0 * Dp;
-            for (int64_t j = 0; j < BK + (hb % nblk == nblk - 1 ? MR : 0); j++) {
-                if (j < nv) to_bf16_row(kd + j * D2, k + (k0 + j) * s->kv_stride + h * D, D, D2);
-                else memset(kd + j * D2, 0, (size_t)D2 * sizeof(uint16_t));
-            }
-            memset(vt, 0, (size_t)(Dp * BK) * sizeof(uint16_t));
-            for (int64_t j = 0; j < nv; j++) vt_column(vt, BK, j, v + (k0 + j) * s->kv_stride + h * D, D);
-        }
-        scratch sc = scratch_at(ws + omp_get_thread_num() * per, D2, Dp);
+        gather_kv_bf16(kh, vt, k, v, s, NULL, s->nk, rows_alloc, BK, nblk);
+        flash_scratch sc = flash_scratch_at(ws + omp_get_thread_num() * per, D2 / 2, Dp);
         #pragma omp for schedule(static, 1)
         for (int64_t t = 0; t < items; t++) {
             const int h = (int)(t / nqb);
             const int64_t q0 = (t % nqb) * qi, rows = s->nq - q0 < qi ? s->nq - q0 : qi;
-            const head_pack hp = {kv + h * (k_len + vt_len), kv + h * (k_len + vt_len) + k_len};
+            const head_pack hp = {kh + h * k_len, vt + h * vt_len};
             attend_block(o, q, hp, s, h, q0, rows, qscale, &sc, lse, lse_stride);
         }
     }
-    free(kv), free(ws);
+    free(kh), free(vt), free(ws);
     return DG_OK;
 }
 

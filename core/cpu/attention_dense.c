@@ -22,36 +22,23 @@
 #include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
-#define SUB 4 /* query blocks per work item: each key/value block read serves 4 * BQ queries */
-
-/* Per-thread scratch, every piece a multiple of 16 floats so all stay 64-byte
- * aligned. A work item holds SUB query blocks so each key/value block, once
- * streamed from L3, is reused SUB times from L1/L2. */
+/* Per-thread scratch: the flash kernels' (flash_kernels.h), then the key and value copies. */
 typedef struct {
-    float *qt;            /* [SUB][D][BQ]  Q^T per query block, pre-scaled */
-    float *ot;            /* [SUB][Dp][BQ] running output, transposed */
-    float *m, *l, *alpha; /* [SUB][BQ] running max (log2 units), running sum, rescale */
-    float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
-    float *kp;            /* [BK_ROWS][D] a last partial block's key rows, zero rows up to a multiple of MR */
-    float *vp;            /* [BK][value_stride(D)] the value block, zero columns up to Dp */
+    flash_scratch f;
+    float *kp; /* [BK_ROWS][D] a last partial block's key rows, zero rows up to a multiple of MR */
+    float *vp; /* [BK][value_stride(D)] the value block, zero columns up to Dp */
 } scratch;
 
 _Static_assert(BQ == 64, "dg_attn_bias's padding rule (ops_cpu.h) assumes 64-query blocks");
 
 static int64_t scratch_floats(int64_t D, int64_t Dp) {
-    return SUB * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ + round_up(BK_ROWS * D, 16) + BK * value_stride(D);
+    return flash_scratch_floats(D, Dp) + round_up(BK_ROWS * D, 16) + BK * value_stride(D);
 }
 
 static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
-    scratch sc;
-    sc.qt = w, w += SUB * D * BQ;
-    sc.ot = w, w += SUB * Dp * BQ;
-    sc.m = w, w += SUB * BQ;
-    sc.l = w, w += SUB * BQ;
-    sc.alpha = w, w += SUB * BQ;
-    sc.st = w, w += BK_ROWS * BQ;
-    sc.kp = w, w += round_up(BK_ROWS * D, 16);
-    sc.vp = w;
+    scratch sc = {.f = flash_scratch_at(w, D, Dp)};
+    sc.kp = w + flash_scratch_floats(D, Dp);
+    sc.vp = sc.kp + round_up(BK_ROWS * D, 16);
     return sc;
 }
 
@@ -84,13 +71,13 @@ static void attend_block(float *o, const float *q, const float *k, const float *
                          int64_t lse_stride) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), off = (int64_t)h * D;
     const int64_t nsub = (rows + BQ - 1) / BQ;
-    memset(sc->qt, 0, (size_t)(nsub * D * BQ) * sizeof(float)); /* padded query columns score 0, never written out */
+    memset(sc->f.qt, 0, (size_t)(nsub * D * BQ) * sizeof(float)); /* padded query columns score 0, never written out */
     for (int64_t i = 0; i < rows; i++) {
         const float *qi = q + (q0 + i) * s->q_stride + off;
-        float *qt = sc->qt + (i / BQ) * D * BQ + i % BQ;
+        float *qt = sc->f.qt + (i / BQ) * D * BQ + i % BQ;
         for (int64_t c = 0; c < D; c++) qt[c * BQ] = qi[c] * qscale;
     }
-    for (int64_t i = 0; i < nsub * BQ; i++) sc->m[i] = -INFINITY, sc->l[i] = 0.0f;
+    for (int64_t i = 0; i < nsub * BQ; i++) sc->f.m[i] = -INFINITY, sc->f.l[i] = 0.0f;
 
     const int64_t ld = s->kv_stride, vld = value_stride(D);
     for (int64_t j = 0; j < BK; j++) memset(sc->vp + j * vld + D, 0, (size_t)(Dp - D) * sizeof(float));
@@ -108,25 +95,26 @@ static void attend_block(float *o, const float *q, const float *k, const float *
         }
         for (int64_t j = 0; j < nv; j++) memcpy(sc->vp + j * vld, v + (k0 + j) * ld + off, (size_t)D * sizeof(float));
         for (int64_t b = 0; b < nsub; b++) {
-            const float *qt = sc->qt + b * D * BQ;
-            float *ot = sc->ot + b * Dp * BQ, *m = sc->m + b * BQ, *l = sc->l + b * BQ, *alpha = sc->alpha + b * BQ;
+            const float *qt = sc->f.qt + b * D * BQ;
+            float *ot = sc->f.ot + b * Dp * BQ, *m = sc->f.m + b * BQ, *l = sc->f.l + b * BQ;
+            float *alpha = sc->f.alpha + b * BQ;
             for (int64_t j0 = 0; j0 < nvp; j0 += MR) {
                 if (b == 0) prefetch_rows(s, k, v, off, k0 + BK + j0);
-                micro_kernel(D, kb + j0 * kld, kld, 1, qt, sc->st + j0 * BQ, NULL);
+                micro_kernel(D, kb + j0 * kld, kld, 1, qt, sc->f.st + j0 * BQ, NULL);
             }
-            if (bias) add_bias(sc->st, nv, bias, h, k0, q0 + b * BQ, s->nk);
-            softmax_block(sc->st, nv, m, l, alpha);
+            if (bias) add_bias(sc->f.st, nv, bias, h, k0, q0 + b * BQ, s->nk);
+            softmax_block(sc->f.st, nv, m, l, alpha);
             for (int64_t d0 = 0; d0 < Dp; d0 += MR)
-                micro_kernel(nv, sc->vp + d0, 1, vld, sc->st, ot + d0 * BQ, k0 ? alpha : NULL);
+                micro_kernel(nv, sc->vp + d0, 1, vld, sc->f.st, ot + d0 * BQ, k0 ? alpha : NULL);
         }
     }
 
     for (int64_t i = 0; i < rows; i++) {
-        const float *ot = sc->ot + (i / BQ) * Dp * BQ + i % BQ;
-        float inv = 1.0f / sc->l[i]; /* l >= 1: the row maximum contributes exp2(0) */
+        const float *ot = sc->f.ot + (i / BQ) * Dp * BQ + i % BQ;
+        float inv = 1.0f / sc->f.l[i]; /* l >= 1: the row maximum contributes exp2(0) */
         float *oi = o + (q0 + i) * s->q_stride + off;
         for (int64_t c = 0; c < D; c++) oi[c] = ot[c * BQ] * inv;
-        if (lse) lse[(q0 + i) * lse_stride + h] = (sc->m[i] + log2f(sc->l[i])) * (float)LN2;
+        if (lse) lse[(q0 + i) * lse_stride + h] = (sc->f.m[i] + log2f(sc->f.l[i])) * (float)LN2;
     }
 }
 

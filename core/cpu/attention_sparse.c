@@ -25,30 +25,7 @@
 #include "core/cpu/ops_cpu.h"
 #include "core/error.h"
 
-#define UNIT (4 * BQ) /* queries per work item at most, as in the dense kernel */
-
-typedef struct {
-    float *qt;            /* [4][D][BQ]  Q^T per 64-query sub-block, pre-scaled (bf16: [4][D2/2][BQ] pair words) */
-    float *ot;            /* [4][Dp][BQ] running output, transposed */
-    float *m, *l, *alpha; /* [4][BQ] */
-    float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
-} scratch;
-
-static int64_t scratch_floats(int64_t D, int64_t Dp) {
-    return (UNIT / BQ) * (D * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ;
-}
-
-static scratch scratch_at(float *w, int64_t D, int64_t Dp) {
-    const int64_t ns = UNIT / BQ;
-    scratch sc;
-    sc.qt = w, w += ns * D * BQ;
-    sc.ot = w, w += ns * Dp * BQ;
-    sc.m = w, w += ns * BQ;
-    sc.l = w, w += ns * BQ;
-    sc.alpha = w, w += ns * BQ;
-    sc.st = w;
-    return sc;
-}
+#define UNIT (SUB * BQ) /* queries per work item at most, as in the dense kernel */
 
 /* Keys [*j0, *j1) of a partial block hold every key sub-block b of its mask
  * allows; keys outside contribute exactly 0, so only that range is computed
@@ -77,15 +54,15 @@ typedef struct {
  * visits exactly its own blocks in its own order, so the numerics are those of
  * one query block at a time. */
 static void attend_unit(float *o, const float *q, const head_kv *hk, const dg_attn_shape *s,
-                        const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, scratch *sc, float *lse,
-                        int64_t lse_stride) {
+                        const dg_block_layout *l, int h, int64_t qb0, int64_t g, float qscale, flash_scratch *sc,
+                        float *lse, int64_t lse_stride) {
     const int64_t D = s->head_dim, Dp = round_up(D, MR), vld = value_stride(D), off = (int64_t)h * D, n = l->n;
     const int64_t D2 = round_up(D, 2), qwords = hk->k2 ? D2 / 2 : D; /* Q^T rows per sub-block */
     const int64_t wq = l->block_q / BQ, q0 = qb0 * l->block_q;
     const int64_t rows = n - q0 < g * l->block_q ? n - q0 : g * l->block_q, nsub = (rows + BQ - 1) / BQ;
     const int32_t *perm = l->perm;
-    int64_t cur[UNIT / BQ], end[UNIT / BQ];
-    int started[UNIT / BQ] = {0}; /* sub-block has seen a key block: ot holds data, rescale it */
+    int64_t cur[SUB], end[SUB];
+    int started[SUB] = {0}; /* sub-block has seen a key block: ot holds data, rescale it */
     for (int64_t u = 0; u < g; u++) cur[u] = l->row_start[qb0 + u], end[u] = l->row_start[qb0 + u + 1];
     memset(sc->qt, 0, (size_t)(nsub * qwords * BQ) * sizeof(float));
     for (int64_t i = 0; i < rows; i++) {
@@ -188,32 +165,6 @@ static void gather_f32(float *kh, float *vh, const float *k, const float *v, con
     }
 }
 
-#ifdef DG_HAVE_BF16_ATTENTION
-/* Gather K as bf16 rows of D2 values and V as transposed bf16 blocks [Dp][bkw], one per key block
- * (zeros past n, past D and in an odd block_k's pad column). */
-static void gather_bf16(uint16_t *kh, uint16_t *vt, const float *k, const float *v, const dg_attn_shape *s,
-                        const dg_block_layout *l, int64_t rows_alloc, int64_t bkw) {
-    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), n = l->n;
-    #pragma omp for schedule(static)
-    for (int64_t hr = 0; hr < s->heads * rows_alloc; hr++) {
-        const int64_t h = hr / rows_alloc, r = hr % rows_alloc;
-        if (r < n) to_bf16_row(kh + hr * D2, k + (l->perm ? l->perm[r] : r) * s->kv_stride + h * D, D, D2);
-        else memset(kh + hr * D2, 0, (size_t)D2 * sizeof(uint16_t));
-    }
-    #pragma omp for schedule(static)
-    for (int64_t hb = 0; hb < s->heads * l->n_kblocks; hb++) {
-        const int64_t h = hb / l->n_kblocks, k0 = hb % l->n_kblocks * l->block_k;
-        const int64_t nv = n - k0 < l->block_k ? n - k0 : l->block_k;
-        uint16_t *blk = vt + hb * Dp * bkw;
-        memset(blk, 0, (size_t)(Dp * bkw) * sizeof(uint16_t));
-        for (int64_t j = 0; j < nv; j++) {
-            const int64_t src = l->perm ? l->perm[k0 + j] : k0 + j;
-            vt_column(blk, bkw, j, v + src * s->kv_stride + h * D, D);
-        }
-    }
-}
-#endif
-
 static int sparse_attention(float *o, const float *q, const float *k, const float *v, const dg_attn_shape *s,
                             const dg_block_layout *l, float *lse, int64_t lse_stride, int bf16) {
     DG_TRY(dg_attn_shape_check(s));
@@ -226,7 +177,7 @@ static int sparse_attention(float *o, const float *q, const float *k, const floa
     const int64_t rows_alloc = n + MR; /* the last block's rows up to a multiple of MR read zeros */
     const int64_t bkw = round_up(l->block_k, 2);
     const int nt = omp_get_max_threads();
-    const int64_t per = scratch_floats(D, Dp);
+    const int64_t per = flash_scratch_floats(D, Dp); /* Q^T rows for f32, room for bf16 pairs */
     /* bytes of the gathered K and V of all heads */
     const size_t k_bytes = bf16 ? (size_t)(s->heads * rows_alloc * D2) * sizeof(uint16_t)
                                 : (size_t)(s->heads * rows_alloc * D) * sizeof(float);
@@ -248,11 +199,11 @@ static int sparse_attention(float *o, const float *q, const float *k, const floa
     #pragma omp parallel num_threads(nt)
     {
 #ifdef DG_HAVE_BF16_ATTENTION
-        if (bf16) gather_bf16(kh, vh, k, v, s, l, rows_alloc, bkw);
+        if (bf16) gather_kv_bf16(kh, vh, k, v, s, l->perm, n, rows_alloc, l->block_k, l->n_kblocks);
         else
 #endif
             gather_f32(kh, vh, k, v, s, l->perm, n, rows_alloc);
-        scratch sc = scratch_at(ws + omp_get_thread_num() * per, D, Dp);
+        flash_scratch sc = flash_scratch_at(ws + omp_get_thread_num() * per, D, Dp);
         #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < items; t++) {
             const int h = (int)(t / nunits);

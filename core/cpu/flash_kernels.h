@@ -187,6 +187,34 @@ static inline void softmax_block(float *s, int64_t nv, float *m, float *l, float
  * product at 60-75 GFLOP/s on rows 6 KiB apart, 94 on rows an odd number of lines apart). */
 static inline int64_t value_stride(int64_t D) { return ((round_up(D, MR) + 15) / 16 | 1) * 16; }
 
+/* Query blocks per work item: each key/value block, once streamed from L3, is reused SUB times from
+ * L1/L2 (the dense kernels' items, the block-sparse engine's largest unit). */
+#define SUB 4
+
+/* Per-thread scratch of a work item, every piece a multiple of 16 floats so all stay 64-byte aligned.
+ * qrows: rows of BQ per query block's Q^T (head_dim floats; bf16: ceil(head_dim / 2) pair words). */
+typedef struct {
+    float *qt;            /* [SUB][qrows][BQ] Q^T per query block, pre-scaled */
+    float *ot;            /* [SUB][Dp][BQ] running output, transposed */
+    float *m, *l, *alpha; /* [SUB][BQ] running max (log2 units), running sum, rescale */
+    float *st;            /* [BK_ROWS][BQ] S^T, then P^T */
+} flash_scratch;
+
+static inline int64_t flash_scratch_floats(int64_t qrows, int64_t Dp) {
+    return SUB * (qrows * BQ + Dp * BQ + 3 * BQ) + BK_ROWS * BQ;
+}
+
+static inline flash_scratch flash_scratch_at(float *w, int64_t qrows, int64_t Dp) {
+    flash_scratch sc;
+    sc.qt = w, w += SUB * qrows * BQ;
+    sc.ot = w, w += SUB * Dp * BQ;
+    sc.m = w, w += SUB * BQ;
+    sc.l = w, w += SUB * BQ;
+    sc.alpha = w, w += SUB * BQ;
+    sc.st = w;
+    return sc;
+}
+
 /* Mask one BQ-column block of transposed scores: key row j of s keeps column i
  * iff bit i of words[j * wstride] is set, else becomes -inf (weight 0). */
 static inline void apply_mask(float *s, int64_t nv, const uint64_t *words, int64_t wstride) {

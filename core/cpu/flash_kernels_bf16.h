@@ -9,6 +9,7 @@
 #ifndef DG_CORE_CPU_FLASH_KERNELS_BF16_H
 #define DG_CORE_CPU_FLASH_KERNELS_BF16_H
 
+#include "core/attention.h"
 #include "core/cpu/flash_kernels.h"
 #include "core/dtype.h"
 
@@ -78,6 +79,31 @@ static inline void q_pairs(uint32_t *qt, const float *qi, int64_t D, float qscal
  * (one per channel) are bkw keys long. */
 static inline void vt_column(uint16_t *vt, int64_t bkw, int64_t j, const float *vj, int64_t D) {
     for (int64_t c = 0; c < D; c++) vt[c * bkw + j] = dg_f32_to_bf16(vj[c]);
+}
+
+/* Gather the keys and values of every head, rounded, for the pair products: K as rows of D2 =
+ * round_up(D, 2) values ([heads][rows_alloc][D2]), V as transposed blocks of block_k keys, each
+ * [Dp][bkw] with bkw = block_k rounded up to even ([heads][n_kblocks][Dp][bkw]); key r of the
+ * gathered order is token perm[r] (perm NULL: r). Zeros past n keys, past D and in an odd block_k's
+ * pad column. Orphaned OpenMP loops: called by every thread of a parallel region. */
+static inline void gather_kv_bf16(uint16_t *kh, uint16_t *vt, const float *k, const float *v,
+                                  const dg_attn_shape *s, const int32_t *perm, int64_t n, int64_t rows_alloc,
+                                  int64_t block_k, int64_t n_kblocks) {
+    const int64_t D = s->head_dim, D2 = round_up(D, 2), Dp = round_up(D, MR), bkw = round_up(block_k, 2);
+    #pragma omp for schedule(static)
+    for (int64_t hr = 0; hr < s->heads * rows_alloc; hr++) {
+        const int64_t h = hr / rows_alloc, r = hr % rows_alloc;
+        if (r < n) to_bf16_row(kh + hr * D2, k + (perm ? perm[r] : r) * s->kv_stride + h * D, D, D2);
+        else memset(kh + hr * D2, 0, (size_t)D2 * sizeof(uint16_t));
+    }
+    #pragma omp for schedule(static)
+    for (int64_t hb = 0; hb < s->heads * n_kblocks; hb++) {
+        const int64_t h = hb / n_kblocks, k0 = hb % n_kblocks * block_k, nv = n - k0 < block_k ? n - k0 : block_k;
+        uint16_t *blk = vt + hb * Dp * bkw;
+        memset(blk, 0, (size_t)(Dp * bkw) * sizeof(uint16_t));
+        for (int64_t j = 0; j < nv; j++)
+            vt_column(blk, bkw, j, v + (perm ? perm[k0 + j] : k0 + j) * s->kv_stride + h * D, D);
+    }
 }
 
 #endif
