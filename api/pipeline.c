@@ -149,8 +149,7 @@ const dg_model_info *dg_pipeline_info(const dg_pipeline *p) { return &p->info; }
 
 const char *dg_pipeline_compute(const dg_pipeline *p) {
     if (p->dit_be != &p->be) return "gpu";
-    const int bf16_weights = p->wan.cfg.num_layers > 0 && p->wan.blocks[0].self_attn.q_w.dtype == DG_BF16;
-    return bf16_weights && dg_backend_cpu_dtype(&p->be) == DG_BF16 ? "bf16" : "f32";
+    return dg_wan_compute_dtype(&p->wan) == DG_BF16 ? "bf16" : "f32";
 }
 
 int dg_pipeline_decode(dg_pipeline *p, const float *latents, const int64_t shape[4], int vae_tile, float *frames) {

@@ -150,6 +150,11 @@ int dg_wan_round_blocks_bf16(dg_wan_model *m) {
     return DG_OK;
 }
 
+dg_dtype dg_wan_compute_dtype(const dg_wan_model *m) {
+    const int bf16_weights = m->cfg.num_layers > 0 && m->blocks[0].self_attn.q_w.dtype == DG_BF16;
+    return bf16_weights && dg_backend_cpu_dtype(m->be) == DG_BF16 ? DG_BF16 : DG_F32;
+}
+
 void dg_wan_free(dg_wan_model *m) {
     dg_weight_store_free(&m->rounded);
     dg_weight_store_free(&m->weights);

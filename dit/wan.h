@@ -194,6 +194,9 @@ int dg_wan_load(dg_wan_model *m, dg_backend *be, const char *path);
  * them; the embedders and the head keep their dtype. CPU models only; a no-op when the matrices are bf16
  * already. Irreversible: computing in f32 afterwards uses the rounded values. */
 int dg_wan_round_blocks_bf16(dg_wan_model *m);
+/* DG_BF16 when the model runs in bf16 (bf16 block matrices computed in bf16 by a CPU backend that
+ * chose it), else DG_F32: what its attentions then compute in. */
+dg_dtype dg_wan_compute_dtype(const dg_wan_model *m);
 void dg_wan_free(dg_wan_model *m);
 
 /* Backend bytes dg_wan_sized_init takes for a latent of F x H x W and up to L text tokens. */

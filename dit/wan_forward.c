@@ -775,11 +775,7 @@ int dg_wan_forward(dg_wan_model *m, dg_wan_sized *s, const dg_tensor *x, float t
     const int64_t N = (int64_t)dg_wan_tokens(c, s->F, s->H, s->W), L = text ? text->len : ctx->shape[0];
     DG_CHECK(L <= s->max_text, "a text context of %lld tokens exceeds the prepared length %d", (long long)L,
              s->max_text);
-    /* a model that runs in bf16 (bf16 weights computed in bf16) runs its attentions in bf16 too */
-    s->attn_dtype = c->num_layers > 0 && m->blocks[0].self_attn.q_w.dtype == DG_BF16 &&
-                            dg_backend_cpu_dtype(m->be) == DG_BF16
-                        ? DG_BF16
-                        : DG_F32;
+    s->attn_dtype = dg_wan_compute_dtype(m); /* a model that runs in bf16 runs its attentions in bf16 too */
     dg_tensor a[N_ACTS];
     const size_t mark = dg_arena_mark(&s->arena);
     int rc = DG_OK;
